@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "relay",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "MQTTServer", targets: ["MQTTServer"]),
+        .executable(name: "relay", targets: ["RelayCLI"]),
+        .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
+        .target(
+            name: "MQTT",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // The server engine: listeners, framing, session state machine, router protocol.
+        .target(
+            name: "MQTTServer",
+            dependencies: [
+                "MQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Composition: configuration, commands, wiring.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "MQTT", "MQTTServer",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
+        // Load generator over the project's own codec.
+        .target(
+            name: "RelayBench",
+            dependencies: [
+                "MQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "RelayBenchCLI", dependencies: ["RelayBench"], swiftSettings: strict),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: ["MQTT", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MQTTServerTests",
+            dependencies: [
+                "MQTT", "MQTTServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

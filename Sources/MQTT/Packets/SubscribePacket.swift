@@ -1,0 +1,92 @@
+/// What a client asks for one topic filter in SUBSCRIBE (MQTT 5.0 §3.8.3.1).
+public struct SubscriptionOptions: Hashable, Sendable {
+    /// When to send retained messages on subscribe (MQTT 5.0 §3.8.3.1).
+    public enum RetainHandling: UInt8, Sendable, Hashable {
+        /// Send retained messages at the time of the subscribe.
+        case sendOnSubscribe = 0
+        /// Send them only if the subscription did not already exist.
+        case sendOnNewSubscribe = 1
+        /// Do not send them.
+        case doNotSend = 2
+    }
+
+    public var qos: QoS
+    /// Do not forward to the connection that published (5.0 only).
+    public var noLocal: Bool
+    /// Keep the RETAIN flag as published when forwarding (5.0 only).
+    public var retainAsPublished: Bool
+    public var retainHandling: RetainHandling
+
+    public init(qos: QoS = .atMostOnce, noLocal: Bool = false, retainAsPublished: Bool = false, retainHandling: RetainHandling = .sendOnSubscribe) {
+        self.qos = qos
+        self.noLocal = noLocal
+        self.retainAsPublished = retainAsPublished
+        self.retainHandling = retainHandling
+    }
+}
+
+/// One topic filter with its options.
+public struct Subscription: Hashable, Sendable {
+    public var topicFilter: String
+    public var options: SubscriptionOptions
+
+    public init(topicFilter: String, options: SubscriptionOptions = .init()) {
+        self.topicFilter = topicFilter
+        self.options = options
+    }
+}
+
+/// SUBSCRIBE (MQTT 5.0 §3.8, MQTT 3.1.1 §3.8).
+public struct SubscribePacket: Hashable, Sendable {
+    public var packetIdentifier: UInt16
+    /// At least one (§3.8.3).
+    public var subscriptions: [Subscription]
+    /// Subscription Identifier and User Properties.
+    public var properties: MQTTProperties
+
+    public init(packetIdentifier: UInt16, subscriptions: [Subscription], properties: MQTTProperties = .init()) {
+        self.packetIdentifier = packetIdentifier
+        self.subscriptions = subscriptions
+        self.properties = properties
+    }
+}
+
+/// SUBACK (MQTT 5.0 §3.9). For 3.1.1 each code is written as 0x00–0x02 or 0x80.
+public struct SubAckPacket: Hashable, Sendable {
+    public var packetIdentifier: UInt16
+    public var reasonCodes: [ReasonCode]
+    public var properties: MQTTProperties
+
+    public init(packetIdentifier: UInt16, reasonCodes: [ReasonCode], properties: MQTTProperties = .init()) {
+        self.packetIdentifier = packetIdentifier
+        self.reasonCodes = reasonCodes
+        self.properties = properties
+    }
+}
+
+/// UNSUBSCRIBE (MQTT 5.0 §3.10).
+public struct UnsubscribePacket: Hashable, Sendable {
+    public var packetIdentifier: UInt16
+    public var topicFilters: [String]
+    public var properties: MQTTProperties
+
+    public init(packetIdentifier: UInt16, topicFilters: [String], properties: MQTTProperties = .init()) {
+        self.packetIdentifier = packetIdentifier
+        self.topicFilters = topicFilters
+        self.properties = properties
+    }
+}
+
+/// UNSUBACK (MQTT 5.0 §3.11). MQTT 3.1.1 has no reason codes: `reasonCodes`
+/// is not written and decodes as empty.
+public struct UnsubAckPacket: Hashable, Sendable {
+    public var packetIdentifier: UInt16
+    public var reasonCodes: [ReasonCode]
+    public var properties: MQTTProperties
+
+    public init(packetIdentifier: UInt16, reasonCodes: [ReasonCode], properties: MQTTProperties = .init()) {
+        self.packetIdentifier = packetIdentifier
+        self.reasonCodes = reasonCodes
+        self.properties = properties
+    }
+}

@@ -1,0 +1,36 @@
+# Shared helpers for scripts/*. Source it; do not run it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian packages the project needs at build, run or test time.
+DEBIAN_PACKAGES=(
+  pkg-config libssl-dev libmosquitto-dev libhiredis-dev
+  redis-server mosquitto mosquitto-clients
+  python3 python3-paho-mqtt python3-pytest
+  openssl procps
+)
+
+# Installs whatever in DEBIAN_PACKAGES is missing (apt-get update first).
+ensure_packages() {
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+  # Debian's mosquitto package enables a system broker on 1883; the project
+  # starts its own processes and needs that port free.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+    systemctl stop mosquitto || true
+  fi
+}
+
+# Debian's python3 carries python3-paho-mqtt and pytest; a python3 earlier on
+# PATH (pyenv) may not.
+PYTHON=/usr/bin/python3
