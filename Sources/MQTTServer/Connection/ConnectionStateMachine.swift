@@ -1,0 +1,709 @@
+import MQTT
+import NIOCore
+
+/// The protocol logic of one MQTT connection, without I/O (the shape of
+/// postgres-nio's ConnectionStateMachine). Every event returns an `Action`
+/// for the channel handler to perform and appends the packets to send to
+/// `output`; the handler is the only place that touches the network, the
+/// router, timers or the session registry.
+struct ConnectionStateMachine {
+    /// What the handler must do after an event.
+    enum Action {
+        /// Nothing beyond writing `output`.
+        case none
+        /// Ask the authenticator about this CONNECT.
+        case authenticate(ConnectPacket)
+        /// Open (or resume, or take over) the session in the registry.
+        case openSession(SessionRequest)
+        /// CONNACK is in `output`: start keep-alive (if any) and process
+        /// packets that arrived before it.
+        case connected(keepAlive: TimeAmount?)
+        /// Hand an accepted PUBLISH to the router, then call `publishRouted`.
+        case route(MQTTMessage, packetIdentifier: UInt16?)
+        /// Hand a validated SUBSCRIBE to the router, then call `subscribeRouted`.
+        case subscribe(packetIdentifier: UInt16, MQTTSubscribeRequest, refused: [Int: ReasonCode], count: Int)
+        /// Hand an UNSUBSCRIBE to the router, then call `unsubscribeRouted`.
+        case unsubscribe(packetIdentifier: UInt16, [String], refused: [Int: ReasonCode], count: Int)
+        /// Write `output`, then close the connection.
+        case close(Closing)
+    }
+
+    /// What opening a session needs from the registry.
+    struct SessionRequest: Equatable {
+        var clientIdentifier: String
+        var cleanStart: Bool
+        var principal: MQTTPrincipal
+        /// Seconds the session is to outlive the connection.
+        var sessionExpiry: UInt32
+    }
+
+    /// How a connection ends: what to do with its will and its session.
+    struct Closing {
+        /// Why, for logs.
+        var reason: CloseReason
+        /// A will to publish now (`delay` 0) or after `delay` seconds unless
+        /// the session resumes first (MQTT 5.0 §3.1.3.2.2).
+        var will: (will: ConnectPacket.Will, delay: UInt32)?
+        /// The session to keep (nil when the connection never got one).
+        var session: SessionState?
+        /// Seconds the session outlives the connection (0: it ends now).
+        var sessionExpiry: UInt32
+    }
+
+    /// Why a connection closed.
+    enum CloseReason: Equatable {
+        case clientDisconnected(ReasonCode)
+        case protocolViolation(ReasonCode)
+        case keepAliveTimeout
+        case connectTimeout
+        case takenOver
+        case serverDisconnect(ReasonCode)
+        case connectionLost
+        case refused(ReasonCode)
+        case slowConsumer
+    }
+
+    enum State {
+        case awaitingConnect
+        case authenticating(ConnectPacket)
+        case openingSession(Pending)
+        case connected(Connected)
+        case closed
+    }
+
+    /// A CONNECT that passed authentication, waiting for its session.
+    struct Pending {
+        var connect: ConnectPacket
+        var clientIdentifier: String
+        var assignedIdentifier: Bool
+        var principal: MQTTPrincipal
+        var sessionExpiry: UInt32
+        /// Set when the server lowered the requested expiry.
+        var expiryLowered: Bool
+    }
+
+    /// Everything negotiated for a live connection.
+    struct Connected {
+        var version: ProtocolVersion
+        var clientIdentifier: String
+        var session: SessionState
+        var will: ConnectPacket.Will?
+        var sessionExpiry: UInt32
+        /// At most this many QoS 1/2 messages in flight to the client.
+        var inflightLimit: Int
+        var clientMaximumPacketSize: UInt32?
+        var clientTopicAliasMaximum: UInt16
+        var outboundAliases: [String: UInt16] = [:]
+        var inboundAliases: [UInt16: String] = [:]
+        /// QoS 1/2 PUBLISHes received and not yet acknowledged, in order
+        /// (PUBACKs go out in the order PUBLISHes came, MQTT 5.0 §4.6).
+        var pendingAcks = CircularBuffer<PendingAck>()
+    }
+
+    struct PendingAck {
+        var packetIdentifier: UInt16
+        var qos: QoS
+        var reasonCode: ReasonCode?
+    }
+
+    let configuration: MQTTServerConfiguration
+    private(set) var state: State = .awaitingConnect
+
+    init(configuration: MQTTServerConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// The negotiated protocol version once CONNECT is decoded.
+    var version: ProtocolVersion? {
+        switch state {
+        case .authenticating(let c): return c.protocolVersion
+        case .openingSession(let p): return p.connect.protocolVersion
+        case .connected(let c): return c.version
+        case .awaitingConnect, .closed: return nil
+        }
+    }
+
+    var isConnected: Bool {
+        if case .connected = state { return true }
+        return false
+    }
+
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    // MARK: - Connecting
+
+    /// A CONNECT arrived (the first packet).
+    mutating func connectReceived(_ connect: ConnectPacket, output: inout [MQTTPacket]) -> Action {
+        guard case .awaitingConnect = state else {
+            return protocolViolation(.protocolError, output: &output)
+        }
+        let v5 = connect.protocolVersion == .v5
+        if connect.clientIdentifier.utf8.count > MQTTLimits.maximumClientIdentifierLength {
+            return refuse(.clientIdentifierNotValid, version: connect.protocolVersion, output: &output)
+        }
+        if connect.clientIdentifier.isEmpty && !v5 && !connect.cleanStart {
+            // MQTT 3.1.1 §3.1.3.1: an empty id needs Clean Session.
+            return refuse(.clientIdentifierNotValid, version: connect.protocolVersion, output: &output)
+        }
+        if v5 && connect.properties.authenticationMethod != nil {
+            // Enhanced authentication is not offered (MQTT 5.0 §4.12).
+            return refuse(.badAuthenticationMethod, version: connect.protocolVersion, output: &output)
+        }
+        if let will = connect.will {
+            if will.retain && !configuration.retainAvailable {
+                return refuse(.retainNotSupported, version: connect.protocolVersion, output: &output)
+            }
+            do {
+                try MQTTTopic.validateName(will.topic)
+            } catch {
+                return refuse(.topicNameInvalid, version: connect.protocolVersion, output: &output)
+            }
+        }
+        state = .authenticating(connect)
+        return .authenticate(connect)
+    }
+
+    /// The authenticator decided.
+    mutating func authenticated(_ result: MQTTAuthenticationResult, output: inout [MQTTPacket]) -> Action {
+        guard case .authenticating(let connect) = state else { return .none }
+        switch result {
+        case .reject(let code, let properties):
+            return refuse(code, version: connect.protocolVersion, properties: properties, output: &output)
+        case .accept(let principal):
+            var identifier = connect.clientIdentifier
+            let assigned = identifier.isEmpty
+            if assigned { identifier = Self.makeClientIdentifier() }
+            // Session expiry (MQTT 5.0 §3.1.2.11.2; 3.1.1 Clean Session 0 keeps it).
+            var expiry: UInt32
+            if connect.protocolVersion == .v5 {
+                expiry = connect.properties.sessionExpiryInterval ?? 0
+            } else {
+                expiry = connect.cleanStart ? 0 : MQTTLimits.sessionNeverExpires
+            }
+            var lowered = false
+            if let cap = configuration.maximumSessionExpiry, expiry > cap {
+                expiry = cap
+                lowered = true
+            }
+            state = .openingSession(Pending(connect: connect, clientIdentifier: identifier, assignedIdentifier: assigned, principal: principal, sessionExpiry: expiry, expiryLowered: lowered))
+            return .openSession(SessionRequest(clientIdentifier: identifier, cleanStart: connect.cleanStart, principal: principal, sessionExpiry: expiry))
+        }
+    }
+
+    /// The registry opened the session: `resumed` carries the state of an
+    /// existing session when Clean Start was 0 and one existed.
+    mutating func sessionOpened(resumed: SessionState?, now: NIODeadline, output: inout [MQTTPacket]) -> Action {
+        guard case .openingSession(let pending) = state else { return .none }
+        let connect = pending.connect
+        let v5 = connect.protocolVersion == .v5
+        var ack = ConnAckPacket(sessionPresent: resumed != nil, reasonCode: .success)
+
+        let expiry = pending.sessionExpiry
+        if v5 && pending.expiryLowered {
+            ack.properties.sessionExpiryInterval = expiry
+        }
+
+        // Keep alive (MQTT 5.0 §3.1.2.10, §3.2.2.3.14).
+        var keepAlive = connect.keepAlive
+        if v5, let cap = configuration.maximumKeepAlive, keepAlive == 0 || keepAlive > cap {
+            keepAlive = cap
+            ack.properties.serverKeepAlive = cap
+        }
+
+        if v5 {
+            ack.properties.receiveMaximum = configuration.receiveMaximum
+            ack.properties.maximumPacketSize = configuration.maximumPacketSize
+            ack.properties.topicAliasMaximum = configuration.topicAliasMaximum
+            ack.properties.retainAvailable = configuration.retainAvailable ? 1 : 0
+            ack.properties.wildcardSubscriptionAvailable = configuration.wildcardSubscriptionAvailable ? 1 : 0
+            ack.properties.subscriptionIdentifierAvailable = configuration.subscriptionIdentifiersAvailable ? 1 : 0
+            ack.properties.sharedSubscriptionAvailable = configuration.sharedSubscriptionsAvailable ? 1 : 0
+            if pending.assignedIdentifier {
+                ack.properties.assignedClientIdentifier = pending.clientIdentifier
+            }
+        }
+
+        let clientReceiveMaximum = v5 ? Int(connect.properties.receiveMaximum ?? MQTTLimits.defaultReceiveMaximum) : Int.max
+        let inflightLimit = min(clientReceiveMaximum, Int(configuration.maximumInflightOutbound), 65_000)
+        var connected = Connected(
+            version: connect.protocolVersion,
+            clientIdentifier: pending.clientIdentifier,
+            session: resumed ?? SessionState(),
+            will: connect.will,
+            sessionExpiry: expiry,
+            inflightLimit: max(1, inflightLimit),
+            clientMaximumPacketSize: v5 ? connect.properties.maximumPacketSize : nil,
+            clientTopicAliasMaximum: v5 ? min(connect.properties.topicAliasMaximum ?? 0, Self.outboundAliasCap) : 0
+        )
+        output.append(.connack(ack))
+
+        // Resume: resend what was in flight, DUP set, in order (MQTT 5.0 §4.4).
+        for (id, entry) in connected.session.outboundInOrder {
+            if entry.released {
+                output.append(.pubrel(AckPacket(packetIdentifier: id)))
+            } else if let publish = makePublish(entry.delivery, packetIdentifier: id, dup: true, connected: &connected, now: now) {
+                output.append(.publish(publish))
+            } else {
+                connected.session.completeOutbound(id)
+            }
+        }
+        drainQueue(&connected, now: now, output: &output)
+        state = .connected(connected)
+        return .connected(keepAlive: keepAlive == 0 ? nil : .seconds(Int64(keepAlive)))
+    }
+
+    // MARK: - Packets from the client
+
+    /// A packet arrived after CONNECT.
+    mutating func packetReceived(_ packet: MQTTPacket, now: NIODeadline, output: inout [MQTTPacket]) -> Action {
+        guard case .connected(var c) = state else {
+            if case .closed = state { return .none }
+            return protocolViolation(.protocolError, output: &output)
+        }
+        // Avoid a copy-on-write of the whole state while it is mutated.
+        state = .closed
+        let action: Action
+        switch packet {
+        case .publish(let publish):
+            action = publishReceived(publish, connected: &c, now: now, output: &output)
+        case .puback(let ack):
+            if c.session.outbound[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
+                c.session.completeOutbound(ack.packetIdentifier)
+                drainQueue(&c, now: now, output: &output)
+            }
+            action = .none
+        case .pubrec(let ack):
+            if let entry = c.session.outbound[ack.packetIdentifier], entry.delivery.qos == .exactlyOnce {
+                if ack.reasonCode.isFailure {
+                    c.session.completeOutbound(ack.packetIdentifier)
+                    drainQueue(&c, now: now, output: &output)
+                } else {
+                    _ = c.session.releaseOutbound(ack.packetIdentifier)
+                    output.append(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier)))
+                }
+            } else {
+                output.append(.pubrel(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: .packetIdentifierNotFound)))
+            }
+            action = .none
+        case .pubcomp(let ack):
+            if c.session.outbound[ack.packetIdentifier]?.released == true {
+                c.session.completeOutbound(ack.packetIdentifier)
+                drainQueue(&c, now: now, output: &output)
+            }
+            action = .none
+        case .pubrel(let ack):
+            let known = c.session.incomingQoS2.remove(ack.packetIdentifier) != nil
+            output.append(.pubcomp(AckPacket(packetIdentifier: ack.packetIdentifier, reasonCode: known ? .success : .packetIdentifierNotFound)))
+            action = .none
+        case .subscribe(let subscribe):
+            action = subscribeReceived(subscribe, connected: &c, output: &output)
+        case .unsubscribe(let unsubscribe):
+            var refused: [Int: ReasonCode] = [:]
+            var accepted: [String] = []
+            for (i, filter) in unsubscribe.topicFilters.enumerated() {
+                do {
+                    try MQTTTopic.validateFilter(filter)
+                    accepted.append(filter)
+                } catch {
+                    refused[i] = .topicFilterInvalid
+                }
+            }
+            action = .unsubscribe(packetIdentifier: unsubscribe.packetIdentifier, accepted, refused: refused, count: unsubscribe.topicFilters.count)
+        case .pingreq:
+            output.append(.pingresp)
+            action = .none
+        case .disconnect(let disconnect):
+            action = disconnectReceived(disconnect, connected: &c, output: &output)
+            if case .close = action { return action }
+        case .connect:
+            state = .connected(c)
+            return protocolViolation(.protocolError, output: &output)
+        case .auth, .connack, .suback, .unsuback, .pingresp:
+            // Server-to-client packets, or AUTH without enhanced authentication.
+            state = .connected(c)
+            return protocolViolation(.protocolError, output: &output)
+        }
+        if case .close = action { return action }
+        state = .connected(c)
+        return action
+    }
+
+    private mutating func publishReceived(_ publish: PublishPacket, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) -> Action {
+        // Resolve the topic alias (MQTT 5.0 §3.3.2.3.4).
+        var topic = publish.topicName
+        if let alias = publish.properties.topicAlias {
+            guard alias != 0, alias <= configuration.topicAliasMaximum else {
+                state = .connected(c)
+                return protocolViolation(.topicAliasInvalid, output: &output)
+            }
+            if topic.isEmpty {
+                guard let known = c.inboundAliases[alias] else {
+                    state = .connected(c)
+                    return protocolViolation(.protocolError, output: &output)
+                }
+                topic = known
+            } else {
+                c.inboundAliases[alias] = topic
+            }
+        } else if topic.isEmpty {
+            state = .connected(c)
+            return protocolViolation(c.version == .v5 ? .protocolError : .topicNameInvalid, output: &output)
+        }
+        do {
+            try MQTTTopic.validateName(topic)
+        } catch {
+            state = .connected(c)
+            return protocolViolation(.topicNameInvalid, output: &output)
+        }
+        if publish.retain && !configuration.retainAvailable {
+            state = .connected(c)
+            return protocolViolation(.retainNotSupported, output: &output)
+        }
+
+        var packetIdentifier: UInt16?
+        if publish.qos != .atMostOnce {
+            guard let id = publish.packetIdentifier else {
+                state = .connected(c)
+                return protocolViolation(.protocolError, output: &output)
+            }
+            if publish.qos == .exactlyOnce && c.session.incomingQoS2.contains(id) {
+                // A retransmission of a QoS 2 message already received: acknowledge again, route once (§4.3.3).
+                output.append(.pubrec(AckPacket(packetIdentifier: id)))
+                return .none
+            }
+            // Receive Maximum (MQTT 5.0 §3.3.4): unacknowledged QoS 1 and 2 messages.
+            if c.pendingAcks.count + c.session.incomingQoS2.count >= Int(configuration.receiveMaximum) {
+                state = .connected(c)
+                return protocolViolation(.receiveMaximumExceeded, output: &output)
+            }
+            packetIdentifier = id
+            c.pendingAcks.append(PendingAck(packetIdentifier: id, qos: publish.qos, reasonCode: nil))
+        }
+
+        if publish.properties.payloadFormatIndicator == 1 && !Self.isValidUTF8(publish.payload) {
+            // A payload that says it is UTF-8 and is not (MQTT 5.0 §3.3.2.3.2).
+            if let id = packetIdentifier {
+                completeAck(id, reasonCode: .payloadFormatInvalid, connected: &c, output: &output)
+            }
+            return .none
+        }
+
+        var properties = MQTTProperties()
+        properties.payloadFormatIndicator = publish.properties.payloadFormatIndicator
+        properties.messageExpiryInterval = publish.properties.messageExpiryInterval
+        properties.contentType = publish.properties.contentType
+        properties.responseTopic = publish.properties.responseTopic
+        properties.correlationData = publish.properties.correlationData
+        properties.userProperties = publish.properties.userProperties
+        let message = MQTTMessage(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties, receivedAt: now)
+        return .route(message, packetIdentifier: packetIdentifier)
+    }
+
+    /// The router finished with a PUBLISH; acknowledges it (in order).
+    mutating func publishRouted(packetIdentifier: UInt16, reasonCode: ReasonCode, output: inout [MQTTPacket]) {
+        guard case .connected(var c) = state else { return }
+        state = .closed
+        completeAck(packetIdentifier, reasonCode: reasonCode, connected: &c, output: &output)
+        state = .connected(c)
+    }
+
+    private func completeAck(_ id: UInt16, reasonCode: ReasonCode, connected c: inout Connected, output: inout [MQTTPacket]) {
+        // Mark the oldest matching unfinished entry, then send from the head.
+        if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
+            c.pendingAcks[index].reasonCode = reasonCode
+        }
+        while let head = c.pendingAcks.first, let code = head.reasonCode {
+            c.pendingAcks.removeFirst()
+            let ack = AckPacket(packetIdentifier: head.packetIdentifier, reasonCode: code)
+            if head.qos == .atLeastOnce {
+                output.append(.puback(ack))
+            } else {
+                if !code.isFailure { c.session.incomingQoS2.insert(head.packetIdentifier) }
+                output.append(.pubrec(ack))
+            }
+        }
+    }
+
+    private mutating func subscribeReceived(_ subscribe: SubscribePacket, connected c: inout Connected, output: inout [MQTTPacket]) -> Action {
+        let identifier = subscribe.properties.subscriptionIdentifiers.first
+        if identifier != nil && !configuration.subscriptionIdentifiersAvailable {
+            state = .connected(c)
+            return protocolViolation(.subscriptionIdentifiersNotSupported, output: &output)
+        }
+        if let identifier, identifier == 0 {
+            state = .connected(c)
+            return protocolViolation(.protocolError, output: &output)
+        }
+        var refused: [Int: ReasonCode] = [:]
+        var accepted: [Subscription] = []
+        for (i, subscription) in subscribe.subscriptions.enumerated() {
+            let filter = subscription.topicFilter
+            do {
+                try MQTTTopic.validateFilter(filter)
+            } catch {
+                refused[i] = .topicFilterInvalid
+                continue
+            }
+            let shared = MQTTTopic.sharedSubscription(filter)
+            if shared != nil {
+                if subscription.options.noLocal {
+                    // MQTT 5.0 §3.8.3.1: No Local on a shared subscription is a Protocol Error.
+                    state = .connected(c)
+                    return protocolViolation(.protocolError, output: &output)
+                }
+                if !configuration.sharedSubscriptionsAvailable {
+                    refused[i] = .sharedSubscriptionsNotSupported
+                    continue
+                }
+            }
+            let bare = shared?.filter ?? filter
+            if !configuration.wildcardSubscriptionAvailable && (bare.contains("+") || bare.contains("#")) {
+                refused[i] = .wildcardSubscriptionsNotSupported
+                continue
+            }
+            accepted.append(subscription)
+        }
+        let request = MQTTSubscribeRequest(subscriptions: accepted, subscriptionIdentifier: identifier, userProperties: subscribe.properties.userProperties)
+        return .subscribe(packetIdentifier: subscribe.packetIdentifier, request, refused: refused, count: subscribe.subscriptions.count)
+    }
+
+    /// The router answered a SUBSCRIBE: sends SUBACK, then the retained messages.
+    mutating func subscribeRouted(packetIdentifier: UInt16, result: MQTTSubscribeResult, refused: [Int: ReasonCode], count: Int, now: NIODeadline, output: inout [MQTTPacket]) {
+        let codes = Self.merge(result.reasonCodes, refused: refused, count: count)
+        output.append(.suback(SubAckPacket(packetIdentifier: packetIdentifier, reasonCodes: codes)))
+        for delivery in result.retained {
+            deliver(delivery, now: now, output: &output)
+        }
+    }
+
+    /// The router answered an UNSUBSCRIBE.
+    func unsubscribeRouted(packetIdentifier: UInt16, reasonCodes: [ReasonCode], refused: [Int: ReasonCode], count: Int, output: inout [MQTTPacket]) {
+        output.append(.unsuback(UnsubAckPacket(packetIdentifier: packetIdentifier, reasonCodes: Self.merge(reasonCodes, refused: refused, count: count))))
+    }
+
+    private static func merge(_ routed: [ReasonCode], refused: [Int: ReasonCode], count: Int) -> [ReasonCode] {
+        var codes: [ReasonCode] = []
+        codes.reserveCapacity(count)
+        var next = routed.makeIterator()
+        for i in 0..<count {
+            codes.append(refused[i] ?? next.next() ?? .unspecifiedError)
+        }
+        return codes
+    }
+
+    private mutating func disconnectReceived(_ disconnect: DisconnectPacket, connected c: inout Connected, output: inout [MQTTPacket]) -> Action {
+        if let expiry = disconnect.properties.sessionExpiryInterval {
+            if c.sessionExpiry == 0 && expiry != 0 {
+                // MQTT 5.0 §3.14.2.2.2: cannot turn expiry on at DISCONNECT.
+                state = .connected(c)
+                return protocolViolation(.protocolError, output: &output)
+            }
+            c.sessionExpiry = min(expiry, configuration.maximumSessionExpiry ?? expiry)
+        }
+        let publishWill = disconnect.reasonCode == .disconnectWithWillMessage
+        return close(.clientDisconnected(disconnect.reasonCode), connected: c, publishWill: publishWill)
+    }
+
+    // MARK: - Messages for the client
+
+    /// A message for this session. Returns false when the connection can no
+    /// longer take it (closed): the caller gives it back to the session.
+    @discardableResult
+    mutating func deliver(_ delivery: MQTTDelivery, now: NIODeadline, output: inout [MQTTPacket]) -> Bool {
+        guard case .connected(var c) = state else { return false }
+        state = .closed
+        deliver(delivery, connected: &c, now: now, output: &output)
+        state = .connected(c)
+        return true
+    }
+
+    private func deliver(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+        if delivery.qos == .atMostOnce {
+            if let publish = makePublish(delivery, packetIdentifier: nil, dup: false, connected: &c, now: now) {
+                output.append(.publish(publish))
+            }
+            return
+        }
+        if c.session.inflightCount < c.inflightLimit && c.session.queue.isEmpty {
+            send(delivery, connected: &c, now: now, output: &output)
+        } else {
+            c.session.enqueue(delivery, limit: configuration.maximumQueuedMessages)
+        }
+    }
+
+    private func send(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+        let id = c.session.startOutbound(delivery)
+        if let publish = makePublish(delivery, packetIdentifier: id, dup: false, connected: &c, now: now) {
+            output.append(.publish(publish))
+        } else {
+            // Expired or too large for the client: behave as if sent (MQTT 5.0 §3.1.2.11.4).
+            c.session.completeOutbound(id)
+        }
+    }
+
+    private func drainQueue(_ c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+        while c.session.inflightCount < c.inflightLimit, let next = c.session.dequeue() {
+            send(next, connected: &c, now: now, output: &output)
+        }
+    }
+
+    /// Builds the PUBLISH for a delivery, or nil when it must not be sent:
+    /// its message expired, or it exceeds the client's Maximum Packet Size.
+    private func makePublish(_ delivery: MQTTDelivery, packetIdentifier: UInt16?, dup: Bool, connected c: inout Connected, now: NIODeadline) -> PublishPacket? {
+        let message = delivery.message
+        var publish = PublishPacket(topicName: message.topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup: dup, packetIdentifier: packetIdentifier)
+        if c.version == .v5 {
+            publish.properties = message.properties
+            if message.properties.messageExpiryInterval != nil {
+                guard let remaining = message.remainingExpiry(at: now), remaining > 0 else { return nil }
+                publish.properties.messageExpiryInterval = remaining
+            }
+            publish.properties.subscriptionIdentifiers = delivery.subscriptionIdentifiers
+            if let limit = c.clientMaximumPacketSize, MQTTPacket.publish(publish).encodedLength(version: .v5) > Int(limit) {
+                // Try without user properties? No: the message must arrive whole or not at all.
+                return nil
+            }
+            if c.clientTopicAliasMaximum > 0 {
+                if let alias = c.outboundAliases[message.topic] {
+                    publish.topicName = ""
+                    publish.properties.topicAlias = alias
+                } else if c.outboundAliases.count < Int(c.clientTopicAliasMaximum) {
+                    let alias = UInt16(c.outboundAliases.count + 1)
+                    c.outboundAliases[message.topic] = alias
+                    publish.properties.topicAlias = alias
+                }
+            }
+        } else if message.remainingExpiry(at: now) == 0 {
+            return nil
+        }
+        return publish
+    }
+
+    // MARK: - Ending
+
+    /// The keep-alive deadline passed without a packet (MQTT 5.0 §3.1.2.10).
+    mutating func keepAliveExpired(output: inout [MQTTPacket]) -> Action {
+        serverDisconnect(.keepAliveTimeout, reason: .keepAliveTimeout, properties: MQTTProperties(), output: &output)
+    }
+
+    /// The connect timeout passed before CONNECT completed.
+    mutating func connectTimedOut() -> Action {
+        switch state {
+        case .awaitingConnect, .authenticating, .openingSession:
+            state = .closed
+            return .close(Closing(reason: .connectTimeout, will: nil, session: nil, sessionExpiry: 0))
+        case .connected, .closed:
+            return .none
+        }
+    }
+
+    /// The server ends the connection with `code` (e.g. 0x9C Use another
+    /// server with a Server Reference, 0x8B Server shutting down).
+    mutating func disconnectRequested(_ code: ReasonCode, properties: MQTTProperties, output: inout [MQTTPacket]) -> Action {
+        serverDisconnect(code, reason: .serverDisconnect(code), properties: properties, output: &output)
+    }
+
+    /// The client wrote more than it reads: its output passed the limit.
+    mutating func outputOverflowed() -> Action {
+        guard case .connected(let c) = state else { return closeWithoutSession(.slowConsumer) }
+        return close(.slowConsumer, connected: c, publishWill: true)
+    }
+
+    /// Another connection took the session over (MQTT 5.0 §3.1.4 point 3).
+    /// `sessionContinues` is false when the new connection starts clean, in
+    /// which case the will is due now.
+    mutating func takenOver(sessionContinues: Bool, output: inout [MQTTPacket]) -> Action {
+        guard case .connected(let c) = state else { return closeWithoutSession(.takenOver) }
+        if c.version == .v5 {
+            output.append(.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver)))
+        }
+        // The will goes out now, unless the session continues in the new
+        // connection before a will delay has passed (MQTT 5.0 §3.1.3.2.2).
+        var will: (ConnectPacket.Will, UInt32)?
+        if let w = c.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
+            will = (w, 0)
+        }
+        state = .closed
+        return .close(Closing(reason: .takenOver, will: will, session: c.session, sessionExpiry: c.sessionExpiry))
+    }
+
+    /// The network connection is gone.
+    mutating func connectionLost() -> Action {
+        guard case .connected(let c) = state else { return closeWithoutSession(.connectionLost) }
+        return close(.connectionLost, connected: c, publishWill: true)
+    }
+
+    /// Input could not be decoded or broke the protocol.
+    mutating func errorCaught(_ error: MQTTError, output: inout [MQTTPacket]) -> Action {
+        switch state {
+        case .awaitingConnect, .authenticating, .openingSession:
+            state = .closed
+            return .close(Closing(reason: .protocolViolation(error.reasonCode), will: nil, session: nil, sessionExpiry: 0))
+        case .connected, .closed:
+            return protocolViolation(error.reasonCode, output: &output)
+        }
+    }
+
+    private mutating func serverDisconnect(_ code: ReasonCode, reason: CloseReason, properties: MQTTProperties, output: inout [MQTTPacket]) -> Action {
+        guard case .connected(let c) = state else { return closeWithoutSession(reason) }
+        if c.version == .v5 {
+            output.append(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
+        }
+        return close(reason, connected: c, publishWill: true)
+    }
+
+    private mutating func protocolViolation(_ code: ReasonCode, output: inout [MQTTPacket]) -> Action {
+        switch state {
+        case .connected(let c):
+            if c.version == .v5 {
+                output.append(.disconnect(DisconnectPacket(reasonCode: code)))
+            }
+            return close(.protocolViolation(code), connected: c, publishWill: true)
+        case .awaitingConnect, .authenticating, .openingSession, .closed:
+            return closeWithoutSession(.protocolViolation(code))
+        }
+    }
+
+    private mutating func refuse(_ code: ReasonCode, version: ProtocolVersion, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) -> Action {
+        // MQTT 5.0 §3.2.2.2: a failing CONNACK has Session Present 0 and closes the connection.
+        output.append(.connack(ConnAckPacket(sessionPresent: false, reasonCode: code, properties: version == .v5 ? properties : .init())))
+        state = .closed
+        return .close(Closing(reason: .refused(code), will: nil, session: nil, sessionExpiry: 0))
+    }
+
+    private mutating func closeWithoutSession(_ reason: CloseReason) -> Action {
+        if case .closed = state { return .none }
+        state = .closed
+        return .close(Closing(reason: reason, will: nil, session: nil, sessionExpiry: 0))
+    }
+
+    private mutating func close(_ reason: CloseReason, connected c: Connected, publishWill: Bool) -> Action {
+        state = .closed
+        var will: (ConnectPacket.Will, UInt32)?
+        if publishWill, let w = c.will {
+            will = (w, min(w.properties.willDelayInterval ?? 0, c.sessionExpiry))
+        }
+        return .close(Closing(reason: reason, will: will, session: c.session, sessionExpiry: c.sessionExpiry))
+    }
+
+    // MARK: - Helpers
+
+    /// The most outbound topic aliases kept per connection, whatever the client allows.
+    static let outboundAliasCap: UInt16 = 1024
+
+    private static func makeClientIdentifier() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64
+        let b = generator.next() as UInt64
+        return "auto-" + String(a, radix: 16) + String(b, radix: 16)
+    }
+
+    private static func isValidUTF8(_ buffer: ByteBuffer) -> Bool {
+        buffer.withUnsafeReadableBytes { bytes in
+            String(validating: bytes, as: UTF8.self) != nil
+        }
+    }
+}

@@ -1,0 +1,397 @@
+import Logging
+import MQTT
+import NIOCore
+
+/// Performs what the `ConnectionStateMachine` decides for one connection:
+/// decodes frames, calls the authenticator, registry and router, writes
+/// packets (batched: one write and flush per event-loop tick), runs the
+/// connect and keep-alive timers.
+final class MQTTConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = MQTTFrame
+    typealias OutboundOut = ByteBuffer
+
+    /// Frames a client may send after CONNECT before CONNACK is out
+    /// (MQTT 5.0 §3.1.4 lets it); past this the connection is dropped.
+    static let maximumEarlyFrames = 256
+
+    private var machine: ConnectionStateMachine
+    private let server: ServerContext
+    private var logger: Logger
+    private var context: ChannelHandlerContext?
+    private var session: MQTTSession?
+    private var link: ConnectionLink?
+    private var requestedExpiry: UInt32 = 0
+
+    private var output: [MQTTPacket] = []
+    private var outBuffer: ByteBuffer
+    private var wireVersion: ProtocolVersion = .v311
+    private var inReadBurst = false
+    private var flushScheduled = false
+
+    private var earlyFrames = CircularBuffer<MQTTFrame>()
+    private var earlyDeliveries: [MQTTDelivery] = []
+    private var keepAliveInterval: TimeAmount?
+    private var lastActivity = NIODeadline.now()
+    private var keepAliveTask: Scheduled<Void>?
+    private var connectTimeoutTask: Scheduled<Void>?
+    private var takeoverWaiters: [EventLoopPromise<Void>] = []
+    private var handingOver = false
+    private var closed = false
+
+    init(server: ServerContext) {
+        self.server = server
+        self.machine = ConnectionStateMachine(configuration: server.configuration)
+        self.logger = server.logger
+        self.outBuffer = ByteBufferAllocator().buffer(capacity: 4096)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress {
+            logger[metadataKey: "peer"] = "\(remote)"
+        }
+        if context.channel.isActive { startConnectTimer(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startConnectTimer(context)
+        context.fireChannelActive()
+    }
+
+    private func startConnectTimer(_ context: ChannelHandlerContext) {
+        guard connectTimeoutTask == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        connectTimeoutTask = context.eventLoop.scheduleTask(in: server.configuration.connectTimeout) {
+            bound.value.perform(bound.value.machine.connectTimedOut())
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        inReadBurst = true
+        lastActivity = .now()
+        if machine.isConnected {
+            handle(frame)
+            return
+        }
+        switch machine.state {
+        case .awaitingConnect:
+            handleConnect(frame)
+        case .authenticating, .openingSession:
+            guard earlyFrames.count < Self.maximumEarlyFrames else {
+                perform(.close(.init(reason: .protocolViolation(.receiveMaximumExceeded), will: nil, session: nil, sessionExpiry: 0)))
+                return
+            }
+            earlyFrames.append(frame)
+        case .connected, .closed:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        flushNow()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        perform(machine.connectionLost())
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let error = error as? MQTTError {
+            logger.debug("protocol error", metadata: ["error": "\(error)"])
+            perform(machine.errorCaught(error, output: &output))
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+            perform(machine.connectionLost())
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            logger.info("disconnecting a client that does not read", metadata: ["limit": "\(server.configuration.maximumOutgoingBytes)"])
+            perform(machine.outputOverflowed())
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Inbound packets
+
+    private func handleConnect(_ frame: MQTTFrame) {
+        do {
+            let connect = try MQTTPacket.decodeConnect(frame)
+            wireVersion = connect.protocolVersion
+            perform(machine.connectReceived(connect, output: &output))
+        } catch {
+            // A CONNECT that cannot be accepted. Answer in the client's
+            // version when it can be told (MQTT 5.0 §3.1.4), else just close.
+            switch error.kind {
+            case .unsupportedProtocolVersion:
+                wireVersion = .v311
+                output.append(.connack(ConnAckPacket(reasonCode: .unsupportedProtocolVersion)))
+            case .protocolError where frame.packetType != .connect:
+                break  // Any packet before CONNECT: close without answer (§3.1.4-1).
+            default:
+                if Self.claimsVersion5(frame) {
+                    wireVersion = .v5
+                    output.append(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
+                }
+            }
+            logger.debug("refused CONNECT", metadata: ["error": "\(error)"])
+            perform(machine.errorCaught(error, output: &output))
+        }
+    }
+
+    /// Whether a CONNECT frame names protocol level 5 (bytes 0-6: length, "MQTT", level).
+    private static func claimsVersion5(_ frame: MQTTFrame) -> Bool {
+        frame.packetType == .connect && frame.body.getInteger(at: frame.body.readerIndex + 6, as: UInt8.self) == 5
+    }
+
+    private func handle(_ frame: MQTTFrame) {
+        do {
+            let packet = try MQTTPacket.decode(frame, version: wireVersion)
+            perform(machine.packetReceived(packet, now: lastActivity, output: &output))
+        } catch {
+            logger.debug("bad packet", metadata: ["error": "\(error)"])
+            perform(machine.errorCaught(error, output: &output))
+        }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ action: ConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .authenticate(let connect):
+            authenticate(connect)
+        case .openSession(let request):
+            openSession(request)
+        case .connected(let keepAlive):
+            connectTimeoutTask?.cancel()
+            connectTimeoutTask = nil
+            if let keepAlive {
+                // The server allows one and a half keep-alive periods (MQTT 5.0 §3.1.2.10).
+                keepAliveInterval = .nanoseconds(keepAlive.nanoseconds * 3 / 2)
+                scheduleKeepAliveCheck()
+            }
+            let deliveries = earlyDeliveries
+            earlyDeliveries = []
+            for delivery in deliveries { deliver(delivery) }
+            while machine.isConnected, let frame = earlyFrames.popFirst() {
+                handle(frame)
+            }
+            earlyFrames = []
+        case .route(let message, let packetIdentifier):
+            route(message, packetIdentifier: packetIdentifier)
+        case .subscribe(let id, let request, let refused, let count):
+            guard let session else { return }
+            let result = request.subscriptions.isEmpty ? MQTTSubscribeResult(reasonCodes: []) : server.router.subscribe(request, from: session)
+            machine.subscribeRouted(packetIdentifier: id, result: result, refused: refused, count: count, now: .now(), output: &output)
+        case .unsubscribe(let id, let filters, let refused, let count):
+            guard let session else { return }
+            let codes = filters.isEmpty ? [] : server.router.unsubscribe(filters, from: session)
+            machine.unsubscribeRouted(packetIdentifier: id, reasonCodes: codes, refused: refused, count: count, output: &output)
+        case .close(let closing):
+            close(closing)
+        }
+        writeOutput()
+    }
+
+    private func authenticate(_ connect: ConnectPacket) {
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let remote = context.channel.remoteAddress
+        server.authenticator.authenticate(connect, remoteAddress: remote, eventLoop: context.eventLoop)
+            .hop(to: context.eventLoop)
+            .whenComplete { result in
+                let handler = bound.value
+                let verdict: MQTTAuthenticationResult
+                switch result {
+                case .success(let v): verdict = v
+                case .failure: verdict = .reject(.unspecifiedError, MQTTProperties())
+                }
+                handler.perform(handler.machine.authenticated(verdict, output: &handler.output))
+                handler.flushNow()
+            }
+    }
+
+    private func openSession(_ request: ConnectionStateMachine.SessionRequest) {
+        guard let context else { return }
+        let link = ConnectionLink(self, eventLoop: context.eventLoop)
+        self.link = link
+        requestedExpiry = request.sessionExpiry
+        logger[metadataKey: "client"] = "\(request.clientIdentifier)"
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        server.registry.open(request, link: link).whenComplete { result in
+            let handler = bound.value
+            switch result {
+            case .success(let (session, state)):
+                handler.session = session
+                if handler.machine.isClosed {
+                    // The connection died while the session opened: put it back.
+                    handler.server.registry.detach(session, link: link, state: state ?? SessionState(), expiry: handler.requestedExpiry, handOver: false)
+                    return
+                }
+                handler.perform(handler.machine.sessionOpened(resumed: state, now: .now(), output: &handler.output))
+                handler.server.router.sessionConnected(session, resumed: state != nil)
+                handler.logger.debug("connected", metadata: ["resumed": "\(state != nil)"])
+            case .failure(let error):
+                handler.logger.warning("could not open session", metadata: ["error": "\(error)"])
+                handler.perform(handler.machine.connectTimedOut())
+            }
+            handler.flushNow()
+        }
+    }
+
+    private func route(_ message: MQTTMessage, packetIdentifier: UInt16?) {
+        guard let session, let context else { return }
+        switch server.router.publish(message, from: session) {
+        case .completed(let code):
+            if let id = packetIdentifier {
+                machine.publishRouted(packetIdentifier: id, reasonCode: code, output: &output)
+            }
+        case .pending(let future):
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            future.hop(to: context.eventLoop).whenComplete { result in
+                guard let id = packetIdentifier else { return }
+                let handler = bound.value
+                let code: ReasonCode
+                switch result {
+                case .success(let c): code = c
+                case .failure: code = .unspecifiedError
+                }
+                handler.machine.publishRouted(packetIdentifier: id, reasonCode: code, output: &handler.output)
+                handler.writeOutput()
+            }
+        }
+    }
+
+    // MARK: - Calls from the session and registry (on this event loop)
+
+    /// A message for this connection's session.
+    func deliver(_ delivery: MQTTDelivery) {
+        if machine.deliver(delivery, now: .now(), output: &output) {
+            writeOutput()
+        } else if machine.isClosed {
+            // Closed after the delivery was dispatched: give it back to the session.
+            if let session, session.currentLink?.id != link?.id {
+                session.deliver(delivery)
+            }
+        } else {
+            earlyDeliveries.append(delivery)
+        }
+    }
+
+    /// The server disconnects this client.
+    func serverDisconnect(_ code: ReasonCode, properties: MQTTProperties) {
+        perform(machine.disconnectRequested(code, properties: properties, output: &output))
+    }
+
+    /// Another connection takes this one's session; `detached` completes
+    /// once the session state is back in the registry.
+    func takeOver(sessionContinues: Bool, detached: EventLoopPromise<Void>?) {
+        if closed {
+            detached?.succeed()
+            return
+        }
+        if let detached { takeoverWaiters.append(detached) }
+        handingOver = sessionContinues
+        perform(machine.takenOver(sessionContinues: sessionContinues, output: &output))
+    }
+
+    // MARK: - Closing
+
+    private func close(_ closing: ConnectionStateMachine.Closing) {
+        guard !closed else { return }
+        closed = true
+        connectTimeoutTask?.cancel()
+        keepAliveTask?.cancel()
+        writeOutput()
+        flushNow()
+        context?.close(promise: nil)
+        logger.debug("closed", metadata: ["reason": "\(closing.reason)"])
+
+        if let session, let link {
+            if let state = closing.session {
+                server.registry.detach(session, link: link, state: state, expiry: closing.sessionExpiry, handOver: handingOver)
+            }
+            if let (will, delay) = closing.will {
+                let message = MQTTMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: Self.messageProperties(of: will))
+                if delay == 0 {
+                    server.registry.publishWill(message, from: session)
+                } else if let loop = context?.eventLoop {
+                    let registry = server.registry
+                    session.scheduleWill(message, after: delay, on: loop) { will in
+                        registry.publishWill(will, from: session)
+                    }
+                }
+            }
+        }
+        let waiters = takeoverWaiters
+        takeoverWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    private static func messageProperties(of will: ConnectPacket.Will) -> MQTTProperties {
+        var properties = will.properties
+        properties.willDelayInterval = nil
+        return properties
+    }
+
+    // MARK: - Timers
+
+    private func scheduleKeepAliveCheck() {
+        guard let interval = keepAliveInterval, let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepAliveTask = context.eventLoop.scheduleTask(deadline: lastActivity + interval) {
+            let handler = bound.value
+            guard !handler.closed else { return }
+            if NIODeadline.now() >= handler.lastActivity + interval {
+                handler.logger.info("keep-alive timeout")
+                handler.perform(handler.machine.keepAliveExpired(output: &handler.output))
+            } else {
+                handler.scheduleKeepAliveCheck()
+            }
+        }
+    }
+
+    // MARK: - Output
+
+    /// Encodes pending packets into the output buffer and arranges a flush.
+    private func writeOutput() {
+        guard !output.isEmpty else { return }
+        for packet in output {
+            do {
+                try packet.write(to: &outBuffer, version: wireVersion)
+            } catch {
+                logger.error("could not encode a packet", metadata: ["error": "\(error)"])
+            }
+        }
+        output.removeAll(keepingCapacity: true)
+        guard !inReadBurst, !flushScheduled, let context else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.flushScheduled = false
+            bound.value.flushNow()
+        }
+    }
+
+    private func flushNow() {
+        guard outBuffer.readableBytes > 0, let context else { return }
+        context.writeAndFlush(wrapOutboundOut(outBuffer), promise: nil)
+        outBuffer.clear()
+    }
+}
+
+@available(*, unavailable)
+extension MQTTConnectionHandler: Sendable {}

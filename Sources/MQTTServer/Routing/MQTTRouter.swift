@@ -1,0 +1,74 @@
+import MQTT
+import NIOCore
+
+/// The result of handing something to a router: ready now (the fast path,
+/// no allocation) or later, when a store has made it durable.
+public enum MQTTRouterResult<Value: Sendable>: Sendable {
+    case completed(Value)
+    case pending(EventLoopFuture<Value>)
+}
+
+/// What a SUBSCRIBE asks for, after the engine has validated it.
+public struct MQTTSubscribeRequest: Sendable {
+    public var subscriptions: [Subscription]
+    /// The Subscription Identifier of the SUBSCRIBE, if any (MQTT 5.0 §3.8.2.1.2).
+    public var subscriptionIdentifier: UInt32?
+    public var userProperties: [UserProperty]
+
+    public init(subscriptions: [Subscription], subscriptionIdentifier: UInt32? = nil, userProperties: [UserProperty] = []) {
+        self.subscriptions = subscriptions
+        self.subscriptionIdentifier = subscriptionIdentifier
+        self.userProperties = userProperties
+    }
+}
+
+/// A router's answer to a SUBSCRIBE: one reason code per filter (granted
+/// QoS or failure) and the retained messages to send once SUBACK is out.
+public struct MQTTSubscribeResult: Sendable {
+    public var reasonCodes: [ReasonCode]
+    public var retained: [MQTTDelivery]
+
+    public init(reasonCodes: [ReasonCode], retained: [MQTTDelivery] = []) {
+        self.reasonCodes = reasonCodes
+        self.retained = retained
+    }
+}
+
+/// Decides what PUBLISH, SUBSCRIBE and UNSUBSCRIBE mean. The engine handles
+/// the protocol (framing, flow control, QoS handshakes, sessions); the router
+/// handles the meaning: the generic broker routes by topic filter, the chat
+/// relay maps topics to conversations and device queues.
+///
+/// Calls arrive on the event loop of the session's connection and must not
+/// block it; slow work returns `.pending`.
+public protocol MQTTRouter: Sendable {
+    /// A session's connection was accepted (after authentication). `resumed`
+    /// is true when an existing session continues.
+    func sessionConnected(_ session: MQTTSession, resumed: Bool)
+
+    /// A client published `message`. The reason code goes back in PUBACK or
+    /// PUBREC (for QoS 0 it is only logged): Success, No matching subscribers,
+    /// or a failure such as Not authorized or Quota exceeded. The engine
+    /// acknowledges only once the result completes.
+    func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode>
+
+    /// A client subscribed. Filters have been validated by the engine.
+    func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult
+
+    /// A client unsubscribed; one reason code per filter (Success or No
+    /// subscription existed).
+    func unsubscribe(_ topicFilters: [String], from session: MQTTSession) -> [ReasonCode]
+
+    /// A session's network connection closed; the session may live on
+    /// (session expiry) and keep receiving into its queue.
+    func sessionDisconnected(_ session: MQTTSession)
+
+    /// A session ended (expired, replaced by a clean start, or closed with
+    /// expiry 0). Forget its subscriptions; it receives nothing more.
+    func sessionEnded(_ session: MQTTSession)
+}
+
+extension MQTTRouter {
+    public func sessionConnected(_ session: MQTTSession, resumed: Bool) {}
+    public func sessionDisconnected(_ session: MQTTSession) {}
+}

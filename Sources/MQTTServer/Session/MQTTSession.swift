@@ -1,0 +1,194 @@
+import MQTT
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A live or sleeping MQTT session, as routers see it: the address to
+/// deliver messages to. While its client is connected, deliveries go to the
+/// connection's event loop; while it is not, QoS 1 and 2 deliveries wait in
+/// the session's queue until it resumes or expires.
+public final class MQTTSession: Sendable {
+    /// The MQTT client identifier.
+    public let clientIdentifier: String
+
+    private let limits: Limits
+    private let slot: NIOLockedValueBox<Slot>
+
+    struct Limits: Sendable {
+        var maximumQueuedMessages: Int
+    }
+
+    /// Where the session is: attached to a connection, or stored.
+    struct Slot {
+        var principal: MQTTPrincipal
+        var link: ConnectionLink?
+        var stored: SessionState?
+        var expiryTask: Scheduled<Void>?
+        var will: PendingWill?
+        var ended = false
+    }
+
+    /// A will waiting for its delay (MQTT 5.0 §3.1.3.2.2).
+    struct PendingWill {
+        var message: MQTTMessage
+        var task: Scheduled<Void>
+    }
+
+    init(clientIdentifier: String, principal: MQTTPrincipal, link: ConnectionLink, limits: Limits) {
+        self.clientIdentifier = clientIdentifier
+        self.limits = limits
+        self.slot = NIOLockedValueBox(Slot(principal: principal, link: link))
+    }
+
+    /// Who the session's latest connection authenticated as.
+    public var principal: MQTTPrincipal {
+        slot.withLockedValue { $0.principal }
+    }
+
+    /// Whether a network connection is attached now.
+    public var isConnected: Bool {
+        slot.withLockedValue { $0.link != nil }
+    }
+
+    /// Whether the session has ended; it receives nothing more.
+    public var hasEnded: Bool {
+        slot.withLockedValue { $0.ended }
+    }
+
+    /// Sends a message to the session: now if connected (within the
+    /// inflight window, else queued), queued if not (QoS 0 is then dropped).
+    public func deliver(_ delivery: MQTTDelivery) {
+        let link: ConnectionLink? = slot.withLockedValue { slot in
+            if let link = slot.link { return link }
+            if !slot.ended {
+                slot.stored?.enqueue(delivery, limit: limits.maximumQueuedMessages)
+            }
+            return nil
+        }
+        guard let link else { return }
+        if link.eventLoop.inEventLoop {
+            link.handler.value.deliver(delivery)
+        } else {
+            link.eventLoop.execute {
+                link.handler.value.deliver(delivery)
+            }
+        }
+    }
+
+    /// Ends the session's connection from the server side with `reasonCode`
+    /// (MQTT 5.0 DISCONNECT; a 3.1.1 client is just disconnected).
+    /// `properties` may carry a Reason String or a Server Reference (0x9C/0x9D).
+    public func disconnect(reasonCode: ReasonCode, properties: MQTTProperties = .init()) {
+        guard let link = slot.withLockedValue({ $0.link }) else { return }
+        link.eventLoop.execute {
+            link.handler.value.serverDisconnect(reasonCode, properties: properties)
+        }
+    }
+
+    // MARK: - Registry side
+
+    /// The attached connection, if any.
+    var currentLink: ConnectionLink? {
+        slot.withLockedValue { $0.link }
+    }
+
+    enum AttachOutcome {
+        /// Attached; the stored state (nil when there was none).
+        case attached(SessionState?)
+        /// Another connection holds it: take that one over first.
+        case busy(ConnectionLink)
+        /// The session ended meanwhile.
+        case ended
+    }
+
+    /// Attaches a connection to a session that is not attached.
+    func attach(_ link: ConnectionLink, principal: MQTTPrincipal) -> AttachOutcome {
+        slot.withLockedValue { slot in
+            if slot.ended { return .ended }
+            if let current = slot.link { return .busy(current) }
+            slot.expiryTask?.cancel()
+            slot.expiryTask = nil
+            slot.will?.task.cancel()
+            slot.will = nil
+            slot.link = link
+            slot.principal = principal
+            let state = slot.stored
+            slot.stored = nil
+            return .attached(state)
+        }
+    }
+
+    /// Detaches `link` and stores `state`. Returns false when `link` was not
+    /// the attached connection (nothing changes then).
+    func detach(_ link: ConnectionLink, state: SessionState) -> Bool {
+        slot.withLockedValue { slot in
+            guard let current = slot.link, current.id == link.id else { return false }
+            slot.link = nil
+            slot.stored = state
+            return true
+        }
+    }
+
+    /// Schedules the end of a detached session after `seconds`.
+    func scheduleExpiry(after seconds: UInt32, on eventLoop: any EventLoop, _ end: @escaping @Sendable () -> Void) {
+        let task = eventLoop.scheduleTask(in: .seconds(Int64(seconds)), end)
+        slot.withLockedValue { slot in
+            if slot.link == nil && !slot.ended {
+                slot.expiryTask?.cancel()
+                slot.expiryTask = task
+            } else {
+                task.cancel()
+            }
+        }
+    }
+
+    /// Holds a will until `seconds` pass (then `publish` runs) or the
+    /// session resumes (then it is dropped).
+    func scheduleWill(_ message: MQTTMessage, after seconds: UInt32, on eventLoop: any EventLoop, _ publish: @escaping @Sendable (MQTTMessage) -> Void) {
+        let task = eventLoop.scheduleTask(in: .seconds(Int64(seconds))) { [self] in
+            let due = slot.withLockedValue { slot -> MQTTMessage? in
+                let will = slot.will?.message
+                slot.will = nil
+                return will
+            }
+            if let due { publish(due) }
+        }
+        slot.withLockedValue { slot in
+            if slot.link == nil && !slot.ended {
+                slot.will?.task.cancel()
+                slot.will = PendingWill(message: message, task: task)
+            } else {
+                task.cancel()
+            }
+        }
+    }
+
+    /// Marks the session ended. Returns a will still waiting for its delay,
+    /// which is due now (MQTT 5.0 §3.1.3.2.2), or nil. Idempotent.
+    func end() -> MQTTMessage? {
+        slot.withLockedValue { slot in
+            guard !slot.ended else { return nil }
+            slot.ended = true
+            slot.link = nil
+            slot.stored = nil
+            slot.expiryTask?.cancel()
+            slot.expiryTask = nil
+            let will = slot.will
+            will?.task.cancel()
+            slot.will = nil
+            return will?.message
+        }
+    }
+}
+
+/// A Sendable reference to a connection's handler, used only on its event loop.
+struct ConnectionLink: Sendable {
+    let id: ObjectIdentifier
+    let eventLoop: any EventLoop
+    let handler: NIOLoopBound<MQTTConnectionHandler>
+
+    init(_ handler: MQTTConnectionHandler, eventLoop: any EventLoop) {
+        self.id = ObjectIdentifier(handler)
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
+    }
+}
