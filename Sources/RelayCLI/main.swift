@@ -1,1 +1,3 @@
-print("relay")
+import Relay
+
+await RelayCommand.runAsRoot()
