@@ -75,7 +75,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         inReadBurst = true
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         if machine.isConnected {
             handle(frame)
             return
@@ -195,7 +195,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         case .subscribe(let id, let request, let refused, let count):
             guard let session else { return }
             let result = request.subscriptions.isEmpty ? MQTTSubscribeResult(reasonCodes: []) : server.router.subscribe(request, from: session)
-            machine.subscribeRouted(packetIdentifier: id, result: result, refused: refused, count: count, now: .now(), output: &output)
+            machine.subscribeRouted(packetIdentifier: id, result: result, refused: refused, count: count, now: now, output: &output)
         case .unsubscribe(let id, let filters, let refused, let count):
             guard let session else { return }
             let codes = filters.isEmpty ? [] : server.router.unsubscribe(filters, from: session)
@@ -241,7 +241,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                     handler.server.registry.detach(session, link: link, state: state ?? SessionState(), expiry: handler.requestedExpiry, handOver: false)
                     return
                 }
-                handler.perform(handler.machine.sessionOpened(resumed: state, now: .now(), output: &handler.output))
+                handler.perform(handler.machine.sessionOpened(resumed: state, now: handler.now, output: &handler.output))
                 handler.server.router.sessionConnected(session, resumed: state != nil)
                 handler.logger.debug("connected", metadata: ["resumed": "\(state != nil)"])
             case .failure(let error):
@@ -279,7 +279,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     /// A message for this connection's session.
     func deliver(_ delivery: MQTTDelivery) {
-        if machine.deliver(delivery, now: .now(), output: &output) {
+        if machine.deliver(delivery, now: now, output: &output) {
             writeOutput()
         } else if machine.isClosed {
             // Closed after the delivery was dispatched: give it back to the session.
@@ -349,13 +349,16 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Timers
 
+    /// The event loop's clock (virtual in tests).
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
+
     private func scheduleKeepAliveCheck() {
         guard let interval = keepAliveInterval, let context else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         keepAliveTask = context.eventLoop.scheduleTask(deadline: lastActivity + interval) {
             let handler = bound.value
             guard !handler.closed else { return }
-            if NIODeadline.now() >= handler.lastActivity + interval {
+            if handler.context?.eventLoop.now ?? .now() >= handler.lastActivity + interval {
                 handler.logger.info("keep-alive timeout")
                 handler.perform(handler.machine.keepAliveExpired(output: &handler.output))
             } else {
