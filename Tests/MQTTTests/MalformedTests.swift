@@ -122,6 +122,7 @@ struct MalformedTests {
         expectDecodeError(.protocolError, packet(0x30, "00 01 74 02 01 02"), version: .v5) // Payload Format Indicator 2
         expectDecodeError(.protocolError, packet(0x30, "00 01 74 02 0B 00"), version: .v5) // Subscription Identifier 0
         expectDecodeError(.protocolError, packet(0x20, "00 00 02 24 02"), version: .v5) // Maximum QoS 2
+        expectDecodeError(.protocolError, connect(properties: "04 16 00 01 00"), version: .v5) // Authentication Data without Method
         expectDecodeError(.topicAliasInvalid, packet(0x30, "00 01 74 03 23 00 00"), version: .v5)
         expectDecodeError(.protocolError, packet(0x30, "00 01 74 06 08 00 03 61 2F 2B"), version: .v5) // Response Topic with '+'
         expectDecodeError(.malformedPacket, packet(0x30, "00 01 74 05 03 00 02 C0 80"), version: .v5) // Content Type overlong UTF-8
