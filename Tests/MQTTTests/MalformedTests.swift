@@ -274,7 +274,7 @@ struct MalformedTests {
         expectDecodeError(.topicNameInvalid, packet(0x30, "00 03 61 2F 2B"), version: .v311)
         expectDecodeError(.topicNameInvalid, packet(0x30, "00 01 23 00"), version: .v5)
         expectDecodeError(.topicNameInvalid, packet(0x30, "00 00"), version: .v311)
-        expectDecodeError(.topicNameInvalid, packet(0x30, "00 00 00"), version: .v5)
+        expectDecodeError(.protocolError, packet(0x30, "00 00 00"), version: .v5)  // empty, no alias: §3.3.4
         #expect(throws: Never.self) { try decode(packet(0x30, "00 00 03 23 00 01"), version: .v5) }
     }
 

@@ -19,7 +19,8 @@ extension PublishPacket {
         case .v5:
             properties = try MQTTProperties.read(from: &body, context: .publish)
             if topicName.isEmpty && properties.topicAlias == nil {
-                throw MQTTError(.topicNameInvalid, "PUBLISH topic name is empty and there is no topic alias")
+                // MQTT 5.0 §3.3.4: a Protocol Error, not a bad topic name.
+                throw MQTTError(.protocolError, "PUBLISH topic name is empty and there is no topic alias")
             }
         }
         let payload = body.readSlice(length: body.readableBytes)!

@@ -332,6 +332,11 @@ struct ConnectionStateMachine {
     }
 
     private mutating func publishReceived(_ publish: PublishPacket, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) -> Action {
+        if !publish.properties.subscriptionIdentifiers.isEmpty {
+            // MQTT 5.0 §3.3.4: only the server sends Subscription Identifiers.
+            state = .connected(c)
+            return protocolViolation(.protocolError, output: &output)
+        }
         // Resolve the topic alias (MQTT 5.0 §3.3.2.3.4).
         var topic = publish.topicName
         if let alias = publish.properties.topicAlias {
