@@ -78,7 +78,7 @@ public final class InMemoryRouter: MQTTRouter {
             }
         }
         for (target, delivery) in targets {
-            target.deliver(delivery)
+            target.deliver(delivery, from: session)
         }
         return .completed(targets.isEmpty ? .noMatchingSubscribers : .success)
     }

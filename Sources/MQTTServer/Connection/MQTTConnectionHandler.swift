@@ -36,6 +36,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var connectTimeoutTask: Scheduled<Void>?
     private var takeoverWaiters: [EventLoopPromise<Void>] = []
     private var handingOver = false
+    private var readingPaused = false
     private var closed = false
 
     init(server: ServerContext) {
@@ -254,6 +255,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     private func route(_ message: MQTTMessage, packetIdentifier: UInt16?) {
         guard let session, let context else { return }
+        defer {
+            if !readingPaused && session.credit.isExhausted && session.credit.pause() {
+                // Other loops are behind with this publisher's deliveries: stop reading until they catch up.
+                readingPaused = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            }
+        }
         switch server.router.publish(message, from: session) {
         case .completed(let code):
             if let id = packetIdentifier {
@@ -289,6 +297,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         } else {
             earlyDeliveries.append(delivery)
         }
+    }
+
+    /// The deliveries this connection published have caught up: read again.
+    func resumeReading() {
+        guard readingPaused, let context else { return }
+        readingPaused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 
     /// The server disconnects this client.

@@ -56,7 +56,11 @@ public final class MQTTSession: Sendable {
 
     /// Sends a message to the session: now if connected (within the
     /// inflight window, else queued), queued if not (QoS 0 is then dropped).
-    public func deliver(_ delivery: MQTTDelivery) {
+    ///
+    /// `publisher` is the session whose PUBLISH this delivery comes from, if
+    /// any: a publisher that runs too far ahead of the event loops it
+    /// delivers to is paused until they catch up.
+    public func deliver(_ delivery: MQTTDelivery, from publisher: MQTTSession? = nil) {
         let link: ConnectionLink? = slot.withLockedValue { slot in
             if let link = slot.link { return link }
             if !slot.ended {
@@ -67,10 +71,27 @@ public final class MQTTSession: Sendable {
         guard let link else { return }
         if link.eventLoop.inEventLoop {
             link.handler.value.deliver(delivery)
+        } else if let publisher {
+            let credit = publisher.credit
+            credit.acquire()
+            link.eventLoop.execute {
+                link.handler.value.deliver(delivery)
+                if credit.release() { publisher.resumeReading() }
+            }
         } else {
             link.eventLoop.execute {
                 link.handler.value.deliver(delivery)
             }
+        }
+    }
+
+    /// Deliveries this session's publishes have in flight to other event loops.
+    let credit = DeliveryCredit()
+
+    private func resumeReading() {
+        guard let link = currentLink else { return }
+        link.eventLoop.execute {
+            link.handler.value.resumeReading()
         }
     }
 
