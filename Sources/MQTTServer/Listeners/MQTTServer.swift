@@ -154,7 +154,10 @@ public final class MQTTServer: Sendable {
                     }
                 }
             )
-            try pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+            try pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                context.pipeline.removeHandler(name: CloseOnHTTPError.name, promise: nil)
+            }))
+            try pipeline.addHandler(CloseOnHTTPError(), name: CloseOnHTTPError.name)
         }
     }
 
@@ -164,3 +167,17 @@ public final class MQTTServer: Sendable {
         try pipeline.addHandler(MQTTConnectionHandler(server: context))
     }
 }
+
+/// Closes a WebSocket listener's connection when its HTTP request is bad
+/// (after NIO's error handler has answered 400). Leaves once upgraded.
+private final class CloseOnHTTPError: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    static let name = "close-on-http-error"
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension CloseOnHTTPError: Sendable {}
