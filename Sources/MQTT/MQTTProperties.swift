@@ -82,6 +82,19 @@ public struct MQTTProperties: Hashable, Sendable {
         userProperties = []
     }
 
-    /// True when no property is set.
-    public var isEmpty: Bool { self == MQTTProperties() }
+    /// True when no property is set. Checks each field in turn rather than
+    /// comparing with an empty value, so it is cheap enough for hot paths.
+    public var isEmpty: Bool {
+        self.payloadFormatIndicator == nil && self.messageExpiryInterval == nil && self.contentType == nil
+            && self.responseTopic == nil && self.correlationData == nil && self.subscriptionIdentifiers.isEmpty
+            && self.sessionExpiryInterval == nil && self.assignedClientIdentifier == nil
+            && self.serverKeepAlive == nil && self.authenticationMethod == nil && self.authenticationData == nil
+            && self.requestProblemInformation == nil && self.willDelayInterval == nil
+            && self.requestResponseInformation == nil && self.responseInformation == nil
+            && self.serverReference == nil && self.reasonString == nil && self.receiveMaximum == nil
+            && self.topicAliasMaximum == nil && self.topicAlias == nil && self.maximumQoS == nil
+            && self.retainAvailable == nil && self.userProperties.isEmpty && self.maximumPacketSize == nil
+            && self.wildcardSubscriptionAvailable == nil && self.subscriptionIdentifierAvailable == nil
+            && self.sharedSubscriptionAvailable == nil
+    }
 }
