@@ -42,7 +42,13 @@ public enum MQTTBenchRunner {
         }
 
         do {
-            for channel in channels { _ = try await channel.get() }
+            for channel in channels {
+                do {
+                    _ = try await channel.get()
+                } catch {
+                    throw BenchError(.connectionFailed, "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+                }
+            }
             for pair in pairs { try await pair.ready.get() }
         } catch {
             await close(pairs.map(\.box), channels: channels)
