@@ -26,9 +26,12 @@ public struct MQTTError: Error, Hashable, Sendable, CustomStringConvertible {
         case receiveMaximumExceeded
     }
 
+    /// What went wrong; stable, for mapping to a reason code.
     public var kind: Kind
+    /// A diagnostic for logs. Never carries payload bytes.
     public var detail: String
 
+    /// An error of `kind` with a diagnostic `detail`.
     public init(_ kind: Kind, _ detail: String) {
         self.kind = kind
         self.detail = detail
@@ -50,6 +53,7 @@ public struct MQTTError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind and the detail, for logs.
     public var description: String { "MQTTError(\(kind): \(detail))" }
 
     static func malformed(_ detail: String) -> MQTTError { MQTTError(.malformedPacket, detail) }

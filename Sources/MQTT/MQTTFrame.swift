@@ -8,6 +8,7 @@ public struct MQTTFrame: Hashable, Sendable {
     /// The packet after the fixed header; `readableBytes` is the Remaining Length.
     public var body: ByteBuffer
 
+    /// A frame from its first header byte and its body.
     public init(header: UInt8, body: ByteBuffer) {
         self.header = header
         self.body = body

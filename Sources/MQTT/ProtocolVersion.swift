@@ -5,6 +5,7 @@ public enum ProtocolVersion: UInt8, Sendable, Hashable, CustomStringConvertible 
     /// MQTT 5.0, protocol level 5.
     case v5 = 5
 
+    /// "3.1.1" or "5.0".
     public var description: String {
         switch self {
         case .v311: return "3.1.1"

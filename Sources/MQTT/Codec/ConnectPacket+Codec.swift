@@ -33,6 +33,9 @@ extension ConnectPacket {
         }
         let keepAlive = try need(body.readInteger(as: UInt16.self), "keep alive")
         let properties = version == .v5 ? try MQTTProperties.read(from: &body, context: .connect) : MQTTProperties()
+        if properties.authenticationData != nil && properties.authenticationMethod == nil {
+            throw .protocolViolation("CONNECT has Authentication Data without an Authentication Method")
+        }
 
         if let length = body.getInteger(at: body.readerIndex, as: UInt16.self),
            Int(length) > MQTTLimits.maximumClientIdentifierLength {
