@@ -160,6 +160,7 @@ final class BenchPair {
             finishPhase(timedOut: true)
         })
         tracker.reset(firstSequence: nextSequence)
+        window.forgetUndelivered()
         current = state
         phase = .publishing
         pump()

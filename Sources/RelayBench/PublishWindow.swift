@@ -58,6 +58,14 @@ struct PublishWindow {
         return true
     }
 
+    /// At QoS 0, gives up on messages still undelivered (a new phase starts
+    /// after the last one drained: whatever is missing by then is lost and
+    /// must not keep holding slots). Nothing changes at QoS 1, where a slot
+    /// is held until its PUBACK.
+    mutating func forgetUndelivered() {
+        if !qos1 { inFlight = 0 }
+    }
+
     /// The subscriber received a message (QoS 0 credit).
     mutating func delivered() {
         guard !qos1, inFlight > 0 else { return }

@@ -45,6 +45,17 @@ import Testing
         #expect(w.inFlight == 0)
     }
 
+    @Test func aNewPhaseForgetsUndeliveredQoS0MessagesOnly() {
+        var qos0 = PublishWindow(limit: 2, qos1: false)
+        _ = qos0.take()
+        qos0.forgetUndelivered()
+        #expect(qos0.inFlight == 0)
+        var qos1 = PublishWindow(limit: 2, qos1: true)
+        _ = qos1.take()
+        qos1.forgetUndelivered()
+        #expect(qos1.inFlight == 1)
+    }
+
     @Test func clampToReceiveMaximum() {
         var w = PublishWindow(limit: 64, qos1: true)
         w.clamp(to: 20)
