@@ -170,6 +170,7 @@ final class BenchPair {
     /// Writes PUBLISHes while the window is open, then flushes once.
     func pump() {
         guard case .publishing = phase, var state = current, let publisher, publisher.isWritable else { return }
+        guard window.isWorthRefilling || stopIsDue(state) else { return }
         let allocator = publisher.allocator
         var wrote = false
         var stop = false
@@ -198,6 +199,12 @@ final class BenchPair {
         current = state
         if wrote { publisher.flush() }
         if stop { stopPublishing() }
+    }
+
+    private func stopIsDue(_ state: PhaseState) -> Bool {
+        if let limit = state.messageLimit, state.sent >= limit { return true }
+        if let stopAt = state.stopAt, Self.now() >= stopAt { return true }
+        return false
     }
 
     private func stopPublishing() {

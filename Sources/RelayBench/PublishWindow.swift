@@ -25,6 +25,15 @@ struct PublishWindow {
 
     var isOpen: Bool { inFlight < limit }
 
+    /// Free slots worth a write: refilling one slot at a time would cost a
+    /// write syscall per message, so the publisher waits until a quarter of
+    /// the window is free (silly-window avoidance, as in TCP). The window
+    /// itself is never exceeded.
+    var refillThreshold: Int { max(1, limit / 4) }
+
+    /// Enough slots are free to be worth a write.
+    var isWorthRefilling: Bool { limit - inFlight >= refillThreshold }
+
     /// Lowers the limit, e.g. to the server's Receive Maximum (MQTT 5.0 §3.2.2.3.3).
     mutating func clamp(to maximum: Int) {
         limit = max(1, min(limit, maximum))

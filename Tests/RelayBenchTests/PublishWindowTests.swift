@@ -56,6 +56,19 @@ import Testing
         #expect(qos1.inFlight == 1)
     }
 
+    @Test func refillWaitsForAQuarterOfTheWindow() {
+        var w = PublishWindow(limit: 8, qos1: false)
+        for _ in 0..<8 { _ = w.take() }
+        w.delivered()
+        #expect(!w.isWorthRefilling)
+        w.delivered()
+        #expect(w.isWorthRefilling)
+        var one = PublishWindow(limit: 1, qos1: false)
+        _ = one.take()
+        one.delivered()
+        #expect(one.isWorthRefilling)
+    }
+
     @Test func clampToReceiveMaximum() {
         var w = PublishWindow(limit: 64, qos1: true)
         w.clamp(to: 20)
