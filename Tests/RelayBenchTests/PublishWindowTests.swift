@@ -9,15 +9,15 @@ import Testing
         let b = w.take()
         #expect(a == 1 && b == 2)
         #expect(!w.isOpen)
-        let r1 = w.acknowledged(2)
-        #expect(r1)
+        let released = w.acknowledged(2)
+        #expect(released)
         #expect(w.isOpen)
-        let r2 = w.take()
-        #expect(r2 == 3)
-        let r3 = w.acknowledged(2)
-        #expect(!r3)  // already released
-        let r4 = w.acknowledged(0)
-        #expect(!r4)
+        let third = w.take()
+        #expect(third == 3)
+        let again = w.acknowledged(2)
+        #expect(!again)  // already released
+        let zero = w.acknowledged(0)
+        #expect(!zero)
         #expect(w.unexpectedAcks == 2)
         #expect(w.inFlight == 2)
     }
@@ -30,14 +30,14 @@ import Testing
             w.acknowledged(id)
         }
         // Wrapped past 65,535; 1 is still outstanding, so the next is 2.
-        let r5 = w.take()
-        #expect(r5 == 2)
+        let afterWrap = w.take()
+        #expect(afterWrap == 2)
     }
 
     @Test func qos0WindowOpensOnDelivery() {
         var w = PublishWindow(limit: 1, qos1: false)
-        let r6 = w.take()
-        #expect(r6 == nil)
+        let identifier = w.take()
+        #expect(identifier == nil)
         #expect(!w.isOpen)
         w.delivered()
         #expect(w.isOpen)
@@ -82,16 +82,16 @@ import Testing
     @Test func countsOrderAndLateMessages() {
         var t = SequenceTracker()
         t.reset(firstSequence: 10)
-        let r7 = t.record(sequence: 9, sentAt: 0, now: 5)
-        #expect(!r7)  // from an earlier phase
-        let r8 = t.record(sequence: 10, sentAt: 100, now: 150)
-        #expect(r8)
-        let r9 = t.record(sequence: 12, sentAt: 100, now: 300)
-        #expect(r9)  // 11 skipped
-        let r10 = t.record(sequence: 11, sentAt: 100, now: 400)
-        #expect(r10)  // late: out of order
-        let r11 = t.record(sequence: 13, sentAt: 500, now: 400)
-        #expect(r11)  // clock never goes back; counts as 0
+        let earlierPhase = t.record(sequence: 9, sentAt: 0, now: 5)
+        #expect(!earlierPhase)  // from an earlier phase
+        let first = t.record(sequence: 10, sentAt: 100, now: 150)
+        #expect(first)
+        let afterGap = t.record(sequence: 12, sentAt: 100, now: 300)
+        #expect(afterGap)  // 11 skipped
+        let late = t.record(sequence: 11, sentAt: 100, now: 400)
+        #expect(late)  // late: out of order
+        let clockSkew = t.record(sequence: 13, sentAt: 500, now: 400)
+        #expect(clockSkew)  // clock never goes back; counts as 0
         #expect(t.received == 4)
         #expect(t.outOfOrder == 1)
         #expect(t.stale == 1)
