@@ -250,7 +250,7 @@ final class BenchPair {
 
     /// Grows whenever something is received or acknowledged.
     private var progressMark: UInt64 {
-        tracker.received &+ tracker.stale &+ UInt64(window.inFlight)
+        tracker.received &+ tracker.stale &+ tracker.malformed &+ window.acknowledgedCount
     }
 
     private func finishPhase(timedOut: Bool, error: Error? = nil) {

@@ -15,6 +15,8 @@ struct PublishWindow {
     private var outstanding: [Bool]
     /// PUBACKs for identifiers that were not outstanding.
     private(set) var unexpectedAcks = 0
+    /// PUBACKs that released a slot, ever.
+    private(set) var acknowledgedCount: UInt64 = 0
 
     init(limit: Int, qos1: Bool) {
         precondition(limit >= 1)
@@ -64,6 +66,7 @@ struct PublishWindow {
         }
         outstanding[Int(id)] = false
         inFlight -= 1
+        acknowledgedCount += 1
         return true
     }
 

@@ -19,6 +19,7 @@ import Testing
         let zero = w.acknowledged(0)
         #expect(!zero)
         #expect(w.unexpectedAcks == 2)
+        #expect(w.acknowledgedCount == 1)
         #expect(w.inFlight == 2)
     }
 
