@@ -73,6 +73,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RelayBenchTests",
+            dependencies: ["RelayBench", "MQTT"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "MQTTServerTests",
             dependencies: [
                 "MQTT", "MQTTServer",

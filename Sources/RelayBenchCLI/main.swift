@@ -1,1 +1,8 @@
-print("relay-bench")
+import RelayBench
+
+@main
+struct RelayBenchCLI {
+    static func main() async {
+        await RelayBenchCommand.main()
+    }
+}
