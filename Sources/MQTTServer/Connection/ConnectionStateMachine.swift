@@ -108,6 +108,20 @@ struct ConnectionStateMachine {
 
     let configuration: MQTTServerConfiguration
     private(set) var state: State = .awaitingConnect
+    /// Credit tickets of deliveries written, dropped, or queued for a slow
+    /// client; the handler releases them (`takeReleasedTickets`).
+    private var releasedTickets: [CreditTicket] = []
+
+    /// Queued deliveries past this many no longer hold their publisher's
+    /// credit: the client is slow, and meets its queue cap instead.
+    var slowClientQueue: Int { min(512, configuration.maximumQueuedMessages) }
+
+    /// Hands over the credit tickets to release.
+    mutating func takeReleasedTickets() -> [CreditTicket] {
+        guard !releasedTickets.isEmpty else { return [] }
+        defer { releasedTickets.removeAll(keepingCapacity: true) }
+        return releasedTickets
+    }
 
     init(configuration: MQTTServerConfiguration) {
         self.configuration = configuration
@@ -415,7 +429,7 @@ struct ConnectionStateMachine {
         state = .connected(c)
     }
 
-    private func completeAck(_ id: UInt16, reasonCode: ReasonCode, connected c: inout Connected, output: inout [MQTTPacket]) {
+    private mutating func completeAck(_ id: UInt16, reasonCode: ReasonCode, connected c: inout Connected, output: inout [MQTTPacket]) {
         // Mark the oldest matching unfinished entry, then send from the head.
         if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
             c.pendingAcks[index].reasonCode = reasonCode
@@ -525,8 +539,9 @@ struct ConnectionStateMachine {
         return true
     }
 
-    private func deliver(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+    private mutating func deliver(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
         if delivery.qos == .atMostOnce {
+            if let ticket = delivery.ticket { releasedTickets.append(ticket) }
             if let publish = makePublish(delivery, packetIdentifier: nil, dup: false, connected: &c, now: now) {
                 output.append(.publish(publish))
             }
@@ -534,12 +549,17 @@ struct ConnectionStateMachine {
         }
         if c.session.inflightCount < c.inflightLimit && c.session.queue.isEmpty {
             send(delivery, connected: &c, now: now, output: &output)
-        } else {
-            c.session.enqueue(delivery, limit: configuration.maximumQueuedMessages)
+        } else if let ticket = c.session.enqueue(delivery, limit: configuration.maximumQueuedMessages, softLimit: slowClientQueue).release {
+            releasedTickets.append(ticket)
         }
     }
 
-    private func send(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+    private mutating func send(_ delivery: MQTTDelivery, connected c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+        var delivery = delivery
+        if let ticket = delivery.ticket {
+            releasedTickets.append(ticket)
+            delivery.ticket = nil
+        }
         let id = c.session.startOutbound(delivery)
         if let publish = makePublish(delivery, packetIdentifier: id, dup: false, connected: &c, now: now) {
             output.append(.publish(publish))
@@ -549,7 +569,7 @@ struct ConnectionStateMachine {
         }
     }
 
-    private func drainQueue(_ c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
+    private mutating func drainQueue(_ c: inout Connected, now: NIODeadline, output: inout [MQTTPacket]) {
         while c.session.inflightCount < c.inflightLimit, let next = c.session.dequeue() {
             send(next, connected: &c, now: now, output: &output)
         }
@@ -631,8 +651,10 @@ struct ConnectionStateMachine {
         if let w = c.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
             will = (w, 0)
         }
+        var session = c.session
+        releasedTickets.append(contentsOf: session.takeTickets())
         state = .closed
-        return .close(Closing(reason: .takenOver, will: will, session: c.session, sessionExpiry: c.sessionExpiry))
+        return .close(Closing(reason: .takenOver, will: will, session: session, sessionExpiry: c.sessionExpiry))
     }
 
     /// The network connection is gone.
@@ -686,6 +708,8 @@ struct ConnectionStateMachine {
     }
 
     private mutating func close(_ reason: CloseReason, connected c: Connected, publishWill: Bool) -> Action {
+        var c = c
+        releasedTickets.append(contentsOf: c.session.takeTickets())
         state = .closed
         var will: (ConnectPacket.Will, UInt32)?
         if publishWill, let w = c.will {

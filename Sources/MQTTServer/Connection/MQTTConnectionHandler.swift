@@ -257,9 +257,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         guard let session, let context else { return }
         defer {
             if !readingPaused && session.credit.isExhausted && session.credit.pause() {
-                // Other loops are behind with this publisher's deliveries: stop reading until they catch up.
+                // Subscribers are behind with this publisher's messages: stop
+                // reading until they catch up, for a bounded time.
                 readingPaused = true
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: DeliveryCredit.maximumPause) {
+                    bound.value.resumeReading()
+                }
             }
         }
         switch server.router.publish(message, from: session) {
@@ -291,6 +296,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             writeOutput()
         } else if machine.isClosed {
             // Closed after the delivery was dispatched: give it back to the session.
+            var delivery = delivery
+            delivery.ticket?.release()
+            delivery.ticket = nil
             if let session, session.currentLink?.id != link?.id {
                 session.deliver(delivery)
             }
@@ -386,6 +394,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     /// Encodes pending packets into the output buffer and arranges a flush.
     private func writeOutput() {
+        for ticket in machine.takeReleasedTickets() { ticket.release() }
         guard !output.isEmpty else { return }
         for packet in output {
             do {

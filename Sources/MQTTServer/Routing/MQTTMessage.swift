@@ -57,11 +57,14 @@ public struct MQTTDelivery: Sendable {
     public var retain: Bool
     /// Identifiers of the subscriptions that matched (MQTT 5.0 §3.3.4).
     public var subscriptionIdentifiers: [UInt32]
+    /// Flow-control credit of the publisher, held until the delivery is written.
+    var ticket: CreditTicket?
 
     public init(message: MQTTMessage, qos: QoS, retain: Bool = false, subscriptionIdentifiers: [UInt32] = []) {
         self.message = message
         self.qos = qos
         self.retain = retain
         self.subscriptionIdentifiers = subscriptionIdentifiers
+        self.ticket = nil
     }
 }

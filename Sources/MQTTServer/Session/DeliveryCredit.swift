@@ -1,15 +1,22 @@
+import NIOCore
 import Synchronization
 
-/// Backpressure between event loops. Counts the deliveries a session's
-/// publishes have dispatched to other event loops that those loops have not
-/// yet handed to their connections. Past `high` the publisher stops reading
-/// from its socket; once the count falls to `low` it is woken and reads again.
-/// Without it a publisher on one loop can bury a subscriber's loop in
-/// delivery tasks, starving that loop's reads (its client's PUBACKs) until
-/// the subscriber's bounded queue overflows.
+/// Flow control from subscribers back to publishers. Counts the deliveries a
+/// session's publishes have made that are not yet written to their
+/// subscribers (on their way to another event loop, or waiting in a
+/// subscriber's queue). Past `high` the publisher stops reading from its
+/// socket; once the count falls to `low` it is woken and reads again (and
+/// in any case after `maximumPause`, so that no subscriber can stall a
+/// publisher for long). A subscriber whose queue is past its soft limit is
+/// slow: deliveries to it stop holding credit and meet its queue cap instead.
+///
+/// Without it a publisher can outrun a subscriber served by a busier event
+/// loop: messages pile up in the subscriber's queue, latency grows without
+/// bound and, at the queue cap, QoS 1 messages are dropped.
 final class DeliveryCredit: Sendable {
-    static let high = 512
-    static let low = 128
+    static let high = 256
+    static let low = 64
+    static let maximumPause = TimeAmount.milliseconds(100)
 
     private let outstanding = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
@@ -39,5 +46,17 @@ final class DeliveryCredit: Sendable {
             return false
         }
         return true
+    }
+}
+
+/// The credit one delivery holds until it is written to its subscriber or
+/// given up (dropped, queued for a slow or offline subscriber).
+struct CreditTicket: Sendable {
+    let credit: DeliveryCredit
+    let publisher: MQTTSession
+
+    /// Returns the credit; wakes the publisher when it was waiting for it.
+    func release() {
+        if credit.release() { publisher.resumeReading() }
     }
 }

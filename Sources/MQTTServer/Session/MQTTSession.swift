@@ -61,26 +61,27 @@ public final class MQTTSession: Sendable {
     /// any: a publisher that runs too far ahead of the event loops it
     /// delivers to is paused until they catch up.
     public func deliver(_ delivery: MQTTDelivery, from publisher: MQTTSession? = nil) {
-        let link: ConnectionLink? = slot.withLockedValue { slot in
-            if let link = slot.link { return link }
-            if !slot.ended {
-                slot.stored?.enqueue(delivery, limit: limits.maximumQueuedMessages)
+        let (link, release): (ConnectionLink?, CreditTicket?) = slot.withLockedValue { slot in
+            if let link = slot.link { return (link, nil) }
+            if !slot.ended, slot.stored != nil {
+                // An offline queue holds no publisher back: softLimit 0.
+                return (nil, slot.stored!.enqueue(delivery, limit: limits.maximumQueuedMessages).release)
             }
-            return nil
+            return (nil, delivery.ticket)
         }
+        release?.release()
         guard let link else { return }
+        var delivery = delivery
+        if delivery.ticket == nil, let publisher {
+            publisher.credit.acquire()
+            delivery.ticket = CreditTicket(credit: publisher.credit, publisher: publisher)
+        }
         if link.eventLoop.inEventLoop {
             link.handler.value.deliver(delivery)
-        } else if let publisher {
-            let credit = publisher.credit
-            credit.acquire()
-            link.eventLoop.execute {
-                link.handler.value.deliver(delivery)
-                if credit.release() { publisher.resumeReading() }
-            }
         } else {
+            let ready = delivery
             link.eventLoop.execute {
-                link.handler.value.deliver(delivery)
+                link.handler.value.deliver(ready)
             }
         }
     }
@@ -88,7 +89,7 @@ public final class MQTTSession: Sendable {
     /// Deliveries this session's publishes have in flight to other event loops.
     let credit = DeliveryCredit()
 
-    private func resumeReading() {
+    func resumeReading() {
         guard let link = currentLink else { return }
         link.eventLoop.execute {
             link.handler.value.resumeReading()

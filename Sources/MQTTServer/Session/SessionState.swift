@@ -32,17 +32,36 @@ struct SessionState: Sendable {
     /// Queues a delivery that cannot go out now. QoS 0 is not queued (MQTT
     /// 5.0 §4.1 lets a server drop it); past `limit` the delivery is dropped
     /// and counted. Returns whether it was queued.
+    /// A delivery keeps its credit ticket while queued only below
+    /// `softLimit` (see `DeliveryCredit`); past it the ticket is handed back
+    /// in the result for the caller to release.
     @discardableResult
-    mutating func enqueue(_ delivery: MQTTDelivery, limit: Int) -> Bool {
-        guard delivery.qos != .atMostOnce else { return false }
+    mutating func enqueue(_ delivery: MQTTDelivery, limit: Int, softLimit: Int = 0) -> (queued: Bool, release: CreditTicket?) {
+        guard delivery.qos != .atMostOnce else { return (false, delivery.ticket) }
         guard queue.count < limit else {
             droppedMessages += 1
-            return false
+            return (false, delivery.ticket)
         }
         var delivery = delivery
         delivery.message = delivery.message.compacted()
+        var release: CreditTicket?
+        if queue.count >= softLimit {
+            release = delivery.ticket
+            delivery.ticket = nil
+        }
         queue.append(delivery)
-        return true
+        return (true, release)
+    }
+
+    /// Takes the credit tickets of every queued delivery (when the session
+    /// leaves its connection: an offline queue holds no publisher back).
+    mutating func takeTickets() -> [CreditTicket] {
+        var tickets: [CreditTicket] = []
+        for i in queue.indices where queue[i].ticket != nil {
+            tickets.append(queue[i].ticket!)
+            queue[i].ticket = nil
+        }
+        return tickets
     }
 
     mutating func dequeue() -> MQTTDelivery? {
