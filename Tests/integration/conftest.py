@@ -8,7 +8,8 @@ Which broker runs is chosen by the environment:
                              config (to validate the tests themselves)
 
 Tests marked `relay_only` assert behaviour the relay specifies but mosquitto
-does not share; they are skipped with BROKER=mosquitto.
+does not share; they are skipped with BROKER=mosquitto (set
+ITEST_FORCE_RELAY_ONLY=1 to run them anyway and see how mosquitto differs).
 
 Every broker is started on free ephemeral ports on 127.0.0.1; start-up waits
 (bounded) for the broker to announce its listeners, never sleeps.  When a
@@ -272,7 +273,7 @@ def pytest_collection_modifyitems(config, items):
         path = os.environ["RELAY_BIN"]
         if not os.access(path, os.X_OK):
             raise pytest.UsageError("RELAY_BIN=%s is not an executable" % path)
-    if kind != "relay":
+    if kind != "relay" and not os.environ.get("ITEST_FORCE_RELAY_ONLY"):
         skip = pytest.mark.skip(reason="relay_only (running against %s)" % kind)
         for it in items:
             if "relay_only" in it.keywords:

@@ -526,8 +526,11 @@ class RawClient:
                 got.append(self.recv(max(0.001, deadline - time.monotonic())))
             except Closed:
                 return got
+            except TimeoutError:
+                pass
             if time.monotonic() >= deadline:
-                raise TimeoutError("connection still open; got %r" % got)
+                raise TimeoutError("connection still open after %ss; got %r"
+                                   % (timeout, got))
 
     def is_open(self, timeout=0.5):
         """True if the server does not close the connection within timeout.
