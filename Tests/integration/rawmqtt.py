@@ -8,6 +8,7 @@ point: the tests decide exactly what goes on the wire.
 Every read is bounded by a timeout; nothing blocks forever.
 """
 
+import collections
 import socket
 import struct
 import time
@@ -417,6 +418,7 @@ class RawClient:
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.buf = bytearray()
+        self.pending = collections.deque()  # parsed, not yet returned
         self.closed = False
         self.next_pid = 1
 
@@ -484,12 +486,37 @@ class RawClient:
 
     def recv(self, timeout=5.0):
         """Next packet; raises TimeoutError or Closed."""
+        if self.pending:
+            return self.pending.popleft()
         deadline = time.monotonic() + timeout
         while True:
             got = self._try_parse()
             if got is not None:
                 return Packet(got[0], got[1], self.version)
             self._fill(deadline)
+
+    def _recv_ack(self, ptype, pid, timeout):
+        """Waits for an ack of the given type and packet id; other packets
+        arriving meanwhile (e.g. a PUBLISH to our own subscription) are
+        kept for later recv() calls."""
+        deadline = time.monotonic() + timeout
+        held = []
+        try:
+            while True:
+                got = self._try_parse()
+                if got is None:
+                    self._fill(deadline)
+                    continue
+                p = Packet(got[0], got[1], self.version)
+                if p.type == ptype and p.pid == pid:
+                    return p
+                if p.type in (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK,
+                              DISCONNECT, CONNACK):
+                    raise AssertionError("expected %s for pid %r, got %r"
+                                         % (TYPE_NAMES[ptype], pid, p))
+                held.append(p)
+        finally:
+            self.pending.extend(held)
 
     def recv_type(self, ptype, timeout=5.0):
         """Next packet, which must be of the given type."""
@@ -567,16 +594,11 @@ class RawClient:
         """Publishes at QoS 1 or 2 and completes the handshake."""
         pid = self.publish(topic, payload, qos, retain, props)
         if qos == 1:
-            ack = self.recv_type(PUBACK, timeout)
-            assert ack.pid == pid
-            return ack
+            return self._recv_ack(PUBACK, pid, timeout)
         if qos == 2:
-            rec = self.recv_type(PUBREC, timeout)
-            assert rec.pid == pid
+            self._recv_ack(PUBREC, pid, timeout)
             self.send(pubrel(pid, self.version))
-            comp = self.recv_type(PUBCOMP, timeout)
-            assert comp.pid == pid
-            return comp
+            return self._recv_ack(PUBCOMP, pid, timeout)
         return None
 
     def subscribe(self, topics, props=None, timeout=5.0):
@@ -584,16 +606,12 @@ class RawClient:
         if isinstance(topics, (str, tuple)):
             topics = [topics]
         self.send(subscribe(pid, topics, self.version, props))
-        ack = self.recv_type(SUBACK, timeout)
-        assert ack.pid == pid
-        return ack
+        return self._recv_ack(SUBACK, pid, timeout)
 
     def unsubscribe(self, topics, timeout=5.0):
         pid = self.pid()
         self.send(unsubscribe(pid, topics, self.version))
-        ack = self.recv_type(UNSUBACK, timeout)
-        assert ack.pid == pid
-        return ack
+        return self._recv_ack(UNSUBACK, pid, timeout)
 
     def ack(self, p):
         """Acknowledges a received PUBLISH (PUBACK or PUBREC)."""
