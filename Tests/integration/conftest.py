@@ -104,6 +104,10 @@ class Broker:
         lines = ["allow_anonymous true", "persistence false",
                  "log_dest stderr", "log_type all",
                  "listener %d %s" % (self.port, HOST)] + per_listener
+        if os.geteuid() == 0:
+            # Otherwise mosquitto drops to user "mosquitto", which cannot
+            # read the TLS files in pytest's private tmp dir.
+            lines.insert(0, "user root")
         if self.ws_port:
             lines += ["listener %d %s" % (self.ws_port, HOST),
                       "protocol websockets"] + per_listener

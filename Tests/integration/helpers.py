@@ -48,7 +48,7 @@ class PahoClient:
         if transport == "websockets":
             self.c.ws_set_options(path=ws_path)
         if tls_ca:
-            self.c.tls_set(ca_certs=tls_ca, cert_reqs=ssl.CERT_REQUIRED)
+            self.c.tls_set_context(ssl.create_default_context(cafile=tls_ca))
         self.messages = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()

@@ -410,13 +410,17 @@ class Closed(Exception):
 class RawClient:
     """A socket speaking hand-made MQTT.  All reads take a timeout."""
 
-    def __init__(self, host, port, version=5, timeout=5.0, rcvbuf=None):
+    def __init__(self, host, port, version=5, timeout=5.0, rcvbuf=None,
+                 ssl_context=None):
         self.version = version
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock,
+                                                server_hostname=host)
         self.buf = bytearray()
         self.pending = collections.deque()  # parsed, not yet returned
         self.closed = False
