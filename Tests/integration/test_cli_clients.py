@@ -199,3 +199,32 @@ def test_v5_properties_through_cli(broker, uid):
                    "-D", "publish", "user-property", "k1", "v1"])
         [m] = s.messages(1)
         assert m == [topic, "text/plain", "k1:v1", "with-props"]
+
+
+# ------------------------------------------------------------ process
+
+def test_sigterm_stops_broker_and_closes_clients(tmp_path_factory, uid):
+    import signal
+    import socket
+    import rawmqtt as R
+    from conftest import start_broker
+    b = start_broker(tmp_path_factory)
+    try:
+        c = R.RawClient(b.host, b.port, version=4)
+        c.connect("term-" + uid)
+        b.proc.send_signal(signal.SIGTERM)
+        b.proc.wait(10)
+        assert c.wait_closed(5) == []
+        c.close()
+        with pytest.raises(OSError):
+            socket.create_connection((b.host, b.port), timeout=5).close()
+    finally:
+        b.stop()
+
+
+@pytest.mark.relay_only
+def test_threads_and_log_level_options(make_broker):
+    from helpers import assert_serves
+    b = make_broker(threads=2, log_level="debug")
+    assert_serves(b)
+    assert_serves(b, version=5)
