@@ -97,7 +97,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
-        flushNow()
+        // Flushed by a task, after the flushes this burst queued for the
+        // subscribers it delivered to: messages go out before their acks,
+        // as soon as possible to the ones waiting for them.
+        scheduleFlush()
         context.fireChannelReadComplete()
     }
 
@@ -404,7 +407,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             }
         }
         output.removeAll(keepingCapacity: true)
-        guard !inReadBurst, !flushScheduled, let context else { return }
+        guard !inReadBurst else { return }
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled, outBuffer.readableBytes > 0, let context else { return }
         flushScheduled = true
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.execute {
