@@ -1,5 +1,6 @@
 import MQTT
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import MQTTServer
@@ -401,4 +402,30 @@ import Testing
         }
         #expect(out.isEmpty)
     }
+
+    @Test func acknowledgementCallbackRunsOnPubackOnly() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        let count = AckCounter()
+        var d = delivery("t", qos: .atLeastOnce)
+        d.onAcknowledged = { count.hit() }
+        machine.deliver(d, now: now, output: &out)
+        guard case .publish(let p) = out.first, let id = p.packetIdentifier else {
+            Issue.record("not sent")
+            return
+        }
+        #expect(machine.takeAcknowledged().isEmpty, "not before the PUBACK")
+        _ = machine.packetReceived(.puback(AckPacket(packetIdentifier: id)), now: now, output: &out)
+        for done in machine.takeAcknowledged() { done() }
+        _ = machine.packetReceived(.puback(AckPacket(packetIdentifier: id)), now: now, output: &out)
+        for done in machine.takeAcknowledged() { done() }
+        #expect(count.value == 1, "once, however many PUBACKs come")
+    }
+}
+
+/// A Sendable counter for callbacks in tests.
+final class AckCounter: Sendable {
+    private let count = Mutex(0)
+    func hit() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -116,6 +116,17 @@ struct ConnectionStateMachine {
     /// credit: the client is slow, and meets its queue cap instead.
     var slowClientQueue: Int { min(512, configuration.maximumQueuedMessages) }
 
+    /// Acknowledgement callbacks of deliveries the client completed; the
+    /// handler runs them (`takeAcknowledged`).
+    private var acknowledged: [@Sendable () -> Void] = []
+
+    /// Hands over the acknowledgement callbacks to run.
+    mutating func takeAcknowledged() -> [@Sendable () -> Void] {
+        guard !acknowledged.isEmpty else { return [] }
+        defer { acknowledged.removeAll(keepingCapacity: true) }
+        return acknowledged
+    }
+
     /// Hands over the credit tickets to release.
     mutating func takeReleasedTickets() -> [CreditTicket] {
         guard !releasedTickets.isEmpty else { return [] }
@@ -285,7 +296,9 @@ struct ConnectionStateMachine {
             action = publishReceived(publish, connected: &c, now: now, output: &output)
         case .puback(let ack):
             if c.session.outbound[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
-                c.session.completeOutbound(ack.packetIdentifier)
+                if let done = c.session.completeOutbound(ack.packetIdentifier)?.delivery.onAcknowledged {
+                    acknowledged.append(done)
+                }
                 drainQueue(&c, now: now, output: &output)
             }
             action = .none
@@ -304,7 +317,9 @@ struct ConnectionStateMachine {
             action = .none
         case .pubcomp(let ack):
             if c.session.outbound[ack.packetIdentifier]?.released == true {
-                c.session.completeOutbound(ack.packetIdentifier)
+                if let done = c.session.completeOutbound(ack.packetIdentifier)?.delivery.onAcknowledged {
+                    acknowledged.append(done)
+                }
                 drainQueue(&c, now: now, output: &output)
             }
             action = .none

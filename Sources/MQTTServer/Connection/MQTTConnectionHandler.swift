@@ -398,6 +398,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// Encodes pending packets into the output buffer and arranges a flush.
     private func writeOutput() {
         for ticket in machine.takeReleasedTickets() { ticket.release() }
+        for done in machine.takeAcknowledged() { done() }
         guard !output.isEmpty else { return }
         for packet in output {
             do {

@@ -57,14 +57,26 @@ public struct MQTTDelivery: Sendable {
     public var retain: Bool
     /// Identifiers of the subscriptions that matched (MQTT 5.0 §3.3.4).
     public var subscriptionIdentifiers: [UInt32]
+    /// Called on the connection's event loop once the client has
+    /// acknowledged this delivery (PUBACK for QoS 1, PUBCOMP for QoS 2).
+    /// Not called for QoS 0, nor when the delivery is dropped or its
+    /// connection ends first: a router with a durable queue redelivers then.
+    public var onAcknowledged: (@Sendable () -> Void)?
     /// Flow-control credit of the publisher, held until the delivery is written.
     var ticket: CreditTicket?
 
-    public init(message: MQTTMessage, qos: QoS, retain: Bool = false, subscriptionIdentifiers: [UInt32] = []) {
+    public init(
+        message: MQTTMessage,
+        qos: QoS,
+        retain: Bool = false,
+        subscriptionIdentifiers: [UInt32] = [],
+        onAcknowledged: (@Sendable () -> Void)? = nil
+    ) {
         self.message = message
         self.qos = qos
         self.retain = retain
         self.subscriptionIdentifiers = subscriptionIdentifiers
+        self.onAcknowledged = onAcknowledged
         self.ticket = nil
     }
 }
