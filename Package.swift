@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -38,6 +39,12 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // Device identity: the deployment key pair, device tokens (EdDSA JWTs).
+        .target(
+            name: "RelayIdentity",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strict
         ),
         // Composition: configuration, commands, wiring.
@@ -85,6 +92,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayIdentityTests",
+            dependencies: ["RelayIdentity"],
             swiftSettings: strict
         ),
     ]
