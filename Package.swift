@@ -52,6 +52,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "MQTT", "MQTTServer",
+                "RelayIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -97,6 +98,16 @@ let package = Package(
         .testTarget(
             name: "RelayIdentityTests",
             dependencies: ["RelayIdentity"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: [
+                "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
     ]
