@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MQTTServer", targets: ["MQTTServer"]),
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
+        .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -62,6 +63,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
+        .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay"], swiftSettings: strict),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -104,6 +106,7 @@ let package = Package(
             name: "RelayTests",
             dependencies: [
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -61,9 +61,14 @@ public struct DeploymentKey: Sendable, Equatable {
     public func write(toDirectory directory: String) throws {
         try KeyFile.makeDirectory(directory)
         try KeyFile.createExclusively(
-            Self.privateKeyPath(inDirectory: directory), contents: pemRepresentation, mode: 0o600)
+            Self.privateKeyPath(inDirectory: directory), contents: Self.pemFile(pemRepresentation), mode: 0o600)
         try KeyFile.replace(
-            DeploymentPublicKey.path(inDirectory: directory), contents: publicKey.pemRepresentation, mode: 0o644)
+            DeploymentPublicKey.path(inDirectory: directory), contents: Self.pemFile(publicKey.pemRepresentation), mode: 0o644)
+    }
+
+    /// A PEM block as a text file: ending in a newline, as OpenSSL writes it.
+    private static func pemFile(_ pem: String) -> String {
+        pem.hasSuffix("\n") ? pem : pem + "\n"
     }
 
     /// Reads `deployment.key` from `directory`.

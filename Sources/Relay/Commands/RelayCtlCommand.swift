@@ -1,0 +1,22 @@
+import ArgumentParser
+
+/// `relayctl`: the operator's tool. Key and token management for now.
+public struct RelayCtlCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "relayctl",
+        abstract: "Operate a relay deployment: deployment keys and device tokens.",
+        subcommands: [RelayCtlKeysCommand.self, RelayCtlTokenCommand.self]
+    )
+
+    public init() {}
+}
+
+/// A failure `relayctl` reports as "Error: <message>" with exit code 1; the
+/// message says what to fix.
+struct RelayCtlError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
