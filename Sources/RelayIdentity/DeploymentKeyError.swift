@@ -31,10 +31,12 @@ public struct DeploymentKeyError: Error, Hashable, Sendable, CustomStringConvert
     /// A sentence for people, naming the file.
     public var description: String { detail }
 
+    /// Compares what went wrong, not the diagnostics.
     public static func == (lhs: DeploymentKeyError, rhs: DeploymentKeyError) -> Bool {
         lhs.kind == rhs.kind && lhs.path == rhs.path
     }
 
+    /// Hashes what ``==`` compares.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(kind)
         hasher.combine(path)

@@ -34,7 +34,9 @@ public struct TokenError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A sentence for people: what was wrong with the token.
     public var description: String { detail }
 
+    /// Compares what went wrong, not the diagnostics.
     public static func == (lhs: TokenError, rhs: TokenError) -> Bool { lhs.kind == rhs.kind }
 
+    /// Hashes what ``==`` compares.
     public func hash(into hasher: inout Hasher) { hasher.combine(kind) }
 }
