@@ -3,16 +3,19 @@ import RelayIdentity
 
 /// `relayctl keys`: the deployment key pair.
 public struct RelayCtlKeysCommand: AsyncParsableCommand {
+    /// Name and help text.
     public static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Manage the deployment key pair that signs device tokens.",
         subcommands: [Init.self]
     )
 
+    /// For ArgumentParser, which sets the options.
     public init() {}
 
     /// `relayctl keys init`: creates the key pair unless there is one.
     public struct Init: AsyncParsableCommand {
+        /// Name and help text.
         public static let configuration = CommandConfiguration(
             abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub) if absent.",
             discussion: """
@@ -25,8 +28,10 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
         @Option(help: "Directory for the key files.")
         var dir: String = "keys"
 
+        /// For ArgumentParser, which sets the options.
         public init() {}
 
+        /// Runs the command; errors are printed by the caller.
         public func run() async throws {
             let keyPath = DeploymentKey.privateKeyPath(inDirectory: dir)
             if DeploymentKey.exists(inDirectory: dir) {

@@ -4,16 +4,19 @@ import RelayIdentity
 
 /// `relayctl token`: device tokens.
 public struct RelayCtlTokenCommand: AsyncParsableCommand {
+    /// Name and help text.
     public static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Issue and inspect device tokens (the MQTT password of a device).",
         subcommands: [Issue.self, Verify.self]
     )
 
+    /// For ArgumentParser, which sets the options.
     public init() {}
 
     /// `relayctl token issue`: prints a new token, alone on one line.
     public struct Issue: AsyncParsableCommand {
+        /// Name and help text.
         public static let configuration = CommandConfiguration(
             abstract: "Print a token for a device: the device connects with client id DEVICE, user name USER and the token as password."
         )
@@ -33,8 +36,10 @@ public struct RelayCtlTokenCommand: AsyncParsableCommand {
         @Option(help: "Directory holding deployment.key.")
         var keyDir: String = "keys"
 
+        /// For ArgumentParser, which sets the options.
         public init() {}
 
+        /// Runs the command; errors are printed by the caller.
         public func run() async throws {
             let key: DeploymentKey
             do {
@@ -60,6 +65,7 @@ public struct RelayCtlTokenCommand: AsyncParsableCommand {
 
     /// `relayctl token verify`: prints a token's claims as JSON.
     public struct Verify: AsyncParsableCommand {
+        /// Name and help text.
         public static let configuration = CommandConfiguration(
             abstract: "Check a token against the deployment public key and print its claims as JSON.",
             discussion: "Claims: sub (user), dev (device), home (region), iat and exp (seconds since 1970), jti if set."
@@ -71,8 +77,10 @@ public struct RelayCtlTokenCommand: AsyncParsableCommand {
         @Option(help: "Directory holding deployment.pub.")
         var keyDir: String = "keys"
 
+        /// For ArgumentParser, which sets the options.
         public init() {}
 
+        /// Runs the command; errors are printed by the caller.
         public func run() async throws {
             let publicKey: DeploymentPublicKey
             do {
