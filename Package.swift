@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MQTTServer", targets: ["MQTTServer"]),
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
+        .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -18,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -47,11 +49,18 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
+        // Device identity: the deployment key pair, device tokens (EdDSA JWTs).
+        .target(
+            name: "RelayIdentity",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strict
+        ),
         // Composition: configuration, commands, wiring.
         .target(
             name: "Relay",
             dependencies: [
                 "MQTT", "MQTTServer",
+                "RelayIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -61,6 +70,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
+        .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay"], swiftSettings: strict),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -93,6 +103,22 @@ let package = Package(
             name: "MQTTServerTests",
             dependencies: [
                 "MQTT", "MQTTServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayIdentityTests",
+            dependencies: ["RelayIdentity"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: [
+                "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

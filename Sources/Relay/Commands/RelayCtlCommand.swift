@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// `relayctl`: the operator's tool. Key and token management for now.
+public struct RelayCtlCommand: AsyncParsableCommand {
+    /// Name and help text.
+    public static let configuration = CommandConfiguration(
+        commandName: "relayctl",
+        abstract: "Operate a relay deployment: deployment keys and device tokens.",
+        subcommands: [RelayCtlKeysCommand.self, RelayCtlTokenCommand.self]
+    )
+
+    /// For ArgumentParser, which sets the options.
+    public init() {}
+}
+
+/// A failure `relayctl` reports as "Error: <message>" with exit code 1; the
+/// message says what to fix.
+struct RelayCtlError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import RelayIdentity
+
+/// `relayctl keys`: the deployment key pair.
+public struct RelayCtlKeysCommand: AsyncParsableCommand {
+    /// Name and help text.
+    public static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage the deployment key pair that signs device tokens.",
+        subcommands: [Init.self]
+    )
+
+    /// For ArgumentParser, which sets the options.
+    public init() {}
+
+    /// `relayctl keys init`: creates the key pair unless there is one.
+    public struct Init: AsyncParsableCommand {
+        /// Name and help text.
+        public static let configuration = CommandConfiguration(
+            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub) if absent.",
+            discussion: """
+                Both files are PEM, as OpenSSL writes Ed25519 keys: the private key PKCS #8, \
+                the public key SubjectPublicKeyInfo. An existing deployment.key is never replaced: \
+                the command then prints "exists" and changes nothing. Relay nodes need only deployment.pub.
+                """
+        )
+
+        @Option(help: "Directory for the key files.")
+        var dir: String = "keys"
+
+        /// For ArgumentParser, which sets the options.
+        public init() {}
+
+        /// Runs the command; errors are printed by the caller.
+        public func run() async throws {
+            let keyPath = DeploymentKey.privateKeyPath(inDirectory: dir)
+            if DeploymentKey.exists(inDirectory: dir) {
+                StandardOutput.writeLine("exists: \(keyPath) (left as it is)")
+                return
+            }
+            do {
+                try DeploymentKey.generate().write(toDirectory: dir)
+            } catch let error as DeploymentKeyError where error.kind == .alreadyExists {
+                StandardOutput.writeLine("exists: \(keyPath) (left as it is)")
+                return
+            } catch let error as DeploymentKeyError {
+                throw RelayCtlError(error.description)
+            }
+            StandardOutput.writeLine("created \(keyPath) and \(DeploymentPublicKey.path(inDirectory: dir))")
+        }
+    }
+}

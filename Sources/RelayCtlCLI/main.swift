@@ -1,0 +1,3 @@
+import Relay
+
+await RelayCtlCommand.runAsRoot()
