@@ -26,4 +26,9 @@ public enum ScriptLibrary {
 public struct ScriptLibraryError: Error, Hashable, Sendable {
     /// The name asked for.
     public var name: String
+
+    /// The error for a missing script `name`.
+    public init(name: String) {
+        self.name = name
+    }
 }
