@@ -178,3 +178,62 @@ struct RedisClientTests {
         }
     }
 }
+
+@Suite("RedisClient settings")
+struct RedisClientSettingsTests {
+    @Test func commandTimeoutFailsWithTimeoutAndTheConnectionRecovers() async throws {
+        let server = try RedisServerProcess()
+        var configuration = server.configuration
+        configuration.connectionCount = 1
+        configuration.commandTimeout = .milliseconds(200)
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+
+        do {
+            _ = try await client.send(RedisCommand("BLPOP", "never", 2))
+            Issue.record("BLPOP past the command timeout should fail")
+        } catch let error as RedisError {
+            #expect(error.kind == .timeout)
+        }
+        // The timed-out connection was dropped; a new one works.
+        #expect(try await client.send(RedisCommand("PING")) == .simpleString("PONG"))
+    }
+
+    @Test func authenticatesAndSelectsTheDatabase() async throws {
+        let server = try RedisServerProcess(extraArguments: ["--requirepass", "s3cret"])
+
+        let anonymous = RedisClient(configuration: server.configuration)
+        defer { anonymous.close() }
+        do {
+            _ = try await anonymous.send(RedisCommand("PING"))
+            Issue.record("PING without AUTH should fail")
+        } catch let error as RedisError {
+            #expect(error.kind == .server("NOAUTH"))
+        }
+
+        var wrong = server.configuration
+        wrong.password = "wrong"
+        wrong.connectionCount = 1
+        let refused = RedisClient(configuration: wrong)
+        defer { refused.close() }
+        do {
+            _ = try await refused.send(RedisCommand("PING"))
+            Issue.record("a wrong password should fail")
+        } catch let error as RedisError {
+            #expect(error.kind == .server("WRONGPASS"))
+        }
+
+        var right = server.configuration
+        right.password = "s3cret"
+        right.database = 3
+        let client = RedisClient(configuration: right)
+        defer { client.close() }
+        _ = try await client.send(RedisCommand("SET", "where", "db3"))
+        let results = try await client.pipeline([
+            RedisCommand("SELECT", 0), RedisCommand("EXISTS", "where"),
+            RedisCommand("SELECT", 3), RedisCommand("GET", "where"),
+        ])
+        #expect(try results[1].get() == .integer(0))
+        #expect(try results[3].get().string == "db3")
+    }
+}

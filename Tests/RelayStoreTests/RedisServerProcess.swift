@@ -14,12 +14,14 @@ import Darwin
 final class RedisServerProcess {
     let port: Int
     let directory: URL
+    let extraArguments: [String]
     private var process: Process?
 
     static let executable = "/usr/bin/redis-server"
 
     /// Starts a server and waits (bounded) until it answers PING.
-    init() throws {
+    init(extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
         self.port = try Self.freeLoopbackPort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaystore-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -54,7 +56,7 @@ final class RedisServerProcess {
             "--dir", self.directory.path,
             "--logfile", self.directory.appendingPathComponent("redis.log").path,
             "--daemonize", "no",
-        ]
+        ] + self.extraArguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -79,7 +81,11 @@ final class RedisServerProcess {
             guard self.process?.isRunning == true else { break }
             do {
                 let connection = try RedisConnection.connect(host: "127.0.0.1", port: self.port, connectTimeout: .milliseconds(200))
-                if case .success(.simpleString("PONG")) = try connection.execute(RedisCommand("PING")) { return }
+                switch try connection.execute(RedisCommand("PING")) {
+                case .success(.simpleString("PONG")): return
+                case .failure(let error) where error.kind == .server("NOAUTH"): return  // up, with a password
+                default: break
+                }
             } catch {
                 lastError = error
             }

@@ -18,7 +18,8 @@ import NIOCore
 /// is retried behind the caller's back. The thread reconnects on its next
 /// batch; after a failed attempt it waits a growing delay (up to
 /// `maximumReconnectDelay`) before trying again, and batches it takes in the
-/// meantime fail at once with `.connection`.
+/// meantime fail at once with the error of that attempt (`.connection`, or
+/// e.g. `.server("WRONGPASS")`).
 public final class RedisClient: Sendable {
     private struct Request: Sendable {
         var commands: [RedisCommand]
@@ -49,8 +50,10 @@ public final class RedisClient: Sendable {
     }
 
     deinit {
-        // Threads hold only the queue; close it so they exit. Joining is `close()`'s job.
+        // Without `close()`: the threads hold only the queue; closing it lets
+        // them exit, and detaching them frees their resources when they do.
         for request in self.queue.close() { request.complete(Self.closedResults(request.commands.count)) }
+        for thread in self.threads.withLockedValue({ $0 }) { thread.detach() }
     }
 
     /// Stops the pool: fails the requests still queued with `.closed`, lets
@@ -147,6 +150,8 @@ public final class RedisClient: Sendable {
         var backoff: Backoff
         /// No connect attempt before this, after a failed one.
         var nextAttempt: NIODeadline = .distantPast
+        /// Why the last connect attempt failed.
+        var lastConnectError: RedisError? = nil
 
         init(index: Int, configuration: RedisConfiguration, logger: Logger) {
             self.index = index
@@ -175,7 +180,10 @@ public final class RedisClient: Sendable {
             if let connection = self.connection { return .success(connection) }
             let now = NIODeadline.now()
             guard now >= self.nextAttempt else {
-                return .failure(RedisError(.connection, message: "not connected; next attempt in \((self.nextAttempt - now).nanoseconds / 1_000_000) ms"))
+                // Report why the last attempt failed (a refused connection, a wrong password...).
+                var error = self.lastConnectError ?? RedisError(.connection)
+                error.message += " (next connect attempt in \((self.nextAttempt - now).nanoseconds / 1_000_000) ms)"
+                return .failure(error)
             }
             do {
                 let connection = try self.configuration.connect()
@@ -184,6 +192,7 @@ public final class RedisClient: Sendable {
                 self.logger.debug("connected", metadata: ["redis.address": "\(self.configuration.host):\(self.configuration.port)"])
                 return .success(connection)
             } catch {
+                self.lastConnectError = error
                 let delay = self.backoff.next()
                 self.nextAttempt = .now() + delay
                 self.logger.warning("cannot connect to Redis", metadata: [
@@ -208,7 +217,8 @@ public final class RedisClient: Sendable {
             var results: [[Result<RESPValue, RedisError>?]] = requests.map { Array(repeating: nil, count: $0.count) }
             var slots: [Slot] = []
             slots.reserveCapacity(requests.reduce(0) { $0 + $1.count })
-            do {
+            var failure = RedisError(.connection, message: "connection lost before the reply")
+            do throws(RedisError) {
                 for (r, commands) in requests.enumerated() {
                     for (c, command) in commands.enumerated() {
                         if let script = command.script, !connection.loadedScripts.contains(script.sha1) {
@@ -241,11 +251,12 @@ public final class RedisClient: Sendable {
                 try self.retryMissingScripts(requests, &results, on: connection)
             } catch {
                 self.logger.warning("Redis connection failed", metadata: ["error": "\(error)"])
+                failure = error
                 self.connection = nil
                 self.nextAttempt = .distantPast  // try once right away on the next batch
             }
             return results.map { row in
-                row.map { $0 ?? .failure(RedisError(.connection, message: "connection lost before the reply")) }
+                row.map { $0 ?? .failure(failure) }
             }
         }
 

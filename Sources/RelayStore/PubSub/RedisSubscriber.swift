@@ -80,8 +80,10 @@ public final class RedisSubscriber: Sendable {
     }
 
     deinit {
+        // Without `close()`: stop the thread and let it go.
         self.shared.withLockedValue { $0.closed = true }
         self.wakeup.wake()
+        self.thread.withLockedValue { $0 }?.detach()
     }
 
     /// The channels currently held (subscribed, or to be subscribed on reconnect).

@@ -33,6 +33,12 @@ struct DedicatedThread: Sendable {
     /// Whether the calling thread is this one.
     var isCurrent: Bool { pthread_equal(self.handle, pthread_self()) != 0 }
 
+    /// Lets the thread's resources go when it ends, without waiting. Call
+    /// once, and never with `join()`.
+    func detach() {
+        pthread_detach(self.handle)
+    }
+
     /// Waits for the thread to finish. Call once.
     func join() {
         precondition(!self.isCurrent, "a thread cannot join itself")
