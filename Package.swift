@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "MQTTServer", targets: ["MQTTServer"]),
+        .library(name: "RelayStore", targets: ["RelayStore"]),
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
         .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
@@ -71,6 +72,24 @@ let package = Package(
         ),
         .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
         .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay"], swiftSettings: strict),
+        // hiredis, the C client of Redis (Debian's libhiredis-dev).
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // Redis over CHiredis: connection pool with pipelining, Lua scripts, Pub/Sub.
+        .target(
+            name: "RelayStore",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Scripts")],
+            swiftSettings: strict
+        ),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -121,6 +140,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayStoreTests",
+            dependencies: [
+                "RelayStore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
