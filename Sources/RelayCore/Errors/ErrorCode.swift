@@ -16,6 +16,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let groupFull = ErrorCode(rawValue: "group_full")
     /// A user would exceed the devices-per-user limit.
     public static let tooManyDevices = ErrorCode(rawValue: "too_many_devices")
+    /// Some recipient devices have no ciphertext: refresh device lists and resend.
+    public static let staleDevices = ErrorCode(rawValue: "stale_devices")
     /// The payload is larger than the region allows.
     public static let tooLarge = ErrorCode(rawValue: "too_large")
     /// The payload or a field of it is malformed.
