@@ -61,7 +61,8 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "MQTT", "MQTTServer",
-                "RelayIdentity",
+                "RelayCore", "RelayIdentity", "RelayStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -5,7 +5,7 @@ public struct RelayCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "relay",
         abstract: "A multi-region messaging relay that devices reach over MQTT.",
-        subcommands: [BrokerCommand.self]
+        subcommands: [ServeCommand.self, BrokerCommand.self]
     )
 
     public init() {}

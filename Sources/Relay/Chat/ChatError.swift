@@ -1,0 +1,45 @@
+import MQTT
+import RelayStore
+
+/// A refusal or failure in the chat relay, with the stable code a device
+/// sees in `Error.code` (docs/protocol.md) and the MQTT reason code.
+struct ChatError: Error, CustomStringConvertible {
+    /// Stable, machine-readable: "not_member", "group_full", "not_admin",
+    /// "not_found", "exists", "bad_request", "too_large", "rate_limited",
+    /// "fenced", "unavailable".
+    var code: String
+    var message: String
+
+    init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// Maps a script's error reply ("NOT_MEMBER …") to its code; anything
+    /// else is "unavailable".
+    init(redis error: any Error) {
+        if let redis = error as? RedisError, let code = redis.kind.serverCode {
+            self.init(code.lowercased(), redis.message)
+        } else if let chat = error as? ChatError {
+            self = chat
+        } else {
+            self.init("unavailable", "\(error)")
+        }
+    }
+
+    static func storeReply(_ detail: String) -> ChatError { ChatError("unavailable", detail) }
+
+    /// The PUBACK reason code for a refused send (MQTT 5.0 §3.4.2.1 allows
+    /// only some codes in PUBACK).
+    var pubackReasonCode: ReasonCode {
+        switch code {
+        case "not_member", "fenced", "not_admin": return .notAuthorized
+        case "rate_limited", "quota": return .quotaExceeded
+        case "bad_request": return .payloadFormatInvalid
+        case "too_large": return .implementationSpecificError
+        default: return .unspecifiedError
+        }
+    }
+
+    var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,428 @@
+import Foundation
+import Logging
+import MQTT
+import MQTTServer
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayCore
+import RelayStore
+import SwiftProtobuf
+
+/// The chat relay's meaning of MQTT (docs/protocol.md): `s/` sends, `r/`
+/// receipts, `t/` typing and `q/` requests up; `d/<device>/…` down, fed from
+/// each device's durable queue in Redis by a `DevicePump`.
+final class ChatRouter: MQTTRouter {
+    let store: ChatStore
+    let configuration: ChatConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let pumps = NIOLockedValueBox<[String: DevicePump]>([:])
+    private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
+
+    init(store: ChatStore, group: any EventLoopGroup, logger: Logger) {
+        self.store = store
+        self.configuration = store.configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Listens for device channels: a message on `d:<device>` wakes the
+    /// device's pump on this node.
+    func attach(_ subscriber: RedisSubscriber) {
+        self.subscriber.withLockedValue { $0 = subscriber }
+    }
+
+    /// A device channel message arrived (called by the subscriber).
+    func channelMessage(_ channel: String) {
+        guard channel.hasPrefix("d:") else { return }
+        let device = String(channel.dropFirst(2))
+        pumps.withLockedValue { $0[device] }?.wake()
+    }
+
+    /// The subscriber reconnected: anything may have been missed.
+    func wakeAll() {
+        for pump in pumps.withLockedValue({ Array($0.values) }) { pump.wake() }
+    }
+
+    private static func identity(_ session: MQTTSession) -> (user: String, device: String)? {
+        let attributes = session.principal.attributes
+        guard let user = attributes["user"], let device = attributes["device"] else { return nil }
+        return (user, device)
+    }
+
+    // MARK: - Sessions
+
+    func sessionConnected(_ session: MQTTSession, resumed: Bool) {
+        guard let (user, device) = Self.identity(session) else {
+            session.disconnect(reasonCode: .notAuthorized)
+            return
+        }
+        let loop = group.next()
+        store.register(device: device, user: user, on: loop).whenComplete { result in
+            switch result {
+            case .success(true):
+                self.startPump(session: session, user: user, device: device, loop: loop)
+            case .success(false):
+                var properties = MQTTProperties()
+                properties.reasonString = "user \(user) already has \(self.configuration.maximumDevicesPerUser) devices"
+                session.disconnect(reasonCode: .quotaExceeded, properties: properties)
+            case .failure(let error):
+                self.logger.error("device registration failed", metadata: ["device": "\(device)", "error": "\(error)"])
+                session.disconnect(reasonCode: .serverUnavailable)
+            }
+        }
+    }
+
+    private func startPump(session: MQTTSession, user: String, device: String, loop: any EventLoop) {
+        let pump = DevicePump(
+            device: device, user: user, session: session, store: store, loop: loop,
+            window: configuration.deliveryWindow, logger: logger,
+            onDelivered: { [self] conversation, message, seq in
+                self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
+            }
+        )
+        let old = pumps.withLockedValue { pumps -> DevicePump? in
+            defer { pumps[device] = pump }
+            return pumps[device]
+        }
+        old?.stop()
+        _ = subscriber.withLockedValue { $0 }?.subscribe(channel: ChatStore.channel(device: device), on: loop)
+        pump.wake()
+        store.takeDropped(device: device, on: loop).whenSuccess { dropped in
+            guard dropped > 0 else { return }
+            var event = Relay_V1_Event()
+            var overflow = Relay_V1_QueueOverflow()
+            overflow.dropped = UInt64(dropped)
+            overflow.policy = "drop-oldest at \(self.configuration.maximumQueuedPerDevice) entries"
+            event.queueOverflow = overflow
+            self.deliverNow(event, topic: "d/\(device)/e", to: session)
+        }
+    }
+
+    func sessionDisconnected(_ session: MQTTSession) {
+        guard let (_, device) = Self.identity(session) else { return }
+        let pump = pumps.withLockedValue { pumps -> DevicePump? in
+            guard let pump = pumps[device], pump.session === session else { return nil }
+            pumps[device] = nil
+            return pump
+        }
+        guard let pump else { return }
+        pump.stop()
+        _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: ChatStore.channel(device: device), on: group.next())
+    }
+
+    func sessionEnded(_ session: MQTTSession) {
+        sessionDisconnected(session)
+    }
+
+    // MARK: - Subscriptions
+
+    func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
+        let own = Self.identity(session).map { "d/\($0.device)/" }
+        let codes = request.subscriptions.map { subscription -> ReasonCode in
+            // A device may subscribe to its own d/<device>/# (or a part) and nothing else.
+            guard let own, subscription.topicFilter.hasPrefix(own) || subscription.topicFilter == String(own.dropLast()) + "/#" else {
+                return .notAuthorized
+            }
+            return .grantedQoS1
+        }
+        return MQTTSubscribeResult(reasonCodes: codes)
+    }
+
+    func unsubscribe(_ topicFilters: [String], from session: MQTTSession) -> [ReasonCode] {
+        topicFilters.map { _ in .success }
+    }
+
+    // MARK: - Publishes
+
+    func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode> {
+        guard let (user, device) = Self.identity(session) else { return .completed(.notAuthorized) }
+        let topic = message.topic
+        let loop = group.next()
+        if topic.hasPrefix("s/") {
+            return .pending(send(message, conversation: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop))
+        }
+        if topic.hasPrefix("q/") {
+            request(message, method: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop)
+            return .completed(.success)
+        }
+        if topic.hasPrefix("r/") || topic.hasPrefix("t/") {
+            // Receipts and typing: accepted, not yet forwarded (issue 3, in progress).
+            return .completed(.success)
+        }
+        return .completed(.topicNameInvalid)
+    }
+
+    // MARK: - Sending
+
+    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
+        let parsed: Relay_V1_Send
+        let peer: String
+        do {
+            peer = try Self.checkConversation(conversation, user: user)
+            guard message.payload.readableBytes <= configuration.maximumSendBytes else {
+                throw ChatError("too_large", "a send may be at most \(configuration.maximumSendBytes) bytes")
+            }
+            parsed = try Relay_V1_Send(serializedBytes: Array(message.payload.readableBytesView))
+            try Self.checkSend(parsed)
+        } catch {
+            let refusal = (error as? ChatError) ?? ChatError("bad_request", "the payload is not a Send: \(error)")
+            refuse(refusal, conversation: conversation, clientMessageID: "", device: device, session: session)
+            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+        }
+        let accept = ChatStore.Accept(
+            conversation: conversation, user: user, device: device,
+            clientMessageID: parsed.clientMessageID,
+            ciphertext: Array(parsed.ciphertext),
+            deviceCiphertexts: parsed.deviceCiphertexts.sorted { $0.key < $1.key }.map { ($0.key, Array($0.value)) },
+            replyTo: parsed.replyToSeq, ttlSeconds: parsed.ttlSeconds,
+            directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
+        )
+        return store.accept(accept, on: loop).map { accepted -> ReasonCode in
+            var status = Relay_V1_Status()
+            status.kind = .sequenced
+            status.conversation = conversation
+            status.epoch = accepted.epoch
+            status.seq = accepted.seq
+            status.clientMessageID = parsed.clientMessageID
+            self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
+            if !accepted.duplicate {
+                self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, on: loop)
+            }
+            return .success
+        }.flatMapError { error in
+            let refusal = ChatError(redis: error)
+            self.refuse(refusal, conversation: conversation, clientMessageID: parsed.clientMessageID, device: device, session: session)
+            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+        }
+    }
+
+    /// The other user of a 1:1 conversation ("" for a group), or a refusal.
+    static func checkConversation(_ conversation: String, user: String) throws -> String {
+        let id: ConversationID
+        do {
+            id = try ConversationID(validating: conversation)
+        } catch {
+            throw ChatError("bad_request", "\(error)")
+        }
+        if let (a, b) = id.directUsers {
+            guard user == a.rawValue || user == b.rawValue else { throw ChatError("not_member", "\(user) is not in \(conversation)") }
+            return user == a.rawValue ? b.rawValue : a.rawValue
+        }
+        return ""
+    }
+
+    static func checkSend(_ send: Relay_V1_Send) throws {
+        let id = send.clientMessageID
+        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw ChatError("bad_request", "client_message_id must be 1 to 64 printable ASCII characters")
+        }
+        guard !send.ciphertext.isEmpty || !send.deviceCiphertexts.isEmpty else {
+            throw ChatError("bad_request", "a Send needs a ciphertext")
+        }
+    }
+
+    /// Tells the sending device why a send was refused (3.1.1 has no PUBACK codes).
+    private func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
+        var status = Relay_V1_Status()
+        status.kind = .refused
+        status.conversation = conversation
+        status.clientMessageID = clientMessageID
+        var detail = Relay_V1_Error()
+        detail.code = error.code
+        detail.message = error.message
+        status.error = detail
+        deliverNow(status, topic: "d/\(device)/s", to: session)
+    }
+
+    /// Puts `seq` on the queue of every member device but the sender's.
+    private func fanOut(conversation: String, seq: UInt64, sender: String, on loop: any EventLoop) {
+        store.members(of: conversation, on: loop)
+            .flatMap { members in self.store.devices(of: Array(members.keys), on: loop) }
+            .flatMap { devices -> EventLoopFuture<Void> in
+                let entry = QueueEntry.message(conversation: conversation, seq: seq)
+                let targets = devices.values.joined().filter { $0 != sender }.map { ($0, [entry]) }
+                return self.enqueue(targets, on: loop)
+            }
+            .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }
+            .whenFailure { error in
+                self.logger.error("fan-out failed; the sweeper will finish it", metadata: ["conversation": "\(conversation)", "seq": "\(seq)", "error": "\(error)"])
+            }
+    }
+
+    /// Finishes, every `interval`, fan-outs that a node accepted but did not
+    /// complete (it died between PUBACK and the enqueues). Enqueueing is
+    /// idempotent, so a fan-out finished twice adds nothing.
+    func startSweeper(every interval: TimeAmount, on loop: any EventLoop) -> RepeatedTask {
+        loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { _ in
+            self.sweep(olderThan: Self.nowMilliseconds() - 5_000, on: loop)
+        }
+    }
+
+    func sweep(olderThan cutoff: Int64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        store.pendingConversations(on: loop).flatMap { conversations in
+            let each = conversations.map { conversation in
+                self.store.unfinishedFanouts(conversation: conversation, olderThan: cutoff, on: loop).flatMap { seqs in
+                    self.store.messages(seqs.map { (conversation, $0) }, for: "", on: loop).map { messages in
+                        for (seq, message) in zip(seqs, messages) {
+                            self.logger.info("finishing a pending fan-out", metadata: ["conversation": "\(conversation)", "seq": "\(seq)"])
+                            self.fanOut(conversation: conversation, seq: seq, sender: message?.device ?? "", on: loop)
+                        }
+                    }
+                }
+            }
+            return EventLoopFuture.andAllComplete(each, on: loop)
+        }.flatMapErrorThrowing { error in
+            self.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    @discardableResult
+    private func enqueue(_ items: [(String, [QueueEntry])], on loop: any EventLoop) -> EventLoopFuture<Void> {
+        store.enqueue(items.map { ($0.0, $0.1.map(\.bytes)) }, on: loop).map { _ in }
+    }
+
+    /// A device acknowledged a message: the sender's devices hear "delivered".
+    private func delivered(conversation: String, message: ChatStore.StoredMessage, seq: UInt64, to user: String, device: String, on loop: any EventLoop) {
+        guard message.user != user else { return }
+        var status = Relay_V1_Status()
+        status.kind = .delivered
+        status.conversation = conversation
+        status.epoch = message.epoch
+        status.seq = seq
+        status.clientMessageID = message.clientMessageID
+        status.user = user
+        status.device = device
+        let entry = QueueEntry.status(Self.bytes(status))
+        store.devices(of: [message.user], on: loop).whenSuccess { devices in
+            self.enqueue((devices[message.user] ?? []).map { ($0, [entry]) }, on: loop)
+        }
+    }
+
+    // MARK: - Requests
+
+    private func request(_ message: MQTTMessage, method: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop) {
+        let request: Relay_V1_Request
+        do {
+            request = try Relay_V1_Request(serializedBytes: Array(message.payload.readableBytesView))
+        } catch {
+            answer(.failure(ChatError("bad_request", "the payload is not a Request")), to: message, requestID: "", device: device, session: session)
+            return
+        }
+        let result: EventLoopFuture<Relay_V1_Response>
+        switch (method, request.body) {
+        case ("group.create", .groupCreate(let create)):
+            result = createGroup(create, user: user, on: loop)
+        case ("group.add", .groupAdd(let change)):
+            result = changeGroup(change.conversation, actor: user, operation: "add", users: change.users, on: loop)
+        case ("group.remove", .groupRemove(let change)):
+            result = changeGroup(change.conversation, actor: user, operation: "remove", users: change.users, on: loop)
+        case ("group.leave", .groupLeave(let leave)):
+            result = changeGroup(leave.conversation, actor: user, operation: "leave", users: [], on: loop)
+        case ("group.admins", .groupAdmins(let change)):
+            result = changeGroup(change.conversation, actor: user, operation: "admin", users: change.users, on: loop)
+        case ("devices.list", .devicesList):
+            result = store.devices(of: [user], on: loop).map { devices in
+                var response = Relay_V1_Response()
+                var list = Relay_V1_Devices()
+                list.devices = devices[user] ?? []
+                response.devices = list
+                return response
+            }
+        default:
+            result = loop.makeFailedFuture(ChatError("not_found", "no method \(method) taking this request"))
+        }
+        result.whenComplete { outcome in
+            self.answer(outcome.mapError { ChatError(redis: $0) }, to: message, requestID: request.requestID, device: device, session: session)
+        }
+    }
+
+    private func createGroup(_ create: Relay_V1_GroupCreate, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        let id = GroupIDGenerator().next().rawValue
+        let members = Array(Set(create.members + [user])).sorted()
+        return store.createGroup(id, creator: user, members: members, nowMilliseconds: Self.nowMilliseconds(), on: loop).flatMap { _ in
+            self.groupInfo(id, change: .created, actor: user, users: members, on: loop)
+        }
+    }
+
+    private func changeGroup(_ id: String, actor: String, operation: String, users: [String], on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        // Before a change, to tell removed members and pick a successor for a leaving admin.
+        store.members(of: id, on: loop).flatMap { before in
+            let successor = before.keys.filter { $0 != actor }.sorted().first ?? ""
+            return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ in
+                let change: Relay_V1_MembershipEvent.Change
+                switch operation {
+                case "add": change = .added
+                case "remove": change = .removed
+                case "leave": change = .left
+                default: change = .adminGranted
+                }
+                return self.groupInfo(id, change: change, actor: actor, users: operation == "leave" ? [actor] : users, alsoTell: Array(before.keys), on: loop)
+            }
+        }
+    }
+
+    /// Reads a group, tells its members (and `alsoTell`) what changed, and
+    /// answers with its state.
+    private func groupInfo(_ id: String, change: Relay_V1_MembershipEvent.Change, actor: String, users: [String], alsoTell: [String] = [], on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        store.members(of: id, on: loop).flatMap { members in
+            var event = Relay_V1_MembershipEvent()
+            event.conversation = id
+            event.change = change
+            event.actor = actor
+            event.users = users
+            var wrapper = Relay_V1_Event()
+            wrapper.membership = event
+            let entry = QueueEntry.event(Self.bytes(wrapper))
+            let audience = Array(Set(Array(members.keys) + alsoTell))
+            return self.store.devices(of: audience, on: loop).flatMap { devices in
+                self.enqueue(devices.values.joined().map { ($0, [entry]) }, on: loop)
+            }.map {
+                var info = Relay_V1_GroupInfo()
+                info.conversation = id
+                info.members = members.keys.sorted()
+                info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
+                info.epoch = 1
+                var response = Relay_V1_Response()
+                response.group = info
+                return response
+            }
+        }
+    }
+
+    /// Sends a response: to the MQTT 5 response topic with its correlation
+    /// data (only the device's own `d/<device>/a` is allowed), else to
+    /// `d/<device>/a` with the request id.
+    private func answer(_ outcome: Result<Relay_V1_Response, ChatError>, to request: MQTTMessage, requestID: String, device: String, session: MQTTSession) {
+        var response: Relay_V1_Response
+        switch outcome {
+        case .success(let r): response = r
+        case .failure(let error):
+            response = Relay_V1_Response()
+            var detail = Relay_V1_Error()
+            detail.code = error.code
+            detail.message = error.message
+            response.error = detail
+        }
+        response.requestID = requestID
+        var properties = MQTTProperties()
+        properties.correlationData = request.properties.correlationData
+        let message = MQTTMessage(topic: "d/\(device)/a", payload: ByteBuffer(bytes: Self.bytes(response)), qos: .atLeastOnce, retain: false, properties: properties)
+        session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce))
+    }
+
+    // MARK: - Helpers
+
+    private func deliverNow(_ payload: some SwiftProtobuf.Message, topic: String, to session: MQTTSession) {
+        let message = MQTTMessage(topic: topic, payload: ByteBuffer(bytes: Self.bytes(payload)), qos: .atLeastOnce, retain: false)
+        session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce))
+    }
+
+    static func bytes(_ message: some SwiftProtobuf.Message) -> [UInt8] {
+        (try? message.serializedBytes()) ?? []
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1000)
+    }
+}

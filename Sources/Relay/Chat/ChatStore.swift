@@ -1,0 +1,273 @@
+import NIOCore
+import RelayStore
+
+/// The chat relay's Redis operations: accepting sends, fan-out into device
+/// queues, reading and acknowledging queues, groups and devices. Every key
+/// carries the hash tag of its conversation, device or user (`{c:…}`,
+/// `{d:…}`, `{u:…}`), so the scripts run unchanged on Redis Cluster.
+final class ChatStore: Sendable {
+    let redis: RedisClient
+    let configuration: ChatConfiguration
+    private let sendScript: RedisScript
+    private let enqueueScript: RedisScript
+    private let groupCreateScript: RedisScript
+    private let groupChangeScript: RedisScript
+
+    init(redis: RedisClient, configuration: ChatConfiguration) throws {
+        self.redis = redis
+        self.configuration = configuration
+        self.sendScript = try ScriptLibrary.load("send")
+        self.enqueueScript = try ScriptLibrary.load("enqueue")
+        self.groupCreateScript = try ScriptLibrary.load("group_create")
+        self.groupChangeScript = try ScriptLibrary.load("group_change")
+    }
+
+    // MARK: - Keys
+
+    static func conversation(_ id: String) -> String { "{c:\(id)}" }
+    static func device(_ id: String) -> String { "{d:\(id)}" }
+    static func user(_ id: String) -> String { "{u:\(id)}" }
+    /// The Pub/Sub channel the node holding a device's connection listens on.
+    static func channel(device: String) -> String { "d:\(device)" }
+
+    // MARK: - Sending
+
+    /// A send to accept.
+    struct Accept: Sendable {
+        var conversation: String
+        var user: String
+        var device: String
+        var clientMessageID: String
+        var ciphertext: [UInt8]
+        var deviceCiphertexts: [(device: String, ciphertext: [UInt8])]
+        var replyTo: UInt64
+        var ttlSeconds: UInt32
+        /// The other user of a 1:1 conversation ("" for groups).
+        var directPeer: String
+        var nowMilliseconds: Int64
+    }
+
+    /// What `send.lua` decided.
+    struct Accepted: Sendable {
+        var duplicate: Bool
+        var epoch: UInt32
+        var seq: UInt64
+    }
+
+    /// Dedup, membership, sequence and store in one script call; durable
+    /// (AOF) when it completes.
+    func accept(_ send: Accept, on loop: any EventLoop) -> EventLoopFuture<Accepted> {
+        let c = Self.conversation(send.conversation)
+        let keys = ["\(c):meta", "\(c):members", "\(c):log", "\(c):dedup:\(send.device):\(send.clientMessageID)", "\(c):pending"]
+        var arguments: [RedisArgument] = [
+            .string(c), .string(send.user), .string(send.device), .string(send.clientMessageID),
+            .integer(send.nowMilliseconds), .bytes(ByteBuffer(bytes: send.ciphertext)), .integer(Int64(send.replyTo)),
+            .integer(Int64(configuration.retentionSeconds)), .integer(Int64(configuration.dedupSeconds)),
+            .string(send.directPeer), .integer(Int64(send.ttlSeconds)),
+        ]
+        for (device, ciphertext) in send.deviceCiphertexts {
+            arguments.append(.string(device))
+            arguments.append(.bytes(ByteBuffer(bytes: ciphertext)))
+        }
+        return redis.send(sendScript.command(keys: keys, arguments: arguments), on: loop).flatMapThrowing { reply in
+            guard let values = reply.array, values.count >= 3,
+                  let duplicate = values[0].int, let epoch = values[1].int, let seq = values[2].int
+            else { throw ChatError.storeReply("send.lua answered \(reply)") }
+            return Accepted(duplicate: duplicate == 1, epoch: UInt32(epoch), seq: UInt64(seq))
+        }
+    }
+
+    /// Members of a conversation and their roles.
+    func members(of conversation: String, on loop: any EventLoop) -> EventLoopFuture<[String: String]> {
+        redis.send(RedisCommand("HGETALL", "\(Self.conversation(conversation)):members"), on: loop).map { reply in
+            var members: [String: String] = [:]
+            let values = reply.array ?? []
+            var i = 0
+            while i + 1 < values.count {
+                if let name = values[i].string, let role = values[i + 1].string { members[name] = role }
+                i += 2
+            }
+            return members
+        }
+    }
+
+    /// The devices of each user, pipelined.
+    func devices(of users: [String], on loop: any EventLoop) -> EventLoopFuture<[String: [String]]> {
+        guard !users.isEmpty else { return loop.makeSucceededFuture([:]) }
+        let commands = users.map { RedisCommand("SMEMBERS", "\(Self.user($0)):devices") }
+        return redis.pipeline(commands, on: loop).map { replies in
+            var devices: [String: [String]] = [:]
+            for (user, reply) in zip(users, replies) {
+                devices[user] = (try? reply.get())?.array?.compactMap(\.string).sorted() ?? []
+            }
+            return devices
+        }
+    }
+
+    /// Outcome of putting entries on one device's queue.
+    struct Enqueued: Sendable {
+        var added: Int
+        /// 0 when no node listens for the device: it is offline.
+        var subscribers: Int
+        var dropped: Int
+    }
+
+    /// Puts entries on several devices' queues, pipelined; each enqueue is
+    /// idempotent and wakes the device's node.
+    func enqueue(_ entries: [(device: String, entries: [[UInt8]])], on loop: any EventLoop) -> EventLoopFuture<[Enqueued]> {
+        guard !entries.isEmpty else { return loop.makeSucceededFuture([]) }
+        let commands = entries.map { item -> RedisCommand in
+            let d = Self.device(item.device)
+            var arguments: [RedisArgument] = [.string(Self.channel(device: item.device)), .integer(Int64(configuration.maximumQueuedPerDevice))]
+            arguments.append(contentsOf: item.entries.map { .bytes(ByteBuffer(bytes: $0)) })
+            return enqueueScript.command(keys: ["\(d):q", "\(d):n", "\(d):dropped"], arguments: arguments)
+        }
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+            try replies.map { result in
+                let reply = try result.get()
+                guard let values = reply.array, values.count == 3 else { throw ChatError.storeReply("enqueue.lua answered \(reply)") }
+                return Enqueued(added: values[0].int ?? 0, subscribers: values[1].int ?? 0, dropped: values[2].int ?? 0)
+            }
+        }
+    }
+
+    /// The fan-out of `seq` is complete.
+    func finishFanout(conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        redis.send(RedisCommand("ZREM", "\(Self.conversation(conversation)):pending", "\(seq)"), on: loop).map { _ in }
+    }
+
+    /// Fan-outs accepted before `olderThan` (ms) and never finished (a node
+    /// died between PUBACK and fan-out), for the sweeper.
+    func unfinishedFanouts(conversation: String, olderThan: Int64, on loop: any EventLoop) -> EventLoopFuture<[UInt64]> {
+        redis.send(RedisCommand("ZRANGEBYSCORE", "\(Self.conversation(conversation)):pending", "-inf", "\(olderThan)"), on: loop).map { reply in
+            (reply.array ?? []).compactMap { $0.string.flatMap(UInt64.init) }
+        }
+    }
+
+    /// Conversations with fan-outs recorded as pending (SCAN, so it also
+    /// works node by node on a cluster).
+    func pendingConversations(on loop: any EventLoop) -> EventLoopFuture<[String]> {
+        @Sendable func scan(from cursor: String, found: [String]) -> EventLoopFuture<[String]> {
+            redis.send(RedisCommand("SCAN", cursor, "MATCH", "{c:*}:pending", "COUNT", "1000"), on: loop).flatMap { reply in
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                    return loop.makeSucceededFuture(found)
+                }
+                let keys = (parts[1].array ?? []).compactMap(\.string).compactMap { key -> String? in
+                    guard key.hasPrefix("{c:"), key.hasSuffix("}:pending") else { return nil }
+                    return String(key.dropFirst(3).dropLast(9))
+                }
+                return next == "0" ? loop.makeSucceededFuture(found + keys) : scan(from: next, found: found + keys)
+            }
+        }
+        return scan(from: "0", found: [])
+    }
+
+    // MARK: - Device queues
+
+    /// Entries of a device's queue after `position`, oldest first.
+    func queue(device: String, after position: Int, limit: Int, on loop: any EventLoop) -> EventLoopFuture<[(position: Int, entry: [UInt8])]> {
+        let command = RedisCommand("ZRANGEBYSCORE", "\(Self.device(device)):q", "(\(position)", "+inf", "WITHSCORES", "LIMIT", "0", "\(limit)")
+        return redis.send(command, on: loop).map { reply in
+            let values = reply.array ?? []
+            var out: [(Int, [UInt8])] = []
+            var i = 0
+            while i + 1 < values.count {
+                if let entry = values[i].bytes, let score = values[i + 1].string.flatMap({ Double($0) }) {
+                    out.append((Int(score), entry))
+                }
+                i += 2
+            }
+            return out
+        }
+    }
+
+    /// A stored message as `send.lua` wrote it.
+    struct StoredMessage: Sendable {
+        var user: String
+        var device: String
+        var time: Int64
+        var ciphertext: [UInt8]
+        var clientMessageID: String
+        var replyTo: UInt64
+        var epoch: UInt32
+    }
+
+    /// Loads messages for one device (its own ciphertext where the sender
+    /// gave one per device), pipelined; nil for a message that expired.
+    func messages(_ refs: [(conversation: String, seq: UInt64)], for device: String, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage?]> {
+        guard !refs.isEmpty else { return loop.makeSucceededFuture([]) }
+        var commands: [RedisCommand] = []
+        for ref in refs {
+            let key = "\(Self.conversation(ref.conversation)):m:\(ref.seq)"
+            commands.append(RedisCommand("HMGET", key, "u", "d", "t", "c", "cm", "r", "e"))
+            commands.append(RedisCommand("HGET", "\(key):x", device))
+        }
+        return redis.pipeline(commands, on: loop).map { replies in
+            (0..<refs.count).map { i -> StoredMessage? in
+                guard let fields = (try? replies[2 * i].get())?.array, fields.count == 7,
+                      let user = fields[0].string, let sender = fields[1].string
+                else { return nil }
+                var ciphertext = fields[3].bytes ?? []
+                if let own = (try? replies[2 * i + 1].get())?.bytes { ciphertext = own }
+                return StoredMessage(
+                    user: user,
+                    device: sender,
+                    time: fields[2].string.flatMap { Int64($0) } ?? 0,
+                    ciphertext: ciphertext,
+                    clientMessageID: fields[4].string ?? "",
+                    replyTo: fields[5].string.flatMap { UInt64($0) } ?? 0,
+                    epoch: fields[6].string.flatMap { UInt32($0) } ?? 1
+                )
+            }
+        }
+    }
+
+    /// The device has the entry: it leaves the queue.
+    func acknowledge(device: String, entry: [UInt8], on loop: any EventLoop) -> EventLoopFuture<Void> {
+        redis.send(RedisCommand("ZREM", "\(Self.device(device)):q", RedisArgument.bytes(ByteBuffer(bytes: entry))), on: loop).map { _ in }
+    }
+
+    /// Takes the count of entries dropped at the device's cap since last asked.
+    func takeDropped(device: String, on loop: any EventLoop) -> EventLoopFuture<Int> {
+        redis.send(RedisCommand("GETDEL", "\(Self.device(device)):dropped"), on: loop).map { reply in
+            reply.string.flatMap { Int($0) } ?? 0
+        }
+    }
+
+    // MARK: - Devices
+
+    /// Records a device of a user; false when the user already has the
+    /// maximum number of other devices.
+    func register(device: String, user: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let key = "\(Self.user(user)):devices"
+        return redis.pipeline([RedisCommand("SISMEMBER", key, device), RedisCommand("SCARD", key)], on: loop).flatMap { replies in
+            let known = (try? replies[0].get())?.int == 1
+            let count = (try? replies[1].get())?.int ?? 0
+            if known { return loop.makeSucceededFuture(true) }
+            guard count < self.configuration.maximumDevicesPerUser else { return loop.makeSucceededFuture(false) }
+            return self.redis.send(RedisCommand("SADD", key, device), on: loop).map { _ in true }
+        }
+    }
+
+    // MARK: - Groups
+
+    /// Creates a group; fails with `ChatError.refused` ("group_full", "exists").
+    func createGroup(_ id: String, creator: String, members: [String], nowMilliseconds: Int64, on loop: any EventLoop) -> EventLoopFuture<Int> {
+        let c = Self.conversation(id)
+        var arguments: [RedisArgument] = [.string(creator), .integer(nowMilliseconds), .string(configuration.region), .integer(Int64(configuration.maximumGroupMembers))]
+        arguments.append(contentsOf: members.map { .string($0) })
+        return redis.send(groupCreateScript.command(keys: ["\(c):meta", "\(c):members"], arguments: arguments), on: loop)
+            .map { $0.int ?? 0 }
+            .flatMapErrorThrowing { throw ChatError(redis: $0) }
+    }
+
+    /// Changes a group's members ("add", "remove", "leave", "admin", "unadmin").
+    func changeGroup(_ id: String, actor: String, operation: String, users: [String], successor: String, on loop: any EventLoop) -> EventLoopFuture<Int> {
+        let c = Self.conversation(id)
+        var arguments: [RedisArgument] = [.string(actor), .string(operation), .integer(Int64(configuration.maximumGroupMembers)), .string(successor)]
+        arguments.append(contentsOf: users.map { .string($0) })
+        return redis.send(groupChangeScript.command(keys: ["\(c):meta", "\(c):members"], arguments: arguments), on: loop)
+            .map { $0.int ?? 0 }
+            .flatMapErrorThrowing { throw ChatError(redis: $0) }
+    }
+}

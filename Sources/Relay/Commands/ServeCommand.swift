@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MQTTServer
+import NIOCore
+import NIOPosix
+import RelayIdentity
+import RelayStore
+
+/// `relay serve`: one node of one region of the chat relay. Devices connect
+/// over MQTT with a token; messages, queues and groups live in the region's
+/// Redis, so several nodes sharing it behave as one.
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one relay node: MQTT for devices, chat state in the region's Redis."
+    )
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Region settings file (regions/<name>.json); flags below override it.")
+    var config: String?
+
+    @Option(help: "This region's name.")
+    var region: String?
+
+    @Option(help: "The region's Redis, HOST:PORT.")
+    var redis: HostPort?
+
+    @Option(help: "Connections to Redis (each on its own thread).")
+    var redisConnections: Int = 4
+
+    @Option(help: "Directory holding the deployment's public key (deployment.pub).")
+    var keyDir: String = "keys"
+
+    public init() {}
+
+    public func run() async throws {
+        LogSetup.bootstrap(level: engine.logLevel)
+        let logger = Logger(label: "relay.serve")
+        var settings = try config.map { try RegionSettings.load(path: $0) } ?? RegionSettings()
+        if let region { settings.name = region }
+        if let redis { settings.redis = redis.description }
+        guard let redisAddress = HostPort(argument: settings.redis) else {
+            throw ValidationError("redis address \(settings.redis) is not HOST:PORT")
+        }
+
+        let verifier: TokenVerifier
+        do {
+            verifier = TokenVerifier(publicKey: try DeploymentPublicKey.load(fromDirectory: keyDir))
+        } catch {
+            throw ValidationError("cannot read the deployment public key in \(keyDir)/: \(error) (scripts/up creates it; or run relayctl keys init --dir \(keyDir))")
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: engine.threads ?? System.coreCount)
+        var redisConfiguration = RedisConfiguration(host: redisAddress.host, port: redisAddress.port)
+        redisConfiguration.connectionCount = redisConnections
+        let client = RedisClient(configuration: redisConfiguration, logger: logger)
+        let store = try ChatStore(redis: client, configuration: settings.chat)
+        let router = ChatRouter(store: store, group: group, logger: logger)
+        let subscriber = RedisSubscriber(
+            configuration: redisConfiguration,
+            logger: logger,
+            onReconnect: { router.wakeAll() },
+            handler: { channel, _ in router.channelMessage(channel) }
+        )
+        router.attach(subscriber)
+
+        var configuration = engine.configuration
+        // The durable state of a device is its Redis queue, not the MQTT session.
+        configuration.maximumSessionExpiry = 0
+        let authenticator = TokenAuthenticator(verifier: verifier)
+        let server = MQTTServer(configuration: configuration, router: router, authenticator: authenticator, group: group, logger: logger)
+        let bound = try await server.start(try engine.listeners())
+        for listener in bound {
+            StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
+        }
+        let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
+
+        let signal = await TerminationSignal.wait()
+        logger.info("stopping", metadata: ["signal": "\(signal)"])
+        sweeper.cancel()
+        await server.shutdown()
+        subscriber.close()
+        client.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// One region's process settings, `regions/<name>.json`.
+struct RegionSettings: Codable {
+    var name = "local"
+    var redis = "127.0.0.1:6379"
+    var maxSendBytes: Int?
+    var retentionDays: Int?
+    var maxQueuedPerDevice: Int?
+    var maxGroupMembers: Int?
+    var maxDevicesPerUser: Int?
+    var deliveryWindow: Int?
+
+    static func load(path: String) throws -> RegionSettings {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try JSONDecoder().decode(RegionSettings.self, from: data)
+        } catch {
+            throw ValidationError("\(path) is not valid region settings: \(error)")
+        }
+    }
+
+    /// The chat limits these settings give.
+    var chat: ChatConfiguration {
+        var c = ChatConfiguration()
+        c.region = name
+        if let maxSendBytes { c.maximumSendBytes = maxSendBytes }
+        if let retentionDays { c.retentionSeconds = retentionDays * 24 * 3600 }
+        if let maxQueuedPerDevice { c.maximumQueuedPerDevice = maxQueuedPerDevice }
+        if let maxGroupMembers { c.maximumGroupMembers = maxGroupMembers }
+        if let maxDevicesPerUser { c.maximumDevicesPerUser = maxDevicesPerUser }
+        if let deliveryWindow { c.deliveryWindow = deliveryWindow }
+        return c
+    }
+}

@@ -1,0 +1,301 @@
+"""A one-region chat deployment for tests: a real redis-server (AOF on,
+fsync always) and one or more `relay serve` nodes sharing it, a deployment
+key made with relayctl, and paho clients speaking the device contract
+(docs/protocol.md) with protobuf envelopes generated from proto/relay.proto
+by Debian's protoc.
+
+Every wait is bounded; readiness is awaited, never slept for."""
+
+import importlib
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOST = "127.0.0.1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+_pb = None
+
+
+def pb(workdir):
+    """relay_pb2, generated once per run into workdir."""
+    global _pb
+    if _pb is None:
+        out = os.path.join(workdir, "pb")
+        os.makedirs(out, exist_ok=True)
+        subprocess.run(["protoc", "--proto_path", os.path.join(ROOT, "proto"),
+                        "--python_out", out, "relay.proto"], check=True, timeout=60)
+        sys.path.insert(0, out)
+        _pb = importlib.import_module("relay_pb2")
+    return _pb
+
+
+def bin_path(name):
+    relay = os.environ["RELAY_BIN"]
+    return os.path.join(os.path.dirname(relay), name)
+
+
+class Process:
+    """A child process whose stdout is watched for a ready line."""
+
+    def __init__(self, cmd, workdir, name, ready=None, timeout=60):
+        self.name = name
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.log = open(self.log_path, "wb")
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        threading.Thread(target=self._pump, daemon=True).start()
+        if ready:
+            self.wait_for(ready, timeout)
+
+    def _pump(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            with self.cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(text in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError("%s did not print %r in %ss; log:\n%s"
+                                         % (self.name, text, timeout, self.tail()))
+                self.cond.wait(min(left, 0.5))
+
+    def tail(self, n=60):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+class Deployment:
+    """redis-server + relay serve nodes + a deployment key."""
+
+    def __init__(self, workdir, nodes=1, extra_args=()):
+        self.workdir = str(workdir)
+        self.keys = os.path.join(self.workdir, "keys")
+        subprocess.run([bin_path("relayctl"), "keys", "init", "--dir", self.keys],
+                       check=True, timeout=60, capture_output=True)
+        self.redis_port = free_port()
+        self.redis = self._start_redis()
+        self.extra_args = list(extra_args)
+        self.nodes = [self.start_node() for _ in range(nodes)]
+
+    def _start_redis(self):
+        data = os.path.join(self.workdir, "redis")
+        os.makedirs(data, exist_ok=True)
+        proc = Process(["redis-server", "--port", str(self.redis_port), "--bind", HOST,
+                        "--dir", data, "--save", "", "--appendonly", "yes",
+                        "--appendfsync", "always"], self.workdir, "redis-%d" % self.redis_port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((HOST, self.redis_port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return proc
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server did not start:\n" + proc.tail())
+            time.sleep(0.05)  # polling a port that is not open yet, under a deadline
+
+    def start_node(self, port=None):
+        port = port or free_port()
+        cmd = [os.environ["RELAY_BIN"], "serve", "--listen", "%s:%d" % (HOST, port),
+               "--redis", "%s:%d" % (HOST, self.redis_port), "--key-dir", self.keys,
+               "--threads", "2"] + self.extra_args
+        node = Process(cmd, self.workdir, "relay-%d" % port, ready="listening on mqtt://")
+        node.port = port
+        return node
+
+    def restart_node(self, index, sig=signal.SIGTERM):
+        node = self.nodes[index]
+        node.stop(sig)
+        self.nodes[index] = self.start_node(node.port)
+
+    def token(self, user, device, ttl=None):
+        cmd = [bin_path("relayctl"), "token", "issue", "--user", user, "--device", device,
+               "--key-dir", self.keys]
+        if ttl:
+            cmd += ["--ttl", ttl]
+        out = subprocess.run(cmd, check=True, timeout=60, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def logs(self):
+        return "\n".join("--- %s\n%s" % (p.name, p.tail()) for p in [self.redis] + self.nodes)
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+        self.redis.stop()
+
+
+class Device:
+    """A device on the contract: MQTT 5 (or 3.1.1) paho client with a token,
+    subscribed to d/<device>/#, decoding what arrives."""
+
+    def __init__(self, deployment, user, device, node=0, version=5, connect=True):
+        self.deployment = deployment
+        self.pb = pb(deployment.workdir)
+        self.user, self.device = user, device
+        self.version = version
+        self.inbox = queue.Queue()
+        self.acks = {}
+        self.ack_cond = threading.Condition()
+        self.connack = queue.Queue()
+        self.subscribed = threading.Event()
+        self.disconnects = queue.Queue()
+        protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
+        kwargs = {"client_id": device, "protocol": protocol}
+        if version != 5:
+            kwargs["clean_session"] = False
+        self.client = mqtt.Client(**kwargs)
+        self.client.username_pw_set(user, deployment.token(user, device))
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
+        self.client.on_subscribe = lambda *a, **k: self.subscribed.set()
+        self.client.on_disconnect = lambda c, u, rc, *a: self.disconnects.put(rc)
+        self.node = node
+        if connect:
+            self.connect()
+
+    def _on_connect(self, client, userdata, flags, rc, properties=None):
+        self.connack.put(rc)
+        if rc == 0:
+            client.subscribe("d/%s/#" % self.device, qos=1)
+
+    def _on_message(self, client, userdata, msg):
+        self.inbox.put((msg.topic, msg.payload, msg.properties if self.version == 5 else None))
+
+    def _on_publish(self, client, userdata, mid, *args):
+        with self.ack_cond:
+            self.acks[mid] = True
+            self.ack_cond.notify_all()
+
+    def connect(self, timeout=20):
+        port = self.deployment.nodes[self.node].port
+        if self.version == 5:
+            self.client.connect(HOST, port, keepalive=30, clean_start=False)
+        else:
+            self.client.connect(HOST, port, keepalive=30)
+        self.client.loop_start()
+        rc = self.connack.get(timeout=timeout)
+        assert rc == 0, "CONNACK %r for %s" % (rc, self.device)
+        assert self.subscribed.wait(timeout), "no SUBACK for %s" % self.device
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # ------------------------------------------------------------ sending
+    def send(self, conversation, text, cmid=None, wait=True, timeout=20):
+        send = self.pb.Send()
+        send.client_message_id = cmid or uuid.uuid4().hex
+        # A stand-in for real end-to-end encryption in tests: not plaintext.
+        send.ciphertext = bytes(b ^ 0x5A for b in text.encode())
+        info = self.client.publish("s/" + conversation, send.SerializeToString(), qos=1)
+        if wait:
+            self.wait_ack(info.mid, timeout)
+        return send.client_message_id
+
+    def wait_ack(self, mid, timeout=20):
+        deadline = time.monotonic() + timeout
+        with self.ack_cond:
+            while mid not in self.acks:
+                left = deadline - time.monotonic()
+                assert left > 0, "no PUBACK for mid %d" % mid
+                self.ack_cond.wait(left)
+
+    def request(self, method, timeout=20, **body):
+        req = self.pb.Request()
+        req.request_id = uuid.uuid4().hex
+        for field, value in body.items():
+            getattr(req, field).CopyFrom(value)
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = "d/%s/a" % self.device
+        props.CorrelationData = req.request_id.encode()
+        self.client.publish("q/" + method, req.SerializeToString(), qos=1, properties=props)
+        deadline = time.monotonic() + timeout
+        while True:
+            topic, payload, properties = self.next(deadline - time.monotonic(), suffix="/a")
+            resp = self.pb.Response()
+            resp.ParseFromString(payload)
+            if resp.request_id == req.request_id:
+                return resp
+
+    # ------------------------------------------------------------ receiving
+    def next(self, timeout, suffix=None, skipped=None):
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("%s: nothing on %s within the timeout" % (self.device, suffix or "d/#"))
+            try:
+                item = self.inbox.get(timeout=left)
+            except queue.Empty:
+                continue
+            if suffix is None or item[0].endswith(suffix):
+                return item
+            if skipped is not None:
+                skipped.append(item)
+
+    def messages(self, n, timeout=30):
+        """The next n Deliveries, decoded (text recovered from the test cipher)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            topic, payload, _ = self.next(deadline - time.monotonic(), suffix="/m")
+            d = self.pb.Delivery()
+            d.ParseFromString(payload)
+            out.append(d)
+        return out
+
+    def statuses(self, n, kind=None, timeout=30):
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            topic, payload, _ = self.next(deadline - time.monotonic(), suffix="/s")
+            s = self.pb.Status()
+            s.ParseFromString(payload)
+            if kind is None or s.kind == kind:
+                out.append(s)
+        return out
+
+
+def text_of(delivery):
+    return bytes(b ^ 0x5A for b in delivery.ciphertext).decode()
