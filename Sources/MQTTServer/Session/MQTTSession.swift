@@ -213,4 +213,15 @@ struct ConnectionLink: Sendable {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
+
+    /// Runs `body` on the connection's loop after the loop has polled its
+    /// sockets once more: input that already reached this connection (say,
+    /// the DISCONNECT its client sent before reconnecting elsewhere) is
+    /// handled first. NIO runs every task that is due, including tasks queued
+    /// by tasks, before it polls again; a task due a millisecond from now is
+    /// not, so the loop polls (returning early on ready input) before it runs.
+    func afterPendingInput(_ body: @escaping @Sendable (MQTTConnectionHandler) -> Void) {
+        let handler = self.handler
+        eventLoop.scheduleTask(in: .milliseconds(1)) { body(handler.value) }
+    }
 }

@@ -71,9 +71,7 @@ final class SessionRegistry: Sendable {
         case .busy(let current):
             // Take the old connection over, then try again (MQTT 5.0 §3.1.4 point 3).
             let detached = current.eventLoop.makePromise(of: Void.self)
-            current.eventLoop.execute {
-                current.handler.value.takeOver(sessionContinues: true, detached: detached)
-            }
+            current.afterPendingInput { $0.takeOver(sessionContinues: true, detached: detached) }
             return detached.futureResult.hop(to: loop).flatMap {
                 self.resume(session, request: request, link: link)
             }
@@ -84,9 +82,7 @@ final class SessionRegistry: Sendable {
     /// taken over and its state discarded.
     private func retire(_ old: MQTTSession) {
         if let current = old.currentLink {
-            current.eventLoop.execute {
-                current.handler.value.takeOver(sessionContinues: false, detached: nil)
-            }
+            current.afterPendingInput { $0.takeOver(sessionContinues: false, detached: nil) }
         }
         end(old)
     }
