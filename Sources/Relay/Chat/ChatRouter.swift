@@ -15,9 +15,11 @@ final class ChatRouter: MQTTRouter {
     let store: ChatStore
     let configuration: ChatConfiguration
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let pumps = NIOLockedValueBox<[String: DevicePump]>([:])
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
+    /// Local devices watching a user's presence, by watched user.
+    private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger) {
         self.store = store
@@ -32,11 +34,69 @@ final class ChatRouter: MQTTRouter {
         self.subscriber.withLockedValue { $0 = subscriber }
     }
 
-    /// A device channel message arrived (called by the subscriber).
-    func channelMessage(_ channel: String) {
+    /// A channel message arrived (called by the subscriber): on `d:<device>`
+    /// a wake-up ("1"), a typing event ("t…") or a removal ("x"); on
+    /// `p:<user>` a presence change for the devices watching that user.
+    func channelMessage(_ channel: String, payload: ByteBuffer) {
+        if channel.hasPrefix("p:") {
+            let watched = String(channel.dropFirst(2))
+            let devices = watchers.withLockedValue { $0[watched] ?? [] }
+            let local = pumps.withLockedValue { pumps in devices.compactMap { pumps[$0] } }
+            for pump in local {
+                let message = MQTTMessage(topic: "d/\(pump.device)/p", payload: payload, qos: .atMostOnce, retain: false)
+                pump.session.deliver(MQTTDelivery(message: message, qos: .atMostOnce))
+            }
+            return
+        }
         guard channel.hasPrefix("d:") else { return }
         let device = String(channel.dropFirst(2))
-        pumps.withLockedValue { $0[device] }?.wake()
+        guard let pump = pumps.withLockedValue({ $0[device] }) else { return }
+        switch payload.getInteger(at: payload.readerIndex, as: UInt8.self) {
+        case UInt8(ascii: "t"):
+            let event = payload.getSlice(at: payload.readerIndex + 1, length: payload.readableBytes - 1) ?? ByteBuffer()
+            let message = MQTTMessage(topic: "d/\(device)/t", payload: event, qos: .atMostOnce, retain: false)
+            pump.session.deliver(MQTTDelivery(message: message, qos: .atMostOnce))
+        case UInt8(ascii: "x"):
+            var properties = MQTTProperties()
+            properties.reasonString = "device removed by its user"
+            pump.session.disconnect(reasonCode: .notAuthorized, properties: properties)
+        default:
+            pump.wake()
+        }
+    }
+
+    /// Devices connected to this node.
+    func connectedDevices() -> [(user: String, device: String)] {
+        pumps.withLockedValue { $0.values.map { ($0.user, $0.device) } }
+    }
+
+    /// `device` (on this node) hears `user`'s presence changes from now on.
+    func watch(user: String, from device: String) {
+        let first = watchers.withLockedValue { watchers -> Bool in
+            let first = watchers[user] == nil
+            watchers[user, default: []].insert(device)
+            return first
+        }
+        if first {
+            _ = subscriber.withLockedValue { $0 }?.subscribe(channel: Self.presenceChannel(user), on: group.next())
+        }
+    }
+
+    private func unwatchAll(from device: String) {
+        let emptied = watchers.withLockedValue { watchers -> [String] in
+            var emptied: [String] = []
+            for (user, devices) in watchers where devices.contains(device) {
+                watchers[user]?.remove(device)
+                if watchers[user]?.isEmpty == true {
+                    watchers[user] = nil
+                    emptied.append(user)
+                }
+            }
+            return emptied
+        }
+        for user in emptied {
+            _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: Self.presenceChannel(user), on: group.next())
+        }
     }
 
     /// The subscriber reconnected: anything may have been missed.
@@ -58,10 +118,17 @@ final class ChatRouter: MQTTRouter {
             return
         }
         let loop = group.next()
-        store.register(device: device, user: user, on: loop).whenComplete { result in
+        store.isRevoked(user: user, device: device, on: loop).flatMap { revoked -> EventLoopFuture<Bool?> in
+            revoked ? loop.makeSucceededFuture(nil) : self.store.register(device: device, user: user, on: loop).map { $0 }
+        }.whenComplete { result in
             switch result {
+            case .success(nil):
+                var properties = MQTTProperties()
+                properties.reasonString = "device \(device) was removed; link it again from another device"
+                session.disconnect(reasonCode: .notAuthorized, properties: properties)
             case .success(true):
                 self.startPump(session: session, user: user, device: device, loop: loop)
+                self.announcePresence(user: user, device: device, online: true, on: loop)
             case .success(false):
                 var properties = MQTTProperties()
                 properties.reasonString = "user \(user) already has \(self.configuration.maximumDevicesPerUser) devices"
@@ -100,7 +167,7 @@ final class ChatRouter: MQTTRouter {
     }
 
     func sessionDisconnected(_ session: MQTTSession) {
-        guard let (_, device) = Self.identity(session) else { return }
+        guard let (user, device) = Self.identity(session) else { return }
         let pump = pumps.withLockedValue { pumps -> DevicePump? in
             guard let pump = pumps[device], pump.session === session else { return nil }
             pumps[device] = nil
@@ -109,6 +176,8 @@ final class ChatRouter: MQTTRouter {
         guard let pump else { return }
         pump.stop()
         _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: ChatStore.channel(device: device), on: group.next())
+        unwatchAll(from: device)
+        announcePresence(user: user, device: device, online: false, on: group.next())
     }
 
     func sessionEnded(_ session: MQTTSession) {
@@ -146,8 +215,11 @@ final class ChatRouter: MQTTRouter {
             request(message, method: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop)
             return .completed(.success)
         }
-        if topic.hasPrefix("r/") || topic.hasPrefix("t/") {
-            // Receipts and typing: accepted, not yet forwarded (issue 3, in progress).
+        if topic.hasPrefix("r/") {
+            return .pending(receipt(message, conversation: String(topic.dropFirst(2)), user: user, device: device, on: loop))
+        }
+        if topic.hasPrefix("t/") {
+            typing(message, conversation: String(topic.dropFirst(2)), user: user, device: device, on: loop)
             return .completed(.success)
         }
         return .completed(.topicNameInvalid)
@@ -188,6 +260,10 @@ final class ChatRouter: MQTTRouter {
             self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
             if !accepted.duplicate {
                 self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, on: loop)
+                if accepted.seq == 1 && !peer.isEmpty {
+                    // A new 1:1 conversation: its users now see each other's presence.
+                    self.store.noteMembership(users: [user, peer], conversation: conversation, member: true, on: loop).whenFailure { _ in }
+                }
             }
             return .success
         }.flatMapError { error in
@@ -321,6 +397,16 @@ final class ChatRouter: MQTTRouter {
             result = changeGroup(leave.conversation, actor: user, operation: "leave", users: [], on: loop)
         case ("group.admins", .groupAdmins(let change)):
             result = changeGroup(change.conversation, actor: user, operation: "admin", users: change.users, on: loop)
+        case ("history.sync", .historySync(let sync)):
+            result = historyRequest(sync, user: user, device: device, on: loop)
+        case ("presence.get", .presenceQuery(let query)):
+            result = presenceRequest(query, user: user, device: device, on: loop)
+        case ("privacy.set", .privacy(let settings)):
+            result = privacyRequest(settings, user: user, on: loop)
+        case ("devices.remove", .devicesRemove(let remove)):
+            result = devicesRequest("remove", device: remove.device, user: user, on: loop)
+        case ("devices.link", .devicesLink(let link)):
+            result = devicesRequest("link", device: link.device, user: user, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()
@@ -341,6 +427,8 @@ final class ChatRouter: MQTTRouter {
         let id = GroupIDGenerator().next().rawValue
         let members = Array(Set(create.members + [user])).sorted()
         return store.createGroup(id, creator: user, members: members, nowMilliseconds: Self.nowMilliseconds(), on: loop).flatMap { _ in
+            self.store.noteMembership(users: members, conversation: id, member: true, on: loop)
+        }.flatMap {
             self.groupInfo(id, change: .created, actor: user, users: members, on: loop)
         }
     }
@@ -349,7 +437,14 @@ final class ChatRouter: MQTTRouter {
         // Before a change, to tell removed members and pick a successor for a leaving admin.
         store.members(of: id, on: loop).flatMap { before in
             let successor = before.keys.filter { $0 != actor }.sorted().first ?? ""
-            return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ in
+            return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ -> EventLoopFuture<Void> in
+                switch operation {
+                case "add": return self.store.noteMembership(users: users, conversation: id, member: true, on: loop)
+                case "remove": return self.store.noteMembership(users: users, conversation: id, member: false, on: loop)
+                case "leave": return self.store.noteMembership(users: [actor], conversation: id, member: false, on: loop)
+                default: return loop.makeSucceededVoidFuture()
+                }
+            }.flatMap { _ in
                 let change: Relay_V1_MembershipEvent.Change
                 switch operation {
                 case "add": change = .added

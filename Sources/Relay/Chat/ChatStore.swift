@@ -12,6 +12,7 @@ final class ChatStore: Sendable {
     private let enqueueScript: RedisScript
     private let groupCreateScript: RedisScript
     private let groupChangeScript: RedisScript
+    let receiptScript: RedisScript
 
     init(redis: RedisClient, configuration: ChatConfiguration) throws {
         self.redis = redis
@@ -20,6 +21,7 @@ final class ChatStore: Sendable {
         self.enqueueScript = try ScriptLibrary.load("enqueue")
         self.groupCreateScript = try ScriptLibrary.load("group_create")
         self.groupChangeScript = try ScriptLibrary.load("group_change")
+        self.receiptScript = try ScriptLibrary.load("receipt")
     }
 
     // MARK: - Keys

@@ -117,16 +117,7 @@ final class DevicePump: Sendable {
                     guard let stored = next.next() ?? nil else {
                         return Item(position: position, entry: bytes, topic: nil, payload: [])
                     }
-                    var delivery = Relay_V1_Delivery()
-                    delivery.conversation = conversation
-                    delivery.epoch = stored.epoch
-                    delivery.seq = seq
-                    delivery.fromUser = stored.user
-                    delivery.fromDevice = stored.device
-                    delivery.serverTimeMs = stored.time
-                    delivery.ciphertext = Data(stored.ciphertext)
-                    delivery.clientMessageID = stored.clientMessageID
-                    delivery.replyToSeq = stored.replyTo
+                    let delivery = ChatRouter.delivery(conversation: conversation, seq: seq, stored: stored)
                     let payload = (try? delivery.serializedBytes() as [UInt8]) ?? []
                     return Item(position: position, entry: bytes, topic: "d/\(self.device)/m", payload: payload, delivered: (conversation, stored, seq))
                 case .status(let payload):

@@ -62,7 +62,7 @@ public struct ServeCommand: AsyncParsableCommand {
             configuration: redisConfiguration,
             logger: logger,
             onReconnect: { router.wakeAll() },
-            handler: { channel, _ in router.channelMessage(channel) }
+            handler: { channel, payload in router.channelMessage(channel, payload: payload) }
         )
         router.attach(subscriber)
 
@@ -76,10 +76,12 @@ public struct ServeCommand: AsyncParsableCommand {
             StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
         }
         let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
+        let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
 
         let signal = await TerminationSignal.wait()
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         sweeper.cancel()
+        presence.cancel()
         await server.shutdown()
         subscriber.close()
         client.close()

@@ -1,0 +1,208 @@
+import Foundation
+import MQTT
+import MQTTServer
+import NIOCore
+import RelayCore
+import RelayStore
+
+/// Receipts, typing and presence: what a device says about reading and
+/// being there, and what it hears of its peers.
+extension ChatRouter {
+    // MARK: - Read receipts (r/<conversation>)
+
+    func receipt(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
+        guard let receipt = try? Relay_V1_Receipt(serializedBytes: Array(message.payload.readableBytesView)), receipt.readUpToSeq > 0 else {
+            return loop.makeSucceededFuture(.payloadFormatInvalid)
+        }
+        return store.markRead(conversation: conversation, user: user, seq: receipt.readUpToSeq, on: loop).map { advanced -> ReasonCode in
+            if advanced {
+                self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: receipt.readUpToSeq, on: loop)
+            }
+            return .success
+        }.flatMapError { error in
+            let refusal = ChatError(redis: error)
+            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+        }
+    }
+
+    /// Tells the other members' devices that `reader` read up to `seq`,
+    /// unless either side turned read receipts off.
+    private func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) {
+        store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
+            let others = members.keys.filter { $0 != reader }
+            return self.store.readReceiptsOn(others + [reader], on: loop).flatMap { on in
+                guard on.contains(reader) else { return loop.makeSucceededVoidFuture() }
+                let audience = others.filter { on.contains($0) }
+                var status = Relay_V1_Status()
+                status.kind = .read
+                status.conversation = conversation
+                status.epoch = epoch
+                status.seq = seq
+                status.user = reader
+                let entry = QueueEntry.status(Self.bytes(status))
+                return self.store.devices(of: audience, on: loop).flatMap { devices in
+                    self.store.enqueue(devices.values.joined().map { ($0, [entry.bytes]) }, on: loop).map { _ in }
+                }
+            }
+        }.whenFailure { error in
+            self.logger.warning("read receipt fan-out failed", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: - Typing (t/<conversation>), QoS 0, never stored
+
+    func typing(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) {
+        guard let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView)) else { return }
+        store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
+            guard members[user] != nil else { return loop.makeSucceededVoidFuture() }
+            var event = Relay_V1_TypingEvent()
+            event.conversation = conversation
+            event.user = user
+            event.device = device
+            event.typing = typing.typing
+            let payload = Array("t".utf8) + Self.bytes(event)
+            return self.store.devices(of: members.keys.filter { $0 != user }, on: loop).flatMap { devices in
+                // Only nodes holding a device's connection listen: offline devices get nothing.
+                self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
+            }
+        }.whenFailure { _ in }
+    }
+
+    // MARK: - Presence
+
+    /// How long a presence mark lasts without a refresh; nodes refresh
+    /// their devices' marks at a third of it.
+    static let presenceLifetime: Int64 = 45_000
+
+    func announcePresence(user: String, device: String, online: Bool, on loop: any EventLoop) {
+        let now = Self.nowMilliseconds()
+        let mark = online
+            ? store.markOnline(user: user, device: device, until: now + Self.presenceLifetime, on: loop)
+            : store.markOffline(user: user, device: device, now: now, on: loop)
+        mark.flatMap { self.presenceMessage(of: user, on: loop) }
+            .flatMap { presence in self.store.publish(channel: Self.presenceChannel(user), payload: Self.bytes(presence), on: loop) }
+            .whenFailure { error in
+                self.logger.warning("presence update failed", metadata: ["user": "\(user)", "error": "\(error)"])
+            }
+    }
+
+    /// A user's presence as others may see it (last seen hidden by privacy).
+    func presenceMessage(of user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Presence> {
+        store.presence(of: user, now: Self.nowMilliseconds(), on: loop).and(store.showsLastSeen(user, on: loop)).map { state, shows in
+            var presence = Relay_V1_Presence()
+            presence.user = user
+            presence.online = state.online
+            presence.lastSeenMs = shows ? state.lastSeen : 0
+            return presence
+        }
+    }
+
+    /// Keeps this node's devices marked online while they stay connected.
+    func startPresenceRefresh(every interval: TimeAmount, on loop: any EventLoop) -> RepeatedTask {
+        loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
+            let until = Self.nowMilliseconds() + Self.presenceLifetime
+            let marks = self.connectedDevices().map { self.store.markOnline(user: $0.user, device: $0.device, until: until, on: loop) }
+            return EventLoopFuture.andAllComplete(marks, on: loop)
+        }
+    }
+
+    static func presenceChannel(_ user: String) -> String { "p:\(user)" }
+
+    // MARK: - Requests
+
+    func presenceRequest(_ query: Relay_V1_PresenceQuery, user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        let target = query.user
+        return store.shareConversation(user, target, on: loop).flatMap { shared in
+            guard shared else {
+                return loop.makeFailedFuture(ChatError("not_found", "no conversation with \(target)"))
+            }
+            self.watch(user: target, from: device)
+            return self.presenceMessage(of: target, on: loop).map { presence in
+                var response = Relay_V1_Response()
+                response.presence = presence
+                return response
+            }
+        }
+    }
+
+    func historyRequest(_ sync: Relay_V1_HistorySync, user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        let conversation = sync.conversation
+        let limit = Int(min(max(sync.limit, 1), 500))
+        return store.members(of: conversation, on: loop).flatMap { members in
+            guard members[user] != nil else {
+                return loop.makeFailedFuture(ChatError("not_member", "\(user) is not in \(conversation)"))
+            }
+            return self.store.history(conversation: conversation, after: sync.afterSeq, limit: limit, on: loop).flatMap { page in
+                self.store.messages(page.seqs.map { (conversation, $0) }, for: device, on: loop).map { messages in
+                    var history = Relay_V1_History()
+                    history.conversation = conversation
+                    history.more = page.more
+                    for (seq, stored) in zip(page.seqs, messages) {
+                        guard let stored else { continue }  // expired (disappearing or past retention)
+                        history.messages.append(Self.delivery(conversation: conversation, seq: seq, stored: stored))
+                    }
+                    var response = Relay_V1_Response()
+                    response.history = history
+                    return response
+                }
+            }
+        }
+    }
+
+    func privacyRequest(_ settings: Relay_V1_PrivacySettings, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        if settings.hasLastSeen, !["everyone", "nobody"].contains(settings.lastSeen) {
+            return loop.makeFailedFuture(ChatError("bad_request", "last_seen is \"everyone\" or \"nobody\""))
+        }
+        return store.setPrivacy(
+            user: user,
+            readReceipts: settings.hasReadReceipts ? settings.readReceipts : nil,
+            lastSeen: settings.hasLastSeen ? settings.lastSeen : nil,
+            on: loop
+        ).map {
+            var response = Relay_V1_Response()
+            response.ok = Relay_V1_Empty()
+            return response
+        }
+    }
+
+    func devicesRequest(_ operation: String, device target: String, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        let change: EventLoopFuture<Void>
+        switch operation {
+        case "remove":
+            change = store.removeDevice(user: user, device: target, on: loop).flatMap { removed in
+                guard removed else { return loop.makeFailedFuture(ChatError("not_found", "\(user) has no device \(target)")) }
+                // Whichever node holds it disconnects it.
+                return self.store.publish(channel: ChatStore.channel(device: target), payload: Array("x".utf8), on: loop).map { _ in }
+            }
+        default:
+            change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { linked in
+                guard linked else {
+                    throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+                }
+            }
+        }
+        return change.flatMap { self.store.devices(of: [user], on: loop) }.map { devices in
+            var response = Relay_V1_Response()
+            var list = Relay_V1_Devices()
+            list.devices = devices[user] ?? []
+            response.devices = list
+            return response
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func delivery(conversation: String, seq: UInt64, stored: ChatStore.StoredMessage) -> Relay_V1_Delivery {
+        var delivery = Relay_V1_Delivery()
+        delivery.conversation = conversation
+        delivery.epoch = stored.epoch
+        delivery.seq = seq
+        delivery.fromUser = stored.user
+        delivery.fromDevice = stored.device
+        delivery.serverTimeMs = stored.time
+        delivery.ciphertext = Data(stored.ciphertext)
+        delivery.clientMessageID = stored.clientMessageID
+        delivery.replyToSeq = stored.replyTo
+        return delivery
+    }
+}
