@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MQTTServer", targets: ["MQTTServer"]),
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
+        .library(name: "RelayClient", targets: ["RelayClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -54,6 +55,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
+        // libmosquitto, through pkg-config; only RelayClient's MosquittoClient imports it.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // Client SDK for devices: MosquittoClient (libmosquitto), connect with failover,
+        // send with retries and idempotency, receive with dedup and reorder.
+        .target(
+            name: "RelayClient",
+            dependencies: ["CMosquitto"],
+            swiftSettings: strict
+        ),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -75,6 +89,11 @@ let package = Package(
         .testTarget(
             name: "RelayBenchTests",
             dependencies: ["RelayBench", "MQTT"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayClientTests",
+            dependencies: ["RelayClient"],
             swiftSettings: strict
         ),
         .testTarget(
