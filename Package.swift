@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -39,6 +40,12 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // The chat domain: identifiers, envelopes (generated protobuf), rules. No I/O.
+        .target(
+            name: "RelayCore",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
         // Composition: configuration, commands, wiring.
@@ -94,6 +101,11 @@ let package = Package(
         .testTarget(
             name: "RelayClientTests",
             dependencies: ["RelayClient"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayCoreTests",
+            dependencies: ["RelayCore", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(
