@@ -103,6 +103,8 @@ public final class MosquittoClient: @unchecked Sendable {
         var linkUp = false
         /// A connect is queued or in progress and has no CONNACK yet.
         var connectWaiter: (token: UInt64, continuation: CheckedContinuation<ConnectAcknowledgement, any Error>)?
+        /// A refused CONNACK, reported once the link is down.
+        var refusal: ConnectAcknowledgement?
         var nextToken: UInt64 = 0
         var closed = false
     }
@@ -115,8 +117,8 @@ public final class MosquittoClient: @unchecked Sendable {
     private let handle: OpaquePointer
     private let eventSink: AsyncStream<MosquittoEvent>.Continuation
     private let state = Mutex(State())
-    private let publishes = AcknowledgementTable<PublishAcknowledgement>()
-    private let subscriptions = AcknowledgementTable<SubscribeAcknowledgement>()
+    private let publishes = WaiterTable<Int32, PublishAcknowledgement>()
+    private let subscriptions = WaiterTable<Int32, SubscribeAcknowledgement>()
 
     /// Creates the libmosquitto handle and applies `configuration`; nothing is sent yet.
     public init(configuration: Configuration) throws(MosquittoError) {
@@ -422,25 +424,36 @@ public final class MosquittoClient: @unchecked Sendable {
     }
 
     private func didConnect(_ ack: ConnectAcknowledgement) {
-        let waiter = state.withLock { state in
+        // A refusal is reported to the waiter when the link is down (libmosquitto
+        // closes it right after), so that the caller can connect again at once.
+        let waiter = state.withLock { state -> CheckedContinuation<ConnectAcknowledgement, any Error>? in
+            guard ack.isAccepted else {
+                state.refusal = ack
+                return nil
+            }
             defer { state.connectWaiter = nil }
             return state.connectWaiter?.continuation
         }
         eventSink.yield(.connectAcknowledged(ack))
-        if ack.isAccepted {
-            waiter?.resume(returning: ack)
-        } else {
-            waiter?.resume(throwing: MosquittoClientError.refused(ack))
-        }
+        waiter?.resume(returning: ack)
     }
 
     private func didDisconnect(_ disconnection: Disconnection) {
-        let waiter = state.withLock { state in
-            defer { state.connectWaiter = nil }
-            return state.connectWaiter?.continuation
+        // libmosquitto has closed the socket before calling back.
+        let (waiter, refusal) = state.withLock { state in
+            state.linkUp = false
+            defer {
+                state.connectWaiter = nil
+                state.refusal = nil
+            }
+            return (state.connectWaiter?.continuation, state.refusal)
         }
         eventSink.yield(.disconnected(disconnection))
-        waiter?.resume(throwing: MosquittoClientError.connectionLost(disconnection))
+        if let refusal {
+            waiter?.resume(throwing: MosquittoClientError.refused(refusal))
+        } else {
+            waiter?.resume(throwing: MosquittoClientError.connectionLost(disconnection))
+        }
     }
 }
 

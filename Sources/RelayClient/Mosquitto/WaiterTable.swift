@@ -1,15 +1,17 @@
 import Synchronization
 
-/// Acknowledgements awaited by packet identifier (PUBACK, SUBACK).
+/// Answers awaited by key: acknowledgements by packet identifier (PUBACK,
+/// SUBACK), responses by correlation id, statuses by client message id.
 ///
-/// `register` runs the libmosquitto call that assigns the identifier while
+/// `register` runs the call that assigns the key (e.g. the libmosquitto call
+/// that assigns a packet identifier) while
 /// holding the table's lock, so an acknowledgement that the network thread
 /// reports before the caller starts waiting is kept, never lost. This cannot
 /// deadlock: the network thread takes this lock only from callbacks, and the
 /// libmosquitto calls made under it (`mosquitto_publish_v5`,
 /// `mosquitto_subscribe_v5`) take only libmosquitto's message and packet queue
 /// mutexes, which the network thread does not hold while calling back.
-final class AcknowledgementTable<Value: Sendable>: Sendable {
+final class WaiterTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private enum Slot {
         case pending
         case waiting(UInt64, CheckedContinuation<Value, any Error>)
@@ -17,15 +19,15 @@ final class AcknowledgementTable<Value: Sendable>: Sendable {
     }
 
     private struct State {
-        var slots: [Int32: Slot] = [:]
+        var slots: [Key: Slot] = [:]
         var nextToken: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
-    /// Runs `assign`, which returns a packet identifier, and expects an acknowledgement for it.
-    func register<E: Error>(_ assign: () throws(E) -> Int32) throws(E) -> Int32 {
-        try state.withLock { (state) throws(E) -> Int32 in
+    /// Runs `assign`, which returns a key, and expects an answer for it.
+    func register<E: Error>(_ assign: () throws(E) -> Key) throws(E) -> Key {
+        try state.withLock { (state) throws(E) -> Key in
             let id = try assign()
             state.slots[id] = .pending
             return id
@@ -33,7 +35,7 @@ final class AcknowledgementTable<Value: Sendable>: Sendable {
     }
 
     /// Reports the acknowledgement for `id`; ignored when nobody expects it.
-    func resolve(_ id: Int32, _ value: Value) {
+    func resolve(_ id: Key, _ value: Value) {
         let waiter: CheckedContinuation<Value, any Error>? = state.withLock { state in
             switch state.slots[id] {
             case .pending:
@@ -50,7 +52,7 @@ final class AcknowledgementTable<Value: Sendable>: Sendable {
     }
 
     /// Waits at most `timeout` for the acknowledgement of a registered `id`.
-    func wait(for id: Int32, timeout: Duration) async throws -> Value {
+    func wait(for id: Key, timeout: Duration) async throws -> Value {
         let token = state.withLock { state in
             state.nextToken += 1
             return state.nextToken
@@ -86,8 +88,13 @@ final class AcknowledgementTable<Value: Sendable>: Sendable {
         }
     }
 
+    /// Expects an answer for `id`.
+    func expect(_ id: Key) {
+        state.withLock { $0.slots[id] = .pending }
+    }
+
     /// Stops expecting `id` (nobody will wait for it).
-    func forget(_ id: Int32) {
+    func forget(_ id: Key) {
         state.withLock { _ = $0.slots.removeValue(forKey: id) }
     }
 
@@ -104,7 +111,7 @@ final class AcknowledgementTable<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(throwing: error) }
     }
 
-    private func abandon(_ id: Int32, _ token: UInt64) -> CheckedContinuation<Value, any Error>? {
+    private func abandon(_ id: Key, _ token: UInt64) -> CheckedContinuation<Value, any Error>? {
         state.withLock { state in
             guard case .waiting(let t, let continuation) = state.slots[id], t == token else { return nil }
             state.slots[id] = nil
