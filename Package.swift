@@ -72,7 +72,10 @@ let package = Package(
         // send with retries and idempotency, receive with dedup and reorder.
         .target(
             name: "RelayClient",
-            dependencies: ["CMosquitto"],
+            dependencies: [
+                "CMosquitto", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         // Load generator over the project's own codec.
@@ -100,7 +103,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayClientTests",
-            dependencies: ["RelayClient"],
+            dependencies: [
+                "RelayClient", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -361,7 +361,12 @@ public final class MosquittoClient: @unchecked Sendable {
                     rc = error.code.rawValue
                 }
                 if rc == 0 {
-                    state.withLock { $0.linkUp = true }
+                    let abandoned = state.withLock { state in
+                        state.linkUp = true
+                        return state.connectWaiter == nil
+                    }
+                    // The caller gave up (timeout, cancel, close) while the socket was opening.
+                    if abandoned { _ = mosquitto_disconnect(handle) }
                 } else {
                     let waiter = state.withLock { state in
                         defer { state.connectWaiter = nil }
