@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
         .library(name: "RelayClient", targets: ["RelayClient"]),
+        .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -78,6 +80,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // relay-cli's commands over RelayClient, and the placeholder MessageSealer.
+        .target(
+            name: "RelayCLIKit",
+            dependencies: [
+                "RelayClient", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "RelayCLIClient", dependencies: ["RelayCLIKit"], swiftSettings: strict),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -104,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "RelayClientTests",
             dependencies: [
-                "RelayClient", "RelayCore",
+                "RelayClient", "RelayCore", "RelayCLIKit",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
