@@ -73,6 +73,16 @@ final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// Freezes mosquitto (SIGSTOP): connections stay open, nothing is answered.
+    func pause() {
+        if let process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a paused mosquitto run again (SIGCONT).
+    func resume() {
+        if let process { kill(process.processIdentifier, SIGCONT) }
+    }
+
     /// Stops and starts again on the same port.
     func restart() async throws {
         try await stop()
