@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "relay", targets: ["RelayCLI"]),
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
         .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
+        .library(name: "RelayClient", targets: ["RelayClient"]),
+        .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -91,6 +94,34 @@ let package = Package(
             resources: [.copy("Scripts")],
             swiftSettings: strict
         ),
+        // libmosquitto, through pkg-config; only RelayClient's MosquittoClient imports it.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // Client SDK for devices: MosquittoClient (libmosquitto), connect with failover,
+        // send with retries and idempotency, receive with dedup and reorder.
+        .target(
+            name: "RelayClient",
+            dependencies: [
+                "CMosquitto", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+        // relay-cli's commands over RelayClient, and the placeholder MessageSealer.
+        .target(
+            name: "RelayCLIKit",
+            dependencies: [
+                "RelayClient", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "RelayCLIClient", dependencies: ["RelayCLIKit"], swiftSettings: strict),
         // Load generator over the project's own codec.
         .target(
             name: "RelayBench",
@@ -112,6 +143,14 @@ let package = Package(
         .testTarget(
             name: "RelayBenchTests",
             dependencies: ["RelayBench", "MQTT"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayClientTests",
+            dependencies: [
+                "RelayClient", "RelayCore", "RelayCLIKit",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

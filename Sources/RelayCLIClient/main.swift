@@ -1,0 +1,3 @@
+import RelayCLIKit
+
+await RelayClientCommand.runAsRoot()
