@@ -1,0 +1,174 @@
+"""Receipts, typing, presence, history and devices in the chat relay
+(issue 3), on a real redis-server and two relay nodes."""
+
+import os
+import uuid
+
+import pytest
+
+from chat_support import Deployment, Device, text_of
+
+pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    d = Deployment(tmp_path_factory.mktemp("social"), nodes=2)
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def names():
+    tag = uuid.uuid4().hex[:8]
+    return lambda name: "%s-%s" % (name, tag)
+
+
+def direct(a, b):
+    return "~".join(sorted([a, b]))
+
+
+def test_read_receipts_reach_the_sender_and_respect_privacy(region, names):
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    b = Device(region, bob, bob + "-phone", node=1)
+    pb = a.pb
+    conversation = direct(alice, bob)
+    for i in range(3):
+        a.send(conversation, "m%d" % i)
+    b.messages(3)
+    receipt = pb.Receipt(epoch=1, read_up_to_seq=2)
+    info = b.client.publish("r/" + conversation, receipt.SerializeToString(), qos=1)
+    b.wait_ack(info.mid)
+    (read,) = a.statuses(1, kind=pb.Status.READ)
+    assert (read.conversation, read.seq, read.user) == (conversation, 2, bob)
+    # Going backwards changes nothing; forward again is told.
+    b.client.publish("r/" + conversation, pb.Receipt(epoch=1, read_up_to_seq=1).SerializeToString(), qos=1)
+    b.client.publish("r/" + conversation, pb.Receipt(epoch=1, read_up_to_seq=3).SerializeToString(), qos=1)
+    (read,) = a.statuses(1, kind=pb.Status.READ)
+    assert read.seq == 3
+    # Bob turns read receipts off: his reads are no longer told.
+    off = pb.PrivacySettings(read_receipts=False)
+    assert not b.request("privacy.set", privacy=off).HasField("error")
+    a.send(conversation, "m3")
+    b.messages(1)
+    b.client.publish("r/" + conversation, pb.Receipt(epoch=1, read_up_to_seq=4).SerializeToString(), qos=1)
+    # A marker: a later message and its DELIVERED status arrive, but no READ for 4.
+    a.send(conversation, "m4")
+    b.messages(1)
+    skipped = []
+    while True:
+        topic, payload, _ = a.next(30, suffix="/s", skipped=skipped)
+        s = pb.Status()
+        s.ParseFromString(payload)
+        assert s.kind != pb.Status.READ, "a READ came although bob turned receipts off"
+        if s.kind == pb.Status.DELIVERED and s.seq == 5:
+            break
+    a.close()
+    b.close()
+
+
+def test_typing_reaches_online_members_only_and_is_not_stored(region, names):
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    b = Device(region, bob, bob + "-phone", node=1)
+    pb = a.pb
+    conversation = direct(alice, bob)
+    a.send(conversation, "hi")  # the conversation exists from its first message
+    b.messages(1)
+    a.client.publish("t/" + conversation, pb.Typing(typing=True).SerializeToString(), qos=0)
+    topic, payload, _ = b.next(20, suffix="/t")
+    event = pb.TypingEvent()
+    event.ParseFromString(payload)
+    assert (event.conversation, event.user, event.device, event.typing) == (conversation, alice, alice + "-phone", True)
+    # Offline: nothing is kept for later.
+    b.close()
+    a.client.publish("t/" + conversation, pb.Typing(typing=False).SerializeToString(), qos=0)
+    a.send(conversation, "after typing")
+    b2 = Device(region, bob, bob + "-phone")
+    (got,) = b2.messages(1)
+    assert text_of(got) == "after typing"
+    while not b2.inbox.empty():
+        assert not b2.inbox.get_nowait()[0].endswith("/t"), "a typing event was stored"
+    a.close()
+    b2.close()
+
+
+def test_presence_online_offline_last_seen_and_visibility(region, names):
+    alice, bob, carol = names("alice"), names("bob"), names("carol")
+    a = Device(region, alice, alice + "-phone")
+    b = Device(region, bob, bob + "-phone", node=1)
+    c = Device(region, carol, carol + "-phone")
+    pb = a.pb
+    conversation = direct(alice, bob)
+    a.send(conversation, "hello")
+    b.messages(1)
+    resp = a.request("presence.get", presence_query=pb.PresenceQuery(user=bob))
+    assert not resp.HasField("error"), resp.error
+    assert resp.presence.user == bob and resp.presence.online
+    # Carol shares no conversation with bob: she may not see him.
+    resp = c.request("presence.get", presence_query=pb.PresenceQuery(user=bob))
+    assert resp.error.code == "not_found"
+    # Alice now watches bob: his going away is pushed to her, with last seen.
+    b.close()
+    while True:
+        topic, payload, _ = a.next(20, suffix="/p")
+        p = pb.Presence()
+        p.ParseFromString(payload)
+        if p.user == bob and not p.online:
+            break
+    assert p.last_seen_ms > 0
+    for d in (a, c):
+        d.close()
+
+
+def test_history_sync_pages_through_a_conversation(region, names):
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    pb = a.pb
+    conversation = direct(alice, bob)
+    for i in range(7):
+        a.send(conversation, "h%d" % i)
+    seen, after = [], 0
+    while True:
+        resp = a.request("history.sync", history_sync=pb.HistorySync(conversation=conversation, after_seq=after, limit=3))
+        assert not resp.HasField("error"), resp.error
+        seen += [(m.seq, text_of(m)) for m in resp.history.messages]
+        if not resp.history.more:
+            break
+        after = resp.history.messages[-1].seq
+    assert seen == [(i + 1, "h%d" % i) for i in range(7)]
+    # Not a member: refused.
+    eve = names("eve")
+    e = Device(region, eve, eve + "-phone")
+    resp = e.request("history.sync", history_sync=pb.HistorySync(conversation=conversation))
+    assert resp.error.code == "not_member"
+    a.close()
+    e.close()
+
+
+def test_removing_a_device_disconnects_and_revokes_it(region, names):
+    alice = names("alice")
+    phone = Device(region, alice, alice + "-phone")
+    laptop = Device(region, alice, alice + "-laptop", node=1)
+    pb = phone.pb
+    resp = phone.request("devices.list", devices_list=pb.DevicesList())
+    assert sorted(resp.devices.devices) == sorted([alice + "-phone", alice + "-laptop"])
+    resp = phone.request("devices.remove", devices_remove=pb.DevicesRemove(device=alice + "-laptop"))
+    assert list(resp.devices.devices) == [alice + "-phone"]
+    laptop.disconnects.get(timeout=20)  # the relay disconnected it
+    laptop.client.loop_stop()
+    # Its token still verifies, but the device may not come back...
+    again = Device(region, alice, alice + "-laptop", connect=False)
+    port = region.nodes[0].port
+    again.client.connect("127.0.0.1", port)
+    again.client.loop_start()
+    assert again.connack.get(timeout=20) == 0  # authenticated; then refused by the router
+    assert again.disconnects.get(timeout=20) is not None
+    again.client.loop_stop()
+    # ...until linked again.
+    resp = phone.request("devices.link", devices_link=pb.DevicesLink(device=alice + "-laptop"))
+    assert sorted(resp.devices.devices) == sorted([alice + "-phone", alice + "-laptop"])
+    back = Device(region, alice, alice + "-laptop")
+    back.close()
+    phone.close()
