@@ -149,8 +149,12 @@ import Testing
 
     @Test func sessionTakeoverDisconnectsTheOldConnection() throws {
         let first = try connect("same")
-        let second = try connect("same")
-        loop.run()
+        let c = try client()
+        try c.send(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "same", cleanStart: true, keepAlive: 0)))
+        // The takeover waits for the old connection's loop to poll once more.
+        loop.advanceTime(by: .milliseconds(1))
+        let second = c
+        #expect(try second.received().first.map { if case .connack(let ack) = $0 { return ack.reasonCode == .success } else { return false } } == true)
         #expect(try first.received() == [.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver))])
         #expect(!first.isOpen)
         #expect(second.isOpen)

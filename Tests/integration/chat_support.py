@@ -184,6 +184,7 @@ class Device:
         if version != 5:
             kwargs["clean_session"] = False
         self.client = mqtt.Client(**kwargs)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)
         self.client.username_pw_set(user, deployment.token(user, device))
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

@@ -163,12 +163,26 @@ def test_removing_a_device_disconnects_and_revokes_it(region, names):
     port = region.nodes[0].port
     again.client.connect("127.0.0.1", port)
     again.client.loop_start()
-    assert again.connack.get(timeout=20) == 0  # authenticated; then refused by the router
-    assert again.disconnects.get(timeout=20) is not None
+    code = again.connack.get(timeout=20)
+    assert int(getattr(code, "value", code)) == 0x87, "a removed device is refused in CONNACK"
     again.client.loop_stop()
     # ...until linked again.
     resp = phone.request("devices.link", devices_link=pb.DevicesLink(device=alice + "-laptop"))
+    assert not resp.HasField("error"), resp.error
     assert sorted(resp.devices.devices) == sorted([alice + "-phone", alice + "-laptop"])
     back = Device(region, alice, alice + "-laptop")
     back.close()
     phone.close()
+
+
+def test_a_user_has_at_most_six_devices(region, names):
+    alice = names("alice")
+    devices = [Device(region, alice, "%s-d%d" % (alice, i)) for i in range(6)]
+    seventh = Device(region, alice, alice + "-d6", connect=False)
+    seventh.client.connect("127.0.0.1", region.nodes[0].port)
+    seventh.client.loop_start()
+    code = seventh.connack.get(timeout=20)
+    assert int(getattr(code, "value", code)) == 0x97
+    seventh.client.loop_stop()
+    for d in devices:
+        d.close()

@@ -25,21 +25,28 @@ public struct TokenAuthenticator: MQTTAuthenticator {
     /// The Server Reference (MQTT 5.0 §4.11, e.g. `"eu.relay.example:8883"`)
     /// a device whose claims are these must use instead, or nil to serve it here.
     public typealias Redirect = @Sendable (_ claims: DeviceTokenClaims) -> String?
+    /// Admits an active device, or refuses it with a reason code and a
+    /// reason string (e.g. 0x97 Quota exceeded: too many devices). Runs
+    /// last; may record the device (registration happens before CONNACK).
+    public typealias Admission = @Sendable (_ user: String, _ device: String) async -> (ReasonCode, String)?
 
     private let verifier: TokenVerifier
     private let isDeviceActive: DeviceActivity
     private let redirect: Redirect
+    private let admit: Admission
 
     /// An authenticator checking tokens with `verifier`. By default every
     /// device is active and no device is redirected.
     public init(
         verifier: TokenVerifier,
         isDeviceActive: @escaping DeviceActivity = { _, _ in true },
-        redirect: @escaping Redirect = { _ in nil }
+        redirect: @escaping Redirect = { _ in nil },
+        admit: @escaping Admission = { _, _ in nil }
     ) {
         self.verifier = verifier
         self.isDeviceActive = isDeviceActive
         self.redirect = redirect
+        self.admit = admit
     }
 
     /// Decides on `connect` in a task off the event loop; the future
@@ -81,6 +88,9 @@ public struct TokenAuthenticator: MQTTAuthenticator {
         }
         guard await isDeviceActive(claims.user, claims.device) else {
             return Self.reject(.notAuthorized, "the device is not registered")
+        }
+        if let (code, reason) = await admit(claims.user, claims.device) {
+            return Self.reject(code, reason)
         }
         return .accept(MQTTPrincipal(username: claims.user, attributes: [
             DeviceAttribute.user: claims.user,

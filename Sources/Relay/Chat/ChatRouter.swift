@@ -118,34 +118,42 @@ final class ChatRouter: MQTTRouter {
             return
         }
         let loop = group.next()
-        store.isRevoked(user: user, device: device, on: loop).flatMap { revoked -> EventLoopFuture<Bool?> in
-            revoked ? loop.makeSucceededFuture(nil) : self.store.register(device: device, user: user, on: loop).map { $0 }
-        }.whenComplete { result in
-            switch result {
-            case .success(nil):
-                var properties = MQTTProperties()
-                properties.reasonString = "device \(device) was removed; link it again from another device"
-                session.disconnect(reasonCode: .notAuthorized, properties: properties)
-            case .success(true):
-                self.startPump(session: session, user: user, device: device, loop: loop)
-                self.announcePresence(user: user, device: device, online: true, on: loop)
-            case .success(false):
-                var properties = MQTTProperties()
-                properties.reasonString = "user \(user) already has \(self.configuration.maximumDevicesPerUser) devices"
-                session.disconnect(reasonCode: .quotaExceeded, properties: properties)
-            case .failure(let error):
-                self.logger.error("device registration failed", metadata: ["device": "\(device)", "error": "\(error)"])
-                session.disconnect(reasonCode: .serverUnavailable)
+        startPump(session: session, user: user, device: device, loop: loop)
+        announcePresence(user: user, device: device, online: true, on: loop)
+    }
+
+    /// Admits a device before CONNACK: refuses a removed one (0x87) and one
+    /// past the user's device limit (0x97); records a new one.
+    func admit(user: String, device: String) async -> (ReasonCode, String)? {
+        let loop = group.next()
+        do {
+            if try await store.isRevoked(user: user, device: device, on: loop).get() {
+                return (.notAuthorized, "device \(device) was removed; link it again from another device")
             }
+            guard try await store.register(device: device, user: user, on: loop).get() else {
+                return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            }
+            return nil
+        } catch {
+            logger.error("device admission failed", metadata: ["device": "\(device)", "error": "\(error)"])
+            return (.serverUnavailable, "the region's store is unavailable")
         }
     }
 
     private func startPump(session: MQTTSession, user: String, device: String, loop: any EventLoop) {
         let pump = DevicePump(
             device: device, user: user, session: session, store: store, loop: loop,
-            window: configuration.deliveryWindow, logger: logger,
+            window: configuration.deliveryWindow, maximumBehind: configuration.maximumQueuedPerDevice, logger: logger,
             onDelivered: { [self] conversation, message, seq in
                 self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
+            },
+            onOverflow: { [self] conversation, skipped in
+                var event = Relay_V1_Event()
+                var overflow = Relay_V1_QueueOverflow()
+                overflow.dropped = skipped
+                overflow.policy = "drop_oldest:messages (\(conversation), at \(self.configuration.maximumQueuedPerDevice) behind)"
+                event.queueOverflow = overflow
+                self.deliverNow(event, topic: "d/\(device)/e", to: session)
             }
         )
         let old = pumps.withLockedValue { pumps -> DevicePump? in
@@ -311,14 +319,14 @@ final class ChatRouter: MQTTRouter {
         deliverNow(status, topic: "d/\(device)/s", to: session)
     }
 
-    /// Puts `seq` on the queue of every member device but the sender's.
+    /// Marks the conversation dirty up to `seq` for every member device but
+    /// the sender's; their pumps read the log from their cursors.
     private func fanOut(conversation: String, seq: UInt64, sender: String, on loop: any EventLoop) {
         store.members(of: conversation, on: loop)
             .flatMap { members in self.store.devices(of: Array(members.keys), on: loop) }
             .flatMap { devices -> EventLoopFuture<Void> in
-                let entry = QueueEntry.message(conversation: conversation, seq: seq)
-                let targets = devices.values.joined().filter { $0 != sender }.map { ($0, [entry]) }
-                return self.enqueue(targets, on: loop)
+                let targets = devices.values.joined().filter { $0 != sender }
+                return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
             }
             .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }
             .whenFailure { error in
@@ -508,7 +516,7 @@ final class ChatRouter: MQTTRouter {
 
     // MARK: - Helpers
 
-    private func deliverNow(_ payload: some SwiftProtobuf.Message, topic: String, to session: MQTTSession) {
+    func deliverNow(_ payload: some SwiftProtobuf.Message, topic: String, to session: MQTTSession) {
         let message = MQTTMessage(topic: topic, payload: ByteBuffer(bytes: Self.bytes(payload)), qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce))
     }

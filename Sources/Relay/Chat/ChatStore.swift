@@ -13,6 +13,8 @@ final class ChatStore: Sendable {
     private let groupCreateScript: RedisScript
     private let groupChangeScript: RedisScript
     let receiptScript: RedisScript
+    let fanoutScript: RedisScript
+    let ackScript: RedisScript
 
     init(redis: RedisClient, configuration: ChatConfiguration) throws {
         self.redis = redis
@@ -22,6 +24,8 @@ final class ChatStore: Sendable {
         self.groupCreateScript = try ScriptLibrary.load("group_create")
         self.groupChangeScript = try ScriptLibrary.load("group_change")
         self.receiptScript = try ScriptLibrary.load("receipt")
+        self.fanoutScript = try ScriptLibrary.load("fanout")
+        self.ackScript = try ScriptLibrary.load("ack")
     }
 
     // MARK: - Keys
@@ -268,7 +272,7 @@ final class ChatStore: Sendable {
         let c = Self.conversation(id)
         var arguments: [RedisArgument] = [.string(actor), .string(operation), .integer(Int64(configuration.maximumGroupMembers)), .string(successor)]
         arguments.append(contentsOf: users.map { .string($0) })
-        return redis.send(groupChangeScript.command(keys: ["\(c):meta", "\(c):members"], arguments: arguments), on: loop)
+        return redis.send(groupChangeScript.command(keys: ["\(c):meta", "\(c):members", "\(c):joined"], arguments: arguments), on: loop)
             .map { $0.int ?? 0 }
             .flatMapErrorThrowing { throw ChatError(redis: $0) }
     }

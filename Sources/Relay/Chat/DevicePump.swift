@@ -6,14 +6,20 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
 
-/// Moves one connected device's durable queue to its MQTT session: keeps up
-/// to `window` QoS 1 deliveries in flight, in queue order; the device's
-/// PUBACK removes the entry from the queue (and tells the sender
-/// "delivered"). Woken when the device connects, when its node hears the
-/// device's channel, and on every acknowledgement. A new connection starts a
-/// new pump from the head of the queue, so anything unacknowledged is sent
-/// again: delivery is at least once, and devices drop duplicates by
-/// (conversation, seq).
+/// Moves what waits for one connected device to its MQTT session, at most
+/// `window` QoS 1 deliveries in flight:
+///
+/// - messages: for each conversation marked dirty for the device, the
+///   conversation log from the device's cursor, in seq order; the device's
+///   PUBACKs move the cursor (in order, so a message skipped because it
+///   expired or is the device's own never jumps the cursor past one still
+///   unacknowledged), and tell the sender "delivered";
+/// - statuses and events: the device's queue, removed on PUBACK.
+///
+/// Woken when the device connects, when its node hears the device's
+/// channel, and on every acknowledgement. A new connection starts a new pump
+/// from the cursors, so anything unacknowledged is sent again: delivery is at
+/// least once, and devices drop duplicates by (conversation, seq).
 final class DevicePump: Sendable {
     let device: String
     let user: String
@@ -21,13 +27,20 @@ final class DevicePump: Sendable {
     private let store: ChatStore
     private let loop: any EventLoop
     private let window: Int
+    private let maximumBehind: Int
     private let logger: Logger
     private let onDelivered: @Sendable (_ conversation: String, _ message: ChatStore.StoredMessage, _ seq: UInt64) -> Void
+    private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
     private let state = NIOLockedValueBox(State())
 
     struct State {
-        /// Queue position of the last entry handed to the session.
-        var position = 0
+        /// Queue position of the last status or event handed over.
+        var queuePosition = 0
+        /// Per conversation, seqs handed over (or skipped) and not yet
+        /// acknowledged to the store, in order, with whether each is done.
+        var pending: [String: [(seq: UInt64, done: Bool)]] = [:]
+        /// Per conversation, the highest seq handed over or skipped.
+        var handed: [String: UInt64] = [:]
         var inflight = 0
         var fetching = false
         var wakeAgain = false
@@ -41,8 +54,10 @@ final class DevicePump: Sendable {
         store: ChatStore,
         loop: any EventLoop,
         window: Int,
+        maximumBehind: Int,
         logger: Logger,
-        onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void
+        onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
+        onOverflow: @escaping @Sendable (String, UInt64) -> Void
     ) {
         self.device = device
         self.user = user
@@ -50,17 +65,19 @@ final class DevicePump: Sendable {
         self.store = store
         self.loop = loop
         self.window = window
+        self.maximumBehind = maximumBehind
         self.logger = logger
         self.onDelivered = onDelivered
+        self.onOverflow = onOverflow
     }
 
     func stop() {
         state.withLockedValue { $0.stopped = true }
     }
 
-    /// Reads more of the queue if the window has room.
+    /// Reads more if the window has room.
     func wake() {
-        let plan: (after: Int, room: Int)? = state.withLockedValue { s in
+        let plan: (queuePosition: Int, handed: [String: UInt64], room: Int)? = state.withLockedValue { s in
             guard !s.stopped else { return nil }
             if s.fetching {
                 s.wakeAgain = true
@@ -70,84 +87,172 @@ final class DevicePump: Sendable {
             guard room > 0 else { return nil }
             s.fetching = true
             s.wakeAgain = false
-            return (s.position, room)
+            return (s.queuePosition, s.handed, room)
         }
         guard let plan else { return }
-        store.queue(device: device, after: plan.after, limit: plan.room, on: loop)
-            .flatMap { entries in self.load(entries) }
-            .whenComplete { result in
-                switch result {
-                case .success(let items):
-                    let again = self.state.withLockedValue { s -> Bool in
-                        s.fetching = false
-                        if let last = items.last { s.position = max(s.position, last.position) }
-                        s.inflight += items.count
-                        return s.wakeAgain || items.count == plan.room
+        fetch(plan.queuePosition, handed: plan.handed, room: plan.room).whenComplete { result in
+            switch result {
+            case .success(let batch):
+                let again = self.state.withLockedValue { s -> Bool in
+                    s.fetching = false
+                    if let last = batch.queued.last { s.queuePosition = max(s.queuePosition, last.position) }
+                    for item in batch.messages {
+                        s.pending[item.conversation, default: []].append((item.seq, false))
+                        s.handed[item.conversation] = max(s.handed[item.conversation] ?? 0, item.seq)
                     }
-                    for item in items { self.deliver(item) }
-                    if again { self.wake() }
-                case .failure(let error):
-                    self.logger.warning("device queue read failed", metadata: ["device": "\(self.device)", "error": "\(error)"])
-                    self.state.withLockedValue { $0.fetching = false }
-                    self.loop.scheduleTask(in: .seconds(1)) { self.wake() }
+                    s.inflight += batch.queued.count + batch.messages.count
+                    return s.wakeAgain || batch.queued.count + batch.messages.count == plan.room
                 }
+                for (conversation, skipped) in batch.overflow { self.onOverflow(conversation, skipped) }
+                for item in batch.queued { self.deliverQueued(item) }
+                for item in batch.messages { self.deliverMessage(item) }
+                if again { self.wake() }
+            case .failure(let error):
+                self.logger.warning("device queue read failed", metadata: ["device": "\(self.device)", "error": "\(error)"])
+                self.state.withLockedValue { $0.fetching = false }
+                self.loop.scheduleTask(in: .seconds(1)) { self.wake() }
             }
+        }
     }
 
-    /// An entry ready to go: its topic and payload, or nothing (an expired
-    /// message, which is just removed).
-    struct Item: Sendable {
+    struct QueuedItem: Sendable {
         var position: Int
         var entry: [UInt8]
         var topic: String?
         var payload: [UInt8]
-        var delivered: (conversation: String, message: ChatStore.StoredMessage, seq: UInt64)?
     }
 
-    private func load(_ entries: [(position: Int, entry: [UInt8])]) -> EventLoopFuture<[Item]> {
-        var refs: [(conversation: String, seq: UInt64)] = []
-        for (_, bytes) in entries {
-            if case .message(let conversation, let seq) = QueueEntry(bytes: bytes) { refs.append((conversation, seq)) }
-        }
-        return store.messages(refs, for: device, on: loop).map { messages in
-            var next = messages.makeIterator()
-            return entries.map { position, bytes -> Item in
+    struct MessageItem: Sendable {
+        var conversation: String
+        var seq: UInt64
+        /// Nil when there is nothing to send: expired, or the device's own.
+        var stored: ChatStore.StoredMessage?
+    }
+
+    struct Batch: Sendable {
+        var queued: [QueuedItem] = []
+        var messages: [MessageItem] = []
+        var overflow: [(String, UInt64)] = []
+    }
+
+    private func fetch(_ queuePosition: Int, handed: [String: UInt64], room: Int) -> EventLoopFuture<Batch> {
+        store.snapshot(device: device, statusAfter: queuePosition, limit: room, on: loop).flatMap { snapshot in
+            let queued = snapshot.queued.map { position, bytes in
                 switch QueueEntry(bytes: bytes) {
-                case .message(let conversation, let seq):
-                    guard let stored = next.next() ?? nil else {
-                        return Item(position: position, entry: bytes, topic: nil, payload: [])
+                case .status(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/s", payload: payload)
+                case .event(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/e", payload: payload)
+                case .message, nil: return QueuedItem(position: position, entry: bytes, topic: nil, payload: [])
+                }
+            }
+            let room = room - queued.count
+            guard room > 0 else { return self.loop.makeSucceededFuture(Batch(queued: queued)) }
+            let unknown = snapshot.dirty.map(\.conversation).filter { snapshot.cursors[$0] == nil }
+            return self.store.joined(user: self.user, conversations: unknown, on: self.loop).flatMap { joined in
+                let (ranges, overflow) = self.plan(snapshot, joined: joined, handed: handed)
+                return self.store.logRanges(ranges, limit: room, on: self.loop).flatMap { seqsByRange in
+                    let refs = Self.interleave(ranges.map(\.conversation), seqsByRange, limit: room)
+                    return self.store.messages(refs, for: self.device, on: self.loop).map { stored in
+                        let messages = zip(refs, stored).map { ref, message in
+                            // The device's own messages are not sent back to it.
+                            MessageItem(conversation: ref.conversation, seq: ref.seq, stored: message?.device == self.device ? nil : message)
+                        }
+                        return Batch(queued: queued, messages: messages, overflow: overflow)
                     }
-                    let delivery = ChatRouter.delivery(conversation: conversation, seq: seq, stored: stored)
-                    let payload = (try? delivery.serializedBytes() as [UInt8]) ?? []
-                    return Item(position: position, entry: bytes, topic: "d/\(self.device)/m", payload: payload, delivered: (conversation, stored, seq))
-                case .status(let payload):
-                    return Item(position: position, entry: bytes, topic: "d/\(self.device)/s", payload: payload)
-                case .event(let payload):
-                    return Item(position: position, entry: bytes, topic: "d/\(self.device)/e", payload: payload)
-                case nil:
-                    return Item(position: position, entry: bytes, topic: nil, payload: [])
                 }
             }
         }
     }
 
-    private func deliver(_ item: Item) {
+    /// The log ranges to read: from the cursor (or where the user joined),
+    /// past what is already in flight, up to the highest seq fanned out;
+    /// a device more than `maximumBehind` behind skips ahead (reported).
+    private func plan(
+        _ snapshot: ChatStore.PumpSnapshot,
+        joined: [String: UInt64],
+        handed: [String: UInt64]
+    ) -> ([(conversation: String, after: UInt64, upTo: UInt64)], [(String, UInt64)]) {
+        var ranges: [(conversation: String, after: UInt64, upTo: UInt64)] = []
+        var overflow: [(String, UInt64)] = []
+        for (conversation, latest) in snapshot.dirty {
+            var after = max(snapshot.cursors[conversation] ?? joined[conversation] ?? 0, handed[conversation] ?? 0)
+            if latest > after + UInt64(maximumBehind) {
+                overflow.append((conversation, latest - UInt64(maximumBehind) - after))
+                after = latest - UInt64(maximumBehind)
+            }
+            if latest > after { ranges.append((conversation, after, latest)) }
+        }
+        return (ranges, overflow)
+    }
+
+    /// Takes seqs from each conversation in turn (each in order), up to `limit`.
+    static func interleave(_ conversations: [String], _ seqs: [[UInt64]], limit: Int) -> [(conversation: String, seq: UInt64)] {
+        var refs: [(conversation: String, seq: UInt64)] = []
+        var iterators = seqs.map { $0.makeIterator() }
+        var progress = true
+        while refs.count < limit && progress {
+            progress = false
+            for i in iterators.indices where refs.count < limit {
+                if let seq = iterators[i].next() {
+                    refs.append((conversations[i], seq))
+                    progress = true
+                }
+            }
+        }
+        return refs
+    }
+
+    private func deliverQueued(_ item: QueuedItem) {
         guard let topic = item.topic else {
-            acknowledged(item)
+            acknowledgedQueued(item)
             return
         }
         let message = MQTTMessage(topic: topic, payload: ByteBuffer(bytes: item.payload), qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
-            self.acknowledged(item)
+            self.acknowledgedQueued(item)
         }))
     }
 
-    private func acknowledged(_ item: Item) {
-        if let delivered = item.delivered {
-            onDelivered(delivered.conversation, delivered.message, delivered.seq)
-        }
+    private func acknowledgedQueued(_ item: QueuedItem) {
         store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { _ in
             self.state.withLockedValue { $0.inflight -= 1 }
+            self.wake()
+        }
+    }
+
+    private func deliverMessage(_ item: MessageItem) {
+        guard let stored = item.stored else {
+            finished(item)
+            return
+        }
+        let delivery = ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored)
+        let payload = (try? delivery.serializedBytes() as [UInt8]) ?? []
+        let message = MQTTMessage(topic: "d/\(device)/m", payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: false)
+        session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
+            self.onDelivered(item.conversation, stored, item.seq)
+            self.finished(item)
+        }))
+    }
+
+    /// A message was acknowledged or skipped: move the cursor over the
+    /// conversation's done prefix.
+    private func finished(_ item: MessageItem) {
+        let advance: UInt64? = state.withLockedValue { s in
+            s.inflight -= 1
+            guard var list = s.pending[item.conversation] else { return nil }
+            if let i = list.firstIndex(where: { $0.seq == item.seq && !$0.done }) { list[i].done = true }
+            var upTo: UInt64?
+            while let first = list.first, first.done {
+                upTo = first.seq
+                list.removeFirst()
+            }
+            s.pending[item.conversation] = list.isEmpty ? nil : list
+            return upTo
+        }
+        guard let advance else {
+            wake()
+            return
+        }
+        store.acknowledge(device: device, conversation: item.conversation, seq: advance, on: loop).whenComplete { _ in
             self.wake()
         }
     }

@@ -2,7 +2,8 @@
 -- member may remove itself (leave). The last admin leaving promotes the
 -- member that joined first (lowest in HKEYS order is not defined, so the
 -- caller passes the successor it chose).
--- KEYS[1] {c:G}:meta, KEYS[2] {c:G}:members
+-- KEYS[1] {c:G}:meta, KEYS[2] {c:G}:members, KEYS[3] {c:G}:joined (user -> seq when added:
+-- a member's devices start reading the log there)
 -- ARGV: 1 actor, 2 "add" | "remove" | "leave" | "admin" | "unadmin", 3 maximum members, 4 successor ("" if none), 5.. users
 -- Returns the member count, or an error: NOT_FOUND, NOT_ADMIN, GROUP_FULL, NOT_MEMBER.
 if redis.call('HGET', KEYS[1], 'kind') ~= 'group' then
@@ -15,7 +16,12 @@ if op ~= 'leave' and role ~= 'admin' then
   return redis.error_reply('NOT_ADMIN only admins may change members')
 end
 if op == 'add' then
-  for i = 5, #ARGV do redis.call('HSETNX', KEYS[2], ARGV[i], 'member') end
+  local now = redis.call('HGET', KEYS[1], 'seq') or '0'
+  for i = 5, #ARGV do
+    if redis.call('HSETNX', KEYS[2], ARGV[i], 'member') == 1 then
+      redis.call('HSET', KEYS[3], ARGV[i], now)
+    end
+  end
   if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[3]) then
     for i = 5, #ARGV do
       if redis.call('HGET', KEYS[2], ARGV[i]) == 'member' then redis.call('HDEL', KEYS[2], ARGV[i]) end

@@ -1,0 +1,92 @@
+import NIOCore
+import RelayStore
+
+/// Message delivery by cursor: a fan-out marks a conversation dirty for a
+/// device (up to a seq); the device's pump reads the conversation log from
+/// the device's cursor and moves the cursor as the device acknowledges.
+/// Order within a conversation is therefore the log's order, always.
+extension ChatStore {
+    /// Marks `conversation` dirty up to `seq` for each device, pipelined,
+    /// waking the nodes that hold them.
+    func markDirty(devices: [String], conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard !devices.isEmpty else { return loop.makeSucceededVoidFuture() }
+        let commands = devices.map { device in
+            fanoutScript.command(
+                keys: ["\(Self.device(device)):dirty"],
+                arguments: [Self.channel(device: device), conversation, Int64(seq)]
+            )
+        }
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+            for reply in replies { _ = try reply.get() }
+        }
+    }
+
+    /// What a device's pump needs to plan: conversations with messages for
+    /// it (and the highest seq fanned out), its cursors, and queued
+    /// statuses and events after `statusAfter`.
+    struct PumpSnapshot: Sendable {
+        var dirty: [(conversation: String, latest: UInt64)]
+        var cursors: [String: UInt64]
+        var queued: [(position: Int, entry: [UInt8])]
+    }
+
+    func snapshot(device: String, statusAfter position: Int, limit: Int, on loop: any EventLoop) -> EventLoopFuture<PumpSnapshot> {
+        let d = Self.device(device)
+        return redis.pipeline([
+            RedisCommand("ZRANGE", "\(d):dirty", "0", "-1", "WITHSCORES"),
+            RedisCommand("HGETALL", "\(d):cur"),
+            RedisCommand("ZRANGEBYSCORE", "\(d):q", "(\(position)", "+inf", "WITHSCORES", "LIMIT", "0", "\(limit)"),
+        ], on: loop).flatMapThrowing { replies in
+            func pairs(_ reply: Result<RESPValue, RedisError>) throws -> [(RESPValue, RESPValue)] {
+                let values = try reply.get().array ?? []
+                return stride(from: 0, to: values.count - 1, by: 2).map { (values[$0], values[$0 + 1]) }
+            }
+            let dirty = try pairs(replies[0]).compactMap { name, score -> (String, UInt64)? in
+                guard let name = name.string, let seq = score.string.flatMap({ Double($0) }) else { return nil }
+                return (name, UInt64(seq))
+            }
+            var cursors: [String: UInt64] = [:]
+            for (name, seq) in try pairs(replies[1]) {
+                if let name = name.string, let seq = seq.string.flatMap({ UInt64($0) }) { cursors[name] = seq }
+            }
+            let queued = try pairs(replies[2]).compactMap { entry, score -> (Int, [UInt8])? in
+                guard let entry = entry.bytes, let position = score.string.flatMap({ Double($0) }) else { return nil }
+                return (Int(position), entry)
+            }
+            return PumpSnapshot(dirty: dirty, cursors: cursors, queued: queued)
+        }
+    }
+
+    /// Where `user` starts reading each conversation: the seq when it
+    /// joined (0 for 1:1 conversations and a group's founders).
+    func joined(user: String, conversations: [String], on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
+        guard !conversations.isEmpty else { return loop.makeSucceededFuture([:]) }
+        let commands = conversations.map { RedisCommand("HGET", "\(Self.conversation($0)):joined", user) }
+        return redis.pipeline(commands, on: loop).map { replies in
+            var joined: [String: UInt64] = [:]
+            for (conversation, reply) in zip(conversations, replies) {
+                joined[conversation] = (try? reply.get())?.string.flatMap { UInt64($0) } ?? 0
+            }
+            return joined
+        }
+    }
+
+    /// Seqs of each conversation's log in (after, upTo], at most `limit` each.
+    func logRanges(_ ranges: [(conversation: String, after: UInt64, upTo: UInt64)], limit: Int, on loop: any EventLoop) -> EventLoopFuture<[[UInt64]]> {
+        guard !ranges.isEmpty else { return loop.makeSucceededFuture([]) }
+        let commands = ranges.map {
+            RedisCommand("ZRANGEBYSCORE", "\(Self.conversation($0.conversation)):log", "(\($0.after)", "\($0.upTo)", "LIMIT", "0", "\(limit)")
+        }
+        return redis.pipeline(commands, on: loop).map { replies in
+            replies.map { reply in
+                ((try? reply.get())?.array ?? []).compactMap { $0.string.flatMap { UInt64($0) } }
+            }
+        }
+    }
+
+    /// The device has everything of `conversation` up to `seq`.
+    func acknowledge(device: String, conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let d = Self.device(device)
+        return redis.send(ackScript.command(keys: ["\(d):cur", "\(d):dirty"], arguments: [conversation, Int64(seq)]), on: loop).map { _ in }
+    }
+}
