@@ -113,24 +113,32 @@ struct RedisClientTests {
         let server = try RedisServerProcess()
         var configuration = server.configuration
         configuration.connectionCount = 1
+        configuration.commandTimeout = .seconds(60)
         let client = RedisClient(configuration: configuration)
         let observer = RedisClient(configuration: server.configuration)
         defer { observer.close() }
 
-        // Keep the only connection busy with a blocking pop (1 s), then queue more.
+        // Keep the only connection busy with a blocking pop, then queue more.
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        let blocking = client.send(RedisCommand("BLPOP", "never", 1), on: eventLoop)
+        let blocking = client.send(RedisCommand("BLPOP", "wake", 30), on: eventLoop)
         _ = try await eventually("BLPOP is blocking") {
             let info = try await observer.send(RedisCommand("INFO", "clients")).string ?? ""
             return info.contains("blocked_clients:1") ? true : nil
         }
         let queued = (0..<5).map { _ in client.send(RedisCommand("PING"), on: eventLoop) }
-        client.close()  // Returns once the thread has finished BLPOP and exited.
 
-        #expect(try await blocking.get() == .null)
+        // close() fails the queued requests at once, then waits for the thread.
+        let closing = Task.detached { client.close() }
         for future in queued {
-            await #expect(throws: RedisError(.closed, message: "the client is closed")) { try await future.get() }
+            await #expect(throws: RedisError(.closed, message: "the client is closed")) {
+                try await withTimeout(.seconds(10), "queued PING fails") { try await future.get() }
+            }
         }
+        // The batch in flight completes normally; then close() returns.
+        _ = try await observer.send(RedisCommand("LPUSH", "wake", "up"))
+        #expect(try await blocking.get() == .array([.bulk(ByteBuffer(string: "wake")), .bulk(ByteBuffer(string: "up"))]))
+        try await withTimeout(.seconds(10), "close() returns") { await closing.value }
+
         do {
             _ = try await client.send(RedisCommand("PING"))
             Issue.record("send after close should fail")

@@ -98,7 +98,4 @@ final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
         pthread_cond_broadcast(self.condition)
         return remaining
     }
-
-    /// Whether `close()` has been called.
-    var isClosed: Bool { self.withLock { self.closed } }
 }
