@@ -57,7 +57,7 @@ public struct ServeCommand: AsyncParsableCommand {
         redisConfiguration.connectionCount = redisConnections
         let client = RedisClient(configuration: redisConfiguration, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
-        let router = ChatRouter(store: store, group: group, logger: logger)
+        let router = try ChatRouter(store: store, group: group, logger: logger)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,
             logger: logger,
