@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEBIAN_PACKAGES=(
   pkg-config libssl-dev libmosquitto-dev libhiredis-dev
   redis-server mosquitto mosquitto-clients
-  python3 python3-paho-mqtt python3-pytest python3-protobuf protobuf-compiler
+  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography protobuf-compiler
   openssl procps
 )
 

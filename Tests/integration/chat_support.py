@@ -164,6 +164,14 @@ class Deployment:
         self.redis.stop()
 
 
+class Refused(Exception):
+    """A PUBACK with a failure reason code."""
+
+    def __init__(self, code):
+        super().__init__("PUBACK reason code 0x%02X" % code)
+        self.code = code
+
+
 class Device:
     """A device on the contract: MQTT 5 (or 3.1.1) paho client with a token,
     subscribed to d/<device>/#, decoding what arrives."""
@@ -192,6 +200,8 @@ class Device:
         self.client.on_subscribe = lambda *a, **k: self.subscribed.set()
         self.client.on_disconnect = lambda c, u, rc, *a: self.disconnects.put(rc)
         self.node = node
+        if version == 5:
+            record_puback_codes(self)
         if connect:
             self.connect()
 
@@ -232,6 +242,9 @@ class Device:
         info = self.client.publish("s/" + conversation, send.SerializeToString(), qos=1)
         if wait:
             self.wait_ack(info.mid, timeout)
+            code = getattr(self, "puback_codes", {}).get(info.mid, 0)
+            if code:
+                raise Refused(code)
         return send.client_message_id
 
     def wait_ack(self, mid, timeout=20):
@@ -300,3 +313,52 @@ class Device:
 
 def text_of(delivery):
     return bytes(b ^ 0x5A for b in delivery.ciphertext).decode()
+
+
+# ---------------------------------------------------------------- requests without waiting, PUBACK codes
+
+def publish_request(device, method, **body):
+    """Publishes a Request on q/<method> and returns its request id, without
+    waiting for the answer (see await_response)."""
+    req = device.pb.Request()
+    req.request_id = uuid.uuid4().hex
+    for field, value in body.items():
+        getattr(req, field).CopyFrom(value)
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = "d/%s/a" % device.device
+    props.CorrelationData = req.request_id.encode()
+    device.client.publish("q/" + method, req.SerializeToString(), qos=1, properties=props)
+    return req.request_id
+
+
+def await_responses(device, request_ids, timeout=20, skipped=None):
+    """The Responses to request_ids, by id; what else arrives goes to skipped."""
+    wanted = set(request_ids)
+    out = {}
+    deadline = time.monotonic() + timeout
+    while wanted - set(out):
+        _, payload, _ = device.next(deadline - time.monotonic(), suffix="/a", skipped=skipped)
+        resp = device.pb.Response()
+        resp.ParseFromString(payload)
+        if resp.request_id in wanted:
+            out[resp.request_id] = resp
+    return out
+
+
+def record_puback_codes(device):
+    """Makes device.puback_codes map each PUBACKed mid to its MQTT 5 reason
+    code. paho 1.6 parses the code but does not hand it to on_publish, so this
+    reads it from the packet first (test-only: it relies on paho 1.6's
+    _handle_pubackcomp)."""
+    device.puback_codes = {}
+    original = device.client._handle_pubackcomp
+
+    def handle(cmd):
+        packet = device.client._in_packet["packet"]
+        if cmd == "PUBACK" and len(packet) >= 2:
+            mid = int.from_bytes(packet[:2], "big")
+            with device.ack_cond:
+                device.puback_codes[mid] = packet[2] if len(packet) > 2 else 0
+        return original(cmd)
+
+    device.client._handle_pubackcomp = handle

@@ -15,7 +15,9 @@ import uuid
 
 import pytest
 
-from chat_support import Deployment, Device, text_of
+import json
+
+from chat_support import Deployment, Device, Refused, text_of
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -24,7 +26,10 @@ KILL_AFTER = 100
 
 
 def test_sigkill_while_taking_sends_loses_nothing_acknowledged(tmp_path):
-    region = Deployment(tmp_path, nodes=1)
+    # This test is about crashes, not rate limits: a region that allows the burst.
+    settings = tmp_path / "region.json"
+    settings.write_text(json.dumps({"name": "crash", "sendBurst": 1000, "sendsPerSecond": 1000}))
+    region = Deployment(tmp_path, nodes=1, extra_args=["--config", str(settings)])
     try:
         tag = uuid.uuid4().hex[:8]
         alice, bob = "alice-" + tag, "bob-" + tag
@@ -50,6 +55,8 @@ def test_sigkill_while_taking_sends_loses_nothing_acknowledged(tmp_path):
                             break
                         except AssertionError:
                             continue  # no PUBACK (link down): the same id again
+                        except Refused as refused:
+                            raise AssertionError("send %s refused: %s" % (cmid, refused))
                     acked.append(cmid)
             except BaseException as e:  # reported by the main thread
                 failure.append(e)

@@ -20,6 +20,21 @@ public struct ChatConfiguration: Sendable {
     /// Sends per device: bucket capacity and refill per second.
     public var sendBurst: Int = 50
     public var sendsPerSecond: Double = 20
+    /// Requests (`q/`) per device other than `keys.fetch`: bucket capacity
+    /// and refill per second.
+    public var requestBurst: Int = 20
+    public var requestsPerSecond: Double = 5
+    /// `keys.fetch` requests per device (each may use up a one-time prekey of
+    /// every device of a user, so stricter): capacity and refill per second.
+    public var keyFetchBurst: Int = 10
+    public var keyFetchesPerSecond: Double = 1
+    /// One-time prekeys a single `keys.upload` may carry.
+    public var maximumOneTimePrekeysPerUpload: Int = 200
+    /// One-time prekeys kept per device; past it the oldest go.
+    public var maximumOneTimePrekeysStored: Int = 1000
+    /// A device is told (`PrekeysLow`) when fewer than this many one-time
+    /// prekeys are left, once per crossing (until its next upload).
+    public var prekeysLowThreshold: Int = 10
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import MQTT
+import RelayCore
 import RelayStore
 
 /// A refusal or failure in the chat relay, with the stable code a device
@@ -9,10 +10,18 @@ struct ChatError: Error, CustomStringConvertible {
     /// "fenced", "unavailable".
     var code: String
     var message: String
+    /// Seconds after which a retry may succeed (rate limits); 0 otherwise.
+    var retryAfterSeconds: UInt32 = 0
 
     init(_ code: String, _ message: String) {
         self.code = code
         self.message = message
+    }
+
+    /// The chat error for one of RelayCore's refusals.
+    init(_ refusal: some RelayRefusal) {
+        self.init(refusal.code.rawValue, refusal.message)
+        self.retryAfterSeconds = refusal.retryAfterSeconds
     }
 
     /// Maps a script's error reply ("NOT_MEMBER …") to its code; anything

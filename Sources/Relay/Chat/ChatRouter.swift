@@ -20,12 +20,16 @@ final class ChatRouter: MQTTRouter {
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
+    private let keys: KeyDirectory
+    private let limiter: RateLimiter
 
-    init(store: ChatStore, group: any EventLoopGroup, logger: Logger) {
+    init(store: ChatStore, group: any EventLoopGroup, logger: Logger) throws {
         self.store = store
         self.configuration = store.configuration
         self.group = group
         self.logger = logger
+        self.keys = try KeyDirectory(store: store, logger: logger)
+        self.limiter = try RateLimiter(redis: store.redis, configuration: store.configuration, logger: logger)
     }
 
     /// Listens for device channels: a message on `d:<device>` wakes the
@@ -235,7 +239,14 @@ final class ChatRouter: MQTTRouter {
 
     // MARK: - Sending
 
-    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
+    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop, admitted: Bool = false) -> EventLoopFuture<ReasonCode> {
+        guard admitted else {  // the rate limit, before anything is stored
+            return limiter.admit(.send, device: device, on: loop).flatMap { refusal in
+                guard let refusal else { return self.send(message, conversation: conversation, user: user, device: device, session: session, on: loop, admitted: true) }
+                self.refuse(refusal, conversation: conversation, clientMessageID: RateLimiter.clientMessageID(in: message), device: device, session: session)
+                return loop.makeSucceededFuture(refusal.pubackReasonCode)
+            }
+        }
         let parsed: Relay_V1_Send
         let peer: String
         do {
@@ -315,6 +326,7 @@ final class ChatRouter: MQTTRouter {
         var detail = Relay_V1_Error()
         detail.code = error.code
         detail.message = error.message
+        detail.retryAfterSeconds = error.retryAfterSeconds
         status.error = detail
         deliverNow(status, topic: "d/\(device)/s", to: session)
     }
@@ -385,7 +397,14 @@ final class ChatRouter: MQTTRouter {
 
     // MARK: - Requests
 
-    private func request(_ message: MQTTMessage, method: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop) {
+    private func request(_ message: MQTTMessage, method: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop, admitted: Bool = false) {
+        guard admitted else {  // the rate limit (keys.fetch has its own, stricter)
+            limiter.admit(RateLimiter.Bucket(method: method), device: device, on: loop).whenSuccess { refusal in
+                guard let refusal else { return self.request(message, method: method, user: user, device: device, session: session, on: loop, admitted: true) }
+                self.answer(.failure(refusal), to: message, requestID: RateLimiter.requestID(in: message), device: device, session: session)
+            }
+            return
+        }
         let request: Relay_V1_Request
         do {
             request = try Relay_V1_Request(serializedBytes: Array(message.payload.readableBytesView))
@@ -415,6 +434,10 @@ final class ChatRouter: MQTTRouter {
             result = devicesRequest("remove", device: remove.device, user: user, on: loop)
         case ("devices.link", .devicesLink(let link)):
             result = devicesRequest("link", device: link.device, user: user, on: loop)
+        case ("keys.upload", .keysUpload(let upload)):
+            result = keys.upload(upload, device: device, on: loop)
+        case ("keys.fetch", .keysFetch(let fetch)):
+            result = keys.fetch(fetch, requester: device, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()
@@ -505,6 +528,7 @@ final class ChatRouter: MQTTRouter {
             var detail = Relay_V1_Error()
             detail.code = error.code
             detail.message = error.message
+            detail.retryAfterSeconds = error.retryAfterSeconds
             response.error = detail
         }
         response.requestID = requestID

@@ -57,7 +57,7 @@ public struct ServeCommand: AsyncParsableCommand {
         redisConfiguration.connectionCount = redisConnections
         let client = RedisClient(configuration: redisConfiguration, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
-        let router = ChatRouter(store: store, group: group, logger: logger)
+        let router = try ChatRouter(store: store, group: group, logger: logger)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,
             logger: logger,
@@ -101,6 +101,33 @@ struct RegionSettings: Codable {
     var maxGroupMembers: Int?
     var maxDevicesPerUser: Int?
     var deliveryWindow: Int?
+    var sendBurst: Int?
+    var sendsPerSecond: Double?
+    var requestBurst: Int?
+    var requestsPerSecond: Double?
+    var keyFetchBurst: Int?
+    var keyFetchesPerSecond: Double?
+
+    init() {}
+
+    /// Every key may be missing: the defaults above apply.
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
+        redis = try c.decodeIfPresent(String.self, forKey: .redis) ?? redis
+        maxSendBytes = try c.decodeIfPresent(Int.self, forKey: .maxSendBytes)
+        retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays)
+        maxQueuedPerDevice = try c.decodeIfPresent(Int.self, forKey: .maxQueuedPerDevice)
+        maxGroupMembers = try c.decodeIfPresent(Int.self, forKey: .maxGroupMembers)
+        maxDevicesPerUser = try c.decodeIfPresent(Int.self, forKey: .maxDevicesPerUser)
+        deliveryWindow = try c.decodeIfPresent(Int.self, forKey: .deliveryWindow)
+        sendBurst = try c.decodeIfPresent(Int.self, forKey: .sendBurst)
+        sendsPerSecond = try c.decodeIfPresent(Double.self, forKey: .sendsPerSecond)
+        requestBurst = try c.decodeIfPresent(Int.self, forKey: .requestBurst)
+        requestsPerSecond = try c.decodeIfPresent(Double.self, forKey: .requestsPerSecond)
+        keyFetchBurst = try c.decodeIfPresent(Int.self, forKey: .keyFetchBurst)
+        keyFetchesPerSecond = try c.decodeIfPresent(Double.self, forKey: .keyFetchesPerSecond)
+    }
 
     static func load(path: String) throws -> RegionSettings {
         let data: Data
@@ -126,6 +153,12 @@ struct RegionSettings: Codable {
         if let maxGroupMembers { c.maximumGroupMembers = maxGroupMembers }
         if let maxDevicesPerUser { c.maximumDevicesPerUser = maxDevicesPerUser }
         if let deliveryWindow { c.deliveryWindow = deliveryWindow }
+        if let sendBurst { c.sendBurst = sendBurst }
+        if let sendsPerSecond { c.sendsPerSecond = sendsPerSecond }
+        if let requestBurst { c.requestBurst = requestBurst }
+        if let requestsPerSecond { c.requestsPerSecond = requestsPerSecond }
+        if let keyFetchBurst { c.keyFetchBurst = keyFetchBurst }
+        if let keyFetchesPerSecond { c.keyFetchesPerSecond = keyFetchesPerSecond }
         return c
     }
 }

@@ -1,0 +1,176 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import RelayCore
+import RelayStore
+import SwiftProtobuf
+
+/// The relay's side of end-to-end encryption (docs/protocol.md, `keys.upload`
+/// and `keys.fetch`): a directory of each device's public keys, from which
+/// other devices start sessions.
+///
+/// Per device, under its hash tag: `{d:<device>}:keys` (a hash: identity
+/// key, signed prekey, last-resort prekey), `{d:<device>}:otk` (a list of
+/// one-time prekeys, each handed out once) and `{d:<device>}:otk:low` (set
+/// once the device was told its one-time prekeys run low; an upload clears
+/// it). A device uploads only its own keys: the keys it names are the
+/// session's device's.
+final class KeyDirectory: Sendable {
+    /// Bytes of an Ed25519 or X25519 public key.
+    static let publicKeyBytes = 32
+    /// Bytes of an Ed25519 signature.
+    static let signatureBytes = 64
+
+    private let store: ChatStore
+    private let configuration: ChatConfiguration
+    private let uploadScript: RedisScript
+    private let fetchScript: RedisScript
+    private let logger: Logger
+
+    init(store: ChatStore, logger: Logger) throws {
+        self.store = store
+        self.configuration = store.configuration
+        self.uploadScript = try ScriptLibrary.load("keys_upload")
+        self.fetchScript = try ScriptLibrary.load("keys_fetch")
+        self.logger = logger
+    }
+
+    private static func keys(_ device: String) -> [String] {
+        let d = ChatStore.device(device)
+        return ["\(d):keys", "\(d):otk", "\(d):otk:low"]
+    }
+
+    // MARK: - Upload
+
+    /// Checks an upload: key and signature sizes ("bad_request"), the signed
+    /// and last-resort prekeys' signatures by the identity key
+    /// ("bad_signature"), and the number of one-time prekeys.
+    static func validate(_ upload: Relay_V1_KeysUpload, maximumOneTimePrekeys: Int) throws(ChatError) {
+        guard upload.identityKey.count == publicKeyBytes,
+              let identity = try? Curve25519.Signing.PublicKey(rawRepresentation: upload.identityKey)
+        else {
+            throw ChatError("bad_request", "identity_key must be a \(publicKeyBytes)-byte Ed25519 public key")
+        }
+        guard upload.hasSignedPrekey else { throw ChatError("bad_request", "signed_prekey is missing") }
+        try check(upload.signedPrekey, named: "signed_prekey", by: identity)
+        if upload.hasLastResortPrekey {
+            try check(upload.lastResortPrekey, named: "last_resort_prekey", by: identity)
+        }
+        guard upload.oneTimePrekeys.count <= maximumOneTimePrekeys else {
+            throw ChatError("bad_request", "at most \(maximumOneTimePrekeys) one-time prekeys per upload")
+        }
+        for prekey in upload.oneTimePrekeys where prekey.publicKey.count != publicKeyBytes {
+            throw ChatError("bad_request", "one-time prekey \(prekey.id) must be \(publicKeyBytes) bytes")
+        }
+    }
+
+    private static func check(_ prekey: Relay_V1_SignedPrekey, named name: String, by identity: Curve25519.Signing.PublicKey) throws(ChatError) {
+        guard prekey.publicKey.count == publicKeyBytes, prekey.signature.count == signatureBytes else {
+            throw ChatError("bad_request", "\(name) needs a \(publicKeyBytes)-byte key and a \(signatureBytes)-byte signature")
+        }
+        guard identity.isValidSignature(prekey.signature, for: prekey.publicKey) else {
+            throw ChatError("bad_signature", "\(name) is not signed by identity_key")
+        }
+    }
+
+    /// Stores `device`'s keys after `validate(_:maximumOneTimePrekeys:)`;
+    /// answers `Empty`. A new identity key drops the one-time and last-resort
+    /// prekeys of the old one.
+    func upload(_ upload: Relay_V1_KeysUpload, device: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        do {
+            try Self.validate(upload, maximumOneTimePrekeys: configuration.maximumOneTimePrekeysPerUpload)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        var arguments: [RedisArgument] = [
+            .bytes(ByteBuffer(bytes: upload.identityKey)),
+            .bytes(ByteBuffer(bytes: ChatRouter.bytes(upload.signedPrekey))),
+            .bytes(ByteBuffer(bytes: upload.hasLastResortPrekey ? ChatRouter.bytes(upload.lastResortPrekey) : [])),
+            .integer(Int64(configuration.maximumOneTimePrekeysStored)),
+        ]
+        arguments.append(contentsOf: upload.oneTimePrekeys.map { .bytes(ByteBuffer(bytes: ChatRouter.bytes($0))) })
+        return store.redis.send(uploadScript.command(keys: Self.keys(device), arguments: arguments), on: loop).map { _ in
+            var response = Relay_V1_Response()
+            response.ok = Relay_V1_Empty()
+            return response
+        }
+    }
+
+    // MARK: - Fetch
+
+    /// One device's bundle as `keys_fetch.lua` handed it out.
+    struct Handed: Sendable {
+        var bundle: Relay_V1_KeyBundle
+        var remaining: Int
+        /// The device's one-time prekeys just went below the threshold.
+        var crossed: Bool
+    }
+
+    /// A bundle for every device of `fetch.user` that has keys (but the
+    /// requester's own device), each with one one-time prekey taken for good
+    /// (or the last-resort prekey when none is left). A device whose
+    /// one-time prekeys fall below the threshold gets `Event.prekeys_low`,
+    /// once until its next upload. "not_found" when no device has keys.
+    func fetch(_ fetch: Relay_V1_KeysFetch, requester: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        let user: String
+        do {
+            user = try UserID(validating: fetch.user).rawValue
+        } catch {
+            return loop.makeFailedFuture(ChatError("bad_request", "\(error)"))
+        }
+        return store.devices(of: [user], on: loop).flatMap { devices -> EventLoopFuture<[(String, Result<RESPValue, RedisError>)]> in
+            let targets = (devices[user] ?? []).filter { $0 != requester }
+            let commands = targets.map { device in
+                self.fetchScript.command(keys: Self.keys(device), arguments: [self.configuration.prekeysLowThreshold])
+            }
+            return self.store.redis.pipeline(commands, on: loop).map { Array(zip(targets, $0)) }
+        }.flatMapThrowing { replies -> Relay_V1_Response in
+            var handed: [Handed] = []
+            for (device, result) in replies {
+                if let one = try Self.handed(device: device, reply: result.get()) { handed.append(one) }
+            }
+            for one in handed where one.crossed {
+                self.prekeysLow(device: one.bundle.device, remaining: one.remaining, on: loop)
+            }
+            guard !handed.isEmpty else { throw ChatError("not_found", "no device of \(user) has keys") }
+            var bundles = Relay_V1_KeyBundles()
+            bundles.user = user
+            bundles.bundles = handed.map(\.bundle)
+            var response = Relay_V1_Response()
+            response.keyBundles = bundles
+            return response
+        }
+    }
+
+    /// Decodes one `keys_fetch.lua` reply; nil when the device has no keys.
+    static func handed(device: String, reply: RESPValue) throws -> Handed? {
+        if reply.isNull { return nil }
+        guard let values = reply.array, values.count == 6,
+              let identity = values[0].bytes, let signed = values[1].bytes,
+              let oneTime = values[2].bytes, let lastResort = values[3].bytes,
+              let remaining = values[4].int, let crossed = values[5].int
+        else { throw ChatError.storeReply("keys_fetch.lua answered \(reply)") }
+        var bundle = Relay_V1_KeyBundle()
+        bundle.device = device
+        bundle.identityKey = Data(identity)
+        bundle.signedPrekey = try Relay_V1_SignedPrekey(serializedBytes: signed)
+        if !oneTime.isEmpty { bundle.oneTimePrekey = try Relay_V1_OneTimePrekey(serializedBytes: oneTime) }
+        if !lastResort.isEmpty { bundle.lastResortPrekey = try Relay_V1_SignedPrekey(serializedBytes: lastResort) }
+        return Handed(bundle: bundle, remaining: remaining, crossed: crossed == 1)
+    }
+
+    /// Puts `Event.prekeys_low` on the device's queue. If that fails the
+    /// flag goes, so that the next fetch tries again.
+    private func prekeysLow(device: String, remaining: Int, on loop: any EventLoop) {
+        var low = Relay_V1_PrekeysLow()
+        low.device = device
+        low.remaining = UInt32(clamping: remaining)
+        var event = Relay_V1_Event()
+        event.prekeysLow = low
+        store.enqueue([(device, [QueueEntry.event(ChatRouter.bytes(event)).bytes])], on: loop).whenFailure { error in
+            self.logger.warning("prekeys-low event not queued", metadata: ["device": "\(device)", "error": "\(error)"])
+            _ = self.store.redis.send(RedisCommand("DEL", Self.keys(device)[2]), on: loop)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+-- Stores a device's keys (checked by the relay: sizes, signatures). Only
+-- the device itself uploads, so every key is under its hash tag {d:D}.
+--
+-- KEYS[1] {d:D}:keys     hash: ik (identity key), spk (SignedPrekey bytes),
+--                        lr (last-resort SignedPrekey bytes)
+-- KEYS[2] {d:D}:otk      list of OneTimePrekey bytes, handed out from the left
+-- KEYS[3] {d:D}:otk:low  set once the device was told its prekeys run low
+-- ARGV: 1 identity key, 2 signed prekey, 3 last-resort prekey ("" keeps the
+--       stored one), 4 one-time prekeys kept at most, 5.. one-time prekeys
+-- Returns the number of one-time prekeys now stored.
+local previous = redis.call('HGET', KEYS[1], 'ik')
+if previous and previous ~= ARGV[1] then
+  -- A new identity: prekeys of the old one must not be handed out.
+  redis.call('DEL', KEYS[2])
+  redis.call('HDEL', KEYS[1], 'lr')
+end
+redis.call('HSET', KEYS[1], 'ik', ARGV[1], 'spk', ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'lr', ARGV[3])
+end
+for i = 5, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+-- Past the cap the oldest go.
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+redis.call('DEL', KEYS[3])
+return redis.call('LLEN', KEYS[2])
