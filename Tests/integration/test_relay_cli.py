@@ -1,0 +1,88 @@
+"""relay-cli, the people-and-scripts client, against a real relay region."""
+
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from chat_support import Deployment, bin_path
+
+pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    d = Deployment(tmp_path_factory.mktemp("cli"), nodes=1)
+    yield d
+    d.stop()
+
+
+def cli(region, user, device, *args, stdin=None, timeout=30):
+    cmd = [bin_path("relay-cli"), "--user", user, "--device", device,
+           "--token", region.token(user, device),
+           "--server", "127.0.0.1:%d" % region.nodes[0].port, *args]
+    env = dict(os.environ, RELAY_SECRET="cli-test-secret")
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def start_listen(region, user, device, count):
+    # Connect once first: a device is registered at its first connection,
+    # and only registered devices get what is sent (earlier messages are for
+    # history.sync).
+    first = cli(region, user, device, "presence", user)
+    assert first.returncode == 0, first.stderr
+    cmd = [bin_path("relay-cli"), "--user", user, "--device", device,
+           "--token", region.token(user, device),
+           "--server", "127.0.0.1:%d" % region.nodes[0].port,
+           "listen", "--count", str(count), "--timeout", "30"]
+    env = dict(os.environ, RELAY_SECRET="cli-test-secret")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_send_and_listen_one_to_one_and_from_stdin(region):
+    tag = uuid.uuid4().hex[:8]
+    alice, bob = "alice-" + tag, "bob-" + tag
+    # bob's device exists (registered) before alice writes; listen waits for 3.
+    listener = start_listen(region, bob, bob + "-phone", 3)
+    sent = cli(region, alice, alice + "-phone", "send", "--to", bob, "hello bob")
+    assert sent.returncode == 0, sent.stderr
+    receipt = json.loads(sent.stdout.strip().splitlines()[-1])
+    assert receipt["reason_code"] == 0 and receipt["seq"] == 1
+    sent = cli(region, alice, alice + "-phone", "send", "--to", bob, "-", stdin="line one\nline two\n")
+    assert sent.returncode == 0, sent.stderr
+    out, err = listener.communicate(timeout=60)
+    assert listener.returncode == 0, err
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert [(l["seq"], l["from"], l["text"]) for l in lines] == \
+        [(1, alice, "hello bob"), (2, alice, "line one"), (3, alice, "line two")]
+    assert all(l["conversation"] == "~".join(sorted([alice, bob])) for l in lines)
+
+
+def test_group_create_send_and_history(region):
+    tag = uuid.uuid4().hex[:8]
+    alice, bob, carol = "alice-" + tag, "bob-" + tag, "carol-" + tag
+    created = cli(region, alice, alice + "-phone", "group", "create", bob, carol)
+    assert created.returncode == 0, created.stderr
+    group = json.loads(created.stdout)["conversation"]
+    listener = start_listen(region, carol, carol + "-phone", 1)
+    sent = cli(region, bob, bob + "-phone", "send", "--group", group, "to the group")
+    assert sent.returncode == 0, sent.stderr
+    out, err = listener.communicate(timeout=60)
+    assert listener.returncode == 0, err
+    (line,) = [json.loads(l) for l in out.strip().splitlines()]
+    assert (line["conversation"], line["from"], line["text"]) == (group, bob, "to the group")
+    history = cli(region, alice, alice + "-phone", "history", group)
+    assert history.returncode == 0, history.stderr
+    assert [json.loads(l)["text"] for l in history.stdout.strip().splitlines()] == ["to the group"]
+
+
+def test_bad_token_is_a_clear_error(region):
+    cmd = [bin_path("relay-cli"), "--user", "x", "--device", "x-phone", "--token", "nonsense",
+           "--server", "127.0.0.1:%d" % region.nodes[0].port, "send", "--to", "y", "hi"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, RELAY_SECRET="s"))
+    assert run.returncode != 0
+    assert run.stderr.strip(), "says what went wrong"
