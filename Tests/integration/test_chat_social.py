@@ -186,3 +186,40 @@ def test_a_user_has_at_most_six_devices(region, names):
     seventh.client.loop_stop()
     for d in devices:
         d.close()
+
+
+def test_disappearing_messages_are_purged(region, names):
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    pb = a.pb
+    conversation = direct(alice, bob)
+    a.send(conversation, "before")  # the conversation exists from its first message
+    resp = a.request("conversation.settings", conversation_settings=pb.ConversationSettings(conversation=conversation, ttl_seconds=1))
+    assert not resp.HasField("error"), resp.error
+    assert resp.group.ttl_seconds == 1
+    a.send(conversation, "gone soon")
+    b = Device(region, bob, bob + "-phone")  # registered after both sends
+    import time
+    deadline = time.monotonic() + 10
+    while True:  # time passing is the point: wait for the TTL, bounded
+        history = a.request("history.sync", history_sync=pb.HistorySync(conversation=conversation)).history
+        texts = [text_of(m) for m in history.messages]
+        if "gone soon" not in texts:
+            break
+        assert time.monotonic() < deadline, "the disappearing message is still in the log"
+        time.sleep(0.25)
+    assert "before" in texts, "a message sent before the TTL was set keeps its retention"
+    a.close()
+    b.close()
+
+
+def test_a_device_connecting_to_another_node_takes_over(region, names):
+    from rawmqtt import DISCONNECT, RawClient
+    alice = names("alice")
+    device = alice + "-phone"
+    old = RawClient("127.0.0.1", region.nodes[0].port, version=5)
+    old.connect(device, username=alice, password=region.token(alice, device))
+    new = Device(region, alice, device, node=1)
+    packet = old.recv_type(DISCONNECT, timeout=20)
+    assert packet.reason == 0x8E, packet
+    new.close()

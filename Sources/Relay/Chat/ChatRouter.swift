@@ -17,6 +17,8 @@ final class ChatRouter: MQTTRouter {
     private let group: any EventLoopGroup
     let logger: Logger
     private let pumps = NIOLockedValueBox<[String: DevicePump]>([:])
+    /// This node, in "device connected here" announcements.
+    private let nodeID = UUID().uuidString
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
@@ -60,6 +62,12 @@ final class ChatRouter: MQTTRouter {
             let event = payload.getSlice(at: payload.readerIndex + 1, length: payload.readableBytes - 1) ?? ByteBuffer()
             let message = MQTTMessage(topic: "d/\(device)/t", payload: event, qos: .atMostOnce, retain: false)
             pump.session.deliver(MQTTDelivery(message: message, qos: .atMostOnce))
+        case UInt8(ascii: "o"):
+            // The device connected to another node: this connection is stale.
+            let node = payload.getString(at: payload.readerIndex + 1, length: payload.readableBytes - 1)
+            if node != nodeID {
+                pump.session.disconnect(reasonCode: .sessionTakenOver)
+            }
         case UInt8(ascii: "x"):
             var properties = MQTTProperties()
             properties.reasonString = "device removed by its user"
@@ -124,6 +132,9 @@ final class ChatRouter: MQTTRouter {
         let loop = group.next()
         startPump(session: session, user: user, device: device, loop: loop)
         announcePresence(user: user, device: device, online: true, on: loop)
+        // A connection of this device on another node is stale now (MQTT's
+        // session takeover, across the region's nodes).
+        store.publish(channel: ChatStore.channel(device: device), payload: Array("o\(nodeID)".utf8), on: loop).whenFailure { _ in }
     }
 
     /// Admits a device before CONNACK: refuses a removed one (0x87) and one
@@ -424,6 +435,20 @@ final class ChatRouter: MQTTRouter {
             result = changeGroup(leave.conversation, actor: user, operation: "leave", users: [], on: loop)
         case ("group.admins", .groupAdmins(let change)):
             result = changeGroup(change.conversation, actor: user, operation: "admin", users: change.users, on: loop)
+        case ("conversation.settings", .conversationSettings(let settings)):
+            result = store.setConversationTTL(settings.conversation, user: user, seconds: settings.ttlSeconds, on: loop).flatMap {
+                self.store.members(of: settings.conversation, on: loop)
+            }.map { members in
+                var info = Relay_V1_GroupInfo()
+                info.conversation = settings.conversation
+                info.members = members.keys.sorted()
+                info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
+                info.epoch = 1
+                info.ttlSeconds = settings.ttlSeconds
+                var response = Relay_V1_Response()
+                response.group = info
+                return response
+            }
         case ("history.sync", .historySync(let sync)):
             result = historyRequest(sync, user: user, device: device, on: loop)
         case ("presence.get", .presenceQuery(let query)):

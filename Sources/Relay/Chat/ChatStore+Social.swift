@@ -41,6 +41,15 @@ extension ChatStore {
         return redis.send(RedisCommand("HSET", arguments: arguments), on: loop).map { _ in }
     }
 
+    // MARK: - Conversation settings
+
+    /// Sets the disappearing-messages TTL of a conversation (0: off).
+    func setConversationTTL(_ conversation: String, user: String, seconds: UInt32, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let c = Self.conversation(conversation)
+        let command = conversationSettingsScript.command(keys: ["\(c):meta", "\(c):members"], arguments: [user, Int64(seconds)])
+        return redis.send(command, on: loop).map { _ in }.flatMapErrorThrowing { throw ChatError(redis: $0) }
+    }
+
     // MARK: - Conversations of a user (presence visibility)
 
     /// Records that `users` are in `conversation` (or left it).

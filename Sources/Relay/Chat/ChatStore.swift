@@ -15,6 +15,7 @@ final class ChatStore: Sendable {
     let receiptScript: RedisScript
     let fanoutScript: RedisScript
     let ackScript: RedisScript
+    let conversationSettingsScript: RedisScript
 
     init(redis: RedisClient, configuration: ChatConfiguration) throws {
         self.redis = redis
@@ -26,6 +27,7 @@ final class ChatStore: Sendable {
         self.receiptScript = try ScriptLibrary.load("receipt")
         self.fanoutScript = try ScriptLibrary.load("fanout")
         self.ackScript = try ScriptLibrary.load("ack")
+        self.conversationSettingsScript = try ScriptLibrary.load("conversation_settings")
     }
 
     // MARK: - Keys
