@@ -311,6 +311,17 @@ class Device:
         return out
 
 
+def direct(a, b):
+    """The 1:1 conversation id of two users."""
+    return "~".join(sorted([a, b]))
+
+
+def unique_names():
+    """name -> name-<tag>, one tag per test, so tests share a region safely."""
+    tag = uuid.uuid4().hex[:8]
+    return lambda name: "%s-%s" % (name, tag)
+
+
 def text_of(delivery):
     return bytes(b ^ 0x5A for b in delivery.ciphertext).decode()
 

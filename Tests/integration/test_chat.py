@@ -2,11 +2,10 @@
 serve nodes, paho clients speaking the device contract."""
 
 import os
-import uuid
 
 import pytest
 
-from chat_support import Deployment, Device, text_of
+from chat_support import Deployment, Device, direct, text_of, unique_names
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -20,12 +19,7 @@ def region(tmp_path_factory):
 
 @pytest.fixture
 def names():
-    tag = uuid.uuid4().hex[:8]
-    return lambda name: "%s-%s" % (name, tag)
-
-
-def direct(a, b):
-    return "~".join(sorted([a, b]))
+    return unique_names()
 
 
 def test_one_to_one_with_statuses(region, names):

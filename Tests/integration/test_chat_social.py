@@ -2,11 +2,10 @@
 (issue 3), on a real redis-server and two relay nodes."""
 
 import os
-import uuid
 
 import pytest
 
-from chat_support import Deployment, Device, text_of
+from chat_support import Deployment, Device, direct, text_of, unique_names
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -20,12 +19,7 @@ def region(tmp_path_factory):
 
 @pytest.fixture
 def names():
-    tag = uuid.uuid4().hex[:8]
-    return lambda name: "%s-%s" % (name, tag)
-
-
-def direct(a, b):
-    return "~".join(sorted([a, b]))
+    return unique_names()
 
 
 def test_read_receipts_reach_the_sender_and_respect_privacy(region, names):

@@ -439,15 +439,7 @@ final class ChatRouter: MQTTRouter {
             result = store.setConversationTTL(settings.conversation, user: user, seconds: settings.ttlSeconds, on: loop).flatMap {
                 self.store.members(of: settings.conversation, on: loop)
             }.map { members in
-                var info = Relay_V1_GroupInfo()
-                info.conversation = settings.conversation
-                info.members = members.keys.sorted()
-                info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
-                info.epoch = 1
-                info.ttlSeconds = settings.ttlSeconds
-                var response = Relay_V1_Response()
-                response.group = info
-                return response
+                Self.groupResponse(settings.conversation, members: members, ttlSeconds: settings.ttlSeconds)
             }
         case ("history.sync", .historySync(let sync)):
             result = historyRequest(sync, user: user, device: device, on: loop)
@@ -529,14 +521,7 @@ final class ChatRouter: MQTTRouter {
             return self.store.devices(of: audience, on: loop).flatMap { devices in
                 self.enqueue(devices.values.joined().map { ($0, [entry]) }, on: loop)
             }.map {
-                var info = Relay_V1_GroupInfo()
-                info.conversation = id
-                info.members = members.keys.sorted()
-                info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
-                info.epoch = 1
-                var response = Relay_V1_Response()
-                response.group = info
-                return response
+                Self.groupResponse(id, members: members)
             }
         }
     }
@@ -564,6 +549,19 @@ final class ChatRouter: MQTTRouter {
     }
 
     // MARK: - Helpers
+
+    /// A `GroupInfo` answer from a conversation's members and their roles.
+    static func groupResponse(_ id: String, members: [String: String], ttlSeconds: UInt32 = 0) -> Relay_V1_Response {
+        var info = Relay_V1_GroupInfo()
+        info.conversation = id
+        info.members = members.keys.sorted()
+        info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
+        info.epoch = 1
+        info.ttlSeconds = ttlSeconds
+        var response = Relay_V1_Response()
+        response.group = info
+        return response
+    }
 
     func deliverNow(_ payload: some SwiftProtobuf.Message, topic: String, to session: MQTTSession) {
         let message = MQTTMessage(topic: topic, payload: ByteBuffer(bytes: Self.bytes(payload)), qos: .atLeastOnce, retain: false)

@@ -120,8 +120,8 @@ final class ChatStore: Sendable {
         var dropped: Int
     }
 
-    /// Puts entries on several devices' queues, pipelined; each enqueue is
-    /// idempotent and wakes the device's node.
+    /// Puts statuses and events on several devices' queues, pipelined; each
+    /// enqueue is idempotent and wakes the device's node.
     func enqueue(_ entries: [(device: String, entries: [[UInt8]])], on loop: any EventLoop) -> EventLoopFuture<[Enqueued]> {
         guard !entries.isEmpty else { return loop.makeSucceededFuture([]) }
         let commands = entries.map { item -> RedisCommand in
@@ -171,23 +171,6 @@ final class ChatStore: Sendable {
     }
 
     // MARK: - Device queues
-
-    /// Entries of a device's queue after `position`, oldest first.
-    func queue(device: String, after position: Int, limit: Int, on loop: any EventLoop) -> EventLoopFuture<[(position: Int, entry: [UInt8])]> {
-        let command = RedisCommand("ZRANGEBYSCORE", "\(Self.device(device)):q", "(\(position)", "+inf", "WITHSCORES", "LIMIT", "0", "\(limit)")
-        return redis.send(command, on: loop).map { reply in
-            let values = reply.array ?? []
-            var out: [(Int, [UInt8])] = []
-            var i = 0
-            while i + 1 < values.count {
-                if let entry = values[i].bytes, let score = values[i + 1].string.flatMap({ Double($0) }) {
-                    out.append((Int(score), entry))
-                }
-                i += 2
-            }
-            return out
-        }
-    }
 
     /// A stored message as `send.lua` wrote it.
     struct StoredMessage: Sendable {

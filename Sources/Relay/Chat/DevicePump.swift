@@ -141,7 +141,7 @@ final class DevicePump: Sendable {
                 switch QueueEntry(bytes: bytes) {
                 case .status(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/s", payload: payload)
                 case .event(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/e", payload: payload)
-                case .message, nil: return QueuedItem(position: position, entry: bytes, topic: nil, payload: [])
+                case nil: return QueuedItem(position: position, entry: bytes, topic: nil, payload: [])
                 }
             }
             let room = room - queued.count
