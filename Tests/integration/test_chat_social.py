@@ -217,3 +217,31 @@ def test_a_device_connecting_to_another_node_takes_over(region, names):
     packet = old.recv_type(DISCONNECT, timeout=20)
     assert packet.reason == 0x8E, packet
     new.close()
+
+
+def test_typing_is_rate_limited(tmp_path, names):
+    import json
+    settings = tmp_path / "region.json"
+    settings.write_text(json.dumps({"name": "typing", "typingBurst": 3, "typingPerSecond": 0.001}))
+    region = Deployment(tmp_path, nodes=1, extra_args=["--config", str(settings)])
+    try:
+        alice, bob = names("alice"), names("bob")
+        a = Device(region, alice, alice + "-phone")
+        b = Device(region, bob, bob + "-phone")
+        pb = a.pb
+        conversation = direct(alice, bob)
+        a.send(conversation, "hi")
+        b.messages(1)
+        for i in range(10):
+            a.client.publish("t/" + conversation, pb.Typing(typing=i % 2 == 0).SerializeToString(), qos=0)
+        b.next(20, suffix="/t")  # the first of the burst arrives
+        a.send(conversation, "marker")  # after the typing burst, on the same connection
+        skipped = []
+        b.next(20, suffix="/m", skipped=skipped)
+        typing = 1 + len([t for t in skipped if t[0].endswith("/t")])
+        # The burst of 3 passes; the other 7 are dropped (one refill of slack).
+        assert typing <= 4, typing
+        a.close()
+        b.close()
+    finally:
+        region.stop()

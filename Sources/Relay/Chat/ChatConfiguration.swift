@@ -28,6 +28,10 @@ public struct ChatConfiguration: Sendable {
     /// every device of a user, so stricter): capacity and refill per second.
     public var keyFetchBurst: Int = 10
     public var keyFetchesPerSecond: Double = 1
+    /// Typing events per device: bucket capacity and refill per second.
+    /// Past it they are dropped (they are best effort, QoS 0).
+    public var typingBurst: Int = 5
+    public var typingPerSecond: Double = 1
     /// One-time prekeys a single `keys.upload` may carry.
     public var maximumOneTimePrekeysPerUpload: Int = 200
     /// One-time prekeys kept per device; past it the oldest go.

@@ -53,7 +53,10 @@ extension ChatRouter {
 
     func typing(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) {
         guard let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView)) else { return }
-        store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
+        limiter.admit(.typing, device: device, on: loop).flatMap { refusal -> EventLoopFuture<[String: String]> in
+            // Over the limit, typing is dropped: it is best effort.
+            refusal == nil ? self.store.members(of: conversation, on: loop) : loop.makeSucceededFuture([:])
+        }.flatMap { members -> EventLoopFuture<Void> in
             guard members[user] != nil else { return loop.makeSucceededVoidFuture() }
             var event = Relay_V1_TypingEvent()
             event.conversation = conversation

@@ -23,7 +23,7 @@ final class ChatRouter: MQTTRouter {
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
     private let keys: KeyDirectory
-    private let limiter: RateLimiter
+    let limiter: RateLimiter
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger) throws {
         self.store = store

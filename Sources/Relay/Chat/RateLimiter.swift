@@ -19,6 +19,7 @@ final class RateLimiter: Sendable {
         case send
         case request
         case keyFetch = "keys"
+        case typing
 
         /// The bucket for the request method `method`.
         init(method: String) {
@@ -31,6 +32,7 @@ final class RateLimiter: Sendable {
     private let sends: TokenBucketParameters
     private let requests: TokenBucketParameters
     private let keyFetches: TokenBucketParameters
+    private let typing: TokenBucketParameters
     private let logger: Logger
 
     init(redis: RedisClient, configuration: ChatConfiguration, logger: Logger) throws {
@@ -39,6 +41,7 @@ final class RateLimiter: Sendable {
         self.sends = TokenBucketParameters(capacity: Double(configuration.sendBurst), refillPerSecond: configuration.sendsPerSecond)
         self.requests = TokenBucketParameters(capacity: Double(configuration.requestBurst), refillPerSecond: configuration.requestsPerSecond)
         self.keyFetches = TokenBucketParameters(capacity: Double(configuration.keyFetchBurst), refillPerSecond: configuration.keyFetchesPerSecond)
+        self.typing = TokenBucketParameters(capacity: Double(configuration.typingBurst), refillPerSecond: configuration.typingPerSecond)
         self.logger = logger
     }
 
@@ -55,6 +58,7 @@ final class RateLimiter: Sendable {
         case .send: p = sends
         case .request: p = requests
         case .keyFetch: p = keyFetches
+        case .typing: p = typing
         }
         return script.command(
             keys: [Self.key(bucket, device: device)],

@@ -107,6 +107,8 @@ struct RegionSettings: Codable {
     var requestsPerSecond: Double?
     var keyFetchBurst: Int?
     var keyFetchesPerSecond: Double?
+    var typingBurst: Int?
+    var typingPerSecond: Double?
 
     init() {}
 
@@ -127,6 +129,8 @@ struct RegionSettings: Codable {
         requestsPerSecond = try c.decodeIfPresent(Double.self, forKey: .requestsPerSecond)
         keyFetchBurst = try c.decodeIfPresent(Int.self, forKey: .keyFetchBurst)
         keyFetchesPerSecond = try c.decodeIfPresent(Double.self, forKey: .keyFetchesPerSecond)
+        typingBurst = try c.decodeIfPresent(Int.self, forKey: .typingBurst)
+        typingPerSecond = try c.decodeIfPresent(Double.self, forKey: .typingPerSecond)
     }
 
     static func load(path: String) throws -> RegionSettings {
@@ -159,6 +163,8 @@ struct RegionSettings: Codable {
         if let requestsPerSecond { c.requestsPerSecond = requestsPerSecond }
         if let keyFetchBurst { c.keyFetchBurst = keyFetchBurst }
         if let keyFetchesPerSecond { c.keyFetchesPerSecond = keyFetchesPerSecond }
+        if let typingBurst { c.typingBurst = typingBurst }
+        if let typingPerSecond { c.typingPerSecond = typingPerSecond }
         return c
     }
 }
