@@ -225,3 +225,41 @@ def test_mqtt_311_devices_work_too(region, names):
     assert text_of(got) == "from an old phone"
     a.close()
     b.close()
+
+
+def test_per_device_ciphertexts_reach_their_devices(region, names):
+    alice, bob = names("alice"), names("bob")
+    a_phone = Device(region, alice, alice + "-phone")
+    a_laptop = Device(region, alice, alice + "-laptop", node=1)
+    b_phone = Device(region, bob, bob + "-phone")
+    b_laptop = Device(region, bob, bob + "-laptop", node=1)
+    pb = a_phone.pb
+    send = pb.Send(client_message_id="pairwise-1", ciphertext=b"shared")
+    send.device_ciphertexts[bob + "-phone"] = b"for bob's phone"
+    send.device_ciphertexts[bob + "-laptop"] = b"for bob's laptop"
+    info = a_phone.client.publish("s/" + direct(alice, bob), send.SerializeToString(), qos=1)
+    a_phone.wait_ack(info.mid)
+    assert b_phone.messages(1)[0].ciphertext == b"for bob's phone"
+    assert b_laptop.messages(1)[0].ciphertext == b"for bob's laptop"
+    assert a_laptop.messages(1)[0].ciphertext == b"shared", "no entry of its own: the shared one"
+    for d in (a_phone, a_laptop, b_phone, b_laptop):
+        d.close()
+
+
+def test_an_oversize_send_is_refused_and_loses_nothing_accepted(region, names):
+    from chat_support import Refused
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    b = Device(region, bob, bob + "-phone")
+    pb = a.pb
+    conversation = direct(alice, bob)
+    a.send(conversation, "small")
+    with pytest.raises(Refused) as refused:
+        a.send(conversation, "x" * (70 * 1024))
+    assert refused.value.code == 0x97
+    (status,) = a.statuses(1, kind=pb.Status.REFUSED)
+    assert status.error.code == "too_large"
+    a.send(conversation, "small again")
+    assert [text_of(d) for d in b.messages(2)] == ["small", "small again"]
+    a.close()
+    b.close()

@@ -43,9 +43,8 @@ struct ChatError: Error, CustomStringConvertible {
     var pubackReasonCode: ReasonCode {
         switch code {
         case "not_member", "fenced", "not_admin": return .notAuthorized
-        case "rate_limited", "quota": return .quotaExceeded
+        case "rate_limited", "quota", "too_large": return .quotaExceeded
         case "bad_request": return .payloadFormatInvalid
-        case "too_large": return .implementationSpecificError
         default: return .unspecifiedError
         }
     }
