@@ -210,10 +210,10 @@ final class ChatRouter: MQTTRouter {
     // MARK: - Subscriptions
 
     func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
-        let own = Self.identity(session).map { "d/\($0.device)/" }
+        let device = Self.identity(session).flatMap { DeviceID(rawValue: $0.device) }
         let codes = request.subscriptions.map { subscription -> ReasonCode in
             // A device may subscribe to its own d/<device>/# (or a part) and nothing else.
-            guard let own, subscription.topicFilter.hasPrefix(own) || subscription.topicFilter == String(own.dropLast()) + "/#" else {
+            guard let device, DeviceSubscription.isPermitted(filter: subscription.topicFilter, device: device) else {
                 return .notAuthorized
             }
             return .grantedQoS1
