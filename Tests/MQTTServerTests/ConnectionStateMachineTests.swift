@@ -423,6 +423,22 @@ import Testing
     }
 }
 
+extension ConnectionStateMachineTests {
+    @Test func aDeliveryTooLargeForTheClientCountsAsCompleted() {
+        var properties = MQTTProperties()
+        properties.maximumPacketSize = 20
+        var (machine, out) = connected(v5(properties: properties))
+        out.removeAll()
+        let count = AckCounter()
+        var big = MQTTDelivery(message: MQTTMessage(topic: "t", payload: ByteBuffer(repeating: 0, count: 64), qos: .atLeastOnce, retain: false), qos: .atLeastOnce)
+        big.onAcknowledged = { count.hit() }
+        machine.deliver(big, now: now, output: &out)
+        for done in machine.takeAcknowledged() { done() }
+        #expect(out.isEmpty, "not sent")
+        #expect(count.value == 1, "but reported as completed (MQTT 5.0 §3.1.2.11.4)")
+    }
+}
+
 /// A Sendable counter for callbacks in tests.
 final class AckCounter: Sendable {
     private let count = Mutex(0)

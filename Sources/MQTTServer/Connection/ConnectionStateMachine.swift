@@ -579,8 +579,10 @@ struct ConnectionStateMachine {
         if let publish = makePublish(delivery, packetIdentifier: id, dup: false, connected: &c, now: now) {
             output.append(.publish(publish))
         } else {
-            // Expired or too large for the client: behave as if sent (MQTT 5.0 §3.1.2.11.4).
+            // Expired or too large for the client: behave as if sent and
+            // completed (MQTT 5.0 §3.1.2.11.4), so its router hears so too.
             c.session.completeOutbound(id)
+            if let done = delivery.onAcknowledged { acknowledged.append(done) }
         }
     }
 

@@ -58,9 +58,11 @@ public struct MQTTDelivery: Sendable {
     /// Identifiers of the subscriptions that matched (MQTT 5.0 §3.3.4).
     public var subscriptionIdentifiers: [UInt32]
     /// Called on the connection's event loop once the client has
-    /// acknowledged this delivery (PUBACK for QoS 1, PUBCOMP for QoS 2).
-    /// Not called for QoS 0, nor when the delivery is dropped or its
-    /// connection ends first: a router with a durable queue redelivers then.
+    /// acknowledged this delivery (PUBACK for QoS 1, PUBCOMP for QoS 2), or
+    /// when the server must behave as if it had (the message expired, or is
+    /// larger than the client's Maximum Packet Size, MQTT 5.0 §3.1.2.11.4).
+    /// Not called for QoS 0, nor when the connection ends first: a router
+    /// with a durable queue redelivers then.
     public var onAcknowledged: (@Sendable () -> Void)?
     /// Flow-control credit of the publisher, held until the delivery is written.
     var ticket: CreditTicket?
