@@ -180,6 +180,7 @@ let package = Package(
             dependencies: [
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
