@@ -138,3 +138,25 @@ def test_logs_are_one_json_object_per_line(region):
     for line in lines:
         event = json.loads(line)
         assert {"timestamp", "level", "label", "message"} <= set(event), line
+
+
+def test_broker_serves_the_endpoints_too(tmp_path):
+    from chat_support import Process
+    mqtt, port = free_port(), free_port()
+    broker = Process([os.environ["RELAY_BIN"], "broker", "--listen", "%s:%d" % (HOST, mqtt),
+                      "--http-listen", "%s:%d" % (HOST, port), "--threads", "1"],
+                     str(tmp_path), "broker", ready="http on http://", timeout=30)
+    try:
+        assert http(port, "/healthz") == (200, "ok\n")
+        status, body = http(port, "/readyz")
+        assert status == 200 and json.loads(body) == {"ready": True, "checks": {}}
+        status, body = http(port, "/metrics")
+        assert status == 200 and 'relay_sessions{protocol="5.0"} 0' in body
+        request = urllib.request.Request("http://%s:%d/healthz" % (HOST, port), data=b"x" * 10000, method="GET")
+        try:
+            urllib.request.urlopen(request, timeout=5)
+            raise AssertionError("a 10 kB body was accepted")
+        except urllib.error.HTTPError as error:
+            assert error.code == 413
+    finally:
+        broker.stop()
