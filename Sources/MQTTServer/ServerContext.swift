@@ -8,6 +8,7 @@ final class ServerContext: Sendable {
     let authenticator: any MQTTAuthenticator
     let registry: SessionRegistry
     let logger: Logger
+    let metrics = MQTTServerMetrics()
 
     init(configuration: MQTTServerConfiguration, router: any MQTTRouter, authenticator: any MQTTAuthenticator, logger: Logger) {
         self.configuration = configuration

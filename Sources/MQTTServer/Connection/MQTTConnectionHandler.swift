@@ -38,6 +38,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var handingOver = false
     private var readingPaused = false
     private var closed = false
+    /// The protocol version counted in `relay_sessions` while connected.
+    private var countedVersion: ProtocolVersion?
 
     init(server: ServerContext) {
         self.server = server
@@ -75,6 +77,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        server.metrics.received(remainingLength: frame.body.readableBytes)
         inReadBurst = true
         lastActivity = context.eventLoop.now
         if machine.isConnected {
@@ -182,6 +185,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         case .connected(let keepAlive):
             connectTimeoutTask?.cancel()
             connectTimeoutTask = nil
+            if countedVersion == nil {
+                countedVersion = wireVersion
+                server.metrics.sessions(wireVersion).increment()
+            }
             if let keepAlive {
                 // The server allows one and a half keep-alive periods (MQTT 5.0 §3.1.2.10).
                 keepAliveInterval = .nanoseconds(keepAlive.nanoseconds * 3 / 2)
@@ -339,6 +346,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private func close(_ closing: ConnectionStateMachine.Closing) {
         guard !closed else { return }
         closed = true
+        if let countedVersion { server.metrics.sessions(countedVersion).decrement() }
         connectTimeoutTask?.cancel()
         keepAliveTask?.cancel()
         writeOutput()
@@ -400,6 +408,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         for ticket in machine.takeReleasedTickets() { ticket.release() }
         for done in machine.takeAcknowledged() { done() }
         guard !output.isEmpty else { return }
+        let start = outBuffer.writerIndex
         for packet in output {
             do {
                 try packet.write(to: &outBuffer, version: wireVersion)
@@ -407,6 +416,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 logger.error("could not encode a packet", metadata: ["error": "\(error)"])
             }
         }
+        server.metrics.packetsOut.increment(by: output.count)
+        server.metrics.bytesOut.increment(by: outBuffer.writerIndex - start)
         output.removeAll(keepingCapacity: true)
         guard !inReadBurst else { return }
         scheduleFlush()

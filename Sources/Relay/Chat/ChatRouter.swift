@@ -24,6 +24,7 @@ final class ChatRouter: MQTTRouter {
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
     private let keys: KeyDirectory
     let limiter: RateLimiter
+    let metrics = ChatMetrics()
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger) throws {
         self.store = store
@@ -232,7 +233,9 @@ final class ChatRouter: MQTTRouter {
         let topic = message.topic
         let loop = group.next()
         if topic.hasPrefix("s/") {
-            return .pending(send(message, conversation: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop))
+            let sent = send(message, conversation: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop)
+            metrics.timeAck(sent, since: .now())
+            return .pending(sent)
         }
         if topic.hasPrefix("q/") {
             request(message, method: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop)
@@ -288,6 +291,7 @@ final class ChatRouter: MQTTRouter {
             status.seq = accepted.seq
             status.clientMessageID = parsed.clientMessageID
             self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
+            self.metrics.accepted.increment()
             if !accepted.duplicate {
                 self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, on: loop)
                 if accepted.seq == 1 && !peer.isEmpty {
@@ -330,6 +334,7 @@ final class ChatRouter: MQTTRouter {
 
     /// Tells the sending device why a send was refused (3.1.1 has no PUBACK codes).
     private func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
+        metrics.refused(error.code)
         var status = Relay_V1_Status()
         status.kind = .refused
         status.conversation = conversation
@@ -349,6 +354,7 @@ final class ChatRouter: MQTTRouter {
             .flatMap { members in self.store.devices(of: Array(members.keys), on: loop) }
             .flatMap { devices -> EventLoopFuture<Void> in
                 let targets = devices.values.joined().filter { $0 != sender }
+                self.metrics.fanOut.record(targets.count)
                 return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
             }
             .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }

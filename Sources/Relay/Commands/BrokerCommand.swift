@@ -14,11 +14,13 @@ public struct BrokerCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var ops: OpsOptions
 
     public init() {}
 
     public func run() async throws {
-        LogSetup.bootstrap(level: engine.logLevel)
+        LogSetup.bootstrap(level: engine.logLevel, format: ops.logFormat)
+        let metrics = MetricsSetup.bootstrapPrometheus()
         let logger = Logger(label: "relay.broker")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: engine.threads ?? System.coreCount)
         let server = MQTTServer(configuration: engine.configuration, router: InMemoryRouter(), group: group, logger: logger)
@@ -26,8 +28,11 @@ public struct BrokerCommand: AsyncParsableCommand {
         for listener in bound {
             StandardOutput.writeLine("relay broker listening on \(listener.url)")
         }
+        let http = try await ops.startHTTP(registry: metrics, checks: [], group: group)
+        if let http { StandardOutput.writeLine("relay broker http on \(http.url)") }
         let signal = await TerminationSignal.wait()
         logger.info("stopping", metadata: ["signal": "\(signal)"])
+        await http?.close()
         await server.shutdown()
         try await group.shutdownGracefully()
     }

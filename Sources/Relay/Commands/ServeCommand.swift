@@ -17,6 +17,7 @@ public struct ServeCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var ops: OpsOptions
 
     @Option(help: "Region settings file (regions/<name>.json); flags below override it.")
     var config: String?
@@ -36,7 +37,8 @@ public struct ServeCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        LogSetup.bootstrap(level: engine.logLevel)
+        LogSetup.bootstrap(level: engine.logLevel, format: ops.logFormat)
+        let metrics = MetricsSetup.bootstrapPrometheus()
         let logger = Logger(label: "relay.serve")
         var settings = try config.map { try RegionSettings.load(path: $0) } ?? RegionSettings()
         if let region { settings.name = region }
@@ -77,6 +79,8 @@ public struct ServeCommand: AsyncParsableCommand {
         for listener in bound {
             StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
         }
+        let http = try await ops.startHTTP(registry: metrics, checks: [RedisReadiness(client: client)], group: group)
+        if let http { StandardOutput.writeLine("relay serve \(settings.name) http on \(http.url)") }
         let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
         let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
 
@@ -84,6 +88,7 @@ public struct ServeCommand: AsyncParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         sweeper.cancel()
         presence.cancel()
+        await http?.close()
         await server.shutdown()
         subscriber.close()
         client.close()

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -30,6 +31,8 @@ public final class RedisClient: Sendable {
     private let queue = BlockingQueue<Request>()
     private let threads: NIOLockedValueBox<[DedicatedThread]>
     private let logger: Logger
+    /// `relay_redis_request_duration_seconds`: from a request being queued to its replies.
+    private let requestDuration = CoreMetrics.Timer(label: "relay_redis_request_duration_seconds")
 
     /// Starts the pool's threads; each connects right away, and again
     /// whenever it has work and no connection.
@@ -74,6 +77,14 @@ public final class RedisClient: Sendable {
     }
 
     private func enqueue(_ request: Request) {
+        var request = request
+        let complete = request.complete
+        let timer = requestDuration
+        let start = NIODeadline.now()
+        request.complete = { results in
+            timer.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+            complete(results)
+        }
         if !self.queue.push(request) { request.complete(Self.closedResults(request.commands.count)) }
     }
 

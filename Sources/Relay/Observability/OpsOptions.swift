@@ -1,0 +1,50 @@
+import ArgumentParser
+import Logging
+import NIOCore
+import Prometheus
+
+/// How log lines are written.
+public enum LogFormat: String, CaseIterable, Sendable, ExpressibleByArgument {
+    /// swift-log's `StreamLogHandler` lines, for people.
+    case text
+    /// One JSON object per line (`JSONLogHandler`), for machines.
+    case json
+}
+
+/// Operability options of `relay serve` and `relay broker`: the HTTP
+/// listener for health, readiness and metrics, and the log format.
+public struct OpsOptions: ParsableArguments {
+    @Option(name: .customLong("http-listen"), help: "Address for HTTP /healthz, /readyz and /metrics, HOST:PORT (none by default).")
+    public var httpListen: HostPort?
+
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line on standard error).")
+    public var logFormat: LogFormat = .text
+
+    public init() {}
+}
+
+extension LogSetup {
+    /// Sends logs to standard error at `level`, one line per event, as text
+    /// or as JSON.
+    public static func bootstrap(level: Logger.Level, format: LogFormat) {
+        switch format {
+        case .text:
+            bootstrap(level: level)
+        case .json:
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+    }
+}
+
+extension OpsOptions {
+    /// Starts the HTTP listener when `--http-listen` was given.
+    func startHTTP(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], group: any EventLoopGroup) async throws -> OpsHTTPServer? {
+        guard let httpListen else { return nil }
+        let endpoints = OpsEndpoints(registry: registry, checks: checks)
+        return try await OpsHTTPServer.start(host: httpListen.host, port: httpListen.port, endpoints: endpoints, group: group)
+    }
+}
