@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import NIOCore
 import NIOEmbedded
@@ -37,7 +38,7 @@ private struct FixedCheck: ReadinessCheck {
     @Test func metricsInPrometheusTextFormat() throws {
         let loop = EmbeddedEventLoop()
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "relay_test_total").increment(by: Int64(2))
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "relay", metricName: "test", unitName: "total", helpText: "a test counter")).increment(by: Int64(2))
         let response = try OpsEndpoints(registry: registry, checks: []).respond(method: .GET, uri: "/metrics", on: loop).wait()
         #expect(response.status == .ok)
         #expect(response.contentType.hasPrefix("text/plain; version=0.0.4"))
@@ -63,13 +64,20 @@ private struct FixedCheck: ReadinessCheck {
         let endpoints = OpsEndpoints(registry: .init(), checks: [FixedCheck(name: "redis", result: nil)], readinessTimeout: .milliseconds(500))
         let future = endpoints.respond(method: .GET, uri: "/readyz", on: loop)
         loop.advanceTime(by: .milliseconds(499))
-        var answered = false
-        future.whenComplete { _ in answered = true }
-        #expect(!answered)
+        let answered = AnsweredFlag()
+        future.whenComplete { _ in answered.set() }
+        #expect(!answered.value, "no answer before the timeout")
         loop.advanceTime(by: .milliseconds(1))
         let response = try future.wait()
         #expect(response.status == .serviceUnavailable)
         let checks = try #require(try Self.readiness(response)["checks"] as? [String: [String: Any]])
         #expect(checks["redis"]?["detail"] as? String == "no answer within 500 ms")
     }
+}
+
+/// A flag set from a future's callback, readable from the test.
+final class AnsweredFlag: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var value: Bool { flag.withLock { $0 } }
 }
