@@ -9,6 +9,7 @@ public struct RelayCtlCommand: AsyncParsableCommand {
         subcommands: [
             RelayCtlKeysCommand.self, RelayCtlTokenCommand.self,
             RelayCtlTopologyCommand.self,
+            RelayCtlLinkCommand.self,
         ]
     )
 
