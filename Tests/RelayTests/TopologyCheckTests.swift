@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 @testable import Relay
 import Testing
@@ -134,5 +135,20 @@ private struct Fixture {
         let (topology, problems) = TopologyCheck.check(path: path)
         #expect(topology == nil)
         #expect(problems.map(\.kind) == [.unreadable])
+    }
+}
+
+@Suite struct RelayCtlTopologyCheckTests {
+    @Test func exitsOneWhenTheFileHasProblemsAndZeroWhenValid() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("topology-\(UUID().uuidString).json").path
+        try Data(#"{"regions": [{"name": "a", "settings": "missing.json", "devices": "127.0.0.1:1", "peers": "127.0.0.1:2", "http": "127.0.0.1:3", "standby": "a"}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var bad = try RelayCtlCommand.parseAsRoot(["topology", "check", "--file", path]) as! any AsyncParsableCommand
+        await #expect(throws: ExitCode(1)) { try await bad.run() }
+
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var good = try RelayCtlCommand.parseAsRoot(["topology", "check", "--file", root.appendingPathComponent("topology.json").path]) as! any AsyncParsableCommand
+        try await good.run()
     }
 }
