@@ -6,7 +6,11 @@ public struct RelayCtlCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "relayctl",
         abstract: "Operate a relay deployment: deployment keys and device tokens.",
-        subcommands: [RelayCtlKeysCommand.self, RelayCtlTokenCommand.self]
+        subcommands: [
+            RelayCtlKeysCommand.self, RelayCtlTokenCommand.self,
+            RelayCtlTopologyCommand.self,
+            RelayCtlLinkCommand.self,
+        ]
     )
 
     /// For ArgumentParser, which sets the options.

@@ -18,3 +18,17 @@ public enum StandardOutput {
         }
     }
 }
+
+/// Unbuffered writes to standard error, one line at a time.
+public enum StandardError {
+    /// Writes `line` and a newline to file descriptor 2 at once.
+    public static func writeLine(_ line: String) {
+        var bytes = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
