@@ -32,9 +32,9 @@ final class ChatStore: Sendable {
 
     // MARK: - Keys
 
-    static func conversation(_ id: String) -> String { "{c:\(id)}" }
-    static func device(_ id: String) -> String { "{d:\(id)}" }
-    static func user(_ id: String) -> String { "{u:\(id)}" }
+    static func conversation(_ id: String) -> String { RedisKey.conversationTag(id) }
+    static func device(_ id: String) -> String { RedisKey.deviceTag(id) }
+    static func user(_ id: String) -> String { RedisKey.userTag(id) }
     /// The Pub/Sub channel the node holding a device's connection listens on.
     static func channel(device: String) -> String { "d:\(device)" }
 
