@@ -69,6 +69,8 @@ let package = Package(
             dependencies: [
                 "MQTT", "MQTTServer",
                 "RelayCore", "RelayIdentity", "RelayStore",
+                // MosquittoClient: the replication shipper speaks MQTT to peers over libmosquitto.
+                "RelayClient",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
