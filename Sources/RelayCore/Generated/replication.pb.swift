@@ -294,7 +294,8 @@ public nonisolated struct Relay_V1_ReplicatedEntries: Sendable {
 
   public var users: [String] = []
 
-  public var devices: [String] = []
+  /// Single devices (e.g. the one that sent), each with its user.
+  public var devices: Dictionary<String,String> = [:]
 
   /// QueueEntry bytes ("s|..." status, "e|..." event).
   public var entries: [Data] = []
@@ -978,7 +979,7 @@ nonisolated extension Relay_V1_ReplicatedEntries: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.users) }()
-      case 2: try { try decoder.decodeRepeatedStringField(value: &self.devices) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.devices) }()
       case 3: try { try decoder.decodeRepeatedBytesField(value: &self.entries) }()
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.exceptDevices) }()
       default: break
@@ -991,7 +992,7 @@ nonisolated extension Relay_V1_ReplicatedEntries: SwiftProtobuf.Message, SwiftPr
       try visitor.visitRepeatedStringField(value: self.users, fieldNumber: 1)
     }
     if !self.devices.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.devices, fieldNumber: 2)
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.devices, fieldNumber: 2)
     }
     if !self.entries.isEmpty {
       try visitor.visitRepeatedBytesField(value: self.entries, fieldNumber: 3)
