@@ -28,7 +28,7 @@ public struct TokenAuthenticator: MQTTAuthenticator {
     /// Admits an active device, or refuses it with a reason code and a
     /// reason string (e.g. 0x97 Quota exceeded: too many devices). Runs
     /// last; may record the device (registration happens before CONNACK).
-    public typealias Admission = @Sendable (_ user: String, _ device: String) async -> (ReasonCode, String)?
+    public typealias Admission = @Sendable (_ claims: DeviceTokenClaims) async -> (ReasonCode, String)?
 
     private let verifier: TokenVerifier
     private let isDeviceActive: DeviceActivity
@@ -41,7 +41,7 @@ public struct TokenAuthenticator: MQTTAuthenticator {
         verifier: TokenVerifier,
         isDeviceActive: @escaping DeviceActivity = { _, _ in true },
         redirect: @escaping Redirect = { _ in nil },
-        admit: @escaping Admission = { _, _ in nil }
+        admit: @escaping Admission = { _ in nil }
     ) {
         self.verifier = verifier
         self.isDeviceActive = isDeviceActive
@@ -89,7 +89,7 @@ public struct TokenAuthenticator: MQTTAuthenticator {
         guard await isDeviceActive(claims.user, claims.device) else {
             return Self.reject(.notAuthorized, "the device is not registered")
         }
-        if let (code, reason) = await admit(claims.user, claims.device) {
+        if let (code, reason) = await admit(claims) {
             return Self.reject(code, reason)
         }
         return .accept(MQTTPrincipal(username: claims.user, attributes: [

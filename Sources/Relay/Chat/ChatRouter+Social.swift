@@ -14,7 +14,25 @@ extension ChatRouter {
         guard let receipt = try? Relay_V1_Receipt(serializedBytes: Array(message.payload.readableBytesView)), receipt.readUpToSeq > 0 else {
             return loop.makeSucceededFuture(.payloadFormatInvalid)
         }
-        return store.markRead(conversation: conversation, user: user, seq: receipt.readUpToSeq, on: loop).map { advanced -> ReasonCode in
+        if let replicator {
+            // Read markers live where the conversation is sequenced.
+            return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<ReasonCode> in
+                guard let home, let serving = replicator.map.servingRegion(of: home), serving != replicator.local else {
+                    return self.localReceipt(receipt, conversation: conversation, user: user, on: loop)
+                }
+                var forwarded = Relay_V1_ForwardedReceipt()
+                forwarded.conversation = conversation
+                forwarded.user = user
+                forwarded.device = device
+                forwarded.receipt = receipt
+                return replicator.ship([serving: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in .success }
+            }.recover { _ in .unspecifiedError }
+        }
+        return localReceipt(receipt, conversation: conversation, user: user, on: loop)
+    }
+
+    private func localReceipt(_ receipt: Relay_V1_Receipt, conversation: String, user: String, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
+        store.markRead(conversation: conversation, user: user, seq: receipt.readUpToSeq, on: loop).map { advanced -> ReasonCode in
             if advanced {
                 self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: receipt.readUpToSeq, on: loop)
             }
@@ -27,7 +45,7 @@ extension ChatRouter {
 
     /// Tells the other members' devices that `reader` read up to `seq`,
     /// unless either side turned read receipts off.
-    private func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) {
+    func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) {
         store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
             let others = members.keys.filter { $0 != reader }
             return self.store.readReceiptsOn(others + [reader], on: loop).flatMap { on in
@@ -40,6 +58,9 @@ extension ChatRouter {
                 status.seq = seq
                 status.user = reader
                 let entry = QueueEntry.status(Self.bytes(status))
+                if let replicator = self.replicator {
+                    return replicator.deliver([entry.bytes], users: audience, on: loop)
+                }
                 return self.store.devices(of: audience, on: loop).flatMap { devices in
                     self.store.enqueue(devices.values.joined().map { ($0, [entry.bytes]) }, on: loop).map { _ in }
                 }
@@ -55,7 +76,9 @@ extension ChatRouter {
         guard let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView)) else { return }
         limiter.admit(.typing, device: device, on: loop).flatMap { refusal -> EventLoopFuture<[String: String]> in
             // Over the limit, typing is dropped: it is best effort.
-            refusal == nil ? self.store.members(of: conversation, on: loop) : loop.makeSucceededFuture([:])
+            refusal == nil
+                ? self.store.members(of: conversation, on: loop).map { Self.withDirectMembers($0, conversation: conversation) }
+                : loop.makeSucceededFuture([:])
         }.flatMap { members -> EventLoopFuture<Void> in
             guard members[user] != nil else { return loop.makeSucceededVoidFuture() }
             var event = Relay_V1_TypingEvent()
@@ -64,7 +87,11 @@ extension ChatRouter {
             event.device = device
             event.typing = typing.typing
             let payload = Array("t".utf8) + Self.bytes(event)
-            return self.store.devices(of: members.keys.filter { $0 != user }, on: loop).flatMap { devices in
+            let others = members.keys.filter { $0 != user }
+            if let replicator = self.replicator {
+                return self.replicatedTyping(event, payload: payload, users: others, replicator: replicator, on: loop)
+            }
+            return self.store.devices(of: others, on: loop).flatMap { devices in
                 // Only nodes holding a device's connection listen: offline devices get nothing.
                 self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
             }
@@ -83,7 +110,14 @@ extension ChatRouter {
             ? store.markOnline(user: user, device: device, until: now + Self.presenceLifetime, on: loop)
             : store.markOffline(user: user, device: device, now: now, on: loop)
         mark.flatMap { self.presenceMessage(of: user, on: loop) }
-            .flatMap { presence in self.store.publish(channel: Self.presenceChannel(user), payload: Self.bytes(presence), on: loop) }
+            .flatMap { presence -> EventLoopFuture<Int> in
+                if let replicator = self.replicator {
+                    // Best effort across regions: watchers elsewhere hear it too.
+                    let frame = replicator.frame { $0.presence = presence }
+                    replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, [frame]) }), on: loop).whenFailure { _ in }
+                }
+                return self.store.publish(channel: Self.presenceChannel(user), payload: Self.bytes(presence), on: loop)
+            }
             .whenFailure { error in
                 self.logger.warning("presence update failed", metadata: ["user": "\(user)", "error": "\(error)"])
             }
@@ -168,7 +202,7 @@ extension ChatRouter {
         }
     }
 
-    func devicesRequest(_ operation: String, device target: String, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+    func devicesRequest(_ operation: String, device target: String, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let change: EventLoopFuture<Void>
         switch operation {
         case "remove":
@@ -184,7 +218,14 @@ extension ChatRouter {
                 }
             }
         }
-        return change.flatMap { self.store.devices(of: [user], on: loop) }.map { devices in
+        return change.flatMap { () -> EventLoopFuture<Void> in
+            guard let replicator = self.replicator else { return loop.makeSucceededVoidFuture() }
+            var update = Relay_V1_DeviceUpdate()
+            update.user = user
+            update.device = target
+            update.removed = operation == "remove"
+            return replicator.mirror([replicator.frame { $0.device = update }], forHome: home, on: loop).map { _ in }
+        }.flatMap { self.store.devices(of: [user], on: loop) }.map { devices in
             var response = Relay_V1_Response()
             var list = Relay_V1_Devices()
             list.devices = devices[user] ?? []

@@ -25,9 +25,13 @@ final class ChatRouter: MQTTRouter {
     private let keys: KeyDirectory
     let limiter: RateLimiter
     let metrics = ChatMetrics()
+    let replicationMetrics = ReplicationChatMetrics()
+    /// The other regions, when the deployment has more than one.
+    let replicator: Replicator?
 
-    init(store: ChatStore, group: any EventLoopGroup, logger: Logger) throws {
+    init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil) throws {
         self.store = store
+        self.replicator = replicator
         self.configuration = store.configuration
         self.group = group
         self.logger = logger
@@ -140,14 +144,29 @@ final class ChatRouter: MQTTRouter {
 
     /// Admits a device before CONNACK: refuses a removed one (0x87) and one
     /// past the user's device limit (0x97); records a new one.
-    func admit(user: String, device: String) async -> (ReasonCode, String)? {
+    func admit(user: String, device: String, home: String) async -> (ReasonCode, String)? {
         let loop = group.next()
+        if let replicator {
+            guard replicator.authority.isSettled else {
+                return (.serverUnavailable, "region \(replicator.local) is starting: it waits to hear another region first")
+            }
+            guard replicator.map.servesHere(home) else {
+                return (.serverUnavailable, "region \(home) is not served right now (failing back); retry shortly")
+            }
+        }
         do {
             if try await store.isRevoked(user: user, device: device, on: loop).get() {
                 return (.notAuthorized, "device \(device) was removed; link it again from another device")
             }
             guard try await store.register(device: device, user: user, on: loop).get() else {
                 return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            }
+            if let replicator {
+                try await replicator.recordUser(user, home: home, on: loop).get()
+                var update = Relay_V1_DeviceUpdate()
+                update.user = user
+                update.device = device
+                _ = try await replicator.mirror([replicator.frame { $0.device = update }], forHome: home, on: loop).get()
             }
             return nil
         } catch {
@@ -156,9 +175,34 @@ final class ChatRouter: MQTTRouter {
         }
     }
 
+    /// The device endpoint of the region serving `home`, when that is not
+    /// this one (MQTT 5 CONNACK 0x9C Use another server).
+    func redirect(home: String) -> String? {
+        guard let replicator, let serving = replicator.map.servingRegion(of: home), serving != replicator.local else { return nil }
+        return replicator.deviceEndpoints[serving]
+    }
+
+    /// Regions changed hands: devices whose home this region no longer
+    /// serves are sent where it is served now.
+    func regionsChanged(_ map: RegionMap) {
+        let stale = pumps.withLockedValue { pumps in pumps.values.filter { !map.servesHere($0.home) } }
+        for pump in stale {
+            var properties = MQTTProperties()
+            if let serving = map.servingRegion(of: pump.home), let endpoint = replicator?.deviceEndpoints[serving] {
+                properties.serverReference = endpoint
+                properties.reasonString = "region \(pump.home) is now served by \(serving)"
+                pump.session.disconnect(reasonCode: .useAnotherServer, properties: properties)
+            } else {
+                properties.reasonString = "region \(pump.home) is failing back; reconnect shortly"
+                pump.session.disconnect(reasonCode: .serverUnavailable, properties: properties)
+            }
+        }
+    }
+
     private func startPump(session: MQTTSession, user: String, device: String, loop: any EventLoop) {
+        let home = session.principal.attributes[DeviceAttribute.home] ?? configuration.region
         let pump = DevicePump(
-            device: device, user: user, session: session, store: store, loop: loop,
+            device: device, user: user, home: home, session: session, store: store, loop: loop,
             window: configuration.deliveryWindow, maximumBehind: configuration.maximumQueuedPerDevice, logger: logger,
             onDelivered: { [self] conversation, message, seq in
                 self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
@@ -170,6 +214,25 @@ final class ChatRouter: MQTTRouter {
                 overflow.policy = "drop_oldest:messages (\(conversation), at \(self.configuration.maximumQueuedPerDevice) behind)"
                 event.queueOverflow = overflow
                 self.deliverNow(event, topic: "d/\(device)/e", to: session)
+            },
+            onStored: { [self] change in
+                guard let replicator = self.replicator else { return }
+                let frame = replicator.frame { f in
+                    switch change {
+                    case .cursor(let conversation, let seq):
+                        var cursor = Relay_V1_CursorUpdate()
+                        cursor.device = device
+                        cursor.conversation = conversation
+                        cursor.seq = seq
+                        f.cursor = cursor
+                    case .entry(let entry):
+                        var ack = Relay_V1_QueueAck()
+                        ack.device = device
+                        ack.entry = Data(entry)
+                        f.queueAck = ack
+                    }
+                }
+                replicator.mirror([frame], forHome: home, on: loop).whenFailure { _ in }
             }
         )
         let old = pumps.withLockedValue { pumps -> DevicePump? in
@@ -283,6 +346,9 @@ final class ChatRouter: MQTTRouter {
             replyTo: parsed.replyToSeq, ttlSeconds: parsed.ttlSeconds,
             directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
         )
+        if let replicator {
+            return replicatedSend(accept, parsed: parsed, replicator: replicator, session: session, on: loop)
+        }
         return store.accept(accept, on: loop).map { accepted -> ReasonCode in
             var status = Relay_V1_Status()
             status.kind = .sequenced
@@ -333,7 +399,7 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// Tells the sending device why a send was refused (3.1.1 has no PUBACK codes).
-    private func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
+    func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
         metrics.refused(error.code)
         var status = Relay_V1_Status()
         status.kind = .refused
@@ -350,6 +416,15 @@ final class ChatRouter: MQTTRouter {
     /// Marks the conversation dirty up to `seq` for every member device but
     /// the sender's; their pumps read the log from their cursors.
     private func fanOut(conversation: String, seq: UInt64, sender: String, on loop: any EventLoop) {
+        if let replicator {
+            replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
+                guard let home, replicator.map.servesHere(home) else { return loop.makeSucceededVoidFuture() }
+                return self.replicatedFanOut(conversation: conversation, seq: seq, home: home, replicator: replicator, on: loop).map { _ in }
+            }.whenFailure { error in
+                self.logger.error("fan-out failed; the sweeper will finish it", metadata: ["conversation": "\(conversation)", "seq": "\(seq)", "error": "\(error)"])
+            }
+            return
+        }
         store.members(of: conversation, on: loop)
             .flatMap { members in self.store.devices(of: Array(members.keys), on: loop) }
             .flatMap { devices -> EventLoopFuture<Void> in
@@ -407,6 +482,10 @@ final class ChatRouter: MQTTRouter {
         status.user = user
         status.device = device
         let entry = QueueEntry.status(Self.bytes(status))
+        if let replicator {
+            replicator.deliver([entry.bytes], users: [message.user], on: loop).whenFailure { _ in }
+            return
+        }
         store.devices(of: [message.user], on: loop).whenSuccess { devices in
             self.enqueue((devices[message.user] ?? []).map { ($0, [entry]) }, on: loop)
         }
@@ -429,10 +508,11 @@ final class ChatRouter: MQTTRouter {
             answer(.failure(ChatError("bad_request", "the payload is not a Request")), to: message, requestID: "", device: device, session: session)
             return
         }
+        let home = session.principal.attributes[DeviceAttribute.home] ?? configuration.region
         let result: EventLoopFuture<Relay_V1_Response>
         switch (method, request.body) {
         case ("group.create", .groupCreate(let create)):
-            result = createGroup(create, user: user, on: loop)
+            result = createGroup(create, user: user, home: home, on: loop)
         case ("group.add", .groupAdd(let change)):
             result = changeGroup(change.conversation, actor: user, operation: "add", users: change.users, on: loop)
         case ("group.remove", .groupRemove(let change)):
@@ -442,10 +522,14 @@ final class ChatRouter: MQTTRouter {
         case ("group.admins", .groupAdmins(let change)):
             result = changeGroup(change.conversation, actor: user, operation: "admin", users: change.users, on: loop)
         case ("conversation.settings", .conversationSettings(let settings)):
-            result = store.setConversationTTL(settings.conversation, user: user, seconds: settings.ttlSeconds, on: loop).flatMap {
+            result = managedHere(settings.conversation, on: loop).flatMap {
+                self.store.setConversationTTL(settings.conversation, user: user, seconds: settings.ttlSeconds, on: loop)
+            }.flatMap {
                 self.store.members(of: settings.conversation, on: loop)
-            }.map { members in
-                Self.groupResponse(settings.conversation, members: members, ttlSeconds: settings.ttlSeconds)
+            }.flatMap { members in
+                self.shareConversation(settings.conversation, members: members, on: loop).map {
+                    Self.groupResponse(settings.conversation, members: members, ttlSeconds: settings.ttlSeconds)
+                }
             }
         case ("history.sync", .historySync(let sync)):
             result = historyRequest(sync, user: user, device: device, on: loop)
@@ -454,9 +538,9 @@ final class ChatRouter: MQTTRouter {
         case ("privacy.set", .privacy(let settings)):
             result = privacyRequest(settings, user: user, on: loop)
         case ("devices.remove", .devicesRemove(let remove)):
-            result = devicesRequest("remove", device: remove.device, user: user, on: loop)
+            result = devicesRequest("remove", device: remove.device, user: user, home: home, on: loop)
         case ("devices.link", .devicesLink(let link)):
-            result = devicesRequest("link", device: link.device, user: user, on: loop)
+            result = devicesRequest("link", device: link.device, user: user, home: home, on: loop)
         case ("keys.upload", .keysUpload(let upload)):
             result = keys.upload(upload, device: device, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
@@ -477,19 +561,44 @@ final class ChatRouter: MQTTRouter {
         }
     }
 
-    private func createGroup(_ create: Relay_V1_GroupCreate, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+    private func createGroup(_ create: Relay_V1_GroupCreate, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let id = GroupIDGenerator().next().rawValue
         let members = Array(Set(create.members + [user])).sorted()
         return store.createGroup(id, creator: user, members: members, nowMilliseconds: Self.nowMilliseconds(), on: loop).flatMap { _ in
             self.store.noteMembership(users: members, conversation: id, member: true, on: loop)
         }.flatMap {
+            // The directory first: the other regions learn the group's home before any of its frames.
+            self.replicator?.recordConversation(id, home: home, on: loop) ?? loop.makeSucceededVoidFuture()
+        }.flatMap {
+            self.store.members(of: id, on: loop).flatMap { self.shareConversation(id, members: $0, on: loop) }
+        }.flatMap {
             self.groupInfo(id, change: .created, actor: user, users: members, on: loop)
+        }
+    }
+
+    /// Fails unless this region manages (sequences) `conversation`.
+    private func managedHere(_ conversation: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let replicator else { return loop.makeSucceededVoidFuture() }
+        return replicator.home(ofConversation: conversation, on: loop).flatMapThrowing { home in
+            guard let home else { throw ChatError("not_found", "no conversation \(conversation)") }
+            guard replicator.map.servesHere(home) else {
+                let serving = replicator.map.servingRegion(of: home) ?? home
+                throw ChatError("wrong_region", "\(conversation) is managed by region \(serving); change it from a device of that region")
+            }
+        }
+    }
+
+    /// Sends a conversation's state to its mirror and the regions of its members.
+    private func shareConversation(_ id: String, members: [String: String], formerMembers: [String] = [], on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let replicator else { return loop.makeSucceededVoidFuture() }
+        return replicator.home(ofConversation: id, on: loop).flatMap { home in
+            replicator.shareConversation(id, home: home ?? replicator.local, members: members, formerMembers: formerMembers, on: loop)
         }
     }
 
     private func changeGroup(_ id: String, actor: String, operation: String, users: [String], on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         // Before a change, to tell removed members and pick a successor for a leaving admin.
-        store.members(of: id, on: loop).flatMap { before in
+        managedHere(id, on: loop).flatMap { self.store.members(of: id, on: loop) }.flatMap { before in
             let successor = before.keys.filter { $0 != actor }.sorted().first ?? ""
             return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ -> EventLoopFuture<Void> in
                 switch operation {
@@ -506,7 +615,11 @@ final class ChatRouter: MQTTRouter {
                 case "leave": change = .left
                 default: change = .adminGranted
                 }
-                return self.groupInfo(id, change: change, actor: actor, users: operation == "leave" ? [actor] : users, alsoTell: Array(before.keys), on: loop)
+                return self.store.members(of: id, on: loop).flatMap { after in
+                    self.shareConversation(id, members: after, formerMembers: Array(before.keys), on: loop)
+                }.flatMap {
+                    self.groupInfo(id, change: change, actor: actor, users: operation == "leave" ? [actor] : users, alsoTell: Array(before.keys), on: loop)
+                }
             }
         }
     }
@@ -524,6 +637,9 @@ final class ChatRouter: MQTTRouter {
             wrapper.membership = event
             let entry = QueueEntry.event(Self.bytes(wrapper))
             let audience = Array(Set(Array(members.keys) + alsoTell))
+            if let replicator = self.replicator {
+                return replicator.deliver([entry.bytes], users: audience, on: loop).map { Self.groupResponse(id, members: members) }
+            }
             return self.store.devices(of: audience, on: loop).flatMap { devices in
                 self.enqueue(devices.values.joined().map { ($0, [entry]) }, on: loop)
             }.map {

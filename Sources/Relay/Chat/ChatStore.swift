@@ -16,6 +16,9 @@ final class ChatStore: Sendable {
     let fanoutScript: RedisScript
     let ackScript: RedisScript
     let conversationSettingsScript: RedisScript
+    let applyMessageScript: RedisScript
+    let rewindScript: RedisScript
+    let conversationStateScript: RedisScript
 
     init(redis: RedisClient, configuration: ChatConfiguration) throws {
         self.redis = redis
@@ -28,6 +31,9 @@ final class ChatStore: Sendable {
         self.fanoutScript = try ScriptLibrary.load("fanout")
         self.ackScript = try ScriptLibrary.load("ack")
         self.conversationSettingsScript = try ScriptLibrary.load("conversation_settings")
+        self.applyMessageScript = try ScriptLibrary.load("apply_message")
+        self.rewindScript = try ScriptLibrary.load("rewind")
+        self.conversationStateScript = try ScriptLibrary.load("conversation_state")
     }
 
     // MARK: - Keys
@@ -53,6 +59,8 @@ final class ChatStore: Sendable {
         /// The other user of a 1:1 conversation ("" for groups).
         var directPeer: String
         var nowMilliseconds: Int64
+        /// The lowest epoch to sequence under: the term of the conversation's home region.
+        var epochFloor: UInt32 = 1
     }
 
     /// What `send.lua` decided.
@@ -60,6 +68,8 @@ final class ChatStore: Sendable {
         var duplicate: Bool
         var epoch: UInt32
         var seq: UInt64
+        /// Seconds the message is kept (0 for a duplicate).
+        var ttlSeconds: UInt32 = 0
     }
 
     /// Dedup, membership, sequence and store in one script call; durable
@@ -71,7 +81,7 @@ final class ChatStore: Sendable {
             .string(c), .string(send.user), .string(send.device), .string(send.clientMessageID),
             .integer(send.nowMilliseconds), .bytes(ByteBuffer(bytes: send.ciphertext)), .integer(Int64(send.replyTo)),
             .integer(Int64(configuration.retentionSeconds)), .integer(Int64(configuration.dedupSeconds)),
-            .string(send.directPeer), .integer(Int64(send.ttlSeconds)),
+            .string(send.directPeer), .integer(Int64(send.ttlSeconds)), .integer(Int64(send.epochFloor)),
         ]
         for (device, ciphertext) in send.deviceCiphertexts {
             arguments.append(.string(device))
@@ -81,7 +91,8 @@ final class ChatStore: Sendable {
             guard let values = reply.array, values.count >= 3,
                   let duplicate = values[0].int, let epoch = values[1].int, let seq = values[2].int
             else { throw ChatError.storeReply("send.lua answered \(reply)") }
-            return Accepted(duplicate: duplicate == 1, epoch: UInt32(epoch), seq: UInt64(seq))
+            let ttl = values.count > 3 ? values[3].int ?? 0 : 0
+            return Accepted(duplicate: duplicate == 1, epoch: UInt32(epoch), seq: UInt64(seq), ttlSeconds: UInt32(clamping: ttl))
         }
     }
 

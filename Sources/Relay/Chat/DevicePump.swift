@@ -21,8 +21,19 @@ import RelayCore
 /// from the cursors, so anything unacknowledged is sent again: delivery is at
 /// least once, and devices drop duplicates by (conversation, seq).
 final class DevicePump: Sendable {
+    /// A change the pump made to the device's state in the store (mirrored
+    /// to the standby in a multi-region deployment).
+    enum StoredChange: Sendable {
+        /// The device's cursor in a conversation moved to a seq.
+        case cursor(conversation: String, seq: UInt64)
+        /// A status or event left the device's queue.
+        case entry([UInt8])
+    }
+
     let device: String
     let user: String
+    /// The user's home region.
+    let home: String
     let session: MQTTSession
     private let store: ChatStore
     private let loop: any EventLoop
@@ -31,6 +42,7 @@ final class DevicePump: Sendable {
     private let logger: Logger
     private let onDelivered: @Sendable (_ conversation: String, _ message: ChatStore.StoredMessage, _ seq: UInt64) -> Void
     private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
+    private let onStored: @Sendable (StoredChange) -> Void
     private let state = NIOLockedValueBox(State())
 
     struct State {
@@ -50,6 +62,7 @@ final class DevicePump: Sendable {
     init(
         device: String,
         user: String,
+        home: String = "",
         session: MQTTSession,
         store: ChatStore,
         loop: any EventLoop,
@@ -57,10 +70,13 @@ final class DevicePump: Sendable {
         maximumBehind: Int,
         logger: Logger,
         onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
-        onOverflow: @escaping @Sendable (String, UInt64) -> Void
+        onOverflow: @escaping @Sendable (String, UInt64) -> Void,
+        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in }
     ) {
         self.device = device
         self.user = user
+        self.home = home
+        self.onStored = onStored
         self.session = session
         self.store = store
         self.loop = loop
@@ -213,7 +229,8 @@ final class DevicePump: Sendable {
     }
 
     private func acknowledgedQueued(_ item: QueuedItem) {
-        store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { _ in
+        store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { result in
+            if case .success = result { self.onStored(.entry(item.entry)) }
             self.state.withLockedValue { $0.inflight -= 1 }
             self.wake()
         }
@@ -252,7 +269,8 @@ final class DevicePump: Sendable {
             wake()
             return
         }
-        store.acknowledge(device: device, conversation: item.conversation, seq: advance, on: loop).whenComplete { _ in
+        store.acknowledge(device: device, conversation: item.conversation, seq: advance, on: loop).whenComplete { result in
+            if case .success = result { self.onStored(.cursor(conversation: item.conversation, seq: advance)) }
             self.wake()
         }
     }

@@ -71,9 +71,11 @@ public struct ServeCommand: AsyncParsableCommand {
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
         configuration.maximumSessionExpiry = 0
-        let authenticator = TokenAuthenticator(verifier: verifier, admit: { user, device in
-            await router.admit(user: user, device: device)
-        })
+        let authenticator = TokenAuthenticator(
+            verifier: verifier,
+            redirect: { claims in router.redirect(home: claims.home) },
+            admit: { claims in await router.admit(user: claims.user, device: claims.device, home: claims.home) }
+        )
         let server = MQTTServer(configuration: configuration, router: router, authenticator: authenticator, group: group, logger: logger)
         let bound = try await server.start(try engine.listeners())
         for listener in bound {

@@ -10,8 +10,8 @@
 -- ARGV: 1 prefix "{c:C}", 2 user, 3 device, 4 client message id,
 --       5 now (ms), 6 ciphertext, 7 reply-to seq, 8 retention (s),
 --       9 dedup ttl (s), 10 direct peer ("" for groups), 11 message ttl (s, 0 = conversation's),
---       12.. device id, ciphertext pairs
--- Returns {duplicate (0|1), epoch, seq, fenced (0|1)}.
+--       12 epoch floor (the home region's term: a failover raises it), 13.. device id, ciphertext pairs
+-- Returns {duplicate (0|1), epoch, seq, ttl (s) the message is kept}.
 local prior = redis.call('GET', KEYS[4])
 if prior then
   local epoch, seq = string.match(prior, '^(%d+):(%d+)$')
@@ -33,6 +33,11 @@ if redis.call('HGET', KEYS[1], 'fenced') == '1' then
 end
 
 local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '1')
+if tonumber(ARGV[12]) > epoch then
+  -- Sequenced under a new term from here on (this region took over, or got back, the conversation).
+  epoch = tonumber(ARGV[12])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local key = ARGV[1] .. ':m:' .. seq
 redis.call('HSET', key, 'u', user, 'd', ARGV[3], 't', ARGV[5], 'c', ARGV[6], 'cm', ARGV[4], 'r', ARGV[7], 'e', epoch)
@@ -45,9 +50,9 @@ local messageTTL = tonumber(ARGV[11])
 if messageTTL > 0 and messageTTL < ttl then ttl = messageTTL end
 redis.call('EXPIRE', key, ttl)
 
-if #ARGV > 11 then
+if #ARGV > 12 then
   local perDevice = key .. ':x'
-  for i = 12, #ARGV, 2 do
+  for i = 13, #ARGV, 2 do
     redis.call('HSET', perDevice, ARGV[i], ARGV[i + 1])
   end
   redis.call('EXPIRE', perDevice, ttl)
@@ -56,4 +61,4 @@ end
 redis.call('ZADD', KEYS[3], seq, seq)
 redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'EX', ARGV[9])
 redis.call('ZADD', KEYS[5], ARGV[5], seq)
-return {0, epoch, seq}
+return {0, epoch, seq, ttl}

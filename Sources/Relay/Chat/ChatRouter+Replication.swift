@@ -1,0 +1,263 @@
+import Foundation
+import MQTT
+import MQTTServer
+import NIOCore
+import RelayCore
+import RelayStore
+
+/// The chat relay across regions (docs/replication.md): sends go to the
+/// region that sequences their conversation, fan-out reaches each region
+/// once, statuses find their devices wherever those are served, and frames
+/// from other regions are applied here.
+extension ChatRouter {
+    // MARK: - Sending
+
+    /// A send in a multi-region deployment: sequenced here when this region
+    /// serves the conversation's home, else forwarded durably to the region
+    /// that does (its SEQUENCED status follows from there).
+    func replicatedSend(_ accept: ChatStore.Accept, parsed: Relay_V1_Send, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
+        replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<ReasonCode> in
+            guard let home else {
+                return loop.makeFailedFuture(ChatError("not_found", "conversation \(accept.conversation) is not known in region \(replicator.local) (yet)"))
+            }
+            guard let serving = replicator.map.servingRegion(of: home) else {
+                return loop.makeFailedFuture(ChatError("unavailable", "region \(home) is failing back; retry shortly"))
+            }
+            if serving == replicator.local {
+                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in .success }
+            }
+            var forwarded = Relay_V1_ForwardedSend()
+            forwarded.conversation = accept.conversation
+            forwarded.user = accept.user
+            forwarded.device = accept.device
+            forwarded.send = parsed
+            forwarded.receivedMs = accept.nowMilliseconds
+            let frame = replicator.frame { $0.forwardedSend = forwarded }
+            return replicator.ship([serving: [frame]], on: loop).map { _ in
+                self.metrics.accepted.increment()
+                return .success
+            }
+        }.flatMapError { error in
+            let refusal = ChatError(redis: error)
+            self.refuse(refusal, conversation: accept.conversation, clientMessageID: accept.clientMessageID, device: accept.device, session: session)
+            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+        }
+    }
+
+    /// Sequences a send here (a local device's or a forwarded one), fans it
+    /// out to every region, tells the sending device SEQUENCED, and in sync
+    /// mode waits for the standby.
+    func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
+        var floored = accept
+        floored.epochFloor = replicator.map.term(of: home)
+        let accept = floored
+        return store.accept(accept, on: loop).flatMap { accepted in
+            var status = Relay_V1_Status()
+            status.kind = .sequenced
+            status.conversation = accept.conversation
+            status.epoch = accepted.epoch
+            status.seq = accepted.seq
+            status.clientMessageID = accept.clientMessageID
+            let told = replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [accept.device: accept.user], on: loop)
+            if !accepted.duplicate {
+                self.metrics.accepted.increment()
+                if accepted.seq == 1 && !accept.directPeer.isEmpty {
+                    self.store.noteMembership(users: [accept.user, accept.directPeer], conversation: accept.conversation, member: true, on: loop).whenFailure { _ in }
+                }
+            }
+            // A duplicate fans out again: the first attempt may have died before its frames were queued.
+            let fanned = self.replicatedFanOut(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, on: loop)
+            return fanned.flatMap { mirrorIDs in
+                told.and(replicator.waitIfSync(mirrorIDs, on: loop)).map { _ in accepted }
+            }.flatMapError { error in
+                guard replicator.mode == .sync else { return loop.makeSucceededFuture(accepted) }
+                return loop.makeFailedFuture(ChatError("unavailable", "the standby has not confirmed the send (\(error)); retry with the same client_message_id"))
+            }
+        }
+    }
+
+    /// Marks `seq` for the members' devices served here and sends one copy
+    /// to every other region that delivers to a member, and to the mirror.
+    func replicatedFanOut(conversation: String, seq: UInt64, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
+        store.replicatedMessage(conversation: conversation, seq: seq, on: loop).and(store.members(of: conversation, on: loop)).flatMap { message, members in
+            guard let message else { return self.store.finishFanout(conversation: conversation, seq: seq, on: loop).map { [:] } }
+            return replicator.fanOut(message, members: Array(members.keys), conversationHome: home, on: loop).flatMap { local, mirrorIDs in
+                self.store.devices(of: local, on: loop).flatMap { devices in
+                    let targets = devices.values.joined().filter { $0 != message.device }
+                    self.metrics.fanOut.record(targets.count)
+                    return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
+                }.flatMap {
+                    self.store.finishFanout(conversation: conversation, seq: seq, on: loop)
+                }.map { mirrorIDs }
+            }
+        }
+    }
+
+    // MARK: - Typing
+
+    /// Typing to the members' devices here, and one frame per other region.
+    func replicatedTyping(_ event: Relay_V1_TypingEvent, payload: [UInt8], users: [String], replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        replicator.directory.homes(of: users, on: loop).flatMap { homes in
+            let audience = replicator.map.audience(homes)
+            var frames: [String: [Relay_V1_Frame]] = [:]
+            for (region, regionUsers) in audience where region != replicator.local {
+                var typing = Relay_V1_ForwardedTyping()
+                typing.event = event
+                typing.users = regionUsers
+                frames[region] = [replicator.frame { $0.typing = typing }]
+            }
+            replicator.ship(frames, on: loop).whenFailure { _ in }
+            return self.store.devices(of: audience[replicator.local] ?? [], on: loop).flatMap { devices in
+                self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
+            }
+        }
+    }
+
+    /// A 1:1 conversation's two users when this region has no copy of its members yet.
+    static func withDirectMembers(_ members: [String: String], conversation: String) -> [String: String] {
+        guard members.isEmpty, let (a, b) = (try? ConversationID(validating: conversation))?.directUsers else { return members }
+        return [a.rawValue: "member", b.rawValue: "member"]
+    }
+
+    // MARK: - Applying frames
+
+    /// Applies one frame from `origin`; idempotent. Frames from a region
+    /// known to be failed over, or written under an older term, are refused
+    /// (counted, not applied).
+    func apply(_ frame: Relay_V1_Frame, from origin: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let origins = replicator.map.state(of: origin)
+        if case .region(let state) = frame.body {
+            replicator.authority.learn([state], from: origin, on: loop)
+            return loop.makeSucceededVoidFuture()
+        }
+        guard frame.term >= origins.term, origins.servedBy == origin, !origins.fenced else {
+            replicationMetrics.refused(origin: origin)
+            logger.warning("stale frame refused", metadata: ["origin": "\(origin)", "term": "\(frame.term)", "known_term": "\(origins.term)"])
+            return loop.makeSucceededVoidFuture()
+        }
+        switch frame.body {
+        case .message(let message):
+            return applyMessage(message, from: origin, replicator: replicator, on: loop)
+        case .forwardedSend(let forwarded):
+            return applyForwardedSend(forwarded, replicator: replicator, on: loop)
+        case .entries(let entries):
+            let everyone = Array(Set(entries.users).union(entries.devices.values))
+            return replicator.directory.homes(of: everyone, on: loop).flatMap { homes in
+                replicator.deliverHere(entries.entries.map { Array($0) }, users: entries.users, devices: entries.devices,
+                                       except: Set(entries.exceptDevices), homes: homes, on: loop)
+            }
+        case .receipt(let receipt):
+            return applyReceipt(receipt, replicator: replicator, on: loop)
+        case .directory(let update):
+            return replicator.directory.record(users: update.userHomes, conversations: update.conversationHomes, on: loop).map { _ in }
+        case .cursor(let cursor):
+            return store.acknowledge(device: cursor.device, conversation: cursor.conversation, seq: cursor.seq, on: loop)
+        case .queueAck(let ack):
+            return store.acknowledge(device: ack.device, entry: Array(ack.entry), on: loop)
+        case .device(let update):
+            return store.applyDevice(user: update.user, device: update.device, removed: update.removed, on: loop)
+        case .conversation(let state):
+            return store.applyConversationState(state, on: loop).flatMap {
+                state.home.isEmpty ? loop.makeSucceededVoidFuture()
+                    : replicator.directory.record(users: [:], conversations: [state.conversation: state.home], on: loop).map { _ in }
+            }
+        case .typing(let typing):
+            let payload = Array("t".utf8) + Self.bytes(typing.event)
+            return store.devices(of: typing.users, on: loop).flatMap { devices in
+                self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
+            }
+        case .presence(let presence):
+            return store.publish(channel: Self.presenceChannel(presence.user), payload: Self.bytes(presence), on: loop).map { _ in }
+        case .region, .none:
+            return loop.makeSucceededVoidFuture()
+        }
+    }
+
+    private func applyMessage(_ message: Relay_V1_ReplicatedMessage, from origin: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        store.applyMessage(message, on: loop).flatMap { outcome in
+            guard case .applied(let rewound) = outcome else {
+                self.replicationMetrics.refused(origin: origin)
+                self.logger.warning("message of an older epoch refused", metadata: [
+                    "conversation": "\(message.conversation)", "epoch": "\(message.epoch)", "seq": "\(message.seq)",
+                ])
+                return loop.makeSucceededVoidFuture()
+            }
+            return self.store.devices(of: message.users, on: loop).flatMap { devices in
+                let targets = Array(devices.values.joined().filter { $0 != message.device })
+                let rewind = rewound ? self.store.rewind(devices: targets, conversation: message.conversation, to: message.seq, on: loop) : loop.makeSucceededVoidFuture()
+                return rewind.flatMap {
+                    self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, on: loop)
+                }
+            }.flatMap {
+                // Users this region serves: their queues changed, so their mirror hears of it.
+                replicator.directory.homes(of: message.users, on: loop).flatMap { homes in
+                    let map = replicator.map
+                    var byTarget: [String: [String]] = [:]
+                    for user in message.users {
+                        guard let home = homes[user], map.servesHere(home), let target = map.mirrorTarget(forHome: home), target != origin else { continue }
+                        byTarget[target, default: []].append(user)
+                    }
+                    var frames: [String: [Relay_V1_Frame]] = [:]
+                    for (target, users) in byTarget {
+                        var copy = message
+                        copy.users = users.sorted()
+                        frames[target] = [replicator.frame { $0.message = copy }]
+                    }
+                    return replicator.ship(frames, on: loop).map { _ in }
+                }
+            }
+        }
+    }
+
+    private func applyForwardedSend(_ forwarded: Relay_V1_ForwardedSend, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        replicator.home(ofConversation: forwarded.conversation, on: loop).flatMap { home in
+            let serving = home.flatMap { replicator.map.servingRegion(of: $0) }
+            if let home, serving == replicator.local {
+                let send = forwarded.send
+                let peer = (try? Self.checkConversation(forwarded.conversation, user: forwarded.user)) ?? ""
+                let accept = ChatStore.Accept(
+                    conversation: forwarded.conversation, user: forwarded.user, device: forwarded.device,
+                    clientMessageID: send.clientMessageID, ciphertext: Array(send.ciphertext),
+                    deviceCiphertexts: send.deviceCiphertexts.sorted { $0.key < $1.key }.map { ($0.key, Array($0.value)) },
+                    replyTo: send.replyToSeq, ttlSeconds: send.ttlSeconds, directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
+                )
+                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in }.flatMapError { error in
+                    let refusal = ChatError(redis: error)
+                    guard refusal.code != "unavailable" || replicator.mode == .sync else {
+                        return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
+                    }
+                    self.metrics.refused(refusal.code)
+                    var status = Relay_V1_Status()
+                    status.kind = .refused
+                    status.conversation = forwarded.conversation
+                    status.clientMessageID = send.clientMessageID
+                    var detail = Relay_V1_Error()
+                    detail.code = refusal.code
+                    detail.message = refusal.message
+                    status.error = detail
+                    return replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [forwarded.device: forwarded.user], on: loop)
+                }
+            }
+            // Not served here (any more): on to the region that serves it now.
+            let target = serving ?? home ?? replicator.local
+            guard target != replicator.local else { return loop.makeSucceededVoidFuture() }
+            return replicator.ship([target: [replicator.frame { $0.forwardedSend = forwarded }]], on: loop).map { _ in }
+        }
+    }
+
+    private func applyReceipt(_ forwarded: Relay_V1_ForwardedReceipt, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        replicator.home(ofConversation: forwarded.conversation, on: loop).flatMap { home in
+            let serving = home.flatMap { replicator.map.servingRegion(of: $0) }
+            guard serving == replicator.local else {
+                let target = serving ?? home ?? replicator.local
+                guard target != replicator.local else { return loop.makeSucceededVoidFuture() }
+                return replicator.ship([target: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in }
+            }
+            return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: forwarded.receipt.readUpToSeq, on: loop).map { advanced in
+                if advanced {
+                    self.announceRead(conversation: forwarded.conversation, reader: forwarded.user, epoch: forwarded.receipt.epoch, seq: forwarded.receipt.readUpToSeq, on: loop)
+                }
+            }.recover { _ in }  // not a member, or past the latest: nothing to announce
+        }
+    }
+}
