@@ -5,11 +5,12 @@ public struct RelayCtlCommand: AsyncParsableCommand {
     /// Name and help text.
     public static let configuration = CommandConfiguration(
         commandName: "relayctl",
-        abstract: "Operate a relay deployment: deployment keys and device tokens.",
+        abstract: "Operate a relay deployment: keys and tokens, topology, links, failover and failback.",
         subcommands: [
             RelayCtlKeysCommand.self, RelayCtlTokenCommand.self,
             RelayCtlTopologyCommand.self,
             RelayCtlLinkCommand.self,
+            RelayCtlFailoverCommand.self, RelayCtlFailbackCommand.self,
         ]
     )
 

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayStore
+
+/// The operator's hand on region authority (`relayctl failover`,
+/// `failback`): it writes region states into every reachable region's
+/// Redis and tells their relays (Pub/Sub `regions`). Regions it cannot reach
+/// learn from their peers' gossip before they accept a write.
+final class RegionControl: Sendable {
+    struct RegionEndpoint: Sendable {
+        var name: String
+        var redis: RedisClient
+    }
+
+    let topology: Topology
+    let regions: [RegionEndpoint]
+    private let loop: any EventLoop
+
+    /// Connects (lazily) to every region's Redis named by `topologyPath`'s settings files.
+    init(topologyPath: String) throws {
+        let (topology, problems) = TopologyCheck.check(path: topologyPath)
+        guard let topology, problems.isEmpty else {
+            throw RelayCtlError("\(topologyPath) has problems; run relayctl topology check --file \(topologyPath)")
+        }
+        self.topology = topology
+        let directory = URL(fileURLWithPath: topologyPath).deletingLastPathComponent()
+        self.regions = try topology.regions.map { region in
+            let path = region.settings.hasPrefix("/") ? region.settings : directory.appendingPathComponent(region.settings).path
+            let settings = try RegionSettings.load(path: path)
+            guard let address = HostPort(argument: settings.redis) else { throw RelayCtlError("\(path): redis \(settings.redis) is not HOST:PORT") }
+            var configuration = RedisConfiguration(host: address.host, port: address.port)
+            configuration.connectionCount = 1
+            configuration.connectTimeout = .milliseconds(500)
+            configuration.commandTimeout = .seconds(2)
+            configuration.maximumReconnectDelay = .milliseconds(200)
+            return RegionEndpoint(name: region.name, redis: RedisClient(configuration: configuration, logger: Logger(label: "relayctl.redis")))
+        }
+        self.loop = MultiThreadedEventLoopGroup.singleton.next()
+    }
+
+    func close() {
+        for region in regions { region.redis.close() }
+    }
+
+    /// An empty map of the deployment (every region serving itself).
+    var baseMap: RegionMap {
+        RegionMap(local: regions.first?.name ?? "", standbys: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.standby) }))
+    }
+
+    /// Each region's stored view, or nil when its Redis does not answer.
+    func views() async -> [String: [String: RegionMap.State]?] {
+        var views: [String: [String: RegionMap.State]?] = [:]
+        for region in regions {
+            do {
+                let reply = try await region.redis.send(RedisCommand("HGETALL", RegionAuthority.key), on: loop).get()
+                let values = reply.array ?? []
+                var view: [String: RegionMap.State] = [:]
+                for i in stride(from: 0, to: values.count - 1, by: 2) {
+                    if let name = values[i].string, let state = values[i + 1].string.flatMap(RegionMap.State.init(stored:)) { view[name] = state }
+                }
+                views[region.name] = view
+            } catch {
+                views[region.name] = .some(nil)
+            }
+        }
+        return views
+    }
+
+    /// The deployment's view: the highest term of each region among the reachable ones.
+    func mergedMap() async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
+        var map = baseMap
+        var reachable: [String] = [], unreachable: [String] = []
+        for (name, view) in await views().sorted(by: { $0.key < $1.key }) {
+            if let view { map.merge(view); reachable.append(name) } else { unreachable.append(name) }
+        }
+        return (map, reachable, unreachable)
+    }
+
+    /// Writes `state` of `region` into every reachable region; returns those it reached.
+    func publish(_ state: RegionMap.State, of region: String) async -> [String] {
+        var reached: [String] = []
+        for endpoint in regions {
+            do {
+                _ = try await endpoint.redis.pipeline([
+                    RedisCommand("HSET", RegionAuthority.key, region, state.stored),
+                    RedisCommand("PUBLISH", RegionAuthority.channel, region),
+                ], on: loop).get().map { try $0.get() }
+                reached.append(endpoint.name)
+            } catch {
+                continue
+            }
+        }
+        return reached
+    }
+
+    /// Frames `from` has not yet had acknowledged by `to`, or nil when `from` does not answer.
+    func backlog(from: String, to: String) async -> UInt64? {
+        guard let endpoint = regions.first(where: { $0.name == from }) else { return nil }
+        let tag = "{r:\(to)}"
+        guard let replies = try? await endpoint.redis.pipeline([RedisCommand("GET", "\(tag):n"), RedisCommand("GET", "\(tag):acked")], on: loop).get() else {
+            return nil
+        }
+        let appended = (try? replies[0].get())?.string.flatMap { UInt64($0) } ?? 0
+        let acknowledged = (try? replies[1].get())?.string.flatMap { UInt64($0) } ?? 0
+        return appended > acknowledged ? appended - acknowledged : 0
+    }
+}
