@@ -218,8 +218,8 @@ class Device:
             self.acks[mid] = True
             self.ack_cond.notify_all()
 
-    def connect(self, timeout=20):
-        port = self.deployment.nodes[self.node].port
+    def connect(self, timeout=20, port=None):
+        port = port or self.deployment.nodes[self.node].port
         if self.version == 5:
             self.client.connect(HOST, port, keepalive=30, clean_start=False)
         else:

@@ -1,0 +1,181 @@
+"""A local multi-region deployment for tests: per region a redis-server and a
+relay serve with --topology; optionally a delay proxy on every link
+direction (relayctl link proxy), as scripts/up does."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from chat_support import HOST, Process, bin_path, free_port
+
+DEFAULT_STANDBYS = {"us-east": "eu-west", "eu-west": "us-east", "ap-south": "eu-west"}
+
+
+class Region:
+    """One region; duck-types chat_support.Deployment for Device."""
+
+    def __init__(self, cluster, name, standby):
+        self.cluster = cluster
+        self.name = name
+        self.standby = standby
+        self.workdir = cluster.workdir
+        self.keys = cluster.keys
+        self.devices_port = free_port()
+        self.peers_port = free_port()
+        self.http_port = free_port()
+        self.redis_port = free_port()
+        self.redis = None
+        self.nodes = []
+
+    @property
+    def settings_path(self):
+        return os.path.join(self.workdir, "regions", self.name + ".json")
+
+    def start_redis(self):
+        data = os.path.join(self.workdir, "redis-" + self.name)
+        os.makedirs(data, exist_ok=True)
+        self.redis = Process(["redis-server", "--port", str(self.redis_port), "--bind", HOST,
+                              "--dir", data, "--save", "", "--appendonly", "yes",
+                              "--appendfsync", "always"], self.workdir, "redis-" + self.name)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((HOST, self.redis_port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server of %s did not start:\n%s" % (self.name, self.redis.tail()))
+            time.sleep(0.05)  # polling a port that is not open yet, under a deadline
+
+    def start_relay(self, ready="listening on mqtt://"):
+        cmd = [os.environ["RELAY_BIN"], "serve", "--config", self.settings_path,
+               "--topology", self.cluster.topology_path,
+               "--listen", "%s:%d" % (HOST, self.devices_port),
+               "--http-listen", "%s:%d" % (HOST, self.http_port),
+               "--key-dir", self.keys, "--threads", "2"] + self.cluster.extra_args
+        node = Process(cmd, self.workdir, "relay-%s-%d" % (self.name, len(self.cluster.restarts)), ready=ready)
+        self.cluster.restarts.append(self.name)
+        node.port = self.devices_port
+        self.nodes = [node]
+        return node
+
+    def kill(self):
+        """SIGKILL the relay and its redis-server (a region lost at once)."""
+        for node in self.nodes:
+            node.stop(signal.SIGKILL)
+        if self.redis:
+            self.redis.stop(signal.SIGKILL)
+
+    def token(self, user, device, ttl=None):
+        cmd = [bin_path("relayctl"), "token", "issue", "--user", user, "--device", device,
+               "--home", self.name, "--key-dir", self.keys]
+        if ttl:
+            cmd += ["--ttl", ttl]
+        return subprocess.run(cmd, check=True, timeout=60, capture_output=True, text=True).stdout.strip()
+
+    def redis_cli(self, *args):
+        out = subprocess.run(["redis-cli", "-h", HOST, "-p", str(self.redis_port)] + [str(a) for a in args],
+                             check=True, timeout=30, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def metrics(self):
+        import urllib.request
+        with urllib.request.urlopen("http://%s:%d/metrics" % (HOST, self.http_port), timeout=10) as r:
+            return r.read().decode()
+
+    def logs(self):
+        return "\n".join("--- %s\n%s" % (p.name, p.tail()) for p in [self.redis] + self.nodes if p)
+
+
+class Cluster:
+    def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=()):
+        self.workdir = str(workdir)
+        self.keys = os.path.join(self.workdir, "keys")
+        self.extra_args = list(extra_args)
+        self.restarts = []
+        subprocess.run([bin_path("relayctl"), "keys", "init", "--dir", self.keys],
+                       check=True, timeout=60, capture_output=True)
+        standbys = standbys or {n: DEFAULT_STANDBYS.get(n) for n in names}
+        self.regions = {n: Region(self, n, standbys.get(n)) for n in names}
+        self.proxies = {}
+        self.links = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                link = {"between": [a, b], "rttMs": rtt_ms, "bandwidthKbps": 100000, "loss": 0, "proxies": []}
+                if proxies:
+                    for to in (a, b):
+                        p = {"to": to, "listen": "%s:%d" % (HOST, free_port()), "control": "%s:%d" % (HOST, free_port())}
+                        link["proxies"].append(p)
+                self.links.append(link)
+        self.topology_path = os.path.join(self.workdir, "topology.json")
+        os.makedirs(os.path.join(self.workdir, "regions"), exist_ok=True)
+        topology = {"regions": [], "links": self.links}
+        for r in self.regions.values():
+            entry = {"name": r.name, "settings": "regions/%s.json" % r.name,
+                     "devices": "%s:%d" % (HOST, r.devices_port), "peers": "%s:%d" % (HOST, r.peers_port),
+                     "http": "%s:%d" % (HOST, r.http_port)}
+            if r.standby:
+                entry["standby"] = r.standby
+            topology["regions"].append(entry)
+            with open(r.settings_path, "w") as f:
+                json.dump({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
+                           "sendBurst": 1000, "sendsPerSecond": 1000}, f)
+        with open(self.topology_path, "w") as f:
+            json.dump(topology, f, indent=2)
+        try:
+            for r in self.regions.values():
+                r.start_redis()
+            if proxies:
+                self._start_proxies()
+            for r in self.regions.values():
+                r.start_relay()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __getitem__(self, name):
+        return self.regions[name]
+
+    def _start_proxies(self):
+        for link in self.links:
+            for p in link["proxies"]:
+                to = self.regions[p["to"]]
+                other = [n for n in link["between"] if n != p["to"]][0]
+                proc = Process([bin_path("relayctl"), "link", "proxy", "--listen", p["listen"],
+                                "--to", "%s:%d" % (HOST, to.peers_port), "--rtt", str(link["rttMs"]),
+                                "--control", p["control"]],
+                               self.workdir, "proxy-%s-to-%s" % (other, to.name), ready="listening on")
+                self.proxies[(other, to.name)] = (proc, p["control"])
+
+    def link(self, action, a, b):
+        """relayctl link cut|heal on both directions between a and b."""
+        for key in ((a, b), (b, a)):
+            _, control = self.proxies[key]
+            subprocess.run([bin_path("relayctl"), "link", action, "--control", control],
+                           check=True, timeout=30, capture_output=True)
+
+    def relayctl(self, *args, check=True, timeout=120):
+        out = subprocess.run([bin_path("relayctl")] + list(args) + ["--topology", self.topology_path],
+                             timeout=timeout, capture_output=True, text=True)
+        if check:
+            assert out.returncode == 0, "relayctl %s failed:\n%s%s" % (" ".join(args), out.stdout, out.stderr)
+        return out
+
+    def logs(self):
+        return "\n".join(r.logs() for r in self.regions.values())
+
+    def stop(self):
+        for r in self.regions.values():
+            for node in r.nodes:
+                node.stop()
+            if r.redis:
+                r.redis.stop()
+        for proc, _ in self.proxies.values():
+            proc.stop()

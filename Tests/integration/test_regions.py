@@ -1,0 +1,163 @@
+"""Chat across regions (issue 4): homes and redirects, the replication
+stream between real relays and redis-servers, failover, fencing and
+failback. Every device is a real paho MQTT client."""
+
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from chat_support import HOST, Device, direct, text_of, unique_names
+from regions_support import Cluster
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path)
+    yield c
+    c.stop()
+
+
+def online(region, user, device):
+    return Device(region, user, device)
+
+
+def texts(deliveries):
+    return [text_of(d) for d in deliveries]
+
+
+def test_direct_conversation_across_regions_in_order_with_statuses(cluster):
+    alice, bob = unique_names("alice", "bob")
+    a = online(cluster["us-east"], alice, alice + "-phone")
+    b = online(cluster["eu-west"], bob, bob + "-phone")
+    conv = direct(alice, bob)
+    sent = ["hello %d" % i for i in range(20)]
+    for text in sent:
+        a.send(conv, text)
+    got = b.messages(20, timeout=30)
+    assert texts(got) == sent
+    assert [d.seq for d in got] == list(range(1, 21))
+    # The sender hears SEQUENCED for its own sends and DELIVERED from the other region.
+    sequenced = a.statuses(20, kind="SEQUENCED", timeout=30)
+    assert sorted(s.seq for s in sequenced) == list(range(1, 21))
+    delivered = a.statuses(20, kind="DELIVERED", timeout=30)
+    assert {s.user for s in delivered} == {bob}
+    # And back: eu-west forwards to the conversation's home (alice's, us-east).
+    b.send(conv, "hi from eu-west")
+    back = a.messages(1, timeout=30)
+    assert texts(back) == ["hi from eu-west"] and back[0].seq == 21
+    # A read receipt travels to the home and on to the sender.
+    b.client.publish("r/" + conv, receipt(b, 21), qos=1)
+    read = a.statuses(1, kind="READ", timeout=30)
+    assert read[0].user == bob and read[0].seq == 21
+    a.close(); b.close()
+
+
+def receipt(device, seq):
+    r = device.pb.Receipt()
+    r.read_up_to_seq = seq
+    return r.SerializeToString()
+
+
+def test_group_with_members_in_three_regions_sees_one_order(cluster):
+    alice, bob, carol = unique_names("alice", "bob", "carol")
+    a = online(cluster["us-east"], alice, alice + "-d")
+    b = online(cluster["eu-west"], bob, bob + "-d")
+    c = online(cluster["ap-south"], carol, carol + "-d")
+    created = c.request("group.create", group_create={"members": [alice, bob]})
+    group = created.group.conversation
+    assert sorted(created.group.members) == sorted([alice, bob, carol])
+    for d in (a, b):  # the membership event reaches the other regions' devices
+        event = d.next(30, suffix="/e")
+        assert event.membership.conversation == group
+    for i in range(5):
+        a.send(group, "a%d" % i)
+        b.send(group, "b%d" % i)
+        c.send(group, "c%d" % i)
+    seen = {}
+    for name, d in (("a", a), ("b", b), ("c", c)):
+        got = d.messages(10, timeout=30)
+        seen[name] = [(m.seq, text_of(m)) for m in got]
+        assert [s for s, _ in seen[name]] == sorted(s for s, _ in seen[name]), "out of order at %s" % name
+    # Every member saw the others' messages with the same seqs.
+    everything = {}
+    for name in seen:
+        for seq, text in seen[name]:
+            assert everything.setdefault(seq, text) == text
+    assert len(everything) == 15 and sorted(everything) == list(range(1, 16))
+    for d in (a, b, c):
+        d.close()
+
+
+def connack_of(region, token, user, device, port=None):
+    got = {}
+    client = mqtt.Client(client_id=device, protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, token)
+
+    def on_connect(client, userdata, flags, rc, properties=None):
+        got["rc"] = rc.value if hasattr(rc, "value") else rc
+        got["properties"] = properties
+    client.on_connect = on_connect
+    client.connect(HOST, port or region.devices_port)
+    deadline = time.monotonic() + 20
+    while "rc" not in got and time.monotonic() < deadline:
+        client.loop(timeout=0.2)
+    client.disconnect()
+    assert "rc" in got, "no CONNACK"
+    return got
+
+
+def test_a_device_connecting_outside_its_home_is_redirected(cluster):
+    bob, = unique_names("bob")
+    eu = cluster["eu-west"]
+    got = connack_of(cluster["us-east"], eu.token(bob, bob + "-d"), bob, bob + "-d")
+    assert got["rc"] == 0x9C
+    assert got["properties"].ServerReference == "%s:%d" % (HOST, eu.devices_port)
+
+
+def test_devices_cannot_reach_the_peer_listener(cluster):
+    bob, = unique_names("bob")
+    eu = cluster["eu-west"]
+    got = connack_of(eu, eu.token(bob, bob + "-d"), bob, bob + "-d", port=eu.peers_port)
+    assert got["rc"] in (0x86, 0x87)
+
+
+def test_failover_of_a_live_region_fences_it_and_moves_its_devices(cluster):
+    alice, carol = unique_names("alice", "carol")
+    us, eu, ap = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
+    a = online(us, alice, alice + "-d")
+    c = online(ap, carol, carol + "-d")
+    conv = direct(alice, carol)
+    a.send(conv, "before")
+    assert texts(c.messages(1, timeout=30)) == ["before"]
+    wait_mirrored(eu, alice + "-d")
+
+    out = cluster.relayctl("failover", "--region", "us-east", "--json")
+    assert '"servedBy":"eu-west"' in out.stdout.replace(" ", "")
+    # The fenced region sends its device to the standby ...
+    reason = a.disconnects.get(timeout=30)
+    assert reason == 0x9C
+    a.close()
+    # ... and refuses it from now on, with the standby's address.
+    got = connack_of(us, us.token(alice, alice + "-d"), alice, alice + "-d")
+    assert got["rc"] == 0x9C and got["properties"].ServerReference == "%s:%d" % (HOST, eu.devices_port)
+    # At the standby the device keeps its conversation, under a new epoch.
+    a2 = Device(us, alice, alice + "-d", connect=False)  # its token says home us-east
+    a2.connect(port=eu.devices_port)
+    a2.send(conv, "after")
+    got = c.messages(1, timeout=30)
+    assert texts(got) == ["after"] and got[0].seq == 2 and got[0].epoch == 2
+    c.send(conv, "reply")
+    assert texts(a2.messages(1, timeout=30)) == ["reply"]
+    a2.close(); c.close()
+
+
+def wait_mirrored(region, device, timeout=30):
+    """The standby knows the device (its registration was mirrored)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        users = region.redis_cli("HKEYS", "dir:users").split()
+        if users and region.redis_cli("KEYS", "{u:*}:devices") and device in region.redis_cli("EVAL", "local out={} for _,k in ipairs(redis.call('KEYS','{u:*}:devices')) do for _,d in ipairs(redis.call('SMEMBERS',k)) do table.insert(out,d) end end return table.concat(out,' ')", 0):
+            return
+        time.sleep(0.05)  # polling another process's Redis, under a deadline
+    raise AssertionError("%s was not mirrored to %s" % (device, region.name))
