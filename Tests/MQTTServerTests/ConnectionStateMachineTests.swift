@@ -128,6 +128,40 @@ import Testing
         #expect(out == [.puback(AckPacket(packetIdentifier: 1)), .puback(AckPacket(packetIdentifier: 2))])
     }
 
+    @Test func acknowledgementCarriesTheRoutersReasonStringAndUserProperties() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        _ = machine.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), qos: .atLeastOnce, packetIdentifier: 3)), now: now, output: &out)
+        var properties = MQTTProperties()
+        properties.reasonString = "applied"
+        properties.userProperties = [UserProperty(name: "regions", value: "AAEC")]
+        properties.contentType = "not for a PUBACK"
+        machine.publishRouted(packetIdentifier: 3, reasonCode: .success, properties: properties, output: &out)
+        var expected = MQTTProperties()
+        expected.reasonString = "applied"
+        expected.userProperties = [UserProperty(name: "regions", value: "AAEC")]
+        #expect(out == [.puback(AckPacket(packetIdentifier: 3, properties: expected))])
+    }
+
+    @Test func acknowledgementPropertiesAreDroppedForV311AndBeyondTheClientsMaximumPacketSize() {
+        var properties = MQTTProperties()
+        properties.userProperties = [UserProperty(name: "regions", value: String(repeating: "x", count: 64))]
+
+        var (old, out) = connected(ConnectPacket(protocolVersion: .v311, clientIdentifier: "c1", cleanStart: true))
+        out.removeAll()
+        _ = old.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), qos: .atLeastOnce, packetIdentifier: 1)), now: now, output: &out)
+        old.publishRouted(packetIdentifier: 1, reasonCode: .success, properties: properties, output: &out)
+        #expect(out == [.puback(AckPacket(packetIdentifier: 1))])
+
+        var limits = MQTTProperties()
+        limits.maximumPacketSize = 40
+        var (small, out2) = connected(v5(properties: limits))
+        out2.removeAll()
+        _ = small.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), qos: .atLeastOnce, packetIdentifier: 2)), now: now, output: &out2)
+        small.publishRouted(packetIdentifier: 2, reasonCode: .success, properties: properties, output: &out2)
+        #expect(out2 == [.puback(AckPacket(packetIdentifier: 2))], "a PUBACK over the client's limit goes without its properties")
+    }
+
     @Test func exceedingReceiveMaximumDisconnectsWith0x93() {
         var (machine, out) = connected(v5())
         out.removeAll()

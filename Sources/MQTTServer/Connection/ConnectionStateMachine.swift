@@ -104,6 +104,8 @@ struct ConnectionStateMachine {
         var packetIdentifier: UInt16
         var qos: QoS
         var reasonCode: ReasonCode?
+        /// The router's Reason String and User Properties for the acknowledgement.
+        var properties = MQTTProperties()
     }
 
     let configuration: MQTTServerConfiguration
@@ -437,21 +439,34 @@ struct ConnectionStateMachine {
     }
 
     /// The router finished with a PUBLISH; acknowledges it (in order).
-    mutating func publishRouted(packetIdentifier: UInt16, reasonCode: ReasonCode, output: inout [MQTTPacket]) {
+    /// `properties` (Reason String, User Properties) go only to MQTT 5
+    /// clients, and only when the acknowledgement stays within the client's
+    /// Maximum Packet Size (MQTT 5.0 §3.4.2.2.2, §3.4.2.2.3).
+    mutating func publishRouted(packetIdentifier: UInt16, reasonCode: ReasonCode, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) {
         guard case .connected(var c) = state else { return }
         state = .closed
-        completeAck(packetIdentifier, reasonCode: reasonCode, connected: &c, output: &output)
+        completeAck(packetIdentifier, reasonCode: reasonCode, properties: properties, connected: &c, output: &output)
         state = .connected(c)
     }
 
-    private mutating func completeAck(_ id: UInt16, reasonCode: ReasonCode, connected c: inout Connected, output: inout [MQTTPacket]) {
+    private mutating func completeAck(_ id: UInt16, reasonCode: ReasonCode, properties: MQTTProperties = .init(), connected c: inout Connected, output: inout [MQTTPacket]) {
         // Mark the oldest matching unfinished entry, then send from the head.
         if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
             c.pendingAcks[index].reasonCode = reasonCode
+            if c.version == .v5 {
+                var kept = MQTTProperties()
+                kept.reasonString = properties.reasonString
+                kept.userProperties = properties.userProperties
+                c.pendingAcks[index].properties = kept
+            }
         }
         while let head = c.pendingAcks.first, let code = head.reasonCode {
             c.pendingAcks.removeFirst()
-            let ack = AckPacket(packetIdentifier: head.packetIdentifier, reasonCode: code)
+            var ack = AckPacket(packetIdentifier: head.packetIdentifier, reasonCode: code, properties: head.properties)
+            if let limit = c.clientMaximumPacketSize,
+                (head.qos == .atLeastOnce ? MQTTPacket.puback(ack) : MQTTPacket.pubrec(ack)).encodedLength(version: .v5) > Int(limit) {
+                ack.properties = MQTTProperties()
+            }
             if head.qos == .atLeastOnce {
                 output.append(.puback(ack))
             } else {

@@ -277,22 +277,22 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 }
             }
         }
-        switch server.router.publish(message, from: session) {
-        case .completed(let code):
+        switch server.router.acknowledgedPublish(message, from: session) {
+        case .completed(let ack):
             if let id = packetIdentifier {
-                machine.publishRouted(packetIdentifier: id, reasonCode: code, output: &output)
+                machine.publishRouted(packetIdentifier: id, reasonCode: ack.reasonCode, properties: ack.properties, output: &output)
             }
         case .pending(let future):
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             future.hop(to: context.eventLoop).whenComplete { result in
                 guard let id = packetIdentifier else { return }
                 let handler = bound.value
-                let code: ReasonCode
+                let ack: MQTTPublishAcknowledgement
                 switch result {
-                case .success(let c): code = c
-                case .failure: code = .unspecifiedError
+                case .success(let a): ack = a
+                case .failure: ack = MQTTPublishAcknowledgement(reasonCode: .unspecifiedError)
                 }
-                handler.machine.publishRouted(packetIdentifier: id, reasonCode: code, output: &handler.output)
+                handler.machine.publishRouted(packetIdentifier: id, reasonCode: ack.reasonCode, properties: ack.properties, output: &handler.output)
                 handler.writeOutput()
             }
         }

@@ -8,6 +8,24 @@ public enum MQTTRouterResult<Value: Sendable>: Sendable {
     case pending(EventLoopFuture<Value>)
 }
 
+/// A router's answer to a PUBLISH with what its acknowledgement (PUBACK or
+/// PUBREC) carries: the reason code, and for MQTT 5 clients a Reason String
+/// or User Properties (MQTT 5.0 §3.4.2.2). The engine leaves the properties
+/// out for MQTT 3.1.1 clients, and when they would make the packet larger
+/// than the client's Maximum Packet Size (MQTT 5.0 §3.4.2.2.2, §3.4.2.2.3).
+public struct MQTTPublishAcknowledgement: Sendable, Equatable {
+    /// Success, No matching subscribers, or a failure code.
+    public var reasonCode: ReasonCode
+    /// Reason String and User Properties only; anything else is not sent.
+    public var properties: MQTTProperties
+
+    /// An acknowledgement with `reasonCode` and `properties`.
+    public init(reasonCode: ReasonCode, properties: MQTTProperties = .init()) {
+        self.reasonCode = reasonCode
+        self.properties = properties
+    }
+}
+
 /// What a SUBSCRIBE asks for, after the engine has validated it.
 public struct MQTTSubscribeRequest: Sendable {
     public var subscriptions: [Subscription]
@@ -52,6 +70,12 @@ public protocol MQTTRouter: Sendable {
     /// acknowledges only once the result completes.
     func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode>
 
+    /// As ``publish(_:from:)``, with properties for the acknowledgement. The
+    /// engine calls this one; the default calls ``publish(_:from:)`` and
+    /// sends no properties. A router that answers with properties implements
+    /// this (and ``publish(_:from:)`` for callers that want only the code).
+    func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement>
+
     /// A client subscribed. Filters have been validated by the engine.
     func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult
 
@@ -69,6 +93,13 @@ public protocol MQTTRouter: Sendable {
 }
 
 extension MQTTRouter {
+    public func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {
+        switch publish(message, from: session) {
+        case .completed(let code): .completed(MQTTPublishAcknowledgement(reasonCode: code))
+        case .pending(let future): .pending(future.map { MQTTPublishAcknowledgement(reasonCode: $0) })
+        }
+    }
+
     public func sessionConnected(_ session: MQTTSession, resumed: Bool) {}
     public func sessionDisconnected(_ session: MQTTSession) {}
 }

@@ -17,11 +17,13 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
     public struct Init: AsyncParsableCommand {
         /// Name and help text.
         public static let configuration = CommandConfiguration(
-            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub) if absent.",
+            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub) and the peer secret (peer.secret, mode 0600) if absent.",
             discussion: """
-                Both files are PEM, as OpenSSL writes Ed25519 keys: the private key PKCS #8, \
+                Both key files are PEM, as OpenSSL writes Ed25519 keys: the private key PKCS #8, \
                 the public key SubjectPublicKeyInfo. An existing deployment.key is never replaced: \
-                the command then prints "exists" and changes nothing. Relay nodes need only deployment.pub.
+                the command then prints "exists" and changes nothing. Relay nodes need only deployment.pub \
+                and peer.secret (32 random bytes as hex, from which each region's password to the \
+                other regions' peer listeners is derived); an existing peer.secret is never replaced either.
                 """
         )
 
@@ -33,6 +35,11 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
 
         /// Runs the command; errors are printed by the caller.
         public func run() async throws {
+            try createDeploymentKey()
+            try createPeerSecret()
+        }
+
+        private func createDeploymentKey() throws {
             let keyPath = DeploymentKey.privateKeyPath(inDirectory: dir)
             if DeploymentKey.exists(inDirectory: dir) {
                 StandardOutput.writeLine("exists: \(keyPath) (left as it is)")
@@ -47,6 +54,23 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
                 throw RelayCtlError(error.description)
             }
             StandardOutput.writeLine("created \(keyPath) and \(DeploymentPublicKey.path(inDirectory: dir))")
+        }
+
+        private func createPeerSecret() throws {
+            let path = PeerCredentials.path(inDirectory: dir)
+            if PeerCredentials.exists(inDirectory: dir) {
+                StandardOutput.writeLine("exists: \(path) (left as it is)")
+                return
+            }
+            do {
+                try PeerCredentials.generate().write(toDirectory: dir)
+            } catch where error.exists {
+                StandardOutput.writeLine("exists: \(path) (left as it is)")
+                return
+            } catch {
+                throw RelayCtlError(error.description)
+            }
+            StandardOutput.writeLine("created \(path)")
         }
     }
 }

@@ -1,0 +1,24 @@
+import RelayStore
+
+/// Redis keys and channels of the replication stream.
+///
+/// A region's outbox to peer P lives in the region's own Redis under the
+/// hash tag `{r:P}` (one slot per outbox); the cursor of frames applied from
+/// origin R is `r:in:<R>` in the receiving region's Redis.
+public enum ReplicationKey {
+    /// `{r:<peer>}`.
+    public static func tag(_ peer: String) -> String { "{r:\(peer)}" }
+    /// `{r:<peer>}:n`: the last id given to a frame for `peer`.
+    public static func counter(_ peer: String) -> String { tag(peer) + ":n" }
+    /// `{r:<peer>}:out`: the stream of frames not yet acknowledged by `peer`.
+    public static func stream(_ peer: String) -> String { tag(peer) + ":out" }
+    /// `{r:<peer>}:acked`: the highest id `peer` acknowledged.
+    public static func acknowledged(_ peer: String) -> String { tag(peer) + ":acked" }
+    /// `{r:<peer>}:lease`: the node of this region that ships to `peer`.
+    public static func lease(_ peer: String) -> String { tag(peer) + ":lease" }
+    /// `r:in:<origin>`: the highest id applied from `origin` (receiver side).
+    public static func inbound(_ origin: String) -> String { "r:in:\(origin)" }
+    /// `r:<peer>`: Pub/Sub channel waking the region's shipper to `peer`:
+    /// `n<id>` after an append, `a<id>` after an acknowledgement.
+    public static func channel(_ peer: String) -> String { "r:\(peer)" }
+}

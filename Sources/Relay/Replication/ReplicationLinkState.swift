@@ -1,0 +1,35 @@
+/// One link of this region to a peer, as this node sees it.
+public struct ReplicationLinkState: Sendable, Equatable, Codable {
+    /// The peer region.
+    public var peer: String
+    /// Where the shipper connects (the link's delay proxy, or the peer's listener).
+    public var address: String
+    /// True while this node's shipper is connected to the peer.
+    public var connected: Bool
+    /// True while this node holds the region's lease to ship this link.
+    public var shipping: Bool
+    /// The highest id the peer acknowledged.
+    public var acknowledged: UInt64
+    /// The last id this node shipped (0 before its first batch).
+    public var lastShipped: UInt64
+    /// Frames appended and not yet acknowledged.
+    public var frames: UInt64
+    /// Age of the oldest unacknowledged frame, in ms (0 when none).
+    public var lagMs: Int64
+    /// Why the last attempt failed, if it did.
+    public var lastError: String?
+
+    /// A state with every field given.
+    public init(peer: String, address: String, connected: Bool, shipping: Bool, acknowledged: UInt64,
+                lastShipped: UInt64, frames: UInt64, lagMs: Int64, lastError: String? = nil) {
+        self.peer = peer
+        self.address = address
+        self.connected = connected
+        self.shipping = shipping
+        self.acknowledged = acknowledged
+        self.lastShipped = lastShipped
+        self.frames = frames
+        self.lagMs = lagMs
+        self.lastError = lastError
+    }
+}

@@ -1,0 +1,69 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+
+/// The replication stream's metrics (swift-metrics, Prometheus names):
+///
+/// | name | kind | labels |
+/// |---|---|---|
+/// | `relay_replication_outbox_frames` | gauge: frames not yet acknowledged | `peer` |
+/// | `relay_replication_lag_seconds` | gauge: age of the oldest unacknowledged frame | `peer` |
+/// | `relay_replication_frames_shipped_total` | counter: frames the peer acknowledged | `peer` |
+/// | `relay_replication_frames_applied_total` | counter: frames applied here | `origin` |
+/// | `relay_replication_peer_connected` | gauge: 1 while this node's shipper is connected | `peer` |
+public final class ReplicationMetrics: Sendable {
+    private struct Peer {
+        let frames: Gauge
+        let lag: Gauge
+        let shipped: Counter
+        let connected: Gauge
+    }
+
+    private let peers = NIOLockedValueBox<[String: Peer]>([:])
+    private let origins = NIOLockedValueBox<[String: Counter]>([:])
+
+    /// Metrics made on first use of each peer and origin.
+    public init() {}
+
+    private func peer(_ name: String) -> Peer {
+        peers.withLockedValue { peers in
+            if let peer = peers[name] { return peer }
+            let dimensions = [("peer", name)]
+            let peer = Peer(
+                frames: Gauge(label: "relay_replication_outbox_frames", dimensions: dimensions),
+                lag: Gauge(label: "relay_replication_lag_seconds", dimensions: dimensions),
+                shipped: Counter(label: "relay_replication_frames_shipped_total", dimensions: dimensions),
+                connected: Gauge(label: "relay_replication_peer_connected", dimensions: dimensions))
+            peers[name] = peer
+            return peer
+        }
+    }
+
+    /// The outbox to `peer` holds `frames`, the oldest `lagMs` old.
+    func outbox(_ peer: String, frames: UInt64, lagMs: Int64) {
+        let metrics = self.peer(peer)
+        metrics.frames.record(Double(frames))
+        metrics.lag.record(Double(lagMs) / 1000)
+    }
+
+    /// `peer` acknowledged `count` more frames.
+    func shipped(_ peer: String, count: Int) {
+        guard count > 0 else { return }
+        self.peer(peer).shipped.increment(by: Int64(count))
+    }
+
+    /// This node's shipper to `peer` connected or lost its connection.
+    func connected(_ peer: String, _ connected: Bool) {
+        self.peer(peer).connected.record(connected ? 1 : 0)
+    }
+
+    /// One frame from `origin` was applied.
+    func applied(_ origin: String) {
+        let counter = origins.withLockedValue { origins in
+            if let counter = origins[origin] { return counter }
+            let counter = Counter(label: "relay_replication_frames_applied_total", dimensions: [("origin", origin)])
+            origins[origin] = counter
+            return counter
+        }
+        counter.increment()
+    }
+}

@@ -1,0 +1,169 @@
+import Logging
+import MQTT
+import MQTTServer
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayCore
+import RelayStore
+
+/// The peer listener's meaning of MQTT: region R's shipper publishes
+/// batches on `repl/<R>` (QoS 1); nothing else is allowed.
+///
+/// | PUBLISH | PUBACK |
+/// |---|---|
+/// | on a topic other than `repl/<R>` of the connected region R | 0x87 Not authorized |
+/// | payload not a batch of R with consecutive ids | 0x99 Payload format invalid |
+/// | every frame applied (or applied before) | 0x00 Success |
+/// | a frame failed to apply, or Redis failed | 0x80 Unspecified error (the shipper retries) |
+///
+/// Every SUBSCRIBE is refused with 0x87. Frames with ids at or below the
+/// cursor `r:in:<R>` were applied already and are skipped; the rest are
+/// applied strictly in order through the delegate, the cursor advancing
+/// after each. The batches of one origin are processed one after another
+/// on this node. Every PUBACK carries this region's states as user
+/// property `regions`; the batch's own states go to `delegate.learn`.
+public final class ReplicationRouter: MQTTRouter {
+    private let region: String
+    private let delegate: any ReplicationDelegate
+    private let redis: RedisClient
+    private let group: any EventLoopGroup
+    private let cursorScript: RedisScript
+    private let metrics: ReplicationMetrics
+    private let logger: Logger
+    /// Per origin, the end of the last batch queued.
+    private let tails = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
+    private let stopping = NIOLockedValueBox(false)
+
+    /// A router for region `region` applying through `delegate`, with its
+    /// cursors in `redis`; `group` is the peer listener's.
+    public init(region: String, delegate: any ReplicationDelegate, redis: RedisClient, group: any EventLoopGroup,
+                metrics: ReplicationMetrics = ReplicationMetrics(), logger: Logger) throws {
+        self.region = region
+        self.delegate = delegate
+        self.redis = redis
+        self.group = group
+        self.cursorScript = try ScriptLibrary.load("replication_cursor")
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The highest id applied from `origin`.
+    public func cursor(origin: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
+        redis.send(RedisCommand("GET", ReplicationKey.inbound(origin)), on: loop).map { reply in
+            reply.int.map { UInt64(max(0, $0)) } ?? 0
+        }
+    }
+
+    /// Stops applying: batches in progress stop before their next frame
+    /// (0x80), later ones are refused; completes when none is in progress.
+    public func quiesce(on loop: any EventLoop) -> EventLoopFuture<Void> {
+        stopping.withLockedValue { $0 = true }
+        let pending = tails.withLockedValue { Array($0.values) }
+        return EventLoopFuture.andAllComplete(pending, on: loop)
+    }
+
+    // MARK: - MQTTRouter
+
+    public func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode> {
+        switch acknowledgedPublish(message, from: session) {
+        case .completed(let ack): .completed(ack.reasonCode)
+        case .pending(let future): .pending(future.map(\.reasonCode))
+        }
+    }
+
+    public func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {
+        guard let origin = session.principal.attributes[PeerAuthenticator.regionAttribute],
+            ReplicationBatchCodec.origin(ofTopic: message.topic) == origin
+        else {
+            return .completed(acknowledgement(.notAuthorized, reason: "a region publishes only on repl/<its name>"))
+        }
+        let batch: ReplicationBatchCodec.DecodedBatch
+        do {
+            batch = try ReplicationBatchCodec.decode(message.payload.readableBytesView, origin: origin)
+        } catch {
+            logger.warning("invalid replication batch", metadata: ["origin": "\(origin)", "error": "\(error.message)"])
+            return .completed(acknowledgement(.payloadFormatInvalid, reason: error.message))
+        }
+        if !batch.regions.isEmpty {
+            delegate.learn(batch.regions, from: origin)
+        }
+        if batch.frames.isEmpty {
+            return .completed(acknowledgement(.success))
+        }
+        // The connection's loop when called on it, as the engine does.
+        let loop = group.any()
+        return .pending(enqueue(batch, on: loop))
+    }
+
+    public func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
+        MQTTSubscribeResult(reasonCodes: request.subscriptions.map { _ in .notAuthorized })
+    }
+
+    public func unsubscribe(_ topicFilters: [String], from session: MQTTSession) -> [ReasonCode] {
+        topicFilters.map { _ in .noSubscriptionExisted }
+    }
+
+    public func sessionEnded(_ session: MQTTSession) {}
+
+    // MARK: - Applying
+
+    private func acknowledgement(_ code: ReasonCode, reason: String? = nil) -> MQTTPublishAcknowledgement {
+        var properties = MQTTProperties()
+        properties.reasonString = reason
+        properties.userProperties = [
+            UserProperty(name: ReplicationBatchCodec.regionsProperty, value: ReplicationBatchCodec.regionsValue(delegate.regionStates()))
+        ]
+        return MQTTPublishAcknowledgement(reasonCode: code, properties: properties)
+    }
+
+    /// Runs `batch` after the batches of its origin queued before it.
+    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let done = loop.makePromise(of: Void.self)
+        let previous = tails.withLockedValue { tails in
+            defer { tails[batch.origin] = done.futureResult }
+            return tails[batch.origin]
+        }
+        let start = previous.map { $0.hop(to: loop) } ?? loop.makeSucceededVoidFuture()
+        let result = start.flatMap { self.apply(batch, on: loop) }
+        result.whenComplete { _ in
+            done.succeed(())
+            // Forget the tail once nothing is queued behind it.
+            self.tails.withLockedValue { tails in
+                if tails[batch.origin] === done.futureResult { tails[batch.origin] = nil }
+            }
+        }
+        return result
+    }
+
+    private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let origin = batch.origin
+        return cursor(origin: origin, on: loop).flatMap { cursor in
+            let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id))
+            if plan.missing > 0 {
+                self.logger.error("replication frames lost before reaching this region", metadata: [
+                    "origin": "\(origin)", "after": "\(cursor)", "missing": "\(plan.missing)",
+                ])
+            }
+            return self.applyFrames(batch.frames[plan.skipped...], origin: origin, on: loop)
+        }.map { _ in
+            self.acknowledgement(.success)
+        }.flatMapErrorThrowing { error in
+            self.logger.warning("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
+            return self.acknowledgement(.unspecifiedError, reason: "not applied; retry")
+        }
+    }
+
+    /// Applies `frames` one after another, advancing the cursor after each.
+    private func applyFrames(_ frames: ArraySlice<ReplicationBatchCodec.DecodedFrame>, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let first = frames.first else { return loop.makeSucceededVoidFuture() }
+        if stopping.withLockedValue({ $0 }) {
+            return loop.makeFailedFuture(ReplicationError(.shutdown, "the peer listener is stopping"))
+        }
+        return delegate.apply(first.frame, from: origin, on: loop).flatMap {
+            self.redis.send(self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop)
+        }.flatMap { _ in
+            self.metrics.applied(origin)
+            return self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
+        }
+    }
+}

@@ -1,0 +1,377 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayClient
+import RelayCore
+import RelayStore
+
+/// How a ``Shipper`` paces itself.
+public struct ShipperConfiguration: Sendable {
+    /// Frames and bytes per batch.
+    public var limits = ReplicationBatchCodec.Limits()
+    /// First delay after a failure (connect, publish, refusal).
+    public var minimumBackoff: Duration = .milliseconds(100)
+    /// Longest delay after repeated failures.
+    public var maximumBackoff: Duration = .seconds(2)
+    /// Longest wait for CONNACK.
+    public var connectTimeout: Duration = .seconds(5)
+    /// Longest wait for a batch's PUBACK; then the connection is dropped.
+    public var publishTimeout: Duration = .seconds(5)
+    /// MQTT keep-alive, seconds.
+    public var keepAlive = 10
+    /// Lifetime of the region's lease on the link; renewed every third of it.
+    /// Longer than `publishTimeout`, so that a slow batch does not lose it.
+    public var leaseTTL: Duration = .seconds(15)
+    /// How often an idle shipper looks at the outbox without a wake-up.
+    public var idlePoll: Duration = .seconds(1)
+    /// How often an idle shipper sends an empty batch (region gossip).
+    public var gossipInterval: Duration = .seconds(5)
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Ships this region's outbox for one peer, in order, over MQTT 5 QoS 1.
+///
+/// One node of the region ships a link at a time: the holder of the Redis
+/// lease `{r:<peer>}:lease`. It connects with libmosquitto as
+/// `region-<origin>-to-<peer>` (user `region:<origin>`, password from
+/// ``PeerCredentials``), sends an empty batch (region gossip), then loops:
+/// read up to `limits` frames after the acknowledged id, publish them as one
+/// `ReplicationBatch` on `repl/<origin>`, and on PUBACK 0x00 advance the
+/// acknowledged id in Redis. One batch is in flight at a time, so frames
+/// arrive in order. On any failure it drops the connection, waits a
+/// growing delay and starts again from the acknowledged id, so a restart on
+/// either side loses nothing (the receiver skips what it applied already).
+///
+/// Every node, shipping or not, learns acknowledgements (through
+/// ``observeAcknowledged(_:)``, fed by the `r:<peer>` channel) so that
+/// ``waitUntilAcknowledged(_:timeout:on:)`` works on any node.
+public final class Shipper: Sendable {
+    /// This region.
+    public let origin: String
+    /// The region shipped to.
+    public let peer: String
+    /// Where to connect: the link's delay proxy, or the peer's listener.
+    public let address: HostPort
+
+    private let outbox: Outbox
+    private let credentials: PeerCredentials
+    private let delegate: any ReplicationDelegate
+    private let redis: RedisClient
+    private let leaseScript: RedisScript
+    private let nodeID: String
+    private let configuration: ShipperConfiguration
+    private let metrics: ReplicationMetrics
+    private let loop: any EventLoop
+    private let logger: Logger
+    /// Woken by appends, acknowledgements elsewhere, disconnections and stop.
+    private let wakeup: Wakeup
+    /// Woken only by stop: ends a back-off early.
+    private let stopped = Wakeup()
+    private let state = NIOLockedValueBox(State())
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    private struct Waiter {
+        var id: UInt64
+        var promise: EventLoopPromise<Void>
+    }
+
+    private struct State {
+        var stopping = false
+        var connected = false
+        var shipping = false
+        var acknowledged: UInt64 = 0
+        var lastShipped: UInt64 = 0
+        var lastError: String?
+        var client: MosquittoClient?
+        var nextToken: UInt64 = 0
+        var waiters: [UInt64: Waiter] = [:]
+    }
+
+    /// A shipper of `outbox`'s frames for `peer` to `address`; `loop` runs
+    /// its Redis futures. Call ``start()``.
+    public init(
+        origin: String, peer: String, address: HostPort, outbox: Outbox, credentials: PeerCredentials,
+        delegate: any ReplicationDelegate, redis: RedisClient, nodeID: String = UUID().uuidString,
+        configuration: ShipperConfiguration = ShipperConfiguration(), metrics: ReplicationMetrics = ReplicationMetrics(),
+        loop: any EventLoop, logger: Logger
+    ) throws {
+        self.origin = origin
+        self.peer = peer
+        self.address = address
+        self.outbox = outbox
+        self.credentials = credentials
+        self.delegate = delegate
+        self.redis = redis
+        self.leaseScript = try ScriptLibrary.load("outbox_lease")
+        self.nodeID = nodeID
+        self.configuration = configuration
+        self.metrics = metrics
+        self.loop = loop
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        self.logger = logger
+        self.wakeup = outbox.wakeup(for: peer)
+    }
+
+    /// Starts shipping (in a task of its own). Calling it again does nothing.
+    public func start() {
+        task.withLockedValue { task in
+            guard task == nil else { return }
+            task = Task { await self.run() }
+        }
+    }
+
+    /// Stops: drops the connection, releases the lease, fails the pending
+    /// ``waitUntilAcknowledged(_:timeout:on:)`` calls, and returns once
+    /// the shipping task has ended.
+    public func stop() async {
+        let (client, waiters) = state.withLockedValue { state in
+            state.stopping = true
+            defer { state.waiters = [:] }
+            return (state.client, Array(state.waiters.values))
+        }
+        stopped.notify()
+        wakeup.notify()
+        client?.close()
+        await task.withLockedValue { $0 }?.value
+        for waiter in waiters {
+            waiter.promise.fail(ReplicationError(.shutdown, "the shipper to \(peer) stopped"))
+        }
+        metrics.connected(peer, false)
+    }
+
+    // MARK: - Acknowledgements
+
+    /// The peer acknowledged up to `id` (learned here or from another node).
+    public func observeAcknowledged(_ id: UInt64) {
+        let done = state.withLockedValue { state -> [Waiter] in
+            guard id > state.acknowledged else { return [] }
+            state.acknowledged = id
+            let done = state.waiters.filter { $0.value.id <= id }
+            for key in done.keys { state.waiters[key] = nil }
+            return Array(done.values)
+        }
+        for waiter in done { waiter.promise.succeed(()) }
+    }
+
+    /// Completes once the peer has acknowledged frame `id` (and so every
+    /// frame before it), or fails with ``ReplicationError/Kind/timedOut``
+    /// after `timeout` (the frame stays in the outbox and is still shipped).
+    public func waitUntilAcknowledged(_ id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let token = state.withLockedValue { state -> UInt64? in
+            if state.stopping {
+                return nil
+            }
+            if state.acknowledged >= id { return 0 }
+            state.nextToken += 1
+            state.waiters[state.nextToken] = Waiter(id: id, promise: promise)
+            return state.nextToken
+        }
+        switch token {
+        case nil:
+            promise.fail(ReplicationError(.shutdown, "the shipper to \(peer) stopped"))
+        case 0:
+            promise.succeed(())
+        case let token?:
+            let peer = self.peer
+            let timer = loop.scheduleTask(in: timeout) {
+                let waiter = self.state.withLockedValue { $0.waiters.removeValue(forKey: token) }
+                waiter?.promise.fail(ReplicationError(
+                    .timedOut, "\(peer) did not acknowledge frame \(id) within \(timeout.nanoseconds / 1_000_000) ms"))
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+            // Another node may ship this link: look at Redis too.
+            outbox.acknowledged(peer: peer, on: loop).whenSuccess { self.observeAcknowledged($0) }
+        }
+        return promise.futureResult
+    }
+
+    /// This node's view of the link, with the outbox's depth and lag.
+    public func linkState() -> EventLoopFuture<ReplicationLinkState> {
+        let now = outbox.nowMs()
+        return outbox.status(peer: peer, on: loop).map { status in
+            let local = self.state.withLockedValue { $0 }
+            self.metrics.outbox(self.peer, frames: status.depth, lagMs: status.lagMs(at: now))
+            return ReplicationLinkState(
+                peer: self.peer, address: self.address.description, connected: local.connected,
+                shipping: local.shipping, acknowledged: max(local.acknowledged, status.acknowledged),
+                lastShipped: local.lastShipped, frames: status.depth, lagMs: status.lagMs(at: now),
+                lastError: local.lastError)
+        }
+    }
+
+    // MARK: - Shipping
+
+    private var isStopping: Bool { state.withLockedValue { $0.stopping } }
+
+    private var renewInterval: Duration { configuration.leaseTTL / 3 }
+
+    private func run() async {
+        var backoff = ReconnectBackoff(minimum: configuration.minimumBackoff, maximum: configuration.maximumBackoff)
+        while !isStopping {
+            let generation = wakeup.generation
+            let leader: Bool
+            do {
+                leader = try await holdLease()
+            } catch {
+                note(error)
+                await stopped.wait(after: stopped.generation, timeout: backoff.next())
+                continue
+            }
+            state.withLockedValue { $0.shipping = leader }
+            guard leader else {
+                // Another node ships this link; keep this node's waiters informed.
+                if let acked = try? await outbox.acknowledged(peer: peer, on: loop).get() {
+                    observeAcknowledged(acked)
+                }
+                await wakeup.wait(after: generation, timeout: renewInterval)
+                continue
+            }
+            do {
+                try await connectAndShip(backoff: &backoff)
+            } catch {
+                note(error)
+            }
+            setConnected(false)
+            if isStopping { break }
+            await stopped.wait(after: stopped.generation, timeout: backoff.next())
+        }
+        state.withLockedValue { $0.shipping = false }
+        _ = try? await redis.send(
+            leaseScript.command(keys: [ReplicationKey.lease(peer)], arguments: [nodeID, "release"]), on: loop
+        ).get()
+    }
+
+    /// Takes or renews the lease; true when this node holds it.
+    private func holdLease() async throws -> Bool {
+        let ttl = configuration.leaseTTL.components
+        let ms = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
+        let reply = try await redis.send(
+            leaseScript.command(keys: [ReplicationKey.lease(peer)], arguments: [nodeID, "hold", max(1, ms)]), on: loop
+        ).get()
+        return reply.int == 1
+    }
+
+    private func note(_ error: any Error) {
+        let text = "\(error)"
+        let changed = state.withLockedValue { state in
+            defer { state.lastError = text }
+            return state.lastError != text
+        }
+        if changed && !isStopping {
+            logger.warning("replication link down", metadata: ["error": "\(text)", "address": "\(address)"])
+        }
+    }
+
+    private func setConnected(_ connected: Bool) {
+        state.withLockedValue { state in
+            state.connected = connected
+            if connected { state.lastError = nil }
+        }
+        metrics.connected(peer, connected)
+    }
+
+    /// One connection: connect, gossip, ship until something fails.
+    private func connectAndShip(backoff: inout ReconnectBackoff) async throws {
+        let client = try MosquittoClient(configuration: .init(
+            clientID: "region-\(origin)-to-\(peer)", cleanStart: true, protocolVersion: .v5,
+            username: PeerCredentials.username(for: origin), password: credentials.password(for: origin)))
+        let installed = state.withLockedValue { state in
+            guard !state.stopping else { return false }
+            state.client = client
+            return true
+        }
+        defer {
+            state.withLockedValue { $0.client = nil }
+            client.close()
+        }
+        guard installed else { return }
+        // The single consumer of the client's events: a disconnection closes
+        // the client, which fails a publish waiting for its PUBACK at once.
+        let wakeup = self.wakeup
+        let watcher = Task {
+            for await event in client.events {
+                if case .disconnected = event {
+                    client.close()
+                    wakeup.notify()
+                    return
+                }
+            }
+        }
+        defer { watcher.cancel() }
+
+        do {
+            _ = try await client.connect(
+                host: address.host, port: address.port, keepAlive: configuration.keepAlive,
+                timeout: configuration.connectTimeout)
+        } catch MosquittoClientError.refused(let ack) {
+            throw ReplicationError(.connectRefused, "CONNACK 0x\(String(ack.reasonCode, radix: 16)) \(ack.properties.reasonString ?? "")")
+        }
+        setConnected(true)
+        logger.info("replication link up", metadata: ["address": "\(address)"])
+        var acknowledged = try await outbox.acknowledged(peer: peer, on: loop).get()
+        observeAcknowledged(acknowledged)
+        let clock = ContinuousClock()
+        var lastRenewal = clock.now
+        var lastSent = clock.now
+        try await ship([], via: client)
+        backoff.reset()
+
+        while !isStopping {
+            if lastRenewal.duration(to: clock.now) >= renewInterval {
+                guard try await holdLease() else {
+                    throw ReplicationError(.shutdown, "another node of \(origin) took the lease for \(peer)")
+                }
+                lastRenewal = clock.now
+            }
+            guard client.isLinkUp else { throw ReplicationError(.shutdown, "the connection to \(peer) closed") }
+            let generation = wakeup.generation
+            let entries = try await outbox.read(
+                peer: peer, after: acknowledged, limit: configuration.limits.maximumFrames, on: loop
+            ).get()
+            if entries.isEmpty {
+                if lastSent.duration(to: clock.now) >= configuration.gossipInterval {
+                    try await ship([], via: client)
+                    lastSent = clock.now
+                } else {
+                    await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval))
+                }
+                continue
+            }
+            let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
+            if let acked = try await ship(entries[..<count], via: client) {
+                acknowledged = acked
+            }
+            lastSent = clock.now
+        }
+    }
+
+    /// Publishes one batch and waits for its PUBACK; on success records the
+    /// acknowledgement and returns the acknowledged id (nil for no frames).
+    @discardableResult
+    private func ship(_ entries: ArraySlice<OutboxEntry>, via client: MosquittoClient) async throws -> UInt64? {
+        let batch = ReplicationBatchCodec.batch(origin: origin, entries: entries, regions: delegate.regionStates())
+        let payload: [UInt8] = try batch.serializedBytes()
+        let ack = try await client.publish(
+            topic: ReplicationBatchCodec.topic(origin: origin), payload: payload, qos: 1,
+            timeout: configuration.publishTimeout)
+        if let value = ack.properties.userProperties.first(where: { $0.name == ReplicationBatchCodec.regionsProperty })?.value,
+            let states = ReplicationBatchCodec.regions(fromValue: value), !states.isEmpty {
+            delegate.learn(states, from: peer)
+        }
+        guard ack.reasonCode == 0 else {
+            throw ReplicationError(
+                .refused, "PUBACK 0x\(String(ack.reasonCode, radix: 16)) \(ack.properties.reasonString ?? "")")
+        }
+        guard let last = entries.last else { return nil }
+        state.withLockedValue { $0.lastShipped = max($0.lastShipped, last.id) }
+        let acknowledged = try await outbox.acknowledge(peer: peer, through: last.id, on: loop).get()
+        metrics.shipped(peer, count: entries.count)
+        observeAcknowledged(acknowledged)
+        return acknowledged
+    }
+}
