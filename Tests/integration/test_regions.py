@@ -27,7 +27,8 @@ def texts(deliveries):
 
 
 def test_direct_conversation_across_regions_in_order_with_statuses(cluster):
-    alice, bob = unique_names("alice", "bob")
+    n = unique_names()
+    alice, bob = n("alice"), n("bob")
     a = online(cluster["us-east"], alice, alice + "-phone")
     b = online(cluster["eu-west"], bob, bob + "-phone")
     conv = direct(alice, bob)
@@ -38,17 +39,18 @@ def test_direct_conversation_across_regions_in_order_with_statuses(cluster):
     assert texts(got) == sent
     assert [d.seq for d in got] == list(range(1, 21))
     # The sender hears SEQUENCED for its own sends and DELIVERED from the other region.
-    sequenced = a.statuses(20, kind="SEQUENCED", timeout=30)
-    assert sorted(s.seq for s in sequenced) == list(range(1, 21))
-    delivered = a.statuses(20, kind="DELIVERED", timeout=30)
-    assert {s.user for s in delivered} == {bob}
+    statuses = a.statuses(40, timeout=30)
+    Status = a.pb.Status
+    assert sorted(s.seq for s in statuses if s.kind == Status.SEQUENCED) == list(range(1, 21))
+    delivered = [s for s in statuses if s.kind == Status.DELIVERED]
+    assert sorted(s.seq for s in delivered) == list(range(1, 21)) and {s.user for s in delivered} == {bob}
     # And back: eu-west forwards to the conversation's home (alice's, us-east).
     b.send(conv, "hi from eu-west")
     back = a.messages(1, timeout=30)
     assert texts(back) == ["hi from eu-west"] and back[0].seq == 21
     # A read receipt travels to the home and on to the sender.
     b.client.publish("r/" + conv, receipt(b, 21), qos=1)
-    read = a.statuses(1, kind="READ", timeout=30)
+    read = a.statuses(1, kind=a.pb.Status.READ, timeout=30)
     assert read[0].user == bob and read[0].seq == 21
     a.close(); b.close()
 
@@ -60,15 +62,18 @@ def receipt(device, seq):
 
 
 def test_group_with_members_in_three_regions_sees_one_order(cluster):
-    alice, bob, carol = unique_names("alice", "bob", "carol")
+    n = unique_names()
+    alice, bob, carol = n("alice"), n("bob"), n("carol")
     a = online(cluster["us-east"], alice, alice + "-d")
     b = online(cluster["eu-west"], bob, bob + "-d")
     c = online(cluster["ap-south"], carol, carol + "-d")
-    created = c.request("group.create", group_create={"members": [alice, bob]})
+    created = c.request("group.create", group_create=c.pb.GroupCreate(members=[alice, bob]))
     group = created.group.conversation
     assert sorted(created.group.members) == sorted([alice, bob, carol])
     for d in (a, b):  # the membership event reaches the other regions' devices
-        event = d.next(30, suffix="/e")
+        _, payload, _ = d.next(30, suffix="/e")
+        event = d.pb.Event()
+        event.ParseFromString(payload)
         assert event.membership.conversation == group
     for i in range(5):
         a.send(group, "a%d" % i)
@@ -108,7 +113,7 @@ def connack_of(region, token, user, device, port=None):
 
 
 def test_a_device_connecting_outside_its_home_is_redirected(cluster):
-    bob, = unique_names("bob")
+    bob = unique_names()("bob")
     eu = cluster["eu-west"]
     got = connack_of(cluster["us-east"], eu.token(bob, bob + "-d"), bob, bob + "-d")
     assert got["rc"] == 0x9C
@@ -116,14 +121,15 @@ def test_a_device_connecting_outside_its_home_is_redirected(cluster):
 
 
 def test_devices_cannot_reach_the_peer_listener(cluster):
-    bob, = unique_names("bob")
+    bob = unique_names()("bob")
     eu = cluster["eu-west"]
     got = connack_of(eu, eu.token(bob, bob + "-d"), bob, bob + "-d", port=eu.peers_port)
     assert got["rc"] in (0x86, 0x87)
 
 
 def test_failover_of_a_live_region_fences_it_and_moves_its_devices(cluster):
-    alice, carol = unique_names("alice", "carol")
+    n = unique_names()
+    alice, carol = n("alice"), n("carol")
     us, eu, ap = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
     a = online(us, alice, alice + "-d")
     c = online(ap, carol, carol + "-d")

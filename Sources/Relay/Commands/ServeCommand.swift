@@ -31,8 +31,14 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Connections to Redis (each on its own thread).")
     var redisConnections: Int = 4
 
-    @Option(help: "Directory holding the deployment's public key (deployment.pub).")
+    @Option(help: "Directory holding the deployment's public key (deployment.pub) and the peers' secret (peer.secret).")
     var keyDir: String = "keys"
+
+    @Option(help: "The deployment's topology.json: with more than one region, this node replicates to the others.")
+    var topology: String?
+
+    @Option(help: "Queue mirroring to the standby: async (default; loss bounded by the lag) or sync (a send's PUBACK waits for the standby).")
+    var mirror: MirrorMode?
 
     public init() {}
 
@@ -59,14 +65,29 @@ public struct ServeCommand: AsyncParsableCommand {
         redisConfiguration.connectionCount = redisConnections
         let client = RedisClient(configuration: redisConfiguration, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
-        let router = try ChatRouter(store: store, group: group, logger: logger)
+        let regions = try await Regions.start(
+            topologyPath: topology, settings: settings, mirror: mirror ?? settings.mirror ?? .async, keyDir: keyDir,
+            store: store, redis: client, redisConfiguration: redisConfiguration, group: group, logger: logger)
+        let router = try ChatRouter(store: store, group: group, logger: logger, replicator: regions?.replicator)
+        regions?.attach(router)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,
             logger: logger,
-            onReconnect: { router.wakeAll() },
-            handler: { channel, payload in router.channelMessage(channel, payload: payload) }
+            onReconnect: { router.wakeAll(); regions?.reload() },
+            handler: { channel, payload in
+                if channel == RegionAuthority.channel {
+                    regions?.reload()
+                } else {
+                    router.channelMessage(channel, payload: payload)
+                }
+            }
         )
         router.attach(subscriber)
+        if let regions {
+            try await subscriber.subscribe(channel: RegionAuthority.channel)
+            let address = try await regions.service.start()
+            StandardOutput.writeLine("relay serve \(settings.name) peers listening on \(address)")
+        }
 
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
@@ -81,7 +102,9 @@ public struct ServeCommand: AsyncParsableCommand {
         for listener in bound {
             StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
         }
-        let http = try await ops.startHTTP(registry: metrics, checks: [RedisReadiness(client: client)], group: group)
+        var checks: [any ReadinessCheck] = [RedisReadiness(client: client)]
+        if let regions { checks.append(ReplicationReadiness(service: regions.service)) }
+        let http = try await ops.startHTTP(registry: metrics, checks: checks, group: group)
         if let http { StandardOutput.writeLine("relay serve \(settings.name) http on \(http.url)") }
         let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
         let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
@@ -92,6 +115,7 @@ public struct ServeCommand: AsyncParsableCommand {
         presence.cancel()
         await http?.close()
         await server.shutdown()
+        await regions?.service.shutdown()
         subscriber.close()
         client.close()
         try await group.shutdownGracefully()
@@ -116,6 +140,7 @@ struct RegionSettings: Codable {
     var keyFetchesPerSecond: Double?
     var typingBurst: Int?
     var typingPerSecond: Double?
+    var mirror: MirrorMode?
 
     init() {}
 
@@ -138,6 +163,7 @@ struct RegionSettings: Codable {
         keyFetchesPerSecond = try c.decodeIfPresent(Double.self, forKey: .keyFetchesPerSecond)
         typingBurst = try c.decodeIfPresent(Int.self, forKey: .typingBurst)
         typingPerSecond = try c.decodeIfPresent(Double.self, forKey: .typingPerSecond)
+        mirror = try c.decodeIfPresent(MirrorMode.self, forKey: .mirror)
     }
 
     static func load(path: String) throws -> RegionSettings {

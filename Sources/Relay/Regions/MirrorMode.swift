@@ -1,3 +1,5 @@
+import ArgumentParser
+
 /// How a region mirrors its device queues to its standby.
 enum MirrorMode: String, Sendable, Codable, CaseIterable {
     /// The PUBACK does not wait for the standby: a failover loses at most
@@ -7,3 +9,5 @@ enum MirrorMode: String, Sendable, Codable, CaseIterable {
     /// acknowledged send, and sends wait (then fail) while the standby is away.
     case sync
 }
+
+extension MirrorMode: ExpressibleByArgument {}

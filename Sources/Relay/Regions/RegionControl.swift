@@ -21,9 +21,11 @@ final class RegionControl: Sendable {
 
     /// Connects (lazily) to every region's Redis named by `topologyPath`'s settings files.
     init(topologyPath: String) throws {
-        let (topology, problems) = TopologyCheck.check(path: topologyPath)
-        guard let topology, problems.isEmpty else {
-            throw RelayCtlError("\(topologyPath) has problems; run relayctl topology check --file \(topologyPath)")
+        let topology: Topology
+        do {
+            topology = try Topology.load(path: topologyPath)
+        } catch {
+            throw RelayCtlError("cannot read \(topologyPath): \(error); relayctl topology check --file \(topologyPath) explains")
         }
         self.topology = topology
         let directory = URL(fileURLWithPath: topologyPath).deletingLastPathComponent()

@@ -118,10 +118,18 @@ final class Replicator: Sendable {
     func fanOut(_ message: Relay_V1_ReplicatedMessage, members: [String], conversationHome: String, on loop: any EventLoop) -> EventLoopFuture<(local: [String], mirrorIDs: [String: UInt64])> {
         directory.homes(of: members, on: loop).flatMap { homes in
             let map = self.map
-            let audience = map.audience(homes)
+            var audience = map.audience(homes)
             var users: [String: Set<String>] = [:]
             for (region, regionUsers) in audience where region != self.local {
                 users[region, default: []].formUnion(regionUsers)
+            }
+            // Members whose home this region has not heard of yet (their
+            // directory entry is on its way): every region gets them, and
+            // the one that has their devices delivers.
+            let unknown = members.filter { homes[$0] == nil }
+            if !unknown.isEmpty {
+                for region in map.peers { users[region, default: []].formUnion(unknown) }
+                audience[self.local, default: []].append(contentsOf: unknown)
             }
             // The mirror of each local user's queues, and of the conversation itself.
             var mirrors: Set<String> = []
@@ -160,7 +168,11 @@ final class Replicator: Sendable {
             let map = self.map
             var byRegion: [String: (users: [String], devices: [String: String])] = [:]
             for user in users {
-                guard let home = homes[user] else { continue }
+                guard let home = homes[user] else {
+                    // Not in the directory here yet: every region gets it, the user's home delivers.
+                    for region in map.regions { byRegion[region, default: ([], [:])].users.append(user) }
+                    continue
+                }
                 byRegion[map.deliveryRegion(of: home), default: ([], [:])].users.append(user)
             }
             for (device, user) in devices {
@@ -223,6 +235,9 @@ final class Replicator: Sendable {
         store.conversationMeta(conversation, on: loop).and(directory.homes(of: Array(Set(members.keys).union(formerMembers)), on: loop)).flatMap { meta, homes in
             let map = self.map
             var regions = Set(homes.values.map { map.deliveryRegion(of: $0) })
+            if homes.count < Set(members.keys).union(formerMembers).count {
+                regions.formUnion(map.peers)  // a member's home is not known here yet
+            }
             if let target = map.mirrorTarget(forHome: home) { regions.insert(target) }
             regions.remove(self.local)
             var state = Relay_V1_ConversationState()

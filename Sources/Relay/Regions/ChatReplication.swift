@@ -1,0 +1,40 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayCore
+
+/// The chat relay as the replication transport's delegate: frames are
+/// applied by the ``ChatRouter``, region states go to the
+/// ``RegionAuthority``. Made before the router (the transport needs it
+/// first); the router is attached once built, and frames arriving before
+/// that fail (the origin ships them again).
+final class ChatReplication: ReplicationDelegate {
+    private let authority: RegionAuthority
+    private let attached = NIOLockedValueBox<(router: ChatRouter, replicator: Replicator)?>(nil)
+    private let loop: any EventLoop
+
+    init(authority: RegionAuthority, loop: any EventLoop) {
+        self.authority = authority
+        self.loop = loop
+    }
+
+    func attach(router: ChatRouter, replicator: Replicator) {
+        attached.withLockedValue { $0 = (router, replicator) }
+    }
+
+    func apply(_ frame: Relay_V1_Frame, from origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let (router, replicator) = attached.withLockedValue({ $0 }) else {
+            return loop.makeFailedFuture(ChatError("unavailable", "the chat relay is starting"))
+        }
+        return router.apply(frame, from: origin, replicator: replicator, on: loop)
+    }
+
+    func regionStates() -> [Relay_V1_RegionState] {
+        authority.states()
+    }
+
+    func learn(_ states: [Relay_V1_RegionState], from peer: String) {
+        authority.learn(states, from: peer, on: loop)
+    }
+}
+
+extension ReplicationService: FrameSink {}

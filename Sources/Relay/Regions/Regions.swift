@@ -1,0 +1,65 @@
+import ArgumentParser
+import Logging
+import NIOCore
+import RelayCore
+import RelayStore
+
+/// A node's multi-region parts, built by `relay serve --topology` when the
+/// topology has more than one region: the region authority, the
+/// replication transport, and the chat side's ``Replicator``.
+struct Regions: Sendable {
+    let authority: RegionAuthority
+    let service: ReplicationService
+    let replicator: Replicator
+    private let delegate: ChatReplication
+    private let loop: any EventLoop
+
+    /// Nil for a single-region deployment (no topology, or one region).
+    static func start(
+        topologyPath: String?, settings: RegionSettings, mirror: MirrorMode, keyDir: String, store: ChatStore,
+        redis: RedisClient, redisConfiguration: RedisConfiguration, group: any EventLoopGroup, logger: Logger
+    ) async throws -> Regions? {
+        guard let topologyPath else { return nil }
+        let topology: Topology
+        do {
+            topology = try Topology.load(path: topologyPath)
+        } catch {
+            throw ValidationError("cannot read \(topologyPath): \(error) (relayctl topology check --file \(topologyPath) explains)")
+        }
+        guard topology.regions.count > 1 else { return nil }
+        guard topology.region(named: settings.name) != nil else {
+            throw ValidationError("region \(settings.name) is not in \(topologyPath) (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
+        }
+        let credentials: PeerCredentials
+        do {
+            credentials = try PeerCredentials.load(fromDirectory: keyDir)
+        } catch {
+            throw ValidationError("cannot read the peers' secret in \(keyDir)/: \(error) (relayctl keys init --dir \(keyDir) creates it)")
+        }
+        let loop = group.next()
+        let map = RegionMap(local: settings.name, standbys: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.standby) }))
+        let authority = RegionAuthority(map: map, redis: redis, logger: logger)
+        try await authority.reload(on: loop).get()
+        let delegate = ChatReplication(authority: authority, loop: loop)
+        let service = try ReplicationService(
+            region: settings.name, topology: topology, outbox: try Outbox(redis: redis), credentials: credentials,
+            delegate: delegate, redis: redis, redisConfiguration: redisConfiguration, group: group, logger: logger)
+        let replicator = Replicator(
+            local: settings.name, authority: authority, directory: Directory(redis: redis), sink: service, mode: mirror,
+            deviceEndpoints: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.devices) }),
+            store: store, logger: logger)
+        logger.info("replicating", metadata: ["region": "\(settings.name)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)"])
+        return Regions(authority: authority, service: service, replicator: replicator, delegate: delegate, loop: loop)
+    }
+
+    /// The router is built: frames may be applied, and region changes move devices.
+    func attach(_ router: ChatRouter) {
+        delegate.attach(router: router, replicator: replicator)
+        authority.onChange { _, map in router.regionsChanged(map) }
+    }
+
+    /// `relayctl` changed the stored region states.
+    func reload() {
+        authority.reload(on: loop).whenFailure { _ in }
+    }
+}
