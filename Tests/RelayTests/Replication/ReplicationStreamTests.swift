@@ -17,6 +17,8 @@ final class RecordingDelegate: ReplicationDelegate {
         var applied: [String: [UInt32]] = [:]
         var learned: [String: [Relay_V1_RegionState]] = [:]
         var gateAt: UInt32?
+        var failOnceAt: UInt32?
+        var failures = 0
     }
 
     private let state = Mutex(State())
@@ -26,7 +28,7 @@ final class RecordingDelegate: ReplicationDelegate {
     /// The gated frame is applied once this succeeds.
     let gateRelease: EventLoopPromise<Void>
 
-    init(region: String, term: UInt32, gateAt: UInt32? = nil, loop: any EventLoop) {
+    init(region: String, term: UInt32, gateAt: UInt32? = nil, failOnceAt: UInt32? = nil, loop: any EventLoop) {
         var own = Relay_V1_RegionState()
         own.region = region
         own.term = term
@@ -34,7 +36,10 @@ final class RecordingDelegate: ReplicationDelegate {
         self.states = [own]
         self.gateReached = loop.makePromise()
         self.gateRelease = loop.makePromise()
-        state.withLock { $0.gateAt = gateAt }
+        state.withLock {
+            $0.gateAt = gateAt
+            $0.failOnceAt = failOnceAt
+        }
     }
 
     deinit {
@@ -43,6 +48,15 @@ final class RecordingDelegate: ReplicationDelegate {
     }
 
     func apply(_ frame: Relay_V1_Frame, from origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let fail = state.withLock { state in
+            guard state.failOnceAt == frame.term else { return false }
+            state.failOnceAt = nil
+            state.failures += 1
+            return true
+        }
+        if fail {
+            return loop.makeFailedFuture(ReplicationError(.refused, "test: frame \(frame.term) not applied this time"))
+        }
         let gated = state.withLock { state in
             guard state.gateAt == frame.term else { return false }
             state.gateAt = nil
@@ -64,6 +78,7 @@ final class RecordingDelegate: ReplicationDelegate {
         state.withLock { $0.learned[peer] = states }
     }
 
+    var failures: Int { state.withLock { $0.failures } }
     func applied(from origin: String) -> [UInt32] { state.withLock { $0.applied[origin] ?? [] } }
     func learned(from peer: String) -> [Relay_V1_RegionState]? { state.withLock { $0.learned[peer] } }
 }
@@ -257,6 +272,22 @@ final class RecordingDelegate: ReplicationDelegate {
         try await Self.start(b, topology: topology)  // same Redis, same cursor
         try await Self.waitAcknowledged(a, peer: "b", id: 1000)
         #expect(Self.defects(b.delegate.applied(from: "a"), count: 1000) == "")
+        await Self.stop(a)
+        await Self.stop(b)
+    }
+
+    @Test func aFrameThatFailsToApplyIsShippedAgainAndAppliedOnce() async throws {
+        let loop = Self.group.next()
+        let a = try Region("a", delegate: RecordingDelegate(region: "a", term: 1, loop: loop))
+        let b = try Region("b", delegate: RecordingDelegate(region: "b", term: 1, failOnceAt: 100, loop: loop))
+        let topology = Self.topology(["a", "b"], ports: [try RedisServerProcess.freeLoopbackPort(), try RedisServerProcess.freeLoopbackPort()])
+        try await Self.start(a, topology: topology)
+        try await Self.start(b, topology: topology)
+
+        _ = try await Self.append(1...200, from: a, to: "b")
+        try await Self.waitAcknowledged(a, peer: "b", id: 200)
+        #expect(b.delegate.failures == 1)
+        #expect(Self.defects(b.delegate.applied(from: "a"), count: 200) == "")
         await Self.stop(a)
         await Self.stop(b)
     }
