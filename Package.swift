@@ -188,6 +188,8 @@ let package = Package(
             name: "RelayTests",
             dependencies: [
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                // Replication tests: real Redis, frames, and libmosquitto as a peer.
+                "RelayStore", "RelayCore", "RelayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -31,6 +31,13 @@ public struct OutboxStatus: Sendable, Equatable {
     /// When the oldest unacknowledged frame was appended, if there is one.
     public var oldestAppendedMs: Int64?
 
+    /// A status with every field given.
+    public init(appended: UInt64, acknowledged: UInt64, oldestAppendedMs: Int64?) {
+        self.appended = appended
+        self.acknowledged = acknowledged
+        self.oldestAppendedMs = oldestAppendedMs
+    }
+
     /// Frames appended and not yet acknowledged.
     public var depth: UInt64 { appended > acknowledged ? appended - acknowledged : 0 }
 

@@ -1,0 +1,170 @@
+// A copy of Tests/RelayStoreTests/RedisServerProcess.swift (test targets cannot share files).
+import Foundation
+import NIOCore
+import RelayStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A real `redis-server` on a free loopback port, with its files in a
+/// temporary folder (AOF on, `appendfsync always`), for one test.
+final class RedisServerProcess {
+    let port: Int
+    let directory: URL
+    let extraArguments: [String]
+    private var process: Process?
+
+    static let executable = "/usr/bin/redis-server"
+
+    /// Starts a server and waits (bounded) until it answers PING.
+    init(extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
+        self.port = try Self.freeLoopbackPort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaystore-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        try self.start()
+    }
+
+    deinit {
+        self.kill()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    var configuration: RedisConfiguration {
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: self.port)
+        configuration.connectTimeout = .seconds(1)
+        configuration.commandTimeout = .seconds(5)
+        configuration.minimumReconnectDelay = .milliseconds(20)
+        configuration.maximumReconnectDelay = .milliseconds(200)
+        return configuration
+    }
+
+    /// Starts (or restarts) the server on the same port and folder.
+    func start() throws {
+        precondition(self.process == nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [
+            "--port", String(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--dir", self.directory.path,
+            "--logfile", self.directory.appendingPathComponent("redis.log").path,
+            "--daemonize", "no",
+        ] + self.extraArguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try self.waitForPing(deadline: .now() + .seconds(10))
+    }
+
+    /// SIGKILLs the server and reaps it.
+    func kill() {
+        guard let process = self.process else { return }
+        self.process = nil
+        if process.isRunning {
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+    }
+
+    private func waitForPing(deadline: NIODeadline) throws {
+        var lastError: (any Error)? = nil
+        while NIODeadline.now() < deadline {
+            guard self.process?.isRunning == true else { break }
+            do {
+                let connection = try RedisConnection.connect(host: "127.0.0.1", port: self.port, connectTimeout: .milliseconds(200))
+                switch try connection.execute(RedisCommand("PING")) {
+                case .success(.simpleString("PONG")): return
+                case .failure(let error) where error.kind == .server("NOAUTH"): return  // up, with a password
+                default: break
+                }
+            } catch {
+                lastError = error
+            }
+            usleep(20_000)
+        }
+        throw ServerStartError(message: "redis-server on port \(self.port) did not answer PING: \(String(describing: lastError))")
+    }
+
+    struct ServerStartError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { self.message }
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerStartError(message: "socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw ServerStartError(message: "bind failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw ServerStartError(message: "getsockname failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Runs `body` and fails if it takes longer than `timeout`.
+func withTimeout<T: Sendable>(
+    _ timeout: Duration = .seconds(10),
+    _ what: String = "operation",
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw TimeoutError(what: what, timeout: timeout)
+        }
+        return value
+    }
+}
+
+struct TimeoutError: Error, CustomStringConvertible {
+    var what: String
+    var timeout: Duration
+    var description: String { "\(self.what) did not finish within \(self.timeout)" }
+}
+
+/// Retries `body` until it succeeds or `timeout` passes (for waiting on
+/// reconnection, where there is no event to wait for).
+func eventually<T: Sendable>(
+    _ what: String,
+    timeout: Duration = .seconds(10),
+    _ body: @Sendable () async throws -> T?
+) async throws -> T {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var lastError: (any Error)? = nil
+    while clock.now < deadline {
+        do {
+            if let value = try await body() { return value }
+        } catch {
+            lastError = error
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TimeoutError(what: "\(what) (last error: \(String(describing: lastError)))", timeout: timeout)
+}
