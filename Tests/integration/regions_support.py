@@ -65,6 +65,22 @@ class Region:
         self.nodes = [node]
         return node
 
+    def wait_ready(self, timeout=30):
+        """Until /readyz answers 200: the region heard a peer and serves itself."""
+        import urllib.error
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen("http://%s:%d/readyz" % (HOST, self.http_port), timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("%s never became ready:\n%s" % (self.name, self.logs()))
+            time.sleep(0.1)  # readiness of another process: poll, bounded
+
     def kill(self):
         """SIGKILL the relay and its redis-server (a region lost at once)."""
         for node in self.nodes:
@@ -136,6 +152,8 @@ class Cluster:
                 self._start_proxies()
             for r in self.regions.values():
                 r.start_relay()
+            for r in self.regions.values():
+                r.wait_ready()
         except BaseException:
             self.stop()
             raise

@@ -51,7 +51,19 @@ extension ChatRouter {
         var floored = accept
         floored.epochFloor = replicator.map.term(of: home)
         let accept = floored
-        return store.accept(accept, on: loop).flatMap { accepted in
+        // Accept and fan-out of one conversation run one after another, so
+        // that other regions' copies of its log receive messages in seq
+        // order (a device there could otherwise acknowledge past a message
+        // still on its way). Conversations run side by side.
+        let sequenced = fanOutChains.run(accept.conversation, on: loop) {
+            self.store.accept(accept, on: loop).flatMap { accepted in
+                // A duplicate fans out again: the first attempt may have died before its frames were queued.
+                self.replicatedFanOutNow(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, on: loop)
+                    .map { (accepted, Optional($0)) }
+                    .recover { _ in (accepted, nil) }  // the sweeper finishes the fan-out
+            }
+        }
+        return sequenced.flatMap { accepted, mirrorIDs in
             var status = Relay_V1_Status()
             status.kind = .sequenced
             status.conversation = accept.conversation
@@ -65,11 +77,9 @@ extension ChatRouter {
                     self.store.noteMembership(users: [accept.user, accept.directPeer], conversation: accept.conversation, member: true, on: loop).whenFailure { _ in }
                 }
             }
-            // A duplicate fans out again: the first attempt may have died before its frames were queued.
-            let fanned = self.replicatedFanOut(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, on: loop)
-            return fanned.flatMap { mirrorIDs in
-                told.and(replicator.waitIfSync(mirrorIDs, on: loop)).map { _ in accepted }
-            }.flatMapError { error in
+            let synced = mirrorIDs.map { replicator.waitIfSync($0, on: loop) }
+                ?? (replicator.mode == .sync ? loop.makeFailedFuture(ChatError("unavailable", "the fan-out did not complete")) : loop.makeSucceededVoidFuture())
+            return told.and(synced).map { _ in accepted }.flatMapError { error in
                 guard replicator.mode == .sync else { return loop.makeSucceededFuture(accepted) }
                 return loop.makeFailedFuture(ChatError("unavailable", "the standby has not confirmed the send (\(error)); retry with the same client_message_id"))
             }
@@ -78,7 +88,17 @@ extension ChatRouter {
 
     /// Marks `seq` for the members' devices served here and sends one copy
     /// to every other region that delivers to a member, and to the mirror.
+    ///
+    /// Fan-outs of one conversation run one after another: other regions'
+    /// copies of the log must receive its messages in seq order, or a device
+    /// there could acknowledge past a message that has not arrived yet.
     func replicatedFanOut(conversation: String, seq: UInt64, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
+        fanOutChains.run(conversation, on: loop) {
+            self.replicatedFanOutNow(conversation: conversation, seq: seq, home: home, replicator: replicator, on: loop)
+        }
+    }
+
+    private func replicatedFanOutNow(conversation: String, seq: UInt64, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
         store.replicatedMessage(conversation: conversation, seq: seq, on: loop).and(store.members(of: conversation, on: loop)).flatMap { message, members in
             guard let message else { return self.store.finishFanout(conversation: conversation, seq: seq, on: loop).map { [:] } }
             return replicator.fanOut(message, members: Array(members.keys), conversationHome: home, on: loop).flatMap { local, mirrorIDs in

@@ -26,6 +26,7 @@ final class ChatRouter: MQTTRouter {
     let limiter: RateLimiter
     let metrics = ChatMetrics()
     let replicationMetrics = ReplicationChatMetrics()
+    let fanOutChains = SerialChains()
     /// The other regions, when the deployment has more than one.
     let replicator: Replicator?
 

@@ -103,7 +103,10 @@ public struct ServeCommand: AsyncParsableCommand {
             StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
         }
         var checks: [any ReadinessCheck] = [RedisReadiness(client: client)]
-        if let regions { checks.append(ReplicationReadiness(service: regions.service)) }
+        if let regions {
+            checks.append(RegionReadiness(authority: regions.authority, local: settings.name))
+            checks.append(ReplicationReadiness(service: regions.service))
+        }
         let http = try await ops.startHTTP(registry: metrics, checks: checks, group: group)
         if let http { StandardOutput.writeLine("relay serve \(settings.name) http on \(http.url)") }
         let sweeper = router.startSweeper(every: .seconds(5), on: group.next())

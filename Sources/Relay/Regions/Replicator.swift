@@ -61,10 +61,18 @@ final class Replicator: Sendable {
         return ship([target: frames], on: loop)
     }
 
-    /// In sync mode, waits until each region acknowledged its frames up to the given ids.
+    /// In sync mode, waits until the standby acknowledged its frames up to the given id.
+    /// Only this region's own standby is waited for, and only while it
+    /// serves itself: a standby an operator failed over is known to be down,
+    /// so mirroring to it degrades to async until it fails back (else no
+    /// send could be acknowledged during a failover). A region serving a
+    /// failed-over one mirrors back to it asynchronously for the same reason.
     func waitIfSync(_ ids: [String: UInt64], on loop: any EventLoop) -> EventLoopFuture<Void> {
-        guard mode == .sync, !ids.isEmpty else { return loop.makeSucceededVoidFuture() }
-        let waits = ids.map { sink.waitUntilAcknowledged(peer: $0.key, id: $0.value, timeout: syncTimeout, on: loop) }
+        let map = self.map
+        guard mode == .sync, let standby = map.mirrorTarget(forHome: local), map.servesHere(local),
+              map.servingRegion(of: standby) == standby
+        else { return loop.makeSucceededVoidFuture() }
+        let waits = ids.filter { $0.key == standby }.map { sink.waitUntilAcknowledged(peer: $0.key, id: $0.value, timeout: syncTimeout, on: loop) }
         return EventLoopFuture.andAllSucceed(waits, on: loop)
     }
 

@@ -17,12 +17,12 @@ public struct ShipperConfiguration: Sendable {
     /// Longest wait for CONNACK.
     public var connectTimeout: Duration = .seconds(5)
     /// Longest wait for a batch's PUBACK; then the connection is dropped.
-    public var publishTimeout: Duration = .seconds(5)
+    public var publishTimeout: Duration = .seconds(2)
     /// MQTT keep-alive, seconds.
     public var keepAlive = 10
     /// Lifetime of the region's lease on the link; renewed every third of it.
     /// Longer than `publishTimeout`, so that a slow batch does not lose it.
-    public var leaseTTL: Duration = .seconds(15)
+    public var leaseTTL: Duration = .seconds(3)
     /// How often an idle shipper looks at the outbox without a wake-up.
     public var idlePoll: Duration = .seconds(1)
     /// How often an idle shipper sends an empty batch (region gossip).

@@ -1,0 +1,24 @@
+import NIOCore
+
+/// `/readyz` check "regions": not ready until the region heard a peer's view
+/// of region states (it takes no device before that), nor while it does not
+/// serve its own devices (failed over, or fenced during a failback).
+struct RegionReadiness: ReadinessCheck {
+    let authority: RegionAuthority
+    let local: String
+
+    var name: String { "regions" }
+
+    func check(on eventLoop: any EventLoop) -> EventLoopFuture<ReadinessResult> {
+        guard authority.isSettled else {
+            return eventLoop.makeSucceededFuture(.notReady("waiting to hear another region's view of who serves whom"))
+        }
+        let map = authority.current
+        let state = map.state(of: local)
+        guard map.servesHere(local) else {
+            let by = state.fenced ? "nobody (fenced, failing back)" : state.servedBy
+            return eventLoop.makeSucceededFuture(.notReady("\(local) is served by \(by) (term \(state.term))"))
+        }
+        return eventLoop.makeSucceededFuture(.ready("serving \(local) (term \(state.term))"))
+    }
+}
