@@ -11,7 +11,7 @@ public enum ProcessMemory {
     /// `VmRSS` in bytes from the text of a `/proc/<pid>/status` file.
     public static func residentBytes(status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let fields = line.dropFirst("VmRSS:".count).split(separator: " ", omittingEmptySubsequences: true)
+            let fields = line.dropFirst("VmRSS:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count == 2, fields[1] == "kB", let kilobytes = Int(fields[0]) else { return nil }
             return kilobytes * 1024
         }
