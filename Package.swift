@@ -133,11 +133,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLIClient", dependencies: ["RelayCLIKit"], swiftSettings: strict),
-        // Load generator over the project's own codec.
+        // Load generator over the project's own codec; the chat scenarios
+        // issue device tokens and speak the device contract's protobuf.
         .target(
             name: "RelayBench",
             dependencies: [
-                "MQTT",
+                "MQTT", "RelayCore", "RelayIdentity",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

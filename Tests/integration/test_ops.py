@@ -160,3 +160,48 @@ def test_broker_serves_the_endpoints_too(tmp_path):
             assert error.code == 413
     finally:
         broker.stop()
+
+
+def bucket(body, name, le):
+    """The cumulative count of histogram `name` at upper bound `le` (a float)."""
+    for line in body.splitlines():
+        if line.startswith(name + "_bucket{") and " " in line:
+            labels, value = line.rsplit(" ", 1)
+            bound = labels.split('le="', 1)[1].split('"', 1)[0]
+            if bound != "+Inf" and float(bound) == le:
+                return float(value)
+    return None
+
+
+def test_delivery_latency_and_queue_depth(region):
+    """Five sends wait for an offline device: when it connects, its pump reads
+    a backlog of five (a queue-depth sample above 4), and each of its five
+    PUBACKs records one send→delivery time, which includes the wait."""
+    names = unique_names()
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    b = Device(region, bob, bob + "-phone")  # registers bob's device
+    b.close()
+    conversation = direct(alice, bob)
+    for i in range(5):
+        a.send(conversation, "m%d" % i)
+    _, body = http(region.http_port, "/metrics")
+    assert (metric(body, "relay_send_delivery_duration_seconds_count") or 0) == 0, body
+    b.subscribed.clear()
+    b.connect()
+    assert [m.seq for m in b.messages(5)] == [1, 2, 3, 4, 5]
+
+    def delivered():
+        _, body = http(region.http_port, "/metrics")
+        return metric(body, "relay_send_delivery_duration_seconds_count") == 5, body
+    body = until(delivered, 10, "relay_send_delivery_duration_seconds_count == 5")
+    # Every delivery waited at least until bob connected, after the sends.
+    assert 0 <= metric(body, "relay_send_delivery_duration_seconds_sum") < 5 * 60, body
+    assert bucket(body, "relay_send_delivery_duration_seconds", 86400.0) == 5, body
+
+    samples = metric(body, "relay_device_queue_depth_count")
+    assert samples and samples >= 1, body
+    assert bucket(body, "relay_device_queue_depth", 4.0) < samples, body  # the backlog of 5
+    assert metric(body, "relay_device_queue_depth_sum") >= 5, body
+    a.close()
+    b.close()

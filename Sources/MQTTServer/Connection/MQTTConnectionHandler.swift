@@ -23,7 +23,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var requestedExpiry: UInt32 = 0
 
     private var output: [MQTTPacket] = []
-    private var outBuffer: ByteBuffer
+    /// Output encoded this tick. Empty (no storage) between flushes, so an
+    /// idle connection holds no output buffer; the next write reserves
+    /// about as much as the last flush needed, one allocation per tick.
+    private var outBuffer = ByteBuffer()
+    private var outBufferReserve = 512
     private var wireVersion: ProtocolVersion = .v311
     private var inReadBurst = false
     private var flushScheduled = false
@@ -45,7 +49,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         self.server = server
         self.machine = ConnectionStateMachine(configuration: server.configuration)
         self.logger = server.logger
-        self.outBuffer = ByteBufferAllocator().buffer(capacity: 4096)
     }
 
     // MARK: - Channel events
@@ -408,6 +411,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         for ticket in machine.takeReleasedTickets() { ticket.release() }
         for done in machine.takeAcknowledged() { done() }
         guard !output.isEmpty else { return }
+        if outBuffer.capacity == 0 { outBuffer.reserveCapacity(outBufferReserve) }
         let start = outBuffer.writerIndex
         for packet in output {
             do {
@@ -435,8 +439,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     private func flushNow() {
         guard outBuffer.readableBytes > 0, let context else { return }
+        outBufferReserve = min(max(outBuffer.readableBytes, 512), 64 * 1024)
         context.writeAndFlush(wrapOutboundOut(outBuffer), promise: nil)
-        outBuffer.clear()
+        outBuffer = ByteBuffer()
     }
 }
 

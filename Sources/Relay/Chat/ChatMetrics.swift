@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -36,5 +37,33 @@ struct ChatMetrics: Sendable {
         future.whenComplete { _ in
             timer.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
         }
+    }
+}
+
+/// The delivery side's metrics, recorded by each `DevicePump`:
+/// - `relay_send_delivery_duration_seconds`: from a send's accept time (the
+///   stored message's `t`, milliseconds since 1970 on the accepting node's
+///   clock, so it reads up to 1 ms long) to the recipient device's PUBACK
+///   of its `Delivery`. A device that was offline adds its offline time,
+///   and a redelivery after a reconnect counts again;
+/// - `relay_device_queue_depth`: messages waiting for one device (past its
+///   cursors in the conversations marked for it, those in flight included),
+///   sampled each time its pump reads its backlog, so a busy device is
+///   sampled more often than an idle one.
+struct DeliveryMetrics: Sendable {
+    let deliveryLatency = CoreMetrics.Timer(label: "relay_send_delivery_duration_seconds")
+    let queueDepth = Recorder(label: "relay_device_queue_depth")
+
+    /// Records the send→delivery time of a message accepted at
+    /// `acceptedAtMilliseconds`; a negative span (clocks of two nodes
+    /// apart) counts as 0.
+    func delivered(acceptedAtMilliseconds: Int64, now: Date = Date()) {
+        let nanoseconds = Int64(now.timeIntervalSince1970 * 1e9) - acceptedAtMilliseconds * 1_000_000
+        deliveryLatency.recordNanoseconds(max(0, nanoseconds))
+    }
+
+    /// Records one device's backlog, read by its pump.
+    func backlog(_ messages: Int) {
+        queueDepth.record(messages)
     }
 }

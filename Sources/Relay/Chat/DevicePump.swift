@@ -43,6 +43,7 @@ final class DevicePump: Sendable {
     private let onDelivered: @Sendable (_ conversation: String, _ message: ChatStore.StoredMessage, _ seq: UInt64) -> Void
     private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
     private let onStored: @Sendable (StoredChange) -> Void
+    private let metrics: DeliveryMetrics
     private let state = NIOLockedValueBox(State())
 
     struct State {
@@ -71,7 +72,8 @@ final class DevicePump: Sendable {
         logger: Logger,
         onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
         onOverflow: @escaping @Sendable (String, UInt64) -> Void,
-        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in }
+        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in },
+        metrics: DeliveryMetrics = DeliveryMetrics()
     ) {
         self.device = device
         self.user = user
@@ -85,6 +87,7 @@ final class DevicePump: Sendable {
         self.logger = logger
         self.onDelivered = onDelivered
         self.onOverflow = onOverflow
+        self.metrics = metrics
     }
 
     func stop() {
@@ -164,6 +167,7 @@ final class DevicePump: Sendable {
             guard room > 0 else { return self.loop.makeSucceededFuture(Batch(queued: queued)) }
             let unknown = snapshot.dirty.map(\.conversation).filter { snapshot.cursors[$0] == nil }
             return self.store.joined(user: self.user, conversations: unknown, on: self.loop).flatMap { joined in
+                self.metrics.backlog(Self.backlog(snapshot, joined: joined))
                 let (ranges, overflow) = self.plan(snapshot, joined: joined, handed: handed)
                 return self.store.logRanges(ranges, limit: room, on: self.loop).flatMap { seqsByRange in
                     let refs = Self.interleave(ranges.map(\.conversation), seqsByRange, limit: room)
@@ -198,6 +202,15 @@ final class DevicePump: Sendable {
             if latest > after { ranges.append((conversation, after, latest)) }
         }
         return (ranges, overflow)
+    }
+
+    /// Messages waiting for the device: in each conversation marked for it,
+    /// those past its cursor (or past where the user joined), in flight included.
+    static func backlog(_ snapshot: ChatStore.PumpSnapshot, joined: [String: UInt64]) -> Int {
+        snapshot.dirty.reduce(0) { total, mark in
+            let after = snapshot.cursors[mark.conversation] ?? joined[mark.conversation] ?? 0
+            return total + Int(clamping: mark.latest > after ? mark.latest - after : 0)
+        }
     }
 
     /// Takes seqs from each conversation in turn (each in order), up to `limit`.
@@ -245,6 +258,7 @@ final class DevicePump: Sendable {
         let payload = (try? delivery.serializedBytes() as [UInt8]) ?? []
         let message = MQTTMessage(topic: "d/\(device)/m", payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
+            self.metrics.delivered(acceptedAtMilliseconds: stored.time)
             self.onDelivered(item.conversation, stored, item.seq)
             self.finished(item)
         }))

@@ -18,6 +18,12 @@ public enum MetricsSetup {
         ]
         factory.durationHistogramBuckets["relay_send_ack_duration_seconds"] = fast
         factory.durationHistogramBuckets["relay_redis_request_duration_seconds"] = fast
+        // Deliveries to devices that were offline take minutes or days; the
+        // online path is in the fast buckets.
+        factory.durationHistogramBuckets["relay_send_delivery_duration_seconds"] = fast + [
+            .seconds(10), .seconds(60), .seconds(600), .seconds(3600), .seconds(86400),
+        ]
+        factory.valueHistogramBuckets["relay_device_queue_depth"] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 10000, 100_000]
         factory.valueHistogramBuckets["relay_fanout_devices"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
         MetricsSystem.bootstrap(factory)
         return registry
