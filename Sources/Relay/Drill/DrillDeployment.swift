@@ -146,29 +146,10 @@ struct DrillDeployment: Sendable {
     /// and waits until it exits, then until the region accepts devices.
     func restartRegion(timeout: Duration) async throws {
         let log = URL(fileURLWithPath: runDirectory).appendingPathComponent("drill-start.log").path
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let output = FileHandle(forWritingAtPath: log)
-        defer { try? output?.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: startScript)
-        process.currentDirectoryURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        process.standardOutput = output
-        process.standardError = output
-        let exited = AwaitableState<Int32?>(nil)
-        process.terminationHandler = { process in
-            let status = process.terminationStatus
-            exited.update { $0 = status }
-        }
-        do {
-            try process.run()
-        } catch {
-            throw RelayCtlError("cannot run \(startScript): \(error)")
-        }
         let status: Int32
         do {
-            status = try await exited.wait(until: { $0 != nil }, timeout: timeout) ?? -1
-        } catch {
-            process.terminate()
+            status = try await ScriptRunner.run(startScript, output: log, timeout: timeout)
+        } catch is AwaitableState<Int32?>.TimedOut {
             throw RelayCtlError("\(startScript) did not finish within \(timeout); see \(log)")
         }
         guard status == 0 else { throw RelayCtlError("\(startScript) failed (exit \(status)); see \(log)") }
