@@ -32,6 +32,8 @@ struct DrillReport: Sendable, Codable, Hashable {
     var outOfOrder: Int
     /// Largest replication lag seen on the live regions' /metrics.
     var maxReplicationLagMs: Double
+    /// The region whose outbox showed that lag.
+    var maxReplicationLagRegion: String?
     /// Largest replication outbox seen, frames.
     var maxOutboxFrames: Double
     /// /metrics scrapes that answered.
@@ -49,7 +51,7 @@ struct DrillReport: Sendable, Codable, Hashable {
     var deliveries: Int
     /// Sends never acknowledged by the end.
     var unacknowledged: Int
-    /// Publishes refused (PUBACK ≥ 0x80) and resent.
+    /// Sends refused at least once (PUBACK ≥ 0x80) and resent.
     var refusals: Int
 
     /// When things happened, ms since the drill started.
@@ -74,8 +76,8 @@ struct DrillReport: Sendable, Codable, Hashable {
             ("acknowledged, never delivered", "\(lostAcknowledged)"),
             ("duplicates delivered", "\(duplicates)"),
             ("out of order", "\(outOfOrder)"),
-            ("replication lag (max)", "\(ms(maxReplicationLagMs)), \(Int(maxOutboxFrames)) frames  (\(lagSamples) samples)"),
-            ("sent / published / acked", "\(sent) / \(published) / \(acked)  (\(refusals) refusals resent, \(unacknowledged) never acked)"),
+            ("replication lag (max)", "\(ms(maxReplicationLagMs))\(maxReplicationLagRegion.map { " (\($0)'s outbox)" } ?? ""), \(Int(maxOutboxFrames)) frames  (\(lagSamples) samples)"),
+            ("sent / published / acked", "\(sent) / \(published) / \(acked)  (\(refusals) refused at least once and resent, \(unacknowledged) never acked)"),
             ("delivered", "\(delivered) messages in \(deliveries) deliveries"),
         ]
         rows += timeline.sorted { $0.value < $1.value }.map { ("  t+ " + $0.key, ms($0.value)) }

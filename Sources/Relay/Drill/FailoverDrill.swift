@@ -36,6 +36,9 @@ struct FailoverDrill: Sendable {
         static let drain = Duration.seconds(20)
         /// Traffic kept after the region serves itself again.
         static let afterwards: Double = 2
+        /// Traffic before the kill at the least (capped by the duration), so that
+        /// acknowledged sends are in flight when the region dies.
+        static let minimumWarmUp: Double = 2
     }
 
     let options: Options
@@ -75,6 +78,7 @@ struct FailoverDrill: Sendable {
         mark("devices connected")
         sampler.start()
         traffic.start()
+        let trafficStart = ContinuousClock.now
         do {
             try await ledger.book.wait(until: { $0.receivingDevices.count == devices.count }, timeout: Bounds.warmUp)
         } catch {
@@ -82,6 +86,10 @@ struct FailoverDrill: Sendable {
             let silent = devices.filter { !book.receivingDevices.contains($0.identity.index) }.map(\.identity.device)
             throw RelayCtlError("warm-up: \(silent.joined(separator: ", ")) received nothing within \(Bounds.warmUp) (\(book.acked) of \(book.sends.count) sends acknowledged): is replication running between the regions (relay serve --topology)?")
         }
+        mark("every device received a message")
+        let warmed = ContinuousClock.now - trafficStart
+        let rest = Duration.seconds(min(Bounds.minimumWarmUp, options.duration)) - warmed
+        if rest > .zero { try await Task.sleep(for: rest) }  // traffic before the kill, by design
         mark("warmed up")
 
         let region = deployment.region.name
@@ -148,7 +156,7 @@ struct FailoverDrill: Sendable {
             rtoMs: figures.rtoMs, rpoMessages: figures.rpoMessages, rpoMs: figures.rpoMs,
             ackedBeforeKill: figures.ackedBeforeKill, lostAcknowledged: figures.lostAcknowledged,
             duplicates: figures.duplicates, outOfOrder: figures.outOfOrder,
-            maxReplicationLagMs: peak.lagMs, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
+            maxReplicationLagMs: peak.lagMs, maxReplicationLagRegion: peak.lagRegion, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
             sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
             deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
             timeline: timeline.merging(["kill": killMs]) { a, _ in a }, notes: notes)
