@@ -159,7 +159,7 @@ struct FailoverDrill: Sendable {
             maxReplicationLagMs: peak.lagMs, maxReplicationLagRegion: peak.lagRegion, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
             sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
             deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
-            timeline: timeline.merging(["kill": killMs]) { a, _ in a }, notes: notes)
+            timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes)
     }
 
     /// Fails back, retrying while the restarted region's Redis is not reachable yet.
