@@ -77,14 +77,16 @@ def stop_restarted(cluster, run_dir, timeout=15):
             pass
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)  # waiting for a process that is not our child to exit: no event to await
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid):
+    """True while `pid` runs (an exited process nobody reaped, a zombie, is not alive)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
