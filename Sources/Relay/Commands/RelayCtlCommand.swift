@@ -11,6 +11,7 @@ public struct RelayCtlCommand: AsyncParsableCommand {
             RelayCtlTopologyCommand.self,
             RelayCtlLinkCommand.self,
             RelayCtlFailoverCommand.self, RelayCtlFailbackCommand.self,
+            RelayCtlDrillCommand.self,
         ]
     )
 

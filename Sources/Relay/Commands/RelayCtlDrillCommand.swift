@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+
+/// `relayctl drill`: failure drills against a running deployment.
+public struct RelayCtlDrillCommand: AsyncParsableCommand {
+    /// Name and help text.
+    public static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Run a failure drill against the running deployment and report what devices received.",
+        subcommands: [Failover.self]
+    )
+
+    /// For ArgumentParser, which sets the options.
+    public init() {}
+
+    /// `relayctl drill failover --region A`.
+    public struct Failover: AsyncParsableCommand {
+        /// Name and help text.
+        public static let configuration = CommandConfiguration(
+            commandName: "failover",
+            abstract: "Kill a region hard, fail it over, restart and fail it back under traffic; report RTO, RPO, duplicates, order and lag.",
+            discussion: """
+                Devices (homes round robin over the regions, each in a 1:1 conversation with a device of another \
+                region) send at --rate in all. Once every device has received something, the region's relays and \
+                redis-server are SIGKILLed (pids in <run-dir>/<region>/relay-<i>.pid and redis.pid), the region is \
+                failed over to its standby, traffic goes on for --duration seconds, the region is restarted with \
+                <run-dir>/<region>/start and failed back, its devices come home, and the drill waits (bounded) \
+                for every acknowledged send. With --partition the link between the region and its standby is cut \
+                instead (through its delay proxies) for --duration seconds and healed; nothing is killed. \
+                The mirror mode is the region's setting ("mirror" in its settings file); --mode only checks it. \
+                Exit status 0 when the drill ran, whatever it found.
+                """
+        )
+
+        @Option(help: "The region to drill.")
+        var region: String
+
+        @Option(help: "The mirror mode the region must have: async or sync (checked against its settings file).")
+        var mode: MirrorMode?
+
+        @Option(help: "Devices (users), spread over the regions.")
+        var devices: Int = 6
+
+        @Option(help: "Messages per second, over all devices.")
+        var rate: Double = 20
+
+        @Option(help: "Seconds of traffic while the region is away (failed over, or cut off).")
+        var duration: Double = 10
+
+        @Flag(help: "Cut the link between the region and its standby instead of killing the region.")
+        var partition = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        @Option(help: "The topology file.")
+        var topology: String = "topology.json"
+
+        @Option(help: "Directory holding deployment.key (the drill issues its devices' tokens).")
+        var keyDir: String = "keys"
+
+        @Option(help: "Directory of the regions' pid files and start scripts (scripts/up's run/).")
+        var runDir: String = "run"
+
+        /// For ArgumentParser, which sets the options.
+        public init() {}
+
+        /// Checks the numbers.
+        public func validate() throws {
+            if devices < 2 { throw ValidationError("--devices must be at least 2") }
+            if !(rate > 0) { throw ValidationError("--rate must be positive") }
+            if !(duration > 0) { throw ValidationError("--duration must be positive") }
+        }
+
+        /// Runs the drill and prints the report.
+        public func run() async throws {
+            let options = FailoverDrill.Options(
+                region: region, mode: mode, devices: devices, rate: rate, duration: duration, partition: partition,
+                topologyPath: topology, keyDir: keyDir, runDir: runDir,
+                progress: { line in FileHandle.standardError.write(Data(("drill: " + line + "\n").utf8)) })
+            let report = try await FailoverDrill(options: options).run()
+            StandardOutput.writeLine(json ? report.json : report.text)
+        }
+    }
+}

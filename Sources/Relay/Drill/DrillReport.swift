@@ -1,0 +1,90 @@
+import Foundation
+
+/// What a drill found, from what its devices received. Times in ms; the
+/// event times are since the drill started.
+struct DrillReport: Sendable, Codable, Hashable {
+    /// `failover` or `partition`.
+    var kind: String
+    var region: String
+    var standby: String
+    /// The drilled region's mirror mode, from its settings file.
+    var mode: String
+    var devices: Int
+    /// Sends per second, over all devices.
+    var rate: Double
+    /// Seconds of traffic after the kill (or the cut).
+    var durationSeconds: Double
+
+    /// From the kill (cut) to the arrival of the first message that one of the
+    /// region's devices composed after it; nil when none arrived.
+    var rtoMs: Double?
+    /// Acknowledged (PUBACK 0x00) before the kill and never delivered.
+    var rpoMessages: Int
+    /// Kill time minus the acknowledgement time of the oldest such send (0 when none).
+    var rpoMs: Double
+    /// Sends acknowledged before the kill.
+    var ackedBeforeKill: Int
+    /// Acknowledged sends never delivered, whenever acknowledged.
+    var lostAcknowledged: Int
+    /// Deliveries of a client message id a device had already received.
+    var duplicates: Int
+    /// Deliveries whose (epoch, seq) is not above the previous one of the same device and conversation.
+    var outOfOrder: Int
+    /// Largest replication lag seen on the live regions' /metrics.
+    var maxReplicationLagMs: Double
+    /// The region whose outbox showed that lag.
+    var maxReplicationLagRegion: String?
+    /// Largest replication outbox seen, frames.
+    var maxOutboxFrames: Double
+    /// /metrics scrapes that answered.
+    var lagSamples: Int
+
+    /// Sends composed.
+    var sent: Int
+    /// Sends published at least once.
+    var published: Int
+    /// Sends acknowledged with 0x00.
+    var acked: Int
+    /// Sends delivered to their recipient at least once.
+    var delivered: Int
+    /// Deliveries received in all (duplicates included).
+    var deliveries: Int
+    /// Sends never acknowledged by the end.
+    var unacknowledged: Int
+    /// Sends refused at least once (PUBACK ≥ 0x80) and resent.
+    var refusals: Int
+
+    /// When things happened, ms since the drill started.
+    var timeline: [String: Double]
+    /// Things the drill noticed that bear on the figures.
+    var notes: [String]
+
+    /// One line of JSON, keys sorted.
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// A table for people.
+    var text: String {
+        func ms(_ value: Double) -> String { String(format: "%.0f ms", value) }
+        let event = kind == "partition" ? "cut" : "kill"
+        var rows: [(String, String)] = [
+            ("RTO", rtoMs.map { ms($0) + "  (\(event) -> first message composed after it by a \(region) device delivered)" } ?? "none: no message of \(region)'s devices composed after the \(event) arrived"),
+            ("RPO", "\(rpoMessages) messages, \(ms(rpoMs))  (of \(ackedBeforeKill) acknowledged before the \(event))"),
+            ("acknowledged, never delivered", "\(lostAcknowledged)"),
+            ("duplicates delivered", "\(duplicates)"),
+            ("out of order", "\(outOfOrder)"),
+            ("replication lag (max)", "\(ms(maxReplicationLagMs))\(maxReplicationLagRegion.map { " (\($0)'s outbox)" } ?? ""), \(Int(maxOutboxFrames)) frames  (\(lagSamples) samples)"),
+            ("sent / published / acked", "\(sent) / \(published) / \(acked)  (\(refusals) refused at least once and resent, \(unacknowledged) never acked)"),
+            ("delivered", "\(delivered) messages in \(deliveries) deliveries"),
+        ]
+        rows += timeline.sorted { $0.value < $1.value }.map { ("  t+ " + $0.key, ms($0.value)) }
+        let width = rows.map(\.0.count).max() ?? 0
+        var lines = ["\(kind) drill of \(region) (standby \(standby), mirror \(mode)): \(devices) devices, \(rate) msg/s, \(durationSeconds) s"]
+        lines += rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        lines += notes.map { "note: " + $0 }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import RelayClient
+import RelayCore
+import RelayIdentity
+
+/// A whole drill of one region (`relayctl drill failover`): devices in every
+/// region talking 1:1 across regions, then the region killed and failed over
+/// to its standby, restarted and failed back (or, with `partition`, its link
+/// to the standby cut and healed), then the report of what the devices
+/// received.
+struct FailoverDrill: Sendable {
+    /// What to run.
+    struct Options: Sendable {
+        var region: String
+        var mode: MirrorMode?
+        var devices = 6
+        /// Sends per second over all devices.
+        var rate: Double = 20
+        /// Seconds of traffic after the kill (cut).
+        var duration: Double = 10
+        var partition = false
+        var topologyPath = "topology.json"
+        var keyDir = "keys"
+        var runDir = "run"
+        /// Progress lines (to stderr), or nil for none.
+        var progress: (@Sendable (String) -> Void)?
+    }
+
+    /// Bounds on the waits of a drill.
+    enum Bounds {
+        static let connect = Duration.seconds(30)
+        static let warmUp = Duration.seconds(30)
+        static let restart = Duration.seconds(60)
+        static let failback: Double = 60
+        static let comeBack = Duration.seconds(30)
+        static let drain = Duration.seconds(20)
+        /// Traffic kept after the region serves itself again.
+        static let afterwards: Double = 2
+        /// Traffic before the kill at the least (capped by the duration), so that
+        /// acknowledged sends are in flight when the region dies.
+        static let minimumWarmUp: Double = 2
+    }
+
+    let options: Options
+
+    /// Runs the drill; throws (with what to fix) only when it could not run.
+    func run() async throws -> DrillReport {
+        let options = self.options
+        guard options.devices >= 2 else { throw RelayCtlError("--devices must be at least 2 (each talks to a device of another region)") }
+        guard options.rate > 0, options.duration > 0 else { throw RelayCtlError("--rate and --duration must be positive") }
+        let deployment = try await DrillDeployment.load(
+            region: options.region, mode: options.mode, partition: options.partition,
+            topologyPath: options.topologyPath, keyDir: options.keyDir, runDir: options.runDir)
+        let clock = DrillClock()
+        let ledger = DrillLedger()
+        var timeline: [String: Double] = [:]
+        var notes: [String] = []
+        func mark(_ event: String) {
+            timeline[event] = clock.nowMs
+            options.progress?("t+\(Int(clock.nowMs)) ms  \(event)")
+        }
+
+        let devices = try await makeDevices(deployment, ledger: ledger, clock: clock)
+        let sampler = ReplicationLagSampler(regions: deployment.topology.regions.map { ($0.name, $0.http) })
+        let traffic = DrillTraffic(devices: devices, ledger: ledger, clock: clock, rate: options.rate)
+        defer {
+            traffic.stop()
+            _ = sampler.stop()
+            for device in devices { device.stop() }
+        }
+        for device in devices { device.start() }
+        do {
+            for device in devices { try await device.link.wait(until: { $0.isReady }, timeout: Bounds.connect) }
+        } catch {
+            let missing = devices.filter { !$0.link.value.isReady }.map { "\($0.identity.device) (home \($0.identity.home))" }
+            throw RelayCtlError("devices could not connect within \(Bounds.connect): \(missing.joined(separator: ", "))")
+        }
+        mark("devices connected")
+        sampler.start()
+        traffic.start()
+        let trafficStart = ContinuousClock.now
+        do {
+            try await ledger.book.wait(until: { $0.receivingDevices.count == devices.count }, timeout: Bounds.warmUp)
+        } catch {
+            let book = ledger.snapshot
+            let silent = devices.filter { !book.receivingDevices.contains($0.identity.index) }.map(\.identity.device)
+            throw RelayCtlError("warm-up: \(silent.joined(separator: ", ")) received nothing within \(Bounds.warmUp) (\(book.acked) of \(book.sends.count) sends acknowledged): is replication running between the regions (relay serve --topology)?")
+        }
+        mark("every device received a message")
+        let warmed = ContinuousClock.now - trafficStart
+        let rest = Duration.seconds(min(Bounds.minimumWarmUp, options.duration)) - warmed
+        if rest > .zero { try await Task.sleep(for: rest) }  // traffic before the kill, by design
+        mark("warmed up")
+
+        let region = deployment.region.name
+        let killMs: Double
+        if options.partition {
+            killMs = clock.nowMs
+            try await deployment.link(.cut)
+            mark("link \(region)<->\(deployment.standby.name) cut")
+            try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
+            try await deployment.link(.heal)
+            mark("link healed")
+        } else {
+            killMs = clock.nowMs
+            let pids = try deployment.killRegion()
+            mark("\(region) killed (SIGKILL \(pids.map(String.init).joined(separator: " ")))")
+            await deployment.waitUntilDown(timeout: .seconds(5))
+            let control = try RegionControl(topologyPath: options.topologyPath)
+            defer { control.close() }
+            do {
+                let outcome = try await RelayCtlFailoverCommand.failover(region, control: control)
+                mark("failed over to \(outcome.servedBy) (term \(outcome.term))")
+            } catch {
+                notes.append("failover failed: \(error)")
+                try? await deployment.restartRegion(timeout: Bounds.restart)
+                throw RelayCtlError("failover of \(region) failed: \(error); the drill restarted \(region), check its state with relayctl")
+            }
+            try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
+            mark("restarting \(region)")
+            try await deployment.restartRegion(timeout: Bounds.restart)
+            mark("\(region) restarted")
+            let outcome = try await failback(region, control: control)
+            mark("failed back (term \(outcome.term), \(outcome.drainedFrames) frames drained in \(outcome.catchUpMs) ms)")
+        }
+
+        // The region's devices come back to it: redirected there, or reconnecting home.
+        let homeAddress = try? Endpoint(parsing: deployment.region.devices)
+        let regionDevices = devices.filter { $0.identity.home == region }
+        do {
+            for device in regionDevices {
+                try await device.link.wait(until: { $0.isReady && $0.endpoint == homeAddress }, timeout: Bounds.comeBack)
+            }
+            mark("\(region)'s devices back home")
+        } catch {
+            let away = regionDevices.filter { !($0.link.value.isReady && $0.link.value.endpoint == homeAddress) }
+            notes.append("\(away.count) of \(region)'s devices were not back on \(deployment.region.devices) within \(Bounds.comeBack)")
+        }
+        try await Task.sleep(for: .seconds(min(Bounds.afterwards, options.duration)))  // a little more traffic, by design
+        traffic.stop()
+        mark("traffic stopped")
+        do {
+            try await ledger.book.wait(until: { $0.settled }, timeout: Bounds.drain)
+            mark("every acknowledged send delivered")
+        } catch {
+            let book = ledger.snapshot
+            notes.append("after \(Bounds.drain) of draining, \(book.sends.count - book.acked) sends unacknowledged and \(book.acked - book.ackedAndDelivered) acknowledged sends undelivered")
+            mark("drain ended")
+        }
+        let peak = sampler.stop()
+        let figures = DrillChecker(regionDevices: Set(regionDevices.map(\.identity.index)), killMs: killMs).figures(of: ledger.snapshot)
+        if figures.rtoMs == nil { notes.append("no message composed by \(region)'s devices after the \(options.partition ? "cut" : "kill") arrived") }
+        return DrillReport(
+            kind: options.partition ? "partition" : "failover", region: region, standby: deployment.standby.name,
+            mode: deployment.mirror.rawValue, devices: devices.count, rate: options.rate, durationSeconds: options.duration,
+            rtoMs: figures.rtoMs, rpoMessages: figures.rpoMessages, rpoMs: figures.rpoMs,
+            ackedBeforeKill: figures.ackedBeforeKill, lostAcknowledged: figures.lostAcknowledged,
+            duplicates: figures.duplicates, outOfOrder: figures.outOfOrder,
+            maxReplicationLagMs: peak.lagMs, maxReplicationLagRegion: peak.lagRegion, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
+            sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
+            deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
+            timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes)
+    }
+
+    /// Fails back, retrying while the restarted region's Redis is not reachable yet.
+    private func failback(_ region: String, control: RegionControl) async throws -> RelayCtlFailbackCommand.Outcome {
+        let deadline = ContinuousClock.now + Bounds.restart
+        while true {
+            do {
+                return try await RelayCtlFailbackCommand.failback(region, control: control, timeout: Bounds.failback)
+            } catch {
+                guard ContinuousClock.now < deadline, await !control.mergedMap().reachable.contains(region) else {
+                    throw RelayCtlError("failback of \(region) failed: \(error)")
+                }
+                try await Task.sleep(for: .milliseconds(200))  // the region's Redis is coming up: polling another process
+            }
+        }
+    }
+
+    /// N devices, homes round robin over the regions, each paired 1:1 with a device of another region.
+    private func makeDevices(_ deployment: DrillDeployment, ledger: DrillLedger, clock: DrillClock) async throws -> [DrillDevice] {
+        let regions = deployment.topology.regions
+        let run = String((0..<6).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+        let count = options.devices
+        let users = (0..<count).map { "drill\(run)-u\($0)" }
+        let issuer = TokenIssuer(key: deployment.key)
+        var devices: [DrillDevice] = []
+        for index in 0..<count {
+            let partner = index ^ 1 < count ? index ^ 1 : index - 1
+            let home = regions[index % regions.count]
+            let standby = home.standby.flatMap { deployment.topology.region(named: $0) }
+            let conversation = [users[index], users[partner]].sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                .joined(separator: "~")
+            let identity = DrillDevice.Identity(index: index, user: users[index], device: "drill\(run)-d\(index)",
+                                                home: home.name, conversation: conversation, partner: partner)
+            let token = try await issuer.issue(user: identity.user, device: identity.device, home: home.name, ttl: .seconds(6 * 3600))
+            guard let homeEndpoint = try? Endpoint(parsing: home.devices) else {
+                throw RelayCtlError("region \(home.name)'s devices address \(home.devices) is not HOST:PORT")
+            }
+            devices.append(try DrillDevice(identity: identity, token: token, home: homeEndpoint,
+                                           standby: standby.flatMap { try? Endpoint(parsing: $0.devices) },
+                                           ledger: ledger, clock: clock))
+        }
+        return devices
+    }
+}
