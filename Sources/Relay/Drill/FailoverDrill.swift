@@ -33,7 +33,9 @@ struct FailoverDrill: Sendable {
         static let restart = Duration.seconds(60)
         static let failback: Double = 60
         static let comeBack = Duration.seconds(30)
-        static let drain = Duration.seconds(20)
+        static let drain = Duration.seconds(30)
+        /// Draining ends early when every outbox has been empty and no delivery came for this long.
+        static let quiet = Duration.seconds(3)
         /// Traffic kept after the region serves itself again.
         static let afterwards: Double = 2
         /// Traffic before the kill at the least (capped by the duration), so that
@@ -139,13 +141,18 @@ struct FailoverDrill: Sendable {
         try await Task.sleep(for: .seconds(min(Bounds.afterwards, options.duration)))  // a little more traffic, by design
         traffic.stop()
         mark("traffic stopped")
-        do {
-            try await ledger.book.wait(until: { $0.settled }, timeout: Bounds.drain)
+        switch await drain(ledger: ledger, sampler: sampler, clock: clock) {
+        case .settled:
             mark("every acknowledged send delivered")
-        } catch {
-            let book = ledger.snapshot
-            notes.append("after \(Bounds.drain) of draining, \(book.sends.count - book.acked) sends unacknowledged and \(book.acked - book.ackedAndDelivered) acknowledged sends undelivered")
+        case .quiet:
+            mark("drained: outboxes empty and no delivery for \(Bounds.quiet)")
+        case .timedOut:
             mark("drain ended")
+            notes.append("draining stopped after \(Bounds.drain) with deliveries still arriving or outboxes not empty")
+        }
+        let left = ledger.snapshot
+        if !left.settled {
+            notes.append("\(left.sends.count - left.acked) sends never acknowledged, \(left.acked - left.ackedAndDelivered) acknowledged sends never delivered")
         }
         let peak = sampler.stop()
         let figures = DrillChecker(regionDevices: Set(regionDevices.map(\.identity.index)), killMs: killMs).figures(of: ledger.snapshot)
@@ -160,6 +167,30 @@ struct FailoverDrill: Sendable {
             sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
             deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
             timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes)
+    }
+
+    private enum Drained {
+        /// Every composed send acknowledged, every acknowledged one delivered.
+        case settled
+        /// Sends all acknowledged, every region's outbox empty and nothing delivered for ``Bounds/quiet``: nothing more can come.
+        case quiet
+        case timedOut
+    }
+
+    /// Waits (at most ``Bounds/drain``) until every acknowledged send arrived, or nothing more can.
+    private func drain(ledger: DrillLedger, sampler: ReplicationLagSampler, clock: DrillClock) async -> Drained {
+        let deadline = ContinuousClock.now + Bounds.drain
+        let quietMs = Double(Bounds.quiet.components.seconds) * 1000
+        while ContinuousClock.now < deadline {
+            // Woken by any delivery or acknowledgement; at least once a second to look at the outboxes.
+            if (try? await ledger.book.wait(until: { $0.settled }, timeout: .seconds(1))) != nil { return .settled }
+            let book = ledger.snapshot
+            let lastArrival = book.deliveries.last?.arrivalMs ?? 0
+            if book.acked == book.sends.count, sampler.outboxesEmptyFor >= Bounds.quiet, clock.nowMs - lastArrival >= quietMs {
+                return .quiet
+            }
+        }
+        return .timedOut
     }
 
     /// Fails back, retrying while the restarted region's Redis is not reachable yet.

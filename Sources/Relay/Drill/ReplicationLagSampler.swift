@@ -20,6 +20,9 @@ final class ReplicationLagSampler: Sendable {
         var samples = 0
     }
 
+    /// Since when every region that answered has had empty outboxes (nil while some has frames).
+    private let emptySince = AwaitableState<ContinuousClock.Instant?>(nil)
+
     private let regions: [(name: String, address: HostPort)]
     private let peak = AwaitableState(Peak())
     private let task = AwaitableState<Task<Void, Never>?>(nil)
@@ -46,12 +49,21 @@ final class ReplicationLagSampler: Sendable {
         return peak.value
     }
 
+    /// How long every region that answers has had nothing left to replicate; zero while some has.
+    var outboxesEmptyFor: Duration {
+        emptySince.value.map { ContinuousClock.now - $0 } ?? .zero
+    }
+
     /// Scrapes every region once.
     func sampleOnce() async {
+        var pending: Double = 0
+        var answered = 0
         for region in regions {
             guard let text = try? await Self.get("/metrics", from: region.address) else { continue }
             let lag = Self.maximum(of: "relay_replication_lag_seconds", in: text)
             let frames = Self.maximum(of: "relay_replication_outbox_frames", in: text)
+            pending += frames ?? 0
+            answered += 1
             peak.update { peak in
                 peak.samples += 1
                 if let lag, lag * 1000 > peak.lagMs {
@@ -61,6 +73,10 @@ final class ReplicationLagSampler: Sendable {
                 if let frames { peak.outboxFrames = max(peak.outboxFrames, frames) }
             }
         }
+        let now = ContinuousClock.now
+        guard answered > 0 else { return }
+        let empty = pending == 0
+        emptySince.update { since in since = empty ? (since ?? now) : nil }
     }
 
     /// The largest value of `metric` (any labels) in a Prometheus text exposition.
