@@ -283,3 +283,41 @@ def test_a_cut_link_holds_frames_in_the_outbox_and_a_heal_delivers_them_in_order
     got = b.messages(5, timeout=60)
     assert texts(got) == held and [m.seq for m in got] == [2, 3, 4, 5, 6]
     a.close(); b.close()
+
+
+def test_presence_typing_and_history_across_regions(cluster):
+    n = unique_names()
+    alice, bob = n("alice"), n("bob")
+    a = online(cluster["us-east"], alice, alice + "-d")
+    b = online(cluster["eu-west"], bob, bob + "-d")
+    pb = b.pb
+    conv = direct(alice, bob)
+    for i in range(3):
+        a.send(conv, "h%d" % i)
+    assert texts(b.messages(3, timeout=30)) == ["h0", "h1", "h2"]
+    # History from eu-west's copy of a conversation that lives in us-east.
+    resp = b.request("history.sync", history_sync=pb.HistorySync(conversation=conv, limit=10))
+    assert not resp.HasField("error"), resp.error
+    assert [text_of(m) for m in resp.history.messages] == ["h0", "h1", "h2"]
+    # Presence of a user of another region (best effort: from what us-east told eu-west).
+    resp = b.request("presence.get", presence_query=pb.PresenceQuery(user=alice))
+    assert not resp.HasField("error"), resp.error
+    assert resp.presence.user == alice and resp.presence.online
+    # Typing crosses too.
+    t = pb.Typing()
+    t.typing = True
+    a.client.publish("t/" + conv, t.SerializeToString(), qos=0)
+    _, payload, _ = b.next(30, suffix="/t")
+    event = pb.TypingEvent()
+    event.ParseFromString(payload)
+    assert event.user == alice and event.typing
+    # Bob watches alice: her going away reaches him from us-east.
+    a.close()
+    while True:
+        _, payload, _ = b.next(30, suffix="/p")
+        p = pb.Presence()
+        p.ParseFromString(payload)
+        if p.user == alice and not p.online:
+            break
+    assert p.last_seen_ms > 0
+    b.close()

@@ -178,6 +178,8 @@ extension ChatRouter {
             return store.applyDevice(user: update.user, device: update.device, removed: update.removed, on: loop)
         case .conversation(let state):
             return store.applyConversationState(state, on: loop).flatMap {
+                self.store.noteMembership(users: Array(state.members.keys), conversation: state.conversation, member: true, on: loop)
+            }.flatMap {
                 state.home.isEmpty ? loop.makeSucceededVoidFuture()
                     : replicator.directory.record(users: [:], conversations: [state.conversation: state.home], on: loop).map { _ in }
             }
@@ -187,7 +189,9 @@ extension ChatRouter {
                 self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
             }
         case .presence(let presence):
-            return store.publish(channel: Self.presenceChannel(presence.user), payload: Self.bytes(presence), on: loop).map { _ in }
+            return store.applyRemotePresence(presence, from: origin, until: Self.nowMilliseconds() + Self.presenceLifetime, on: loop).flatMap {
+                self.store.publish(channel: Self.presenceChannel(presence.user), payload: Self.bytes(presence), on: loop).map { _ in }
+            }
         case .region, .none:
             return loop.makeSucceededVoidFuture()
         }
@@ -195,12 +199,17 @@ extension ChatRouter {
 
     private func applyMessage(_ message: Relay_V1_ReplicatedMessage, from origin: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         store.applyMessage(message, on: loop).flatMap { outcome in
-            guard case .applied(let rewound) = outcome else {
+            guard case .applied(let rewound, let created) = outcome else {
                 self.replicationMetrics.refused(origin: origin)
                 self.logger.warning("message of an older epoch refused", metadata: [
                     "conversation": "\(message.conversation)", "epoch": "\(message.epoch)", "seq": "\(message.seq)",
                 ])
                 return loop.makeSucceededVoidFuture()
+            }
+            if created {
+                // Presence is shared by conversation: this region now knows these users share one.
+                let users = Array(Self.withDirectMembers([:], conversation: message.conversation).keys) + message.users
+                self.store.noteMembership(users: Array(Set(users)), conversation: message.conversation, member: true, on: loop).whenFailure { _ in }
             }
             return self.store.devices(of: message.users, on: loop).flatMap { devices in
                 let targets = Array(devices.values.joined().filter { $0 != message.device })

@@ -138,7 +138,20 @@ extension ChatRouter {
     func startPresenceRefresh(every interval: TimeAmount, on loop: any EventLoop) -> RepeatedTask {
         loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
             let until = Self.nowMilliseconds() + Self.presenceLifetime
-            let marks = self.connectedDevices().map { self.store.markOnline(user: $0.user, device: $0.device, until: until, on: loop) }
+            let connected = self.connectedDevices()
+            let marks = connected.map { self.store.markOnline(user: $0.user, device: $0.device, until: until, on: loop) }
+            if let replicator = self.replicator, !connected.isEmpty {
+                // Other regions hold a mark per region for these users: refresh it too.
+                let frames = Set(connected.map(\.user)).sorted().map { user in
+                    replicator.frame { f in
+                        var presence = Relay_V1_Presence()
+                        presence.user = user
+                        presence.online = true
+                        f.presence = presence
+                    }
+                }
+                replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, frames) }), on: loop).whenFailure { _ in }
+            }
             return EventLoopFuture.andAllComplete(marks, on: loop)
         }
     }

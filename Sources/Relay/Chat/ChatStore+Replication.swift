@@ -61,8 +61,9 @@ extension ChatStore {
 
     /// Outcome of storing another region's message.
     enum AppliedMessage: Sendable, Equatable {
-        /// Stored (or already there); `rewound` when it starts a new epoch here.
-        case applied(rewound: Bool)
+        /// Stored (or already there); `rewound` when it starts a new epoch
+        /// here, `created` when it is the conversation's first here.
+        case applied(rewound: Bool, created: Bool)
         /// This region knows a higher epoch of the conversation.
         case stale
     }
@@ -84,10 +85,10 @@ extension ChatStore {
         }
         let keys = ["\(c):meta", "\(c):members", "\(c):log", "\(c):dedup:\(m.device):\(m.clientMessageID)"]
         return redis.send(applyMessageScript.command(keys: keys, arguments: arguments), on: loop).flatMapThrowing { reply in
-            guard let values = reply.array, values.count == 2, let outcome = values[0].int else {
+            guard let values = reply.array, values.count == 3, let outcome = values[0].int else {
                 throw ChatError.storeReply("apply_message.lua answered \(reply)")
             }
-            return outcome < 0 ? .stale : .applied(rewound: values[1].int == 1)
+            return outcome < 0 ? .stale : .applied(rewound: values[1].int == 1, created: values[2].int == 1)
         }
     }
 
@@ -117,6 +118,21 @@ extension ChatStore {
         let commands = removed
             ? [RedisCommand("SREM", "\(u):devices", device), RedisCommand("SADD", "\(u):revoked", device)]
             : [RedisCommand("SADD", "\(u):devices", device)]
+        return redis.pipeline(commands, on: loop).map { _ in }
+    }
+}
+
+extension ChatStore {
+    /// Presence heard from another region: a mark for the whole region
+    /// (`@<region>`, expiring like a device's) and the last seen it showed.
+    func applyRemotePresence(_ presence: Relay_V1_Presence, from region: String, until expiresAt: Int64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let u = Self.user(presence.user)
+        var commands: [RedisCommand] = presence.online
+            ? [RedisCommand("ZADD", "\(u):online", expiresAt, "@\(region)"), RedisCommand("PEXPIREAT", "\(u):online", expiresAt)]
+            : [RedisCommand("ZREM", "\(u):online", "@\(region)")]
+        if presence.lastSeenMs > 0 {
+            commands.append(RedisCommand("SET", "\(u):lastseen", presence.lastSeenMs))
+        }
         return redis.pipeline(commands, on: loop).map { _ in }
     }
 }

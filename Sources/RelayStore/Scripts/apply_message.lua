@@ -8,13 +8,14 @@
 --       7 ciphertext, 8 client message id, 9 reply-to seq, 10 ttl (s),
 --       11 dedup ttl (s), 12 first user of a 1:1 conversation ("" for a
 --       group), 13 second user, 14.. device id, ciphertext pairs
--- Returns {applied (1) | stale (-1), rewound (0|1)}: stale when this region
+-- Returns {applied (1) | stale (-1), rewound (0|1), created (0|1)}: stale when this region
 -- knows a higher epoch; rewound when the epoch is new here, which drops
 -- what this region held from `seq` on (the old epoch's messages that the
--- new sequencer never had).
+-- new sequencer never had); created when this region had no copy of the
+-- conversation before.
 local epoch, seq = tonumber(ARGV[2]), tonumber(ARGV[3])
 local known = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
-if epoch < known then return {-1, 0} end
+if epoch < known then return {-1, 0, 0} end
 
 local rewound = 0
 if known > 0 and epoch > known then
@@ -26,7 +27,9 @@ if known > 0 and epoch > known then
   rewound = 1
 end
 
+local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  created = 1
   local kind = 'group'
   if ARGV[12] ~= '' then kind = 'direct' end
   redis.call('HSET', KEYS[1], 'kind', kind, 'seq', 0, 'created', ARGV[6])
@@ -55,4 +58,4 @@ if rewound == 1 or redis.call('HGET', key, 'e') ~= tostring(epoch) then
 end
 redis.call('ZADD', KEYS[3], seq, seq)
 redis.call('SET', KEYS[4], epoch .. ':' .. seq, 'EX', ARGV[11])
-return {1, rewound}
+return {1, rewound, created}
