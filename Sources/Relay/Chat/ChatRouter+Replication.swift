@@ -255,31 +255,44 @@ extension ChatRouter {
                     guard refusal.code != "unavailable" || replicator.mode == .sync else {
                         return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
                     }
-                    self.metrics.refused(refusal.code)
-                    var status = Relay_V1_Status()
-                    status.kind = .refused
-                    status.conversation = forwarded.conversation
-                    status.clientMessageID = send.clientMessageID
-                    var detail = Relay_V1_Error()
-                    detail.code = refusal.code
-                    detail.message = refusal.message
-                    status.error = detail
-                    return replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [forwarded.device: forwarded.user], on: loop)
+                    return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
                 }
             }
+            guard home != nil else {
+                let refusal = ChatError("not_found", "conversation \(forwarded.conversation) is not known in region \(replicator.local)")
+                return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
+            }
             // Not served here (any more): on to the region that serves it now.
-            let target = serving ?? home ?? replicator.local
-            guard target != replicator.local else { return loop.makeSucceededVoidFuture() }
+            guard let target = serving else {
+                // Fenced while failing back: not applied, so it comes again once the home serves.
+                return loop.makeFailedFuture(ChatError("unavailable", "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
+            }
             return replicator.ship([target: [replicator.frame { $0.forwardedSend = forwarded }]], on: loop).map { _ in }
         }
+    }
+
+    /// Tells the device of a forwarded send that it was refused.
+    private func refuseForwarded(_ forwarded: Relay_V1_ForwardedSend, _ refusal: ChatError, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        metrics.refused(refusal.code)
+        var status = Relay_V1_Status()
+        status.kind = .refused
+        status.conversation = forwarded.conversation
+        status.clientMessageID = forwarded.send.clientMessageID
+        var detail = Relay_V1_Error()
+        detail.code = refusal.code
+        detail.message = refusal.message
+        status.error = detail
+        return replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [forwarded.device: forwarded.user], on: loop)
     }
 
     private func applyReceipt(_ forwarded: Relay_V1_ForwardedReceipt, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         replicator.home(ofConversation: forwarded.conversation, on: loop).flatMap { home in
             let serving = home.flatMap { replicator.map.servingRegion(of: $0) }
             guard serving == replicator.local else {
-                let target = serving ?? home ?? replicator.local
-                guard target != replicator.local else { return loop.makeSucceededVoidFuture() }
+                guard home != nil else { return loop.makeSucceededVoidFuture() }  // unknown conversation: nothing to mark
+                guard let target = serving else {
+                    return loop.makeFailedFuture(ChatError("unavailable", "the home of \(forwarded.conversation) is fenced; retry"))
+                }
                 return replicator.ship([target: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in }
             }
             return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: forwarded.receipt.readUpToSeq, on: loop).map { advanced in
