@@ -191,7 +191,7 @@ let package = Package(
             dependencies: [
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
                 // Replication tests: real Redis, frames, and libmosquitto as a peer.
-                "RelayStore", "RelayCore", "RelayClient",
+                "RelayStore", "RelayCore", "RelayClient", "RedisTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -201,10 +201,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A real redis-server for tests (RedisServerProcess, bounded waits), shared by the test targets.
+        .target(
+            name: "RedisTestSupport",
+            dependencies: ["RelayStore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/RedisTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RelayStoreTests",
             dependencies: [
-                "RelayStore",
+                "RelayStore", "RedisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

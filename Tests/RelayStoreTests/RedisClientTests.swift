@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import RedisTestSupport
 import RelayStore
 import Testing
 

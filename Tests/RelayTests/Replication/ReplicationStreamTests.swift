@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RedisTestSupport
 import Relay
 import RelayClient
 import RelayCore

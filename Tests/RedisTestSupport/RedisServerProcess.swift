@@ -1,8 +1,6 @@
-// A copy of Tests/RelayStoreTests/RedisServerProcess.swift (test targets cannot share files).
 import Foundation
 import NIOCore
 import RelayStore
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -11,17 +9,22 @@ import Darwin
 #endif
 
 /// A real `redis-server` on a free loopback port, with its files in a
-/// temporary folder (AOF on, `appendfsync always`), for one test.
-final class RedisServerProcess {
-    let port: Int
-    let directory: URL
-    let extraArguments: [String]
+/// temporary folder (AOF on, `appendfsync always`), for one test. Shared by
+/// the test targets that need a real Redis (RelayStoreTests, RelayTests).
+public final class RedisServerProcess {
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+    /// Its data folder, removed when the process object goes away.
+    public let directory: URL
+    /// Extra `redis-server` arguments.
+    public let extraArguments: [String]
     private var process: Process?
 
-    static let executable = "/usr/bin/redis-server"
+    /// Debian's redis-server.
+    public static let executable = "/usr/bin/redis-server"
 
     /// Starts a server and waits (bounded) until it answers PING.
-    init(extraArguments: [String] = []) throws {
+    public init(extraArguments: [String] = []) throws {
         self.extraArguments = extraArguments
         self.port = try Self.freeLoopbackPort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("relaystore-\(UUID().uuidString)")
@@ -34,7 +37,8 @@ final class RedisServerProcess {
         try? FileManager.default.removeItem(at: self.directory)
     }
 
-    var configuration: RedisConfiguration {
+    /// A client configuration for this server, with short timeouts.
+    public var configuration: RedisConfiguration {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: self.port)
         configuration.connectTimeout = .seconds(1)
         configuration.commandTimeout = .seconds(5)
@@ -44,7 +48,8 @@ final class RedisServerProcess {
     }
 
     /// Starts (or restarts) the server on the same port and folder.
-    func start() throws {
+    /// Starts (or restarts) the server on its port and data folder.
+    public func start() throws {
         precondition(self.process == nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
@@ -67,7 +72,8 @@ final class RedisServerProcess {
     }
 
     /// SIGKILLs the server and reaps it.
-    func kill() {
+    /// Stops the server at once (SIGKILL).
+    public func kill() {
         guard let process = self.process else { return }
         self.process = nil
         if process.isRunning {
@@ -95,13 +101,14 @@ final class RedisServerProcess {
         throw ServerStartError(message: "redis-server on port \(self.port) did not answer PING: \(String(describing: lastError))")
     }
 
-    struct ServerStartError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { self.message }
+    /// The server did not come up.
+    public struct ServerStartError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { self.message }
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerStartError(message: "socket failed") }
         defer { close(fd) }
@@ -123,7 +130,7 @@ final class RedisServerProcess {
 }
 
 /// Runs `body` and fails if it takes longer than `timeout`.
-func withTimeout<T: Sendable>(
+public func withTimeout<T: Sendable>(
     _ timeout: Duration = .seconds(10),
     _ what: String = "operation",
     _ body: @escaping @Sendable () async throws -> T
@@ -142,15 +149,22 @@ func withTimeout<T: Sendable>(
     }
 }
 
-struct TimeoutError: Error, CustomStringConvertible {
-    var what: String
-    var timeout: Duration
-    var description: String { "\(self.what) did not finish within \(self.timeout)" }
+/// A bounded wait ran out.
+public struct TimeoutError: Error, CustomStringConvertible {
+    public var what: String
+    public var timeout: Duration
+    public var description: String { "\(self.what) did not finish within \(self.timeout)" }
+
+    /// `what` did not finish within `timeout`.
+    public init(what: String, timeout: Duration) {
+        self.what = what
+        self.timeout = timeout
+    }
 }
 
 /// Retries `body` until it succeeds or `timeout` passes (for waiting on
 /// reconnection, where there is no event to wait for).
-func eventually<T: Sendable>(
+public func eventually<T: Sendable>(
     _ what: String,
     timeout: Duration = .seconds(10),
     _ body: @Sendable () async throws -> T?
