@@ -49,5 +49,24 @@ struct ChatError: Error, CustomStringConvertible {
         }
     }
 
+    /// The error as devices see it, in a Status or a Response.
+    var wire: Relay_V1_Error {
+        var detail = Relay_V1_Error()
+        detail.code = code
+        detail.message = message
+        detail.retryAfterSeconds = retryAfterSeconds
+        return detail
+    }
+
+    /// A REFUSED status for a send (`clientMessageID` in `conversation`).
+    func refusedStatus(conversation: String, clientMessageID: String) -> Relay_V1_Status {
+        var status = Relay_V1_Status()
+        status.kind = .refused
+        status.conversation = conversation
+        status.clientMessageID = clientMessageID
+        status.error = wire
+        return status
+    }
+
     var description: String { "\(code): \(message)" }
 }

@@ -274,14 +274,7 @@ extension ChatRouter {
     /// Tells the device of a forwarded send that it was refused.
     private func refuseForwarded(_ forwarded: Relay_V1_ForwardedSend, _ refusal: ChatError, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         metrics.refused(refusal.code)
-        var status = Relay_V1_Status()
-        status.kind = .refused
-        status.conversation = forwarded.conversation
-        status.clientMessageID = forwarded.send.clientMessageID
-        var detail = Relay_V1_Error()
-        detail.code = refusal.code
-        detail.message = refusal.message
-        status.error = detail
+        let status = refusal.refusedStatus(conversation: forwarded.conversation, clientMessageID: forwarded.send.clientMessageID)
         return replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [forwarded.device: forwarded.user], on: loop)
     }
 

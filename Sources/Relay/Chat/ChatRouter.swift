@@ -402,16 +402,7 @@ final class ChatRouter: MQTTRouter {
     /// Tells the sending device why a send was refused (3.1.1 has no PUBACK codes).
     func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
         metrics.refused(error.code)
-        var status = Relay_V1_Status()
-        status.kind = .refused
-        status.conversation = conversation
-        status.clientMessageID = clientMessageID
-        var detail = Relay_V1_Error()
-        detail.code = error.code
-        detail.message = error.message
-        detail.retryAfterSeconds = error.retryAfterSeconds
-        status.error = detail
-        deliverNow(status, topic: "d/\(device)/s", to: session)
+        deliverNow(error.refusedStatus(conversation: conversation, clientMessageID: clientMessageID), topic: "d/\(device)/s", to: session)
     }
 
     /// Marks the conversation dirty up to `seq` for every member device but
@@ -658,11 +649,7 @@ final class ChatRouter: MQTTRouter {
         case .success(let r): response = r
         case .failure(let error):
             response = Relay_V1_Response()
-            var detail = Relay_V1_Error()
-            detail.code = error.code
-            detail.message = error.message
-            detail.retryAfterSeconds = error.retryAfterSeconds
-            response.error = detail
+            response.error = error.wire
         }
         response.requestID = requestID
         var properties = MQTTProperties()
