@@ -58,7 +58,9 @@ extension ChatRouter {
         let sequenced = fanOutChains.run(accept.conversation, on: loop) {
             self.store.accept(accept, on: loop).flatMap { accepted in
                 // A duplicate fans out again: the first attempt may have died before its frames were queued.
-                self.replicatedFanOutNow(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, on: loop)
+                // A new message is fanned out from what was just stored; a duplicate is read back.
+                let known = accepted.duplicate ? nil : Self.replicated(accept, accepted)
+                return self.replicatedFanOutNow(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, message: known, on: loop)
                     .map { (accepted, Optional($0)) }
                     .recover { _ in (accepted, nil) }  // the sweeper finishes the fan-out
             }
@@ -98,8 +100,10 @@ extension ChatRouter {
         }
     }
 
-    private func replicatedFanOutNow(conversation: String, seq: UInt64, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
-        store.replicatedMessage(conversation: conversation, seq: seq, on: loop).and(store.members(of: conversation, on: loop)).flatMap { message, members in
+    private func replicatedFanOutNow(conversation: String, seq: UInt64, home: String, replicator: Replicator,
+                                     message known: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
+        let stored = known.map { loop.makeSucceededFuture(Optional($0)) } ?? store.replicatedMessage(conversation: conversation, seq: seq, on: loop)
+        return stored.and(store.members(of: conversation, on: loop)).flatMap { message, members in
             guard let message else { return self.store.finishFanout(conversation: conversation, seq: seq, on: loop).map { [:] } }
             return replicator.fanOut(message, members: Array(members.keys), conversationHome: home, on: loop).flatMap { local, mirrorIDs in
                 self.store.devices(of: local, on: loop).flatMap { devices in
@@ -111,6 +115,23 @@ extension ChatRouter {
                 }.map { mirrorIDs }
             }
         }
+    }
+
+    /// The frame body of a send `send.lua` just stored, as `replicatedMessage` would read it back.
+    static func replicated(_ accept: ChatStore.Accept, _ accepted: ChatStore.Accepted) -> Relay_V1_ReplicatedMessage {
+        var m = Relay_V1_ReplicatedMessage()
+        m.conversation = accept.conversation
+        m.epoch = accepted.epoch
+        m.seq = accepted.seq
+        m.user = accept.user
+        m.device = accept.device
+        m.timeMs = accept.nowMilliseconds
+        m.ciphertext = Data(accept.ciphertext)
+        for (device, ciphertext) in accept.deviceCiphertexts { m.deviceCiphertexts[device] = Data(ciphertext) }
+        m.clientMessageID = accept.clientMessageID
+        m.replyToSeq = accept.replyTo
+        m.ttlSeconds = accepted.ttlSeconds
+        return m
     }
 
     // MARK: - Typing
