@@ -36,7 +36,7 @@ public struct RelayCtlFailoverCommand: AsyncParsableCommand {
         StandardOutput.writeLine(json ? outcome.json : outcome.text)
     }
 
-    struct Outcome: Encodable {
+    struct Outcome: Encodable, SortedJSON {
         var region: String
         var servedBy: String
         var term: UInt32
@@ -49,11 +49,6 @@ public struct RelayCtlFailoverCommand: AsyncParsableCommand {
             return line
         }
 
-        var json: String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-        }
     }
 
     static func failover(_ region: String, control: RegionControl) async throws -> Outcome {
@@ -112,18 +107,13 @@ public struct RelayCtlFailbackCommand: AsyncParsableCommand {
         StandardOutput.writeLine(json ? outcome.json : "\(region) serves itself again (term \(outcome.term)) after \(outcome.drainedFrames) frames from \(outcome.servedBy) drained in \(outcome.catchUpMs) ms")
     }
 
-    struct Outcome: Encodable {
+    struct Outcome: Encodable, SortedJSON {
         var region: String
         var servedBy: String
         var term: UInt32
         var drainedFrames: UInt64
         var catchUpMs: Int
 
-        var json: String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-        }
     }
 
     static func failback(_ region: String, control: RegionControl, timeout: Double) async throws -> Outcome {
@@ -153,5 +143,16 @@ public struct RelayCtlFailbackCommand: AsyncParsableCommand {
         guard let resume = fenced.failbackResume(region) else { throw RelayCtlError("\(region) is in an unexpected state") }
         _ = await control.publish(resume, of: region)
         return Outcome(region: region, servedBy: standby, term: resume.term, drainedFrames: initial, catchUpMs: Int(Date().timeIntervalSince(start) * 1000))
+    }
+}
+
+/// One line of JSON with sorted keys, for `--json` outcomes.
+protocol SortedJSON: Encodable {}
+
+extension SortedJSON {
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 }

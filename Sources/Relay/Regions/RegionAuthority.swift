@@ -46,7 +46,14 @@ final class RegionAuthority: Sendable {
 
     /// Reads the persisted view (e.g. at startup, or when `relayctl` says it changed).
     func reload(on loop: any EventLoop) -> EventLoopFuture<Void> {
-        redis.send(RedisCommand("HGETALL", Self.key), on: loop).map { reply in
+        Self.storedView(in: redis, on: loop).map { view in
+            self.merge(view, persist: false, on: loop)
+        }
+    }
+
+    /// The region states stored in a region's Redis (hash `regions`).
+    static func storedView(in redis: RedisClient, on loop: any EventLoop) -> EventLoopFuture<[String: RegionMap.State]> {
+        redis.send(RedisCommand("HGETALL", key), on: loop).map { reply in
             let values = reply.array ?? []
             var view: [String: RegionMap.State] = [:]
             for i in stride(from: 0, to: values.count - 1, by: 2) {
@@ -54,7 +61,7 @@ final class RegionAuthority: Sendable {
                     view[region] = state
                 }
             }
-            self.merge(view, persist: false, on: loop)
+            return view
         }
     }
 

@@ -49,7 +49,7 @@ final class RegionControl: Sendable {
 
     /// An empty map of the deployment (every region serving itself).
     var baseMap: RegionMap {
-        RegionMap(local: regions.first?.name ?? "", standbys: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.standby) }))
+        RegionMap(local: regions.first?.name ?? "", standbys: topology.standbys)
     }
 
     /// Each region's stored view, or nil when its Redis does not answer.
@@ -57,13 +57,7 @@ final class RegionControl: Sendable {
         var views: [String: [String: RegionMap.State]?] = [:]
         for region in regions {
             do {
-                let reply = try await region.redis.send(RedisCommand("HGETALL", RegionAuthority.key), on: loop).get()
-                let values = reply.array ?? []
-                var view: [String: RegionMap.State] = [:]
-                for i in stride(from: 0, to: values.count - 1, by: 2) {
-                    if let name = values[i].string, let state = values[i + 1].string.flatMap(RegionMap.State.init(stored:)) { view[name] = state }
-                }
-                views[region.name] = view
+                views[region.name] = try await RegionAuthority.storedView(in: region.redis, on: loop).get()
             } catch {
                 views[region.name] = .some(nil)
             }
@@ -101,12 +95,6 @@ final class RegionControl: Sendable {
     /// Frames `from` has not yet had acknowledged by `to`, or nil when `from` does not answer.
     func backlog(from: String, to: String) async -> UInt64? {
         guard let endpoint = regions.first(where: { $0.name == from }) else { return nil }
-        let tag = "{r:\(to)}"
-        guard let replies = try? await endpoint.redis.pipeline([RedisCommand("GET", "\(tag):n"), RedisCommand("GET", "\(tag):acked")], on: loop).get() else {
-            return nil
-        }
-        let appended = (try? replies[0].get())?.string.flatMap { UInt64($0) } ?? 0
-        let acknowledged = (try? replies[1].get())?.string.flatMap { UInt64($0) } ?? 0
-        return appended > acknowledged ? appended - acknowledged : 0
+        return try? await Outbox(redis: endpoint.redis).status(peer: to, on: loop).get().depth
     }
 }

@@ -37,7 +37,7 @@ struct Regions: Sendable {
             throw ValidationError("cannot read the peers' secret in \(keyDir)/: \(error) (relayctl keys init --dir \(keyDir) creates it)")
         }
         let loop = group.next()
-        let map = RegionMap(local: settings.name, standbys: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.standby) }))
+        let map = RegionMap(local: settings.name, standbys: topology.standbys)
         let authority = RegionAuthority(map: map, redis: redis, logger: logger)
         try await authority.reload(on: loop).get()
         let delegate = ChatReplication(authority: authority, loop: loop)

@@ -36,6 +36,11 @@ public struct Topology: Codable, Sendable, Equatable {
         regions.first { $0.name == name }
     }
 
+    /// Each region's standby (nil: none), by region name.
+    public var standbys: [String: String?] {
+        Dictionary(regions.map { ($0.name, $0.standby) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// The link between regions `a` and `b`, in either order.
     public func link(between a: String, and b: String) -> Link? {
         links.first { Set($0.between) == Set([a, b]) && $0.between.count == 2 }
