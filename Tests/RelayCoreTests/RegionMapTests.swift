@@ -73,6 +73,12 @@ import Testing
         #expect(plan == ["eu-west": ["alice", "bob", "dave"], "ap-south": ["carol"]])
     }
 
+    @Test func usersNotInTheDirectoryGoToEveryRegion() {
+        let m = map("ap-south")
+        let plan = m.audience(of: ["alice", "zoe", "bob"], homes: ["alice": "us-east", "bob": "eu-west", "carol": "ap-south"])
+        #expect(plan == ["us-east": ["alice", "zoe"], "eu-west": ["bob", "zoe"], "ap-south": ["zoe"], "solo": ["zoe"]])
+    }
+
     @Test func storedAndWireFormsRoundTrip() throws {
         let state = RegionMap.State(term: 7, servedBy: "eu-west", fenced: true)
         #expect(RegionMap.State(stored: state.stored) == state)

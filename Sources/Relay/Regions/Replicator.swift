@@ -126,18 +126,10 @@ final class Replicator: Sendable {
     func fanOut(_ message: Relay_V1_ReplicatedMessage, members: [String], conversationHome: String, on loop: any EventLoop) -> EventLoopFuture<(local: [String], mirrorIDs: [String: UInt64])> {
         directory.homes(of: members, on: loop).flatMap { homes in
             let map = self.map
-            var audience = map.audience(homes)
+            let audience = map.audience(of: members, homes: homes)
             var users: [String: Set<String>] = [:]
             for (region, regionUsers) in audience where region != self.local {
                 users[region, default: []].formUnion(regionUsers)
-            }
-            // Members whose home this region has not heard of yet (their
-            // directory entry is on its way): every region gets them, and
-            // the one that has their devices delivers.
-            let unknown = members.filter { homes[$0] == nil }
-            if !unknown.isEmpty {
-                for region in map.peers { users[region, default: []].formUnion(unknown) }
-                audience[self.local, default: []].append(contentsOf: unknown)
             }
             // The mirror of each local user's queues, and of the conversation itself.
             var mirrors: Set<String> = []
@@ -175,13 +167,8 @@ final class Replicator: Sendable {
         return directory.homes(of: everyone, on: loop).flatMap { homes in
             let map = self.map
             var byRegion: [String: (users: [String], devices: [String: String])] = [:]
-            for user in users {
-                guard let home = homes[user] else {
-                    // Not in the directory here yet: every region gets it, the user's home delivers.
-                    for region in map.regions { byRegion[region, default: ([], [:])].users.append(user) }
-                    continue
-                }
-                byRegion[map.deliveryRegion(of: home), default: ([], [:])].users.append(user)
+            for (region, regionUsers) in map.audience(of: users, homes: homes) {
+                byRegion[region, default: ([], [:])].users = regionUsers
             }
             for (device, user) in devices {
                 // A device whose user is not in the directory is a device of this region.

@@ -76,6 +76,18 @@ public struct RegionMap: Sendable, Equatable {
         return byRegion.mapValues { $0.sorted() }
     }
 
+    /// `users` grouped by the region that delivers to them, where a user
+    /// missing from `homes` (its directory entry is still on its way) is
+    /// in every region's group: the region holding its devices delivers.
+    public func audience(of users: [String], homes: [String: String]) -> [String: [String]] {
+        var byRegion = audience(homes.filter { users.contains($0.key) })
+        let unknown = users.filter { homes[$0] == nil }.sorted()
+        if !unknown.isEmpty {
+            for region in regions { byRegion[region, default: []].append(contentsOf: unknown) }
+        }
+        return byRegion
+    }
+
     /// Whether this region serves `home` now (accepts its devices and
     /// sequences its conversations).
     public func servesHere(_ home: String) -> Bool {
