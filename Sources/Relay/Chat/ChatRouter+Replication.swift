@@ -109,7 +109,7 @@ extension ChatRouter {
                 self.store.devices(of: local, on: loop).flatMap { devices in
                     let targets = devices.values.joined().filter { $0 != message.device }
                     self.metrics.fanOut.record(targets.count)
-                    return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
+                    return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, message: message, on: loop)
                 }.flatMap {
                     self.store.finishFanout(conversation: conversation, seq: seq, on: loop)
                 }.map { mirrorIDs }
@@ -236,7 +236,8 @@ extension ChatRouter {
                 let targets = Array(devices.values.joined().filter { $0 != message.device })
                 let rewind = rewound ? self.store.rewind(devices: targets, conversation: message.conversation, to: message.seq, on: loop) : loop.makeSucceededVoidFuture()
                 return rewind.flatMap {
-                    self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, on: loop)
+                    // After a rewind the pumps read again from the moved cursors.
+                    self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, message: rewound ? nil : message, on: loop)
                 }
             }.flatMap {
                 // Users this region serves: their queues changed, so their mirror hears of it.

@@ -16,7 +16,8 @@ final class ChatRouter: MQTTRouter {
     let configuration: ChatConfiguration
     private let group: any EventLoopGroup
     let logger: Logger
-    private let pumps = NIOLockedValueBox<[String: DevicePump]>([:])
+    /// The pumps of devices connected here (the store offers them what it writes).
+    private var pumps: LocalPumps { store.localPumps }
     /// This node, in "device connected here" announcements.
     private let nodeID = UUID().uuidString
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
@@ -47,13 +48,14 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// A channel message arrived (called by the subscriber): on `d:<device>`
-    /// a wake-up ("1"), a typing event ("t…") or a removal ("x"); on
+    /// a wake-up ("1", or "m<seq>:<conversation>" and "q<position>" naming
+    /// what was stored), a typing event ("t…") or a removal ("x"); on
     /// `p:<user>` a presence change for the devices watching that user.
     func channelMessage(_ channel: String, payload: ByteBuffer) {
         if channel.hasPrefix("p:") {
             let watched = String(channel.dropFirst(2))
             let devices = watchers.withLockedValue { $0[watched] ?? [] }
-            let local = pumps.withLockedValue { pumps in devices.compactMap { pumps[$0] } }
+            let local = pumps.pumps(of: devices)
             for pump in local {
                 let message = MQTTMessage(topic: "d/\(pump.device)/p", payload: payload, qos: .atMostOnce, retain: false)
                 pump.session.deliver(MQTTDelivery(message: message, qos: .atMostOnce))
@@ -62,7 +64,7 @@ final class ChatRouter: MQTTRouter {
         }
         guard channel.hasPrefix("d:") else { return }
         let device = String(channel.dropFirst(2))
-        guard let pump = pumps.withLockedValue({ $0[device] }) else { return }
+        guard let pump = pumps[device] else { return }
         switch payload.getInteger(at: payload.readerIndex, as: UInt8.self) {
         case UInt8(ascii: "t"):
             let event = payload.getSlice(at: payload.readerIndex + 1, length: payload.readableBytes - 1) ?? ByteBuffer()
@@ -78,6 +80,18 @@ final class ChatRouter: MQTTRouter {
             var properties = MQTTProperties()
             properties.reasonString = "device removed by its user"
             pump.session.disconnect(reasonCode: .notAuthorized, properties: properties)
+        case UInt8(ascii: "m"):
+            // "m<seq>:<conversation>" (fanout.lua)
+            let text = payload.getString(at: payload.readerIndex + 1, length: payload.readableBytes - 1) ?? ""
+            if let colon = text.firstIndex(of: ":"), let seq = UInt64(text[..<colon]) {
+                pump.woken(conversation: String(text[text.index(after: colon)...]), seq: seq)
+            } else {
+                pump.wake()
+            }
+        case UInt8(ascii: "q"):
+            // "q<position>" (enqueue.lua)
+            let text = payload.getString(at: payload.readerIndex + 1, length: payload.readableBytes - 1) ?? ""
+            if let position = Int(text) { pump.woken(queuePosition: position) } else { pump.wake() }
         default:
             pump.wake()
         }
@@ -85,7 +99,7 @@ final class ChatRouter: MQTTRouter {
 
     /// Devices connected to this node.
     func connectedDevices() -> [(user: String, device: String)] {
-        pumps.withLockedValue { $0.values.map { ($0.user, $0.device) } }
+        pumps.all.map { ($0.user, $0.device) }
     }
 
     /// `device` (on this node) hears `user`'s presence changes from now on.
@@ -119,7 +133,7 @@ final class ChatRouter: MQTTRouter {
 
     /// The subscriber reconnected: anything may have been missed.
     func wakeAll() {
-        for pump in pumps.withLockedValue({ Array($0.values) }) { pump.wake() }
+        for pump in pumps.all { pump.wake() }
     }
 
     private static func identity(_ session: MQTTSession) -> (user: String, device: String)? {
@@ -186,7 +200,7 @@ final class ChatRouter: MQTTRouter {
     /// Regions changed hands: devices whose home this region no longer
     /// serves are sent where it is served now.
     func regionsChanged(_ map: RegionMap) {
-        let stale = pumps.withLockedValue { pumps in pumps.values.filter { !map.servesHere($0.home) } }
+        let stale = pumps.all.filter { !map.servesHere($0.home) }
         for pump in stale {
             var properties = MQTTProperties()
             if let serving = map.servingRegion(of: pump.home), let endpoint = replicator?.deviceEndpoints[serving] {
@@ -236,11 +250,7 @@ final class ChatRouter: MQTTRouter {
                 replicator.mirror([frame], forHome: home, on: loop).whenFailure { _ in }
             }
         )
-        let old = pumps.withLockedValue { pumps -> DevicePump? in
-            defer { pumps[device] = pump }
-            return pumps[device]
-        }
-        old?.stop()
+        pumps.register(pump)?.stop()
         _ = subscriber.withLockedValue { $0 }?.subscribe(channel: ChatStore.channel(device: device), on: loop)
         pump.wake()
         store.takeDropped(device: device, on: loop).whenSuccess { dropped in
@@ -256,12 +266,7 @@ final class ChatRouter: MQTTRouter {
 
     func sessionDisconnected(_ session: MQTTSession) {
         guard let (user, device) = Self.identity(session) else { return }
-        let pump = pumps.withLockedValue { pumps -> DevicePump? in
-            guard let pump = pumps[device], pump.session === session else { return nil }
-            pumps[device] = nil
-            return pump
-        }
-        guard let pump else { return }
+        guard let pump = pumps.remove(device: device, if: { $0.session === session }) else { return }
         pump.stop()
         _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: ChatStore.channel(device: device), on: group.next())
         unwatchAll(from: device)
@@ -360,7 +365,7 @@ final class ChatRouter: MQTTRouter {
             self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
             self.metrics.accepted.increment()
             if !accepted.duplicate {
-                self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, on: loop)
+                self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, message: Self.replicated(accept, accepted), on: loop)
                 if accepted.seq == 1 && !peer.isEmpty {
                     // A new 1:1 conversation: its users now see each other's presence.
                     self.store.noteMembership(users: [user, peer], conversation: conversation, member: true, on: loop).whenFailure { _ in }
@@ -406,8 +411,9 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// Marks the conversation dirty up to `seq` for every member device but
-    /// the sender's; their pumps read the log from their cursors.
-    private func fanOut(conversation: String, seq: UInt64, sender: String, on loop: any EventLoop) {
+    /// the sender's; their pumps read the log from their cursors, or take
+    /// `message` (just stored) from the hand-off when connected here.
+    private func fanOut(conversation: String, seq: UInt64, sender: String, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) {
         if let replicator {
             replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
                 guard let home, replicator.map.servesHere(home) else { return loop.makeSucceededVoidFuture() }
@@ -417,12 +423,15 @@ final class ChatRouter: MQTTRouter {
             }
             return
         }
-        store.members(of: conversation, on: loop)
-            .flatMap { members in self.store.devices(of: Array(members.keys), on: loop) }
+        // A 1:1 conversation's members are in its id.
+        let members = (try? ConversationID(validating: conversation))?.directUsers.map { loop.makeSucceededFuture([$0.0.rawValue, $0.1.rawValue]) }
+            ?? store.members(of: conversation, on: loop).map { Array($0.keys) }
+        members
+            .flatMap { members in self.store.devices(of: members, on: loop) }
             .flatMap { devices -> EventLoopFuture<Void> in
                 let targets = devices.values.joined().filter { $0 != sender }
                 self.metrics.fanOut.record(targets.count)
-                return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
+                return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, message: message, on: loop)
             }
             .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }
             .whenFailure { error in

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 import RelayStore
 
 /// Message delivery by cursor: a fan-out marks a conversation dirty for a
@@ -7,18 +8,23 @@ import RelayStore
 /// Order within a conversation is therefore the log's order, always.
 extension ChatStore {
     /// Marks `conversation` dirty up to `seq` for each device, pipelined,
-    /// waking the nodes that hold them.
-    func markDirty(devices: [String], conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+    /// waking the nodes that hold them. `message`, the message itself when
+    /// it was just stored here, is offered to the pumps of those devices
+    /// connected to this node (and of its sender's device) as the marks are
+    /// sent, so they need not read it back.
+    func markDirty(devices: [String], conversation: String, seq: UInt64, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard !devices.isEmpty else { return loop.makeSucceededVoidFuture() }
         let commands = devices.map { device in
             fanoutScript.command(
-                keys: ["\(Self.device(device)):dirty"],
+                keys: ["\(Self.device(device)):dirty", "\(Self.device(device)):cur"],
                 arguments: [Self.channel(device: device), conversation, Int64(seq)]
             )
         }
-        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+        let marked = redis.pipeline(commands, on: loop).flatMapThrowing { replies in
             for reply in replies { _ = try reply.get() }
         }
+        if let message { localPumps.offer(message, to: devices) }
+        return marked
     }
 
     /// What a device's pump needs to plan: conversations with messages for
@@ -28,11 +34,15 @@ extension ChatStore {
         var dirty: [(conversation: String, latest: UInt64)]
         var cursors: [String: UInt64]
         var queued: [(position: Int, entry: [UInt8])]
+        /// The queue's position counter, read before the entries.
+        var counter: Int = 0
     }
 
     func snapshot(device: String, statusAfter position: Int, limit: Int, on loop: any EventLoop) -> EventLoopFuture<PumpSnapshot> {
         let d = Self.device(device)
         return redis.pipeline([
+            // The counter first: every position up to it is in the entries read after, or was removed.
+            RedisCommand("GET", "\(d):n"),
             RedisCommand("ZRANGE", "\(d):dirty", "0", "-1", "WITHSCORES"),
             RedisCommand("HGETALL", "\(d):cur"),
             RedisCommand("ZRANGEBYSCORE", "\(d):q", "(\(position)", "+inf", "WITHSCORES", "LIMIT", "0", "\(limit)"),
@@ -41,19 +51,20 @@ extension ChatStore {
                 let values = try reply.get().array ?? []
                 return stride(from: 0, to: values.count - 1, by: 2).map { (values[$0], values[$0 + 1]) }
             }
-            let dirty = try pairs(replies[0]).compactMap { name, score -> (String, UInt64)? in
+            let counter = try replies[0].get().string.flatMap { Int($0) } ?? 0
+            let dirty = try pairs(replies[1]).compactMap { name, score -> (String, UInt64)? in
                 guard let name = name.string, let seq = score.string.flatMap({ Double($0) }) else { return nil }
                 return (name, UInt64(seq))
             }
             var cursors: [String: UInt64] = [:]
-            for (name, seq) in try pairs(replies[1]) {
+            for (name, seq) in try pairs(replies[2]) {
                 if let name = name.string, let seq = seq.string.flatMap({ UInt64($0) }) { cursors[name] = seq }
             }
-            let queued = try pairs(replies[2]).compactMap { entry, score -> (Int, [UInt8])? in
+            let queued = try pairs(replies[3]).compactMap { entry, score -> (Int, [UInt8])? in
                 guard let entry = entry.bytes, let position = score.string.flatMap({ Double($0) }) else { return nil }
                 return (Int(position), entry)
             }
-            return PumpSnapshot(dirty: dirty, cursors: cursors, queued: queued)
+            return PumpSnapshot(dirty: dirty, cursors: cursors, queued: queued, counter: counter)
         }
     }
 

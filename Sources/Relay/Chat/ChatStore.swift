@@ -8,6 +8,8 @@ import RelayStore
 final class ChatStore: Sendable {
     let redis: RedisClient
     let configuration: ChatConfiguration
+    /// The pumps of devices connected to this node, offered what is stored for them.
+    let localPumps = LocalPumps()
     private let sendScript: RedisScript
     private let enqueueScript: RedisScript
     private let groupCreateScript: RedisScript
@@ -125,6 +127,8 @@ final class ChatStore: Sendable {
 
     /// Outcome of putting entries on one device's queue.
     struct Enqueued: Sendable {
+        /// Each entry's position on the queue; 0 where it was queued already.
+        var positions: [Int]
         var added: Int
         /// 0 when no node listens for the device: it is offline.
         var subscribers: Int
@@ -132,7 +136,8 @@ final class ChatStore: Sendable {
     }
 
     /// Puts statuses and events on several devices' queues, pipelined; each
-    /// enqueue is idempotent and wakes the device's node.
+    /// enqueue is idempotent and wakes the device's node. What is added is
+    /// offered to the pumps of the devices connected here.
     func enqueue(_ entries: [(device: String, entries: [[UInt8]])], on loop: any EventLoop) -> EventLoopFuture<[Enqueued]> {
         guard !entries.isEmpty else { return loop.makeSucceededFuture([]) }
         let commands = entries.map { item -> RedisCommand in
@@ -142,10 +147,12 @@ final class ChatStore: Sendable {
             return enqueueScript.command(keys: ["\(d):q", "\(d):n", "\(d):dropped"], arguments: arguments)
         }
         return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
-            try replies.map { result in
+            try zip(entries, replies).map { item, result in
                 let reply = try result.get()
-                guard let values = reply.array, values.count == 3 else { throw ChatError.storeReply("enqueue.lua answered \(reply)") }
-                return Enqueued(added: values[0].int ?? 0, subscribers: values[1].int ?? 0, dropped: values[2].int ?? 0)
+                guard let values = reply.array, values.count == 4 else { throw ChatError.storeReply("enqueue.lua answered \(reply)") }
+                let positions = (values[3].array ?? []).map { $0.int ?? 0 }
+                self.localPumps.offer(entries: item.entries, positions: positions, to: item.device)
+                return Enqueued(positions: positions, added: values[0].int ?? 0, subscribers: values[1].int ?? 0, dropped: values[2].int ?? 0)
             }
         }
     }

@@ -17,7 +17,11 @@ import RelayCore
 /// - statuses and events: the device's queue, removed on PUBACK.
 ///
 /// Woken when the device connects, when its node hears the device's
-/// channel, and on every acknowledgement. A new connection starts a new pump
+/// channel (unless the wake-up names what the pump already handed over), and
+/// when an acknowledgement frees the window after a wake-up found it full.
+/// What the node has just stored for the device is also offered to the pump
+/// (`offer`), which hands it over at once when it is next in line, without
+/// reading it back (docs/decisions/0008). A new connection starts a new pump
 /// from the cursors, so anything unacknowledged is sent again: delivery is at
 /// least once, and devices drop duplicates by (conversation, seq).
 final class DevicePump: Sendable {
@@ -54,10 +58,24 @@ final class DevicePump: Sendable {
         var pending: [String: [(seq: UInt64, done: Bool)]] = [:]
         /// Per conversation, the highest seq handed over or skipped.
         var handed: [String: UInt64] = [:]
+        /// The device's cursors as the last read found them.
+        var acknowledged: [String: UInt64] = [:]
+        /// Whether `queuePosition` is the queue's counter (a read saw the whole queue past it).
+        var queueKnown = false
         var inflight = 0
         var fetching = false
         var wakeAgain = false
+        /// A wake-up or an offer found the window full: read when it has room.
+        var behind = false
         var stopped = false
+
+        /// The seq after which the device next needs `conversation`, if known.
+        func next(in conversation: String) -> UInt64? {
+            switch (handed[conversation], acknowledged[conversation]) {
+            case (nil, nil): return nil
+            case let (h, a): return max(h ?? 0, a ?? 0)
+            }
+        }
     }
 
     init(
@@ -103,9 +121,13 @@ final class DevicePump: Sendable {
                 return nil
             }
             let room = window - s.inflight
-            guard room > 0 else { return nil }
+            guard room > 0 else {
+                s.behind = true
+                return nil
+            }
             s.fetching = true
             s.wakeAgain = false
+            s.behind = false
             return (s.queuePosition, s.handed, room)
         }
         guard let plan else { return }
@@ -115,6 +137,11 @@ final class DevicePump: Sendable {
                 let again = self.state.withLockedValue { s -> Bool in
                     s.fetching = false
                     if let last = batch.queued.last { s.queuePosition = max(s.queuePosition, last.position) }
+                    if let counter = batch.queueCounter {
+                        s.queuePosition = max(s.queuePosition, counter)
+                        s.queueKnown = true
+                    }
+                    s.acknowledged = batch.cursors
                     for item in batch.messages {
                         s.pending[item.conversation, default: []].append((item.seq, false))
                         s.handed[item.conversation] = max(s.handed[item.conversation] ?? 0, item.seq)
@@ -131,6 +158,116 @@ final class DevicePump: Sendable {
                 self.state.withLockedValue { $0.fetching = false }
                 self.loop.scheduleTask(in: .seconds(1)) { self.wake() }
             }
+        }
+    }
+
+    /// Reads again if a wake-up found the window full (called as it frees).
+    private func wakeIfBehind() {
+        let behind = state.withLockedValue { s -> Bool in
+            defer { s.behind = false }
+            return s.behind
+        }
+        if behind { wake() }
+    }
+
+    /// The device's channel said `conversation` has messages up to `seq`:
+    /// reads unless they were handed over or acknowledged already.
+    func woken(conversation: String, seq: UInt64) {
+        let known = state.withLockedValue { s in (s.next(in: conversation) ?? 0) >= seq }
+        if !known { wake() }
+    }
+
+    /// The device's channel said its queue has entries up to `position`:
+    /// reads unless they were handed over already.
+    func woken(queuePosition position: Int) {
+        let known = state.withLockedValue { s in s.queueKnown && s.queuePosition >= position }
+        if !known { wake() }
+    }
+
+    /// A message this node just stored and marked for the device (or the
+    /// device's own, sent from here): handed over at once when it is the
+    /// next seq the device needs in its conversation and the window has
+    /// room; the device's own is stepped over. Otherwise the pump reads the
+    /// store (or a read in progress will find it).
+    func offer(_ message: Relay_V1_ReplicatedMessage) {
+        onLoop { self.take(message) }
+    }
+
+    /// An entry this node just put on the device's queue at `position`:
+    /// handed over at once when it is the next position and the window has
+    /// room, else the pump reads the queue.
+    func offer(entry: [UInt8], at position: Int) {
+        onLoop { self.take(entry: entry, at: position) }
+    }
+
+    /// Runs `body` on the pump's event loop, where reads complete: hand-overs
+    /// reach the session in the order the pump decided them.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
+    private func take(_ message: Relay_V1_ReplicatedMessage) {
+        enum Decision { case deliver, read, none }
+        let conversation = message.conversation
+        let own = message.device == device
+        let decision = state.withLockedValue { s -> Decision in
+            guard !s.stopped, !s.fetching else {
+                // A read in progress may have missed it: read again after.
+                if s.fetching && !own { s.wakeAgain = true }
+                return .none
+            }
+            guard let next = s.next(in: conversation) else { return own ? .none : .read }
+            guard message.seq > next else { return .none }
+            guard message.seq == next + 1 else { return own ? .none : .read }
+            if own {
+                s.handed[conversation] = message.seq
+                return .none
+            }
+            guard s.inflight < window else {
+                s.behind = true
+                return .none
+            }
+            s.handed[conversation] = message.seq
+            s.pending[conversation, default: []].append((message.seq, false))
+            s.inflight += 1
+            return .deliver
+        }
+        switch decision {
+        case .deliver:
+            var stored = ChatStore.StoredMessage(
+                user: message.user, device: message.device, time: message.timeMs, ciphertext: Array(message.ciphertext),
+                clientMessageID: message.clientMessageID, replyTo: message.replyToSeq, epoch: message.epoch
+            )
+            if let own = message.deviceCiphertexts[device] { stored.ciphertext = Array(own) }
+            deliverMessage(MessageItem(conversation: conversation, seq: message.seq, stored: stored))
+        case .read:
+            wake()
+        case .none:
+            break
+        }
+    }
+
+    private func take(entry: [UInt8], at position: Int) {
+        enum Decision { case deliver, read, none }
+        let decision = state.withLockedValue { s -> Decision in
+            guard !s.stopped, position > s.queuePosition || !s.queueKnown else { return .none }
+            if s.fetching {
+                s.wakeAgain = true
+                return .none
+            }
+            guard s.queueKnown, position == s.queuePosition + 1 else { return .read }
+            guard s.inflight < window else {
+                s.behind = true
+                return .none
+            }
+            s.queuePosition = position
+            s.inflight += 1
+            return .deliver
+        }
+        switch decision {
+        case .deliver: deliverQueued(queuedItem(position: position, entry: entry))
+        case .read: wake()
+        case .none: break
         }
     }
 
@@ -152,19 +289,20 @@ final class DevicePump: Sendable {
         var queued: [QueuedItem] = []
         var messages: [MessageItem] = []
         var overflow: [(String, UInt64)] = []
+        /// The device's cursors.
+        var cursors: [String: UInt64] = [:]
+        /// The queue's position counter when the read saw every entry past the position it asked from.
+        var queueCounter: Int?
     }
 
     private func fetch(_ queuePosition: Int, handed: [String: UInt64], room: Int) -> EventLoopFuture<Batch> {
         store.snapshot(device: device, statusAfter: queuePosition, limit: room, on: loop).flatMap { snapshot in
-            let queued = snapshot.queued.map { position, bytes in
-                switch QueueEntry(bytes: bytes) {
-                case .status(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/s", payload: payload)
-                case .event(let payload): return QueuedItem(position: position, entry: bytes, topic: "d/\(self.device)/e", payload: payload)
-                case nil: return QueuedItem(position: position, entry: bytes, topic: nil, payload: [])
-                }
-            }
+            let queued = snapshot.queued.map { self.queuedItem(position: $0.position, entry: $0.entry) }
+            let counter = queued.count < room ? snapshot.counter : nil
             let room = room - queued.count
-            guard room > 0 else { return self.loop.makeSucceededFuture(Batch(queued: queued)) }
+            guard room > 0 else {
+                return self.loop.makeSucceededFuture(Batch(queued: queued, cursors: snapshot.cursors, queueCounter: counter))
+            }
             let unknown = snapshot.dirty.map(\.conversation).filter { snapshot.cursors[$0] == nil }
             return self.store.joined(user: self.user, conversations: unknown, on: self.loop).flatMap { joined in
                 self.metrics.backlog(Self.backlog(snapshot, joined: joined))
@@ -176,7 +314,7 @@ final class DevicePump: Sendable {
                             // The device's own messages are not sent back to it.
                             MessageItem(conversation: ref.conversation, seq: ref.seq, stored: message?.device == self.device ? nil : message)
                         }
-                        return Batch(queued: queued, messages: messages, overflow: overflow)
+                        return Batch(queued: queued, messages: messages, overflow: overflow, cursors: snapshot.cursors, queueCounter: counter)
                     }
                 }
             }
@@ -230,6 +368,14 @@ final class DevicePump: Sendable {
         return refs
     }
 
+    private func queuedItem(position: Int, entry: [UInt8]) -> QueuedItem {
+        switch QueueEntry(bytes: entry) {
+        case .status(let payload): return QueuedItem(position: position, entry: entry, topic: "d/\(device)/s", payload: payload)
+        case .event(let payload): return QueuedItem(position: position, entry: entry, topic: "d/\(device)/e", payload: payload)
+        case nil: return QueuedItem(position: position, entry: entry, topic: nil, payload: [])
+        }
+    }
+
     private func deliverQueued(_ item: QueuedItem) {
         guard let topic = item.topic else {
             acknowledgedQueued(item)
@@ -245,7 +391,7 @@ final class DevicePump: Sendable {
         store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { result in
             if case .success = result { self.onStored(.entry(item.entry)) }
             self.state.withLockedValue { $0.inflight -= 1 }
-            self.wake()
+            self.wakeIfBehind()
         }
     }
 
@@ -280,12 +426,12 @@ final class DevicePump: Sendable {
             return upTo
         }
         guard let advance else {
-            wake()
+            wakeIfBehind()
             return
         }
         store.acknowledge(device: device, conversation: item.conversation, seq: advance, on: loop).whenComplete { result in
             if case .success = result { self.onStored(.cursor(conversation: item.conversation, seq: advance)) }
-            self.wake()
+            self.wakeIfBehind()
         }
     }
 }

@@ -6,13 +6,22 @@
 -- KEYS[2] {d:D}:n        the queue's position counter
 -- KEYS[3] {d:D}:dropped  count of entries dropped at the cap
 -- ARGV: 1 channel, 2 maximum entries, 3.. entries
--- Returns {added, subscribers of the channel (0: the device is offline), dropped now}.
+-- Returns {added, subscribers of the channel (0: the device is offline),
+-- dropped now, {position of each entry, 0 where it was already queued}}.
+-- The wake-up is "q<last position added>", so a node that already handed
+-- the entries over need not read the queue.
 local added = 0
+local positions = {}
+local last = 0
 for i = 3, #ARGV do
-  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    positions[#positions + 1] = 0
+  else
     local position = redis.call('INCR', KEYS[2])
     redis.call('ZADD', KEYS[1], position, ARGV[i])
     added = added + 1
+    positions[#positions + 1] = position
+    last = position
   end
 end
 local dropped = 0
@@ -25,6 +34,6 @@ if excess > 0 then
 end
 local subscribers = 0
 if added > 0 then
-  subscribers = redis.call('PUBLISH', ARGV[1], '1')
+  subscribers = redis.call('PUBLISH', ARGV[1], 'q' .. last)
 end
-return {added, subscribers, dropped}
+return {added, subscribers, dropped, positions}
