@@ -2,6 +2,7 @@
 serve nodes, paho clients speaking the device contract."""
 
 import os
+import time
 
 import pytest
 
@@ -54,6 +55,48 @@ def test_order_and_the_senders_other_devices(region, names):
     mine = laptop.messages(20)
     assert [d.seq for d in mine] == list(range(1, 21))
     for d in (phone, laptop, b):
+        d.close()
+
+
+def test_both_users_writing_at_once_reach_every_device_once_in_seq_order(region, names):
+    """Sends from both sides interleave. Each device gets every message but
+    its own once, in seq order, whether its node hands it over as it is
+    stored (same node as the sender) or its pump reads it (the other node);
+    each sending device hears SEQUENCED once per send."""
+    alice, bob = names("alice"), names("bob")
+    a_phone = Device(region, alice, alice + "-phone")
+    a_laptop = Device(region, alice, alice + "-laptop", node=1)
+    b_phone = Device(region, bob, bob + "-phone")
+    pb = a_phone.pb
+    conversation = direct(alice, bob)
+    n = 30
+    for i in range(n):
+        a_phone.send(conversation, "a%d" % i, wait=False)
+        b_phone.send(conversation, "b%d" % i, wait=False)
+
+    def collect(device, messages, sequenced):
+        got, statuses = [], []
+        deadline = time.monotonic() + 30
+        while len(got) < messages or len(statuses) < sequenced:
+            topic, payload, _ = device.next(deadline - time.monotonic())
+            if topic.endswith("/m"):
+                got.append(pb.Delivery.FromString(payload))
+            elif topic.endswith("/s"):
+                status = pb.Status.FromString(payload)
+                if status.kind == pb.Status.SEQUENCED:
+                    statuses.append(status)
+        return got, statuses
+
+    for device, expected, sends in ((b_phone, {"a%d" % i for i in range(n)}, n),
+                                    (a_phone, {"b%d" % i for i in range(n)}, n),
+                                    (a_laptop, {"%s%d" % (w, i) for w in "ab" for i in range(n)}, 0)):
+        got, sequenced = collect(device, len(expected), sends)
+        seqs = [d.seq for d in got]
+        assert seqs == sorted(set(seqs)), "%s: seqs out of order or repeated: %s" % (device.device, seqs)
+        assert {text_of(d) for d in got} == expected
+        assert max(seqs) <= 2 * n
+        assert len({s.seq for s in sequenced}) == sends
+    for d in (a_phone, a_laptop, b_phone):
         d.close()
 
 
