@@ -105,11 +105,13 @@ extension ChatRouter {
         let stored = known.map { loop.makeSucceededFuture(Optional($0)) } ?? store.replicatedMessage(conversation: conversation, seq: seq, on: loop)
         return stored.and(store.members(of: conversation, on: loop)).flatMap { message, members in
             guard let message else { return self.store.finishFanout(conversation: conversation, seq: seq, on: loop).map { [:] } }
+            // Devices connected here have it at once; the marks follow for the record.
+            self.store.localPumps.offer(message, toUsers: members.keys)
             return replicator.fanOut(message, members: Array(members.keys), conversationHome: home, on: loop).flatMap { local, mirrorIDs in
                 self.store.devices(of: local, on: loop).flatMap { devices in
                     let targets = devices.values.joined().filter { $0 != message.device }
                     self.metrics.fanOut.record(targets.count)
-                    return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, message: message, on: loop)
+                    return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
                 }.flatMap {
                     self.store.finishFanout(conversation: conversation, seq: seq, on: loop)
                 }.map { mirrorIDs }
@@ -232,12 +234,13 @@ extension ChatRouter {
                 let users = Array(Self.withDirectMembers([:], conversation: message.conversation).keys) + message.users
                 self.store.noteMembership(users: Array(Set(users)), conversation: message.conversation, member: true, on: loop).whenFailure { _ in }
             }
+            // After a rewind the pumps read again from the moved cursors; else devices connected here have it at once.
+            if !rewound { self.store.localPumps.offer(message, toUsers: message.users) }
             return self.store.devices(of: message.users, on: loop).flatMap { devices in
                 let targets = Array(devices.values.joined().filter { $0 != message.device })
                 let rewind = rewound ? self.store.rewind(devices: targets, conversation: message.conversation, to: message.seq, on: loop) : loop.makeSucceededVoidFuture()
                 return rewind.flatMap {
-                    // After a rewind the pumps read again from the moved cursors.
-                    self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, message: rewound ? nil : message, on: loop)
+                    self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, on: loop)
                 }
             }.flatMap {
                 // Users this region serves: their queues changed, so their mirror hears of it.

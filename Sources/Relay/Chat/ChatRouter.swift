@@ -412,7 +412,7 @@ final class ChatRouter: MQTTRouter {
 
     /// Marks the conversation dirty up to `seq` for every member device but
     /// the sender's; their pumps read the log from their cursors, or take
-    /// `message` (just stored) from the hand-off when connected here.
+    /// `message` (just stored) when connected here (decision 0008).
     private func fanOut(conversation: String, seq: UInt64, sender: String, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) {
         if let replicator {
             replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
@@ -427,11 +427,15 @@ final class ChatRouter: MQTTRouter {
         let members = (try? ConversationID(validating: conversation))?.directUsers.map { loop.makeSucceededFuture([$0.0.rawValue, $0.1.rawValue]) }
             ?? store.members(of: conversation, on: loop).map { Array($0.keys) }
         members
-            .flatMap { members in self.store.devices(of: members, on: loop) }
+            .flatMap { members in
+                // Devices connected here have it at once; the marks follow for the record.
+                if let message { self.store.localPumps.offer(message, toUsers: members) }
+                return self.store.devices(of: members, on: loop)
+            }
             .flatMap { devices -> EventLoopFuture<Void> in
                 let targets = devices.values.joined().filter { $0 != sender }
                 self.metrics.fanOut.record(targets.count)
-                return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, message: message, on: loop)
+                return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
             }
             .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }
             .whenFailure { error in

@@ -1,5 +1,4 @@
 import NIOCore
-import RelayCore
 import RelayStore
 
 /// Message delivery by cursor: a fan-out marks a conversation dirty for a
@@ -8,11 +7,8 @@ import RelayStore
 /// Order within a conversation is therefore the log's order, always.
 extension ChatStore {
     /// Marks `conversation` dirty up to `seq` for each device, pipelined,
-    /// waking the nodes that hold them. `message`, the message itself when
-    /// it was just stored here, is offered to the pumps of those devices
-    /// connected to this node (and of its sender's device) as the marks are
-    /// sent, so they need not read it back.
-    func markDirty(devices: [String], conversation: String, seq: UInt64, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) -> EventLoopFuture<Void> {
+    /// waking the nodes that hold them.
+    func markDirty(devices: [String], conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard !devices.isEmpty else { return loop.makeSucceededVoidFuture() }
         let commands = devices.map { device in
             fanoutScript.command(
@@ -20,11 +16,9 @@ extension ChatStore {
                 arguments: [Self.channel(device: device), conversation, Int64(seq)]
             )
         }
-        let marked = redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
             for reply in replies { _ = try reply.get() }
         }
-        if let message { localPumps.offer(message, to: devices) }
-        return marked
     }
 
     /// What a device's pump needs to plan: conversations with messages for

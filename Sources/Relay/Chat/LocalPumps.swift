@@ -10,47 +10,60 @@ import RelayCore
 /// (docs/decisions/0008). Redis stays the record: a pump that cannot take
 /// an offer reads the store as before, woken by the store's Pub/Sub.
 final class LocalPumps: Sendable {
-    private let pumps = NIOLockedValueBox<[String: DevicePump]>([:])
+    private struct Registry {
+        var byDevice: [String: DevicePump] = [:]
+        var devicesByUser: [String: Set<String>] = [:]
+    }
+
+    private let registry = NIOLockedValueBox(Registry())
 
     /// The pump of `device`, if it is connected here.
     subscript(device: String) -> DevicePump? {
-        pumps.withLockedValue { $0[device] }
+        registry.withLockedValue { $0.byDevice[device] }
     }
 
     /// Makes `pump` its device's pump; returns the one it replaces.
     func register(_ pump: DevicePump) -> DevicePump? {
-        pumps.withLockedValue { pumps in
-            defer { pumps[pump.device] = pump }
-            return pumps[pump.device]
+        registry.withLockedValue { r in
+            defer {
+                r.byDevice[pump.device] = pump
+                r.devicesByUser[pump.user, default: []].insert(pump.device)
+            }
+            return r.byDevice[pump.device]
         }
     }
 
-    /// Removes `session`'s pump of `device` (not a newer connection's).
+    /// Removes `device`'s pump if `isCurrent` says it is the one to remove
+    /// (not a newer connection's).
     func remove(device: String, if isCurrent: (DevicePump) -> Bool) -> DevicePump? {
-        pumps.withLockedValue { pumps in
-            guard let pump = pumps[device], isCurrent(pump) else { return nil }
-            pumps[device] = nil
+        registry.withLockedValue { r in
+            guard let pump = r.byDevice[device], isCurrent(pump) else { return nil }
+            r.byDevice[device] = nil
+            r.devicesByUser[pump.user]?.remove(device)
+            if r.devicesByUser[pump.user]?.isEmpty == true { r.devicesByUser[pump.user] = nil }
             return pump
         }
     }
 
     /// Every pump on this node.
     var all: [DevicePump] {
-        pumps.withLockedValue { Array($0.values) }
+        registry.withLockedValue { Array($0.byDevice.values) }
     }
 
     /// Pumps of those of `devices` connected here.
     func pumps(of devices: some Sequence<String>) -> [DevicePump] {
-        pumps.withLockedValue { pumps in devices.compactMap { pumps[$0] } }
+        registry.withLockedValue { r in devices.compactMap { r.byDevice[$0] } }
     }
 
-    /// `message` was just stored and marked for `devices`: each of them
-    /// connected here is offered it, and so is its sender's device (whose
-    /// pump steps over its own message).
-    func offer(_ message: Relay_V1_ReplicatedMessage, to devices: [String]) {
-        for pump in pumps(of: devices + [message.device]) {
-            pump.offer(message)
+    /// `message` was just stored for `users` (a conversation's members,
+    /// its sender among them): the pumps of their devices connected here
+    /// are offered it (the sender's own device steps over it). Its marks in
+    /// the store may land before or after.
+    func offer(_ message: Relay_V1_ReplicatedMessage, toUsers users: some Sequence<String>) {
+        let pumps = registry.withLockedValue { r in
+            users.flatMap { user in (r.devicesByUser[user] ?? []).compactMap { r.byDevice[$0] } }
         }
+        for pump in pumps { pump.offer(message) }
     }
 
     /// `entries` were just put on `device`'s queue at `positions` (0: it was
