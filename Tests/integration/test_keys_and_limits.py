@@ -247,6 +247,50 @@ def test_send_burst_beyond_capacity_is_refused_and_nothing_accepted_is_lost(regi
     b.close()
 
 
+def test_a_send_bucket_held_by_the_node_is_written_back_when_the_device_leaves(tmp_path, names):
+    """While a device is connected its node holds its send bucket in memory;
+    when it disconnects the bucket is written back, so reconnecting does not
+    refill it. (A bucket of 10 refilling at 0.5/s: a reconnect that found
+    the state of the first take in Redis would allow 9 more at once.)"""
+    config = tmp_path / "region.json"
+    config.write_text('{"name": "local", "sendBurst": 10, "sendsPerSecond": 0.5}')
+    d = Deployment(tmp_path, nodes=1, extra_args=["--config", str(config)])
+    try:
+        alice, bob = names("alice"), names("bob")
+        conversation = "~".join(sorted([alice, bob]))
+
+        def burst(device, count, tag):
+            record_puback_codes(device)
+            mids = []
+            for i in range(count):
+                send = device.pb.Send(client_message_id="%s%03d" % (tag, i), ciphertext=b"\x01" * 16)
+                mids.append(device.client.publish("s/" + conversation, send.SerializeToString(), qos=1).mid)
+            for mid in mids:
+                device.wait_ack(mid)
+            return sum(1 for mid in mids if device.puback_codes[mid] == 0)
+
+        started = time.monotonic()
+        a = Device(d, alice, alice + "-phone")
+        assert burst(a, 15, "first") == 10
+        a.close()
+        # The node writes the bucket back as the session ends (Redis held 9 tokens after the first take).
+        deadline = time.monotonic() + 10
+        while True:
+            tokens = subprocess.run(["redis-cli", "-p", str(d.redis_port), "HGET", "{d:%s-phone}:rl:send" % alice, "tokens"],
+                                    check=True, timeout=10, capture_output=True, text=True).stdout.strip()
+            if tokens and float(tokens) < 2:
+                break
+            assert time.monotonic() < deadline, "the bucket was not written back: %r tokens in Redis" % tokens
+            time.sleep(0.05)  # polling Redis for the write-back, under a deadline
+        a = Device(d, alice, alice + "-phone", node=0)
+        accepted = burst(a, 5, "again")
+        refill = int((time.monotonic() - started) * 0.5) + 1
+        assert accepted <= refill, (accepted, refill)
+        a.close()
+    finally:
+        d.stop()
+
+
 def test_requests_are_rate_limited(region, names):
     alice = names("alice")
     a = Device(region, alice, alice + "-phone")

@@ -150,6 +150,7 @@ final class ChatRouter: MQTTRouter {
             return
         }
         let loop = group.next()
+        limiter.hold(device: device)
         startPump(session: session, user: user, device: device, loop: loop)
         announcePresence(user: user, device: device, online: true, on: loop)
         // A connection of this device on another node is stale now (MQTT's
@@ -268,6 +269,7 @@ final class ChatRouter: MQTTRouter {
         guard let (user, device) = Self.identity(session) else { return }
         guard let pump = pumps.remove(device: device, if: { $0.session === session }) else { return }
         pump.stop()
+        limiter.release(device: device, on: group.next())
         _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: ChatStore.channel(device: device), on: group.next())
         unwatchAll(from: device)
         announcePresence(user: user, device: device, online: false, on: group.next())

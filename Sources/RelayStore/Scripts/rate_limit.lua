@@ -6,7 +6,9 @@
 -- ARGV: 1 capacity, 2 refill per second, 3 now (ms; "" to use the Redis
 --       server's clock, one clock for every node), 4 cost, 5 idle expiry (ms:
 --       after it the bucket is full again, so a missing key means full)
--- Returns {allowed (0|1), retry after (ms, 0 when allowed)}.
+-- Returns {allowed (0|1), retry after (ms, 0 when allowed), tokens after
+-- (as stored, '%.17g'), updated after (ms)}: the state, for a node that holds
+-- the bucket of a device connected to it from here on.
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[4])
@@ -38,6 +40,7 @@ else
   -- A denied take costs nothing.
   wait = math.ceil((cost - tokens) * 1000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'updated', string.format('%d', updated))
+local stored = string.format('%.17g', tokens)
+redis.call('HSET', KEYS[1], 'tokens', stored, 'updated', string.format('%d', updated))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {allowed, wait}
+return {allowed, wait, stored, updated}
