@@ -238,7 +238,11 @@ extension ChatRouter {
             if !rewound { self.store.localPumps.offer(message, toUsers: message.users) }
             return self.store.devices(of: message.users, on: loop).flatMap { devices in
                 let targets = Array(devices.values.joined().filter { $0 != message.device })
-                let rewind = rewound ? self.store.rewind(devices: targets, conversation: message.conversation, to: message.seq, on: loop) : loop.makeSucceededVoidFuture()
+                let rewind = rewound
+                    ? self.store.rewind(devices: targets, conversation: message.conversation, to: message.seq, on: loop).map {
+                        self.store.localPumps.rewind(message.conversation, to: message.seq, devices: targets)
+                    }
+                    : loop.makeSucceededVoidFuture()
                 return rewind.flatMap {
                     self.store.markDirty(devices: targets, conversation: message.conversation, seq: message.seq, on: loop)
                 }
@@ -289,11 +293,29 @@ extension ChatRouter {
             }
             // Not served here (any more): on to the region that serves it now.
             guard let target = serving else {
-                // Fenced while failing back: not applied, so it comes again once the home serves.
-                return loop.makeFailedFuture(ChatError("unavailable", "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
+                // Fenced while failing back: kept until the home serves again (refusing the
+                // frame would stop the link behind it, and failback waits for that link).
+                guard let parked = self.parked else {
+                    return loop.makeFailedFuture(ChatError("unavailable", "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
+                }
+                return parked.park(forwarded, on: loop)
             }
             return replicator.ship([target: [replicator.frame { $0.forwardedSend = forwarded }]], on: loop).map { _ in }
         }
+    }
+
+    /// Applies parked forwarded sends whose conversation's home is served again.
+    func drainParked(on loop: any EventLoop) {
+        guard let parked, let replicator else { return }
+        parked.drain(
+            isServed: { forwarded in
+                replicator.home(ofConversation: forwarded.conversation, on: loop).map { home in
+                    home.flatMap { replicator.map.servingRegion(of: $0) } != nil
+                }
+            },
+            apply: { self.applyForwardedSend($0, replicator: replicator, on: loop) },
+            on: loop
+        )
     }
 
     /// Tells the device of a forwarded send that it was refused.

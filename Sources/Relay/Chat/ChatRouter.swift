@@ -30,10 +30,13 @@ final class ChatRouter: MQTTRouter {
     let fanOutChains = SerialChains()
     /// The other regions, when the deployment has more than one.
     let replicator: Replicator?
+    /// Forwarded sends waiting for their home to be served again (with a replicator).
+    let parked: ParkedSends?
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil) throws {
         self.store = store
         self.replicator = replicator
+        self.parked = replicator.map { _ in ParkedSends(redis: store.redis, logger: logger) }
         self.configuration = store.configuration
         self.group = group
         self.logger = logger
@@ -199,8 +202,10 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// Regions changed hands: devices whose home this region no longer
-    /// serves are sent where it is served now.
+    /// serves are sent where it is served now, and sends parked for a home
+    /// that is served again go on.
     func regionsChanged(_ map: RegionMap) {
+        drainParked(on: group.next())
         let stale = pumps.all.filter { !map.servesHere($0.home) }
         for pump in stale {
             var properties = MQTTProperties()
@@ -446,11 +451,13 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// Finishes, every `interval`, fan-outs that a node accepted but did not
-    /// complete (it died between PUBACK and the enqueues). Enqueueing is
-    /// idempotent, so a fan-out finished twice adds nothing.
+    /// complete (it died between PUBACK and the enqueues), and applies
+    /// parked sends whose home is served again. Enqueueing is idempotent,
+    /// so a fan-out finished twice adds nothing.
     func startSweeper(every interval: TimeAmount, on loop: any EventLoop) -> RepeatedTask {
         loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { _ in
-            self.sweep(olderThan: Self.nowMilliseconds() - 5_000, on: loop)
+            self.drainParked(on: loop)
+            return self.sweep(olderThan: Self.nowMilliseconds() - 5_000, on: loop)
         }
     }
 

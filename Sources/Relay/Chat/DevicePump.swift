@@ -200,6 +200,23 @@ final class DevicePump: Sendable {
         onLoop { self.take(entry: entry, at: position) }
     }
 
+    /// `conversation` continues under a new epoch from `seq` and the device's
+    /// cursor was moved back before it: what the pump handed over or saw
+    /// acknowledged from there on is forgotten (an acknowledgement of such a
+    /// message no longer moves the cursor), and it reads again.
+    func rewind(_ conversation: String, to seq: UInt64) {
+        onLoop {
+            let floor = seq > 0 ? seq - 1 : 0
+            self.state.withLockedValue { s in
+                if let handed = s.handed[conversation], handed > floor { s.handed[conversation] = floor }
+                if let acknowledged = s.acknowledged[conversation], acknowledged > floor { s.acknowledged[conversation] = floor }
+                s.pending[conversation]?.removeAll { $0.seq > floor }
+                if s.pending[conversation]?.isEmpty == true { s.pending[conversation] = nil }
+            }
+            self.wake()
+        }
+    }
+
     /// Runs `body` on the pump's event loop, where reads complete: hand-overs
     /// reach the session in the order the pump decided them.
     private func onLoop(_ body: @escaping @Sendable () -> Void) {

@@ -66,6 +66,12 @@ final class LocalPumps: Sendable {
         for pump in pumps { pump.offer(message) }
     }
 
+    /// `conversation` continues under a new epoch from `seq` for `devices`,
+    /// whose cursors were moved back: their pumps here read it again.
+    func rewind(_ conversation: String, to seq: UInt64, devices: [String]) {
+        for pump in pumps(of: devices) { pump.rewind(conversation, to: seq) }
+    }
+
     /// `entries` were just put on `device`'s queue at `positions` (0: it was
     /// there already).
     func offer(entries: [[UInt8]], positions: [Int], to device: String) {
