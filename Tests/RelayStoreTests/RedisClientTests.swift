@@ -122,7 +122,8 @@ struct RedisClientTests {
         // Keep the only connection busy with a blocking pop, then queue more.
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let blocking = client.send(RedisCommand("BLPOP", "wake", 30), on: eventLoop)
-        _ = try await eventually("BLPOP is blocking") {
+        // Bounded generously: under a loaded machine (parallel tests) the first connect can be slow.
+        _ = try await eventually("BLPOP is blocking", timeout: .seconds(30)) {
             let info = try await observer.send(RedisCommand("INFO", "clients")).string ?? ""
             return info.contains("blocked_clients:1") ? true : nil
         }
