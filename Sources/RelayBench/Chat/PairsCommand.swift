@@ -61,7 +61,7 @@ public struct PairsCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let configuration = PairsConfiguration(
-            host: common.host, port: common.port, pairs: pairs, rate: rate, window: window, payloadSize: payload,
+            host: common.host, port: common.port, recipientHost: common.host, recipientPort: common.port, pairs: pairs, rate: rate, window: window, payloadSize: payload,
             duration: ChatBenchOptions.seconds(duration), warmup: ChatBenchOptions.seconds(warmup),
             drainTimeout: ChatBenchOptions.seconds(drainTimeout),
             device: ChatDeviceOptions(version: try ChatBenchOptions.parseVersion(protocolVersion), topicAliases: !noTopicAliases),
