@@ -6,8 +6,9 @@ import Testing
 
 @Suite struct CrossRegionResultTests {
     /// A relay's /metrics with its outbox to eu-west at `lag` seconds and `frames` frames, to ap-south empty.
-    static func scrape(lag: String, frames: String) -> String {
+    static func scrape(lag: String, frames: String, shipped: Int = 100) -> String {
         """
+        relay_replication_frames_shipped_total{peer="eu-west"} \(shipped)
         # TYPE relay_replication_lag_seconds gauge
         relay_replication_lag_seconds{peer="eu-west"} \(lag)
         relay_replication_lag_seconds{peer="ap-south"} 0
@@ -59,8 +60,8 @@ import Testing
 
     @Test func lagIsSummarisedPerRegionAndPeerInMilliseconds() {
         var recording = ReplicationLagRecording()
-        for (lag, frames) in [("0.04", "3"), ("0.08", "5"), ("0.12", "4"), ("0", "0")] {
-            recording.record(Self.scrape(lag: lag, frames: frames), from: "us-east")
+        for (lag, frames, shipped) in [("0.04", "3", 100), ("0.08", "5", 110), ("0.12", "4", 130), ("0", "0", 137)] {
+            recording.record(Self.scrape(lag: lag, frames: frames, shipped: shipped), from: "us-east")
         }
         recording.unanswered["127.0.0.1:8120"] = 2
         let summaries = recording.summaries()
@@ -68,8 +69,8 @@ import Testing
         let eu = summaries[1]
         #expect(eu.region == "us-east" && eu.samples == 4)
         #expect(eu.lagP50Ms == 40 && eu.lagP99Ms == 120 && eu.lagMaxMs == 120)
-        #expect(eu.outboxFramesMax == 5)
-        #expect(summaries[0].lagMaxMs == 0 && summaries[0].samples == 4)
+        #expect(eu.outboxFramesMax == 5 && eu.framesShipped == 37)
+        #expect(summaries[0].lagMaxMs == 0 && summaries[0].samples == 4 && summaries[0].framesShipped == 0)
         #expect(ReplicationLagSummary.percentile(50, of: []) == 0)
         #expect(ReplicationLagSummary.percentile(99, of: [1, 2, 3]) == 3)
     }
@@ -108,7 +109,7 @@ import Testing
         #expect(lines[1].hasPrefix("MQTT 5 (topic aliases) run r1 pairs=1"))
         #expect(lines[2].contains("dlv_p50_us") && lines[2].contains("dlv_max_us"))
         #expect(table.contains("lag_p50_ms"))
-        #expect(lines.contains { $0.split(separator: " ") == ["us-east", "eu-west", "1", "50", "50", "50", "2"] })
+        #expect(lines.contains { $0.split(separator: " ") == ["us-east", "eu-west", "1", "50", "50", "50", "2", "0"] })
         #expect(lines.last == "127.0.0.1:8120 (127.0.0.1:8120): 0 scrapes answered, 0 not")
     }
 

@@ -66,6 +66,9 @@ def test_cross_region_pays_the_link_and_samples_replication_lag(cluster, sequenc
     for row in rows.values():
         assert row["samples"] > 0
         assert 0 <= row["lagP50Ms"] <= row["lagP99Ms"] <= row["lagMaxMs"] and row["outboxFramesMax"] >= 0
+    # Sequenced at the sender, the messages cross us-east -> eu-west; at the
+    # recipient, the forwarded sends do.
+    assert rows[("us-east", "eu-west")]["framesShipped"] > 0
 
 
 def test_cross_region_refuses_a_rate_past_the_per_device_limit():

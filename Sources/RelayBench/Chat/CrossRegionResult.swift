@@ -63,9 +63,10 @@ struct CrossRegionResult: ChatBenchResult, Sendable {
         guard !metrics.isEmpty else { return lines.joined(separator: "\n") }
         lines.append("replication lag, sampled every 100 ms while measuring (each relay refreshes its gauges on its own timer, 1 s by default):")
         lines.append(TextTable.render(
-            ["region", "peer", "samples", "lag_p50_ms", "lag_p99_ms", "lag_max_ms", "outbox_max"],
+            ["region", "peer", "samples", "lag_p50_ms", "lag_p99_ms", "lag_max_ms", "outbox_max", "shipped"],
             replication.map { r in
-                [r.region, r.peer, "\(r.samples)", f(r.lagP50Ms, 0), f(r.lagP99Ms, 0), f(r.lagMaxMs, 0), f(r.outboxFramesMax, 0)]
+                [r.region, r.peer, "\(r.samples)", f(r.lagP50Ms, 0), f(r.lagP99Ms, 0), f(r.lagMaxMs, 0),
+                 f(r.outboxFramesMax, 0), f(r.framesShipped, 0)]
             }
         ))
         for m in metrics where m.unanswered > 0 || m.answered == 0 {

@@ -1,12 +1,16 @@
 import MetricsScrape
 
 /// What `ReplicationLagRecorder` saw: for each region and peer, every
-/// sample of the two replication gauges.
+/// sample of the two replication gauges, and the first and last reading of
+/// the frames-shipped counter.
 struct ReplicationLagRecording: Sendable, Hashable {
     /// The samples of one region's outbox towards one peer, in scrape order.
     struct Series: Sendable, Hashable {
         var lagMs: [Double] = []
         var outboxFrames: [Double] = []
+        /// `relay_replication_frames_shipped_total` (frames the peer acknowledged) at the first and the last scrape.
+        var shippedFirst: Double?
+        var shippedLast: Double?
     }
 
     /// Region name → peer → samples.
@@ -19,11 +23,21 @@ struct ReplicationLagRecording: Sendable, Hashable {
     mutating func record(_ text: String, from region: String) {
         answered[region, default: 0] += 1
         for sample in PrometheusText.samples(of: "relay_replication_lag_seconds", in: text) {
-            series[region, default: [:]][sample.labels["peer"] ?? "", default: Series()].lagMs.append(sample.value * 1000)
+            update(region, sample) { $0.lagMs.append(sample.value * 1000) }
         }
         for sample in PrometheusText.samples(of: "relay_replication_outbox_frames", in: text) {
-            series[region, default: [:]][sample.labels["peer"] ?? "", default: Series()].outboxFrames.append(sample.value)
+            update(region, sample) { $0.outboxFrames.append(sample.value) }
         }
+        for sample in PrometheusText.samples(of: "relay_replication_frames_shipped_total", in: text) {
+            update(region, sample) { series in
+                series.shippedFirst = series.shippedFirst ?? sample.value
+                series.shippedLast = sample.value
+            }
+        }
+    }
+
+    private mutating func update(_ region: String, _ sample: PrometheusSample, _ change: (inout Series) -> Void) {
+        change(&series[region, default: [:]][sample.labels["peer"] ?? "", default: Series()])
     }
 
     /// One summary per region and peer, sorted.
@@ -38,8 +52,8 @@ struct ReplicationLagRecording: Sendable, Hashable {
 
 /// Samples the replication gauges of each target's `/metrics` at a fixed
 /// interval: `relay_replication_lag_seconds` (age of the oldest frame the
-/// peer has not acknowledged) and `relay_replication_outbox_frames`, per
-/// `peer`. The relay refreshes both gauges on its own timer (once a second
+/// peer has not acknowledged), `relay_replication_outbox_frames` and
+/// `relay_replication_frames_shipped_total`, per `peer`. The relay refreshes the two gauges on its own timer (once a second
 /// by default), so samples taken more often repeat values.
 struct ReplicationLagRecorder: Sendable {
     var targets: [MetricsTarget]

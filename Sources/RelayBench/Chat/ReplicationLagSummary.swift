@@ -1,5 +1,6 @@
 /// One region's outbox towards one peer over a run: percentiles of the
-/// sampled replication lag and the largest outbox seen.
+/// sampled replication lag, the largest outbox seen, and how many frames
+/// the peer acknowledged meanwhile.
 struct ReplicationLagSummary: Sendable, Hashable, Codable {
     /// The scraped region (its `--metrics` name) and the peer its outbox ships to.
     var region: String
@@ -12,6 +13,8 @@ struct ReplicationLagSummary: Sendable, Hashable, Codable {
     var lagMaxMs: Double
     /// Largest sampled `relay_replication_outbox_frames`.
     var outboxFramesMax: Double
+    /// Frames the peer acknowledged between the first and the last scrape.
+    var framesShipped: Double
 
     init(region: String, peer: String, series: ReplicationLagRecording.Series) {
         let sorted = series.lagMs.sorted()
@@ -22,6 +25,7 @@ struct ReplicationLagSummary: Sendable, Hashable, Codable {
         lagP99Ms = Self.percentile(99, of: sorted)
         lagMaxMs = sorted.last ?? 0
         outboxFramesMax = series.outboxFrames.max() ?? 0
+        framesShipped = (series.shippedLast ?? 0) - (series.shippedFirst ?? 0)
     }
 
     /// The nearest-rank `p`th percentile of ascending `values`; 0 when empty.
