@@ -142,9 +142,9 @@ final class ChatPairDriver: ChatDeviceDelegate {
     // MARK: Phases
 
     /// Sends for `duration` at `rate` messages per second (0: as fast as the
-    /// window allows), then waits up to `drainTimeout` for every message to
-    /// be delivered and acknowledged.
-    func startPhase(duration: TimeAmount, rate: Double, drainTimeout: TimeAmount) -> EventLoopFuture<PairOutcome> {
+    /// window allows), the first one `offset` after the start, then waits up
+    /// to `drainTimeout` for every message to be delivered and acknowledged.
+    func startPhase(duration: TimeAmount, rate: Double, offset: TimeAmount = .zero, drainTimeout: TimeAmount) -> EventLoopFuture<PairOutcome> {
         let promise = loop.makePromise(of: PairOutcome.self)
         if let failure {
             promise.fail(failure)
@@ -154,7 +154,7 @@ final class ChatPairDriver: ChatDeviceDelegate {
         var phase = Phase(promise: promise, pacer: nil)
         phase.outcome.startedAt = now.uptimeNanoseconds
         if rate > 0 {
-            phase.pacer = SendPacer(rate: rate, start: now.uptimeNanoseconds)
+            phase.pacer = SendPacer(rate: rate, start: (now + offset).uptimeNanoseconds)
             phase.tickInterval = .nanoseconds(max(1_000_000, Int64(1e9 / rate)))
         }
         let isolated = loop.assumeIsolated()

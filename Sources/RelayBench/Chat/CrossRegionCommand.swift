@@ -15,7 +15,8 @@ public struct CrossRegionCommand: AsyncParsableCommand {
             home (the first user of its id) is the sender's region (its message is sequenced there \
             and replicated) or the recipient's (the send is forwarded there first). Before measuring, \
             each pair gets one message through, retrying while the sender's region does not yet know \
-            the conversation's home. During the measured phase every --metrics endpoint's \
+            the conversation's home. The pairs' sends are staggered over each send interval, so the \
+            link sees a steady stream rather than bursts of --pairs messages. During the measured phase every --metrics endpoint's \
             relay_replication_lag_seconds and relay_replication_outbox_frames are sampled every 100 ms. \
             --rate is required, and per device it must stay under the regions' sendsPerSecond \
             (--device-rate-limit) or sends are refused. \
@@ -73,7 +74,7 @@ public struct CrossRegionCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let pairsConfiguration = try traffic.configuration(
-            common, rate: rate, recipient: (toHost, toPort), firstUser: sequencedAt
+            common, rate: rate, recipient: (toHost, toPort), firstUser: sequencedAt, staggered: true
         )
         let route = CrossRegionRoute(from: common.home, to: toHome, sequencedAt: sequencedAt, rttMs: rttMs)
         let targets = metrics.compactMap(MetricsTarget.init(argument:))

@@ -41,11 +41,12 @@ struct PairsOptions: ParsableArguments {
     /// `recipient` (the same relay when nil).
     func configuration(
         _ common: ChatBenchOptions, rate: Double, recipient: (host: String, port: Int)? = nil,
-        firstUser: PairSide = .sender, sources: [String] = []
+        firstUser: PairSide = .sender, staggered: Bool = false, sources: [String] = []
     ) throws -> PairsConfiguration {
         PairsConfiguration(
             host: common.host, port: common.port,
-            recipientHost: recipient?.host ?? common.host, recipientPort: recipient?.port ?? common.port, firstUser: firstUser,
+            recipientHost: recipient?.host ?? common.host, recipientPort: recipient?.port ?? common.port,
+            firstUser: firstUser, staggered: staggered,
             pairs: pairs, rate: rate, window: window, payloadSize: payload,
             duration: ChatBenchOptions.seconds(duration), warmup: ChatBenchOptions.seconds(warmup),
             drainTimeout: ChatBenchOptions.seconds(drainTimeout),

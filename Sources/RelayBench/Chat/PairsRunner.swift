@@ -18,6 +18,10 @@ struct PairsConfiguration: Sendable {
     /// Whose user id sorts first in each 1:1 conversation id, and so whose
     /// home region sequences the conversation.
     var firstUser = PairSide.sender
+    /// At a target rate: pair i sends its first message i/N of a send
+    /// interval after a phase starts, so that the pairs' sends spread over
+    /// each interval instead of leaving together in bursts of N.
+    var staggered = false
     var pairs: Int
     /// Messages per second over all pairs; 0 for as fast as the windows allow.
     var rate: Double
@@ -79,7 +83,6 @@ enum PairsRunner {
     ) async throws -> (result: PairsResult, alongside: Alongside) {
         var drivers: [(box: NIOLoopBoundBox<ChatPairDriver>, ready: EventLoopFuture<Void>)] = []
         var channels: [(channel: EventLoopFuture<any Channel>, endpoint: String)] = []
-        let perPairRate = configuration.rate / Double(configuration.pairs)
         for (i, (a, b)) in identities.enumerated() {
             let loop = group.next()
             let ready = loop.makePromise(of: Void.self)
@@ -131,13 +134,13 @@ enum PairsRunner {
             }
             for probe in probes { try await probe.get() }
             if configuration.warmup > .zero {
-                _ = try await phase(drivers.map(\.box), duration: configuration.warmup, rate: perPairRate, drain: configuration.drainTimeout)
+                _ = try await phase(drivers.map(\.box), configuration.warmup, configuration)
             }
             let cpuBefore = processCPUSeconds()
             let sidekick = Task { await alongside() }
             let outcomes: [PairOutcome]
             do {
-                outcomes = try await phase(drivers.map(\.box), duration: configuration.duration, rate: perPairRate, drain: configuration.drainTimeout)
+                outcomes = try await phase(drivers.map(\.box), configuration.duration, configuration)
             } catch {
                 sidekick.cancel()
                 throw error
@@ -153,11 +156,17 @@ enum PairsRunner {
         }
     }
 
+    /// Every pair sends for `duration` at its share of the rate, then drains.
     private static func phase(
-        _ drivers: [NIOLoopBoundBox<ChatPairDriver>], duration: TimeAmount, rate: Double, drain: TimeAmount
+        _ drivers: [NIOLoopBoundBox<ChatPairDriver>], _ duration: TimeAmount, _ configuration: PairsConfiguration
     ) async throws -> [PairOutcome] {
-        let futures = drivers.map { box in
-            box.eventLoop.flatSubmit { box.value.startPhase(duration: duration, rate: rate, drainTimeout: drain) }
+        let rate = configuration.rate / Double(configuration.pairs)
+        let futures = drivers.enumerated().map { i, box in
+            let offset = configuration.staggered && rate > 0
+                ? TimeAmount.nanoseconds(Int64(Double(i) / Double(drivers.count) / rate * 1e9)) : .zero
+            return box.eventLoop.flatSubmit {
+                box.value.startPhase(duration: duration, rate: rate, offset: offset, drainTimeout: configuration.drainTimeout)
+            }
         }
         var outcomes: [PairOutcome] = []
         for future in futures { outcomes.append(try await future.get()) }
