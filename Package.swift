@@ -51,6 +51,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Reads relays' operability endpoints: a one-shot HTTP/1.1 GET and the
+        // Prometheus text format. Shared by the drill (Relay) and relay-bench.
+        .target(
+            name: "MetricsScrape",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The chat domain: identifiers, envelopes (generated protobuf), rules. No I/O.
         .target(
             name: "RelayCore",
@@ -68,7 +78,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "MQTT", "MQTTServer",
-                "RelayCore", "RelayIdentity", "RelayStore",
+                "RelayCore", "RelayIdentity", "RelayStore", "MetricsScrape",
                 // MosquittoClient: the replication shipper speaks MQTT to peers over libmosquitto.
                 "RelayClient",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -138,7 +148,7 @@ let package = Package(
         .target(
             name: "RelayBench",
             dependencies: [
-                "MQTT", "RelayCore", "RelayIdentity",
+                "MQTT", "RelayCore", "RelayIdentity", "MetricsScrape",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -151,6 +161,11 @@ let package = Package(
         .testTarget(
             name: "MQTTTests",
             dependencies: ["MQTT", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MetricsScrapeTests",
+            dependencies: ["MetricsScrape"],
             swiftSettings: strict
         ),
         .testTarget(

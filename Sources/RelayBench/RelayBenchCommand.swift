@@ -6,7 +6,7 @@ public struct RelayBenchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "relay-bench",
         abstract: "Load generator for MQTT brokers and the relay.",
-        subcommands: [MQTTCommand.self, PairsCommand.self, GroupCommand.self, ConnectionsCommand.self, WireCommand.self]
+        subcommands: [MQTTCommand.self, PairsCommand.self, CrossRegionCommand.self, GroupCommand.self, ConnectionsCommand.self, WireCommand.self]
     )
 
     public init() {}

@@ -78,17 +78,4 @@ import Testing
         let figures = DrillChecker(regionDevices: [0], killMs: 1000).figures(of: book)
         #expect(figures.delivered == 0 && figures.rpoMessages == 1)
     }
-
-    @Test func readsTheLargestReplicationLagOfAnyPeer() {
-        let text = """
-            # TYPE relay_replication_lag_seconds gauge
-            relay_replication_lag_seconds{peer="eu-west"} 0.25
-            relay_replication_lag_seconds{peer="ap-south"} 1.5
-            relay_replication_lag_seconds_total 99
-            relay_replication_outbox_frames{peer="eu-west"} 12
-            """
-        #expect(ReplicationLagSampler.maximum(of: "relay_replication_lag_seconds", in: text) == 1.5)
-        #expect(ReplicationLagSampler.maximum(of: "relay_replication_outbox_frames", in: text) == 12)
-        #expect(ReplicationLagSampler.maximum(of: "relay_missing", in: text) == nil)
-    }
 }

@@ -1,6 +1,4 @@
-import Foundation
-import NIOCore
-import NIOPosix
+import MetricsScrape
 
 /// Reads every live region's `/metrics` once a second during a drill and
 /// keeps the largest replication lag seen: `relay_replication_lag_seconds`
@@ -59,9 +57,9 @@ final class ReplicationLagSampler: Sendable {
         var pending: Double = 0
         var answered = 0
         for region in regions {
-            guard let text = try? await Self.get("/metrics", from: region.address) else { continue }
-            let lag = Self.maximum(of: "relay_replication_lag_seconds", in: text)
-            let frames = Self.maximum(of: "relay_replication_outbox_frames", in: text)
+            guard let text = try? await PlainHTTP.get("/metrics", host: region.address.host, port: region.address.port) else { continue }
+            let lag = PrometheusText.maximum(of: "relay_replication_lag_seconds", in: text)
+            let frames = PrometheusText.maximum(of: "relay_replication_outbox_frames", in: text)
             pending += frames ?? 0
             answered += 1
             peak.update { peak in
@@ -77,53 +75,5 @@ final class ReplicationLagSampler: Sendable {
         guard answered > 0 else { return }
         let empty = pending == 0
         emptySince.update { since in since = empty ? (since ?? now) : nil }
-    }
-
-    /// The largest value of `metric` (any labels) in a Prometheus text exposition.
-    static func maximum(of metric: String, in text: String) -> Double? {
-        var best: Double?
-        for line in text.split(separator: "\n") where line.hasPrefix(metric) {
-            let rest = line.dropFirst(metric.count)
-            guard rest.first == " " || rest.first == "{" else { continue }
-            guard let value = line.split(separator: " ").last.flatMap({ Double($0) }), value.isFinite else { continue }
-            best = max(best ?? value, value)
-        }
-        return best
-    }
-
-    /// A plain HTTP/1.1 GET with `Connection: close`; the body, read until the peer closes.
-    static func get(_ path: String, from address: HostPort) async throws -> String {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.milliseconds(500))
-            .connect(host: address.host, port: address.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let deadline = group.next().scheduleTask(in: .seconds(2)) { channel.channel.close(promise: nil) }
-        defer { deadline.cancel() }
-        return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n"))
-            var received: [UInt8] = []
-            for try await var chunk in inbound {
-                received += chunk.readBytes(length: chunk.readableBytes) ?? []
-                if let body = Self.completeBody(received) { return body }
-            }
-            return Self.completeBody(received, atEnd: true) ?? ""
-        }
-    }
-
-    /// The body once the response is complete (by Content-Length, or at the end of the stream).
-    private static func completeBody(_ bytes: [UInt8], atEnd: Bool = false) -> String? {
-        let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
-        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
-        let body = bytes[(end + 4)...]
-        if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-           let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
-            return body.count >= length ? String(decoding: body.prefix(length), as: UTF8.self) : nil
-        }
-        return atEnd ? String(decoding: body, as: UTF8.self) : nil
     }
 }

@@ -33,7 +33,8 @@ struct PairOutcome: Sendable {
 /// receiver reads them from `d/<device>/m` and checks the conversation's
 /// seqs arrive in order, without gaps or repeats. At most `window` messages are
 /// sent and not yet delivered; at a target rate the sender writes what is
-/// due, else (rate 0) as much as the window allows.
+/// due, else (rate 0) as much as the window allows. Before the phases, one
+/// message is got through (`probe`), so they start on a working route.
 final class ChatPairDriver: ChatDeviceDelegate {
     let index: Int
     let conversation: String
@@ -54,6 +55,7 @@ final class ChatPairDriver: ChatDeviceDelegate {
     /// Sent and neither delivered nor refused.
     private var outstanding = 0
     private var phase: Phase?
+    private var probe: Probe?
 
     private struct Phase {
         var promise: EventLoopPromise<PairOutcome>
@@ -63,6 +65,16 @@ final class ChatPairDriver: ChatDeviceDelegate {
         var timers: [Scheduled<Void>] = []
         var tick: Scheduled<Void>?
         var tickInterval = TimeAmount.milliseconds(1)
+    }
+
+    private struct Probe {
+        var promise: EventLoopPromise<Void>
+        var retryInterval: TimeAmount
+        var deadline: Scheduled<Void>
+        var retry: Scheduled<Void>?
+        var delivered = false
+        /// The relay's reason for the last refusal, for the timeout's message.
+        var lastRefusal: String?
     }
 
     init(index: Int, conversation: String, payloadSize: Int, window: Int, loop: any EventLoop, ready: EventLoopPromise<Void>) {
@@ -84,12 +96,55 @@ final class ChatPairDriver: ChatDeviceDelegate {
         fail(BenchError(.timedOut, "pair \(index): not connected and subscribed in time"))
     }
 
+    // MARK: Probe
+
+    /// Sends one message and succeeds once it is delivered and
+    /// acknowledged; while it is refused, sends another every
+    /// `retryInterval`: across regions a conversation is refused until the
+    /// sender's region knows its home (the first user's directory entry,
+    /// replicated when that user's device connects in another region).
+    /// Fails when `timeout` runs out first.
+    func startProbe(retryInterval: TimeAmount, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        if let failure {
+            promise.fail(failure)
+            return promise.futureResult
+        }
+        let deadline = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard let probe else { return }
+            let reason = probe.lastRefusal.map { "refused: \($0)" } ?? "not delivered"
+            fail(BenchError(.timedOut, "pair \(index): the first message did not get through in time (\(reason))"))
+        }
+        probe = Probe(promise: promise, retryInterval: retryInterval, deadline: deadline)
+        sendProbe()
+        return promise.futureResult
+    }
+
+    private func sendProbe() {
+        guard probe != nil, let sender, sender.isReady else { return }
+        probe?.retry = nil
+        write(1, at: NIODeadline.now().uptimeNanoseconds, on: sender)
+    }
+
+    private func probeRefused(_ reason: String) {
+        guard let probe else { return }
+        self.probe?.lastRefusal = reason
+        self.probe?.retry = loop.assumeIsolated().scheduleTask(in: probe.retryInterval) { [self] in sendProbe() }
+    }
+
+    private func checkProbe() {
+        guard let probe, probe.delivered, unacknowledged.isEmpty else { return }
+        self.probe = nil
+        probe.deadline.cancel()
+        probe.promise.succeed(())
+    }
+
     // MARK: Phases
 
     /// Sends for `duration` at `rate` messages per second (0: as fast as the
-    /// window allows), then waits up to `drainTimeout` for every message to
-    /// be delivered and acknowledged.
-    func startPhase(duration: TimeAmount, rate: Double, drainTimeout: TimeAmount) -> EventLoopFuture<PairOutcome> {
+    /// window allows), the first one `offset` after the start, then waits up
+    /// to `drainTimeout` for every message to be delivered and acknowledged.
+    func startPhase(duration: TimeAmount, rate: Double, offset: TimeAmount = .zero, drainTimeout: TimeAmount) -> EventLoopFuture<PairOutcome> {
         let promise = loop.makePromise(of: PairOutcome.self)
         if let failure {
             promise.fail(failure)
@@ -99,7 +154,7 @@ final class ChatPairDriver: ChatDeviceDelegate {
         var phase = Phase(promise: promise, pacer: nil)
         phase.outcome.startedAt = now.uptimeNanoseconds
         if rate > 0 {
-            phase.pacer = SendPacer(rate: rate, start: now.uptimeNanoseconds)
+            phase.pacer = SendPacer(rate: rate, start: (now + offset).uptimeNanoseconds)
             phase.tickInterval = .nanoseconds(max(1_000_000, Int64(1e9 / rate)))
         }
         let isolated = loop.assumeIsolated()
@@ -165,6 +220,13 @@ final class ChatPairDriver: ChatDeviceDelegate {
             count = room >= max(1, window / 4) || outstanding == 0 ? room : 0
         }
         guard count > 0 else { return }
+        phase.outcome.sent += UInt64(count)
+        self.phase = phase
+        write(count, at: now, on: sender)
+    }
+
+    /// Publishes `count` sends stamped `now`, then flushes.
+    private func write(_ count: Int, at now: UInt64, on sender: ChatDeviceHandler) {
         for _ in 0..<count {
             var send = Relay_V1_Send()
             send.clientMessageID = String(nextSequence)
@@ -176,8 +238,6 @@ final class ChatPairDriver: ChatDeviceDelegate {
             nextSequence += 1
             outstanding += 1
         }
-        phase.outcome.sent += UInt64(count)
-        self.phase = phase
         sender.flush()
     }
 
@@ -203,6 +263,7 @@ final class ChatPairDriver: ChatDeviceDelegate {
                   status.kind == .refused {
             outstanding -= 1
             phase?.outcome.refused += 1
+            probeRefused("\(status.error.code): \(status.error.message)")
             checkDrained()
         }
     }
@@ -218,6 +279,8 @@ final class ChatPairDriver: ChatDeviceDelegate {
         outstanding -= 1
         guard var phase else {
             lastDelivered = seq
+            probe?.delivered = true
+            checkProbe()
             return
         }
         if seq != lastDelivered + 1 { phase.outcome.outOfOrder += 1 }
@@ -234,6 +297,7 @@ final class ChatPairDriver: ChatDeviceDelegate {
         phase?.outcome.acknowledged += 1
         if now >= sentAt { phase?.outcome.ack.record(now - sentAt) }
         checkDrained()
+        checkProbe()
     }
 
     func deviceReadComplete(_ device: ChatDeviceHandler) {
@@ -257,11 +321,18 @@ final class ChatPairDriver: ChatDeviceDelegate {
             for timer in phase.timers { timer.cancel() }
             phase.promise.fail(error)
         }
+        if let probe {
+            self.probe = nil
+            probe.deadline.cancel()
+            probe.retry?.cancel()
+            probe.promise.fail(error)
+        }
     }
 
     /// DISCONNECTs both devices.
     func close() {
         phase?.tick?.cancel()
+        probe?.retry?.cancel()
         sender?.disconnect()
         receiver?.disconnect()
     }

@@ -18,6 +18,17 @@ struct DeviceTokens: Sendable {
         self.home = home
     }
 
+    private init(issuer: TokenIssuer, home: String) {
+        self.issuer = issuer
+        self.home = home
+    }
+
+    /// Tokens from the same key that name `home` instead: for devices
+    /// another region serves.
+    func homed(in home: String) -> DeviceTokens {
+        DeviceTokens(issuer: issuer, home: home)
+    }
+
     /// Identities with tokens valid for a day, for each (user, device).
     func identities(_ devices: [(user: String, device: String)]) async throws -> [ChatDeviceIdentity] {
         var identities: [ChatDeviceIdentity] = []

@@ -93,22 +93,32 @@ struct PairsResult: ChatBenchResult, Sendable, Codable {
     }
 
     func table() -> String {
+        let header = "relay-bench pairs\(label.map { " [\($0)]" } ?? "") \(host):\(port) \(settings)"
+        return ([header] + figures()).joined(separator: "\n")
+    }
+
+    /// The run's settings after the endpoint: protocol, run id, sizes, client CPU.
+    var settings: String {
+        "MQTT \(protocolVersion)" + (topicAliases ? " (topic aliases)" : "") + " run \(runID) pairs=\(pairs) window=\(window)"
+            + " payload=\(payloadBytes) threads=\(threads) client_cpu=\(TextTable.format(clientCPUPercent, 0))%"
+    }
+
+    /// The table of rates, counts and latencies, then a line for each kind of failure.
+    func figures() -> [String] {
         let f = TextTable.format
-        let header = "relay-bench pairs\(label.map { " [\($0)]" } ?? "") \(host):\(port) MQTT \(protocolVersion)"
-            + (topicAliases ? " (topic aliases)" : "") + " run \(runID) pairs=\(pairs) window=\(window)"
-            + " payload=\(payloadBytes) threads=\(threads) client_cpu=\(f(clientCPUPercent, 0))%"
         let table = TextTable.render(
             ["target/s", "sent/s", "delivered/s", "sent", "delivered", "lost", "behind", "sustained",
-             "ack_p50_us", "ack_p99_us", "ack_p99.9_us", "dlv_p50_us", "dlv_p99_us", "dlv_p99.9_us"],
+             "ack_p50_us", "ack_p99_us", "ack_p99.9_us", "ack_max_us",
+             "dlv_p50_us", "dlv_p99_us", "dlv_p99.9_us", "dlv_max_us"],
             [[targetRate > 0 ? f(targetRate, 0) : "max", f(sentPerSecond, 0), f(deliveredPerSecond, 0),
               "\(sent)", "\(delivered)", "\(lost)", "\(behind)", targetRate > 0 ? (sustained ? "yes" : "no") : "-",
-              f(ackMicros.p50, 0), f(ackMicros.p99, 0), f(ackMicros.p999, 0),
-              f(deliveryMicros.p50, 0), f(deliveryMicros.p99, 0), f(deliveryMicros.p999, 0)]]
+              f(ackMicros.p50, 0), f(ackMicros.p99, 0), f(ackMicros.p999, 0), f(ackMicros.max, 0),
+              f(deliveryMicros.p50, 0), f(deliveryMicros.p99, 0), f(deliveryMicros.p999, 0), f(deliveryMicros.max, 0)]]
         )
-        var lines = [header, table]
+        var lines = [table]
         if refused > 0 { lines.append("REFUSED \(refused) sends (rate limits? see the region's sendsPerSecond)") }
         if outOfOrder > 0 || duplicates > 0 { lines.append("out of order \(outOfOrder), duplicates \(duplicates)") }
         if timedOut { lines.append("TIMED OUT before every message was delivered") }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }
