@@ -42,9 +42,16 @@ final class RateLimiter: Sendable {
     private let keyFetches: TokenBucketParameters
     private let typing: TokenBucketParameters
     private let logger: Logger
+    /// A held bucket: its first take is on its way to Redis, or its state is here.
+    private enum Held {
+        case loading(EventLoopFuture<Void>)
+        case ready(TokenBucketState)
+    }
+
     /// Buckets of devices connected here, by device (a device held with no
-    /// state for a bucket yet takes its first token from Redis).
-    private let held = NIOLockedValueBox<[String: [Bucket: TokenBucketState]]>([:])
+    /// entry for a bucket yet takes its first token from Redis; takes that
+    /// come meanwhile wait for it, so none is counted twice).
+    private let held = NIOLockedValueBox<[String: [Bucket: Held]]>([:])
 
     init(redis: RedisClient, configuration: ChatConfiguration, logger: Logger) throws {
         self.redis = redis
@@ -93,15 +100,17 @@ final class RateLimiter: Sendable {
     /// `device` left this node: its held buckets are written back to Redis,
     /// as `rate_limit.lua` would have stored them.
     func release(device: String, on loop: any EventLoop) {
-        guard let states = held.withLockedValue({ $0.removeValue(forKey: device) }), !states.isEmpty else { return }
+        guard let buckets = held.withLockedValue({ $0.removeValue(forKey: device) }) else { return }
         var commands: [RedisCommand] = []
-        for (bucket, state) in states {
+        for (bucket, entry) in buckets {
+            guard case .ready(let state) = entry else { continue }
             let key = Self.key(bucket, device: device)
             commands.append(RedisCommand(
                 "HSET", key, "tokens", String(format: "%.17g", state.tokens), "updated", "\(state.updatedAtMilliseconds)"
             ))
             commands.append(RedisCommand("PEXPIRE", key, "\(parameters(bucket).idleExpiryMilliseconds)"))
         }
+        guard !commands.isEmpty else { return }
         redis.pipeline(commands, on: loop).whenFailure { error in
             self.logger.warning("rate limit state not written back", metadata: ["device": "\(device)", "error": "\(error)"])
         }
@@ -111,32 +120,66 @@ final class RateLimiter: Sendable {
     /// ahead, else the refusal ("rate_limited" with `retry_after_seconds`).
     /// Never fails. In memory when the bucket is held here.
     func admit(_ bucket: Bucket, device: String, on loop: any EventLoop) -> EventLoopFuture<ChatError?> {
+        enum Step {
+            case decided(TokenBucketDecision)
+            case wait(EventLoopFuture<Void>)
+            /// To Redis; the promise (when held) tells waiting takes the state is here.
+            case redis(EventLoopPromise<Void>?)
+        }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let p = parameters(bucket)
-        let local = held.withLockedValue { held -> TokenBucketDecision? in
-            guard let state = held[device]?[bucket] else { return nil }
-            let decision = TokenBucket.take(p, state: state, nowMilliseconds: now)
-            held[device]?[bucket] = decision.state
-            return decision
+        let step = held.withLockedValue { held -> Step in
+            guard held[device] != nil else { return .redis(nil) }
+            switch held[device]?[bucket] {
+            case .ready(let state):
+                let decision = TokenBucket.take(p, state: state, nowMilliseconds: now)
+                held[device]?[bucket] = .ready(decision.state)
+                return .decided(decision)
+            case .loading(let loaded):
+                return .wait(loaded)
+            case nil:
+                let loaded = loop.makePromise(of: Void.self)
+                held[device]?[bucket] = .loading(loaded.futureResult)
+                return .redis(loaded)
+            }
         }
-        if let local {
-            return loop.makeSucceededFuture(RateLimited(local).map { ChatError($0) })
+        switch step {
+        case .decided(let decision):
+            return loop.makeSucceededFuture(RateLimited(decision).map { ChatError($0) })
+        case .wait(let loaded):
+            return loaded.hop(to: loop).flatMap { self.admit(bucket, device: device, on: loop) }
+        case .redis(let loaded):
+            return takeFromRedis(bucket, device: device, loaded: loaded, on: loop)
         }
-        return redis.send(command(bucket, device: device), on: loop).flatMapThrowing { reply -> ChatError? in
+    }
+
+    /// A take by `rate_limit.lua`; with `loaded`, the state it returns is held from here on.
+    private func takeFromRedis(_ bucket: Bucket, device: String, loaded: EventLoopPromise<Void>?, on loop: any EventLoop) -> EventLoopFuture<ChatError?> {
+        redis.send(command(bucket, device: device), on: loop).flatMapThrowing { reply -> ChatError? in
             guard let values = reply.array, values.count == 4, let allowed = values[0].int, let wait = values[1].int,
                   let tokens = values[2].string.flatMap({ Double($0) }), let updated = values[3].int
             else {
                 throw ChatError.storeReply("rate_limit.lua answered \(reply)")
             }
-            self.held.withLockedValue { held in
-                // Held from here on (unless the device left meanwhile or a concurrent take got there first).
-                if held[device] != nil, held[device]?[bucket] == nil {
-                    held[device]?[bucket] = TokenBucketState(tokens: tokens, updatedAtMilliseconds: Int64(updated))
+            if let loaded {
+                self.held.withLockedValue { held in
+                    // Unless the device left meanwhile.
+                    if held[device] != nil {
+                        held[device]?[bucket] = .ready(TokenBucketState(tokens: tokens, updatedAtMilliseconds: Int64(updated)))
+                    }
                 }
+                loaded.succeed(())
             }
             if allowed == 1 { return nil }
             return ChatError(RateLimited(retryAfterSeconds: UInt32(clamping: (wait + 999) / 1000)))
         }.flatMapError { error in
+            if let loaded {
+                // The next take tries Redis again.
+                self.held.withLockedValue { held in
+                    if case .loading = held[device]?[bucket] { held[device]?[bucket] = nil }
+                }
+                loaded.succeed(())
+            }
             self.logger.warning("rate limit not checked", metadata: ["device": "\(device)", "bucket": "\(bucket)", "error": "\(error)"])
             return loop.makeSucceededFuture(nil)
         }
