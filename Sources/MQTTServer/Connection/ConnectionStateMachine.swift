@@ -1,3 +1,4 @@
+import DequeModule
 import MQTT
 import NIOCore
 
@@ -97,15 +98,27 @@ struct ConnectionStateMachine {
         var inboundAliases: [UInt16: String] = [:]
         /// QoS 1/2 PUBLISHes received and not yet acknowledged, in order
         /// (PUBACKs go out in the order PUBLISHes came, MQTT 5.0 §4.6).
-        var pendingAcks = CircularBuffer<PendingAck>()
+        /// A `Deque`: no storage until the client's first QoS 1/2 PUBLISH.
+        var pendingAcks = Deque<PendingAck>()
     }
 
+    /// Small on purpose (a few dozen bytes): it carries only the two
+    /// properties an acknowledgement may have, not a whole `MQTTProperties`.
     struct PendingAck {
         var packetIdentifier: UInt16
         var qos: QoS
         var reasonCode: ReasonCode?
-        /// The router's Reason String and User Properties for the acknowledgement.
-        var properties = MQTTProperties()
+        /// The router's Reason String for the acknowledgement (MQTT 5 only).
+        var reasonString: String? = nil
+        /// The router's User Properties for the acknowledgement (MQTT 5 only).
+        var userProperties: [UserProperty] = []
+
+        var properties: MQTTProperties {
+            var properties = MQTTProperties()
+            properties.reasonString = reasonString
+            properties.userProperties = userProperties
+            return properties
+        }
     }
 
     let configuration: MQTTServerConfiguration
@@ -454,10 +467,8 @@ struct ConnectionStateMachine {
         if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
             c.pendingAcks[index].reasonCode = reasonCode
             if c.version == .v5 {
-                var kept = MQTTProperties()
-                kept.reasonString = properties.reasonString
-                kept.userProperties = properties.userProperties
-                c.pendingAcks[index].properties = kept
+                c.pendingAcks[index].reasonString = properties.reasonString
+                c.pendingAcks[index].userProperties = properties.userProperties
             }
         }
         while let head = c.pendingAcks.first, let code = head.reasonCode {

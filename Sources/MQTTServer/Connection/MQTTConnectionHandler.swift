@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import MQTT
 import NIOCore
@@ -32,7 +33,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var inReadBurst = false
     private var flushScheduled = false
 
-    private var earlyFrames = CircularBuffer<MQTTFrame>()
+    /// Frames that came after CONNECT, before CONNACK. Deques and arrays
+    /// hold no storage while empty, so a connected client pays nothing here.
+    private var earlyFrames = Deque<MQTTFrame>()
     private var earlyDeliveries: [MQTTDelivery] = []
     private var keepAliveInterval: TimeAmount?
     private var lastActivity = NIODeadline.now()
