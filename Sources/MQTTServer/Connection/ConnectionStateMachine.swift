@@ -138,14 +138,16 @@ struct ConnectionStateMachine {
     /// Hands over the acknowledgement callbacks to run.
     mutating func takeAcknowledged() -> [@Sendable () -> Void] {
         guard !acknowledged.isEmpty else { return [] }
-        defer { acknowledged.removeAll(keepingCapacity: true) }
+        // Hands the storage over: keeping its capacity would copy it (the
+        // caller holds it), and an idle connection would keep it.
+        defer { acknowledged = [] }
         return acknowledged
     }
 
     /// Hands over the credit tickets to release.
     mutating func takeReleasedTickets() -> [CreditTicket] {
         guard !releasedTickets.isEmpty else { return [] }
-        defer { releasedTickets.removeAll(keepingCapacity: true) }
+        defer { releasedTickets = [] }
         return releasedTickets
     }
 

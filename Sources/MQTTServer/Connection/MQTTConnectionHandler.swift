@@ -23,6 +23,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var link: ConnectionLink?
     private var requestedExpiry: UInt32 = 0
 
+    /// Packets to encode. Like `outBuffer`, it holds no storage between
+    /// flushes (an `MQTTPacket` is a few hundred bytes).
     private var output: [MQTTPacket] = []
     /// Output encoded this tick. Empty (no storage) between flushes, so an
     /// idle connection holds no output buffer; the next write reserves
@@ -445,6 +447,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         outBufferReserve = min(max(outBuffer.readableBytes, 512), 64 * 1024)
         context.writeAndFlush(wrapOutboundOut(outBuffer), promise: nil)
         outBuffer = ByteBuffer()
+        if output.isEmpty { output = [] }
     }
 }
 
