@@ -17,7 +17,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     private var machine: ConnectionStateMachine
     private let server: ServerContext
-    private var logger: Logger
     private var context: ChannelHandlerContext?
     private var session: MQTTSession?
     private var link: ConnectionLink?
@@ -53,16 +52,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     init(server: ServerContext) {
         self.server = server
         self.machine = ConnectionStateMachine(configuration: server.configuration)
-        self.logger = server.logger
     }
 
     // MARK: - Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if let remote = context.channel.remoteAddress {
-            logger[metadataKey: "peer"] = "\(remote)"
-        }
         if context.channel.isActive { startConnectTimer(context) }
     }
 
@@ -122,17 +117,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let error = error as? MQTTError {
-            logger.debug("protocol error", metadata: ["error": "\(error)"])
+            log(.debug, "protocol error", metadata: ["error": "\(error)"])
             perform(machine.errorCaught(error, output: &output))
         } else {
-            logger.debug("connection error", metadata: ["error": "\(error)"])
+            log(.debug, "connection error", metadata: ["error": "\(error)"])
             perform(machine.connectionLost())
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if !context.channel.isWritable {
-            logger.info("disconnecting a client that does not read", metadata: ["limit": "\(server.configuration.maximumOutgoingBytes)"])
+            log(.info, "disconnecting a client that does not read", metadata: ["limit": "\(server.configuration.maximumOutgoingBytes)"])
             perform(machine.outputOverflowed())
         }
         context.fireChannelWritabilityChanged()
@@ -160,7 +155,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                     output.append(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
                 }
             }
-            logger.debug("refused CONNECT", metadata: ["error": "\(error)"])
+            log(.debug, "refused CONNECT", metadata: ["error": "\(error)"])
             perform(machine.errorCaught(error, output: &output))
         }
     }
@@ -175,7 +170,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             let packet = try MQTTPacket.decode(frame, version: wireVersion)
             perform(machine.packetReceived(packet, now: lastActivity, output: &output))
         } catch {
-            logger.debug("bad packet", metadata: ["error": "\(error)"])
+            log(.debug, "bad packet", metadata: ["error": "\(error)"])
             perform(machine.errorCaught(error, output: &output))
         }
     }
@@ -248,7 +243,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         let link = ConnectionLink(self, eventLoop: context.eventLoop)
         self.link = link
         requestedExpiry = request.sessionExpiry
-        logger[metadataKey: "client"] = "\(request.clientIdentifier)"
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         server.registry.open(request, link: link).whenComplete { result in
             let handler = bound.value
@@ -262,9 +256,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 }
                 handler.perform(handler.machine.sessionOpened(resumed: state, now: handler.now, output: &handler.output))
                 handler.server.router.sessionConnected(session, resumed: state != nil)
-                handler.logger.debug("connected", metadata: ["resumed": "\(state != nil)"])
+                handler.log(.debug, "connected", metadata: ["resumed": "\(state != nil)"])
             case .failure(let error):
-                handler.logger.warning("could not open session", metadata: ["error": "\(error)"])
+                handler.log(.warning, "could not open session", metadata: ["client": "\(request.clientIdentifier)", "error": "\(error)"])
                 handler.perform(handler.machine.connectTimedOut())
             }
             handler.flushNow()
@@ -360,7 +354,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         writeOutput()
         flushNow()
         context?.close(promise: nil)
-        logger.debug("closed", metadata: ["reason": "\(closing.reason)"])
+        log(.debug, "closed", metadata: ["reason": "\(closing.reason)"])
 
         if let session, let link {
             if let state = closing.session {
@@ -401,12 +395,36 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             let handler = bound.value
             guard !handler.closed else { return }
             if handler.context?.eventLoop.now ?? .now() >= handler.lastActivity + interval {
-                handler.logger.info("keep-alive timeout")
+                handler.log(.info, "keep-alive timeout")
                 handler.perform(handler.machine.keepAliveExpired(output: &handler.output))
             } else {
                 handler.scheduleKeepAliveCheck()
             }
         }
+    }
+
+    // MARK: - Logging
+
+    /// Logs with the connection's peer address and client identifier, looked
+    /// up only when `level` is enabled: a connection keeps no logger
+    /// metadata of its own (it took about 600 bytes per connection).
+    private func log(
+        _ level: Logger.Level,
+        _ message: @autoclosure () -> Logger.Message,
+        metadata: @autoclosure () -> Logger.Metadata = [:],
+        file: String = #fileID,
+        function: String = #function,
+        line: UInt = #line
+    ) {
+        server.logger.log(level: level, message(), metadata: connectionMetadata(metadata()), file: file, function: function, line: line)
+    }
+
+    private func connectionMetadata(_ extra: Logger.Metadata) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        if let remote = context?.channel.remoteAddress { metadata["peer"] = "\(remote)" }
+        if let session { metadata["client"] = "\(session.clientIdentifier)" }
+        metadata.merge(extra) { _, new in new }
+        return metadata
     }
 
     // MARK: - Output
@@ -422,7 +440,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             do {
                 try packet.write(to: &outBuffer, version: wireVersion)
             } catch {
-                logger.error("could not encode a packet", metadata: ["error": "\(error)"])
+                log(.error, "could not encode a packet", metadata: ["error": "\(error)"])
             }
         }
         server.metrics.packetsOut.increment(by: output.count)
