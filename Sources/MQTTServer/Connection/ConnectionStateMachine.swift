@@ -64,10 +64,13 @@ struct ConnectionStateMachine {
         case slowConsumer
     }
 
+    /// The connecting states are boxed (`indirect`): a CONNECT is about
+    /// 600 bytes inline, and the state of every connected client would be
+    /// that large for the sake of a few milliseconds of connecting.
     enum State {
         case awaitingConnect
-        case authenticating(ConnectPacket)
-        case openingSession(Pending)
+        indirect case authenticating(ConnectPacket)
+        indirect case openingSession(Pending)
         case connected(Connected)
         case closed
     }
@@ -88,7 +91,9 @@ struct ConnectionStateMachine {
         var version: ProtocolVersion
         var clientIdentifier: String
         var session: SessionState
-        var will: ConnectPacket.Will?
+        /// Boxed: few clients register a will, and inline it would add
+        /// about 300 bytes to every connection.
+        var will: WillBox?
         var sessionExpiry: UInt32
         /// At most this many QoS 1/2 messages in flight to the client.
         var inflightLimit: Int
@@ -104,6 +109,15 @@ struct ConnectionStateMachine {
 
     /// Small on purpose (a few dozen bytes): it carries only the two
     /// properties an acknowledgement may have, not a whole `MQTTProperties`.
+    /// A registered will, held by reference.
+    final class WillBox {
+        let will: ConnectPacket.Will
+
+        init(_ will: ConnectPacket.Will) {
+            self.will = will
+        }
+    }
+
     struct PendingAck {
         var packetIdentifier: UInt16
         var qos: QoS
@@ -274,7 +288,7 @@ struct ConnectionStateMachine {
             version: connect.protocolVersion,
             clientIdentifier: pending.clientIdentifier,
             session: resumed ?? SessionState(),
-            will: connect.will,
+            will: connect.will.map(WillBox.init),
             sessionExpiry: expiry,
             inflightLimit: max(1, inflightLimit),
             clientMaximumPacketSize: v5 ? connect.properties.maximumPacketSize : nil,
@@ -693,7 +707,7 @@ struct ConnectionStateMachine {
         // The will goes out now, unless the session continues in the new
         // connection before a will delay has passed (MQTT 5.0 §3.1.3.2.2).
         var will: (ConnectPacket.Will, UInt32)?
-        if let w = c.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
+        if let w = c.will?.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
             will = (w, 0)
         }
         var session = c.session
@@ -757,7 +771,7 @@ struct ConnectionStateMachine {
         releasedTickets.append(contentsOf: c.session.takeTickets())
         state = .closed
         var will: (ConnectPacket.Will, UInt32)?
-        if publishWill, let w = c.will {
+        if publishWill, let w = c.will?.will {
             will = (w, min(w.properties.willDelayInterval ?? 0, c.sessionExpiry))
         }
         return .close(Closing(reason: reason, will: will, session: c.session, sessionExpiry: c.sessionExpiry))
