@@ -53,8 +53,7 @@ import Testing
 
     func client(_ version: ProtocolVersion = .v5) throws -> Client {
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(MQTTFrameDecoder(maximumPacketSize: server.configuration.maximumPacketSize)))
-        try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(server: server))
+        try MQTTServer.addMQTT(to: channel.pipeline.syncOperations, context: server)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Client(channel: channel, version: version)
     }
@@ -127,6 +126,31 @@ import Testing
         loop.run()
         #expect(try c.received() == [.disconnect(DisconnectPacket(reasonCode: .malformedPacket))])
         #expect(!c.isOpen)
+    }
+
+    @Test func packetsSplitAndJoinedAcrossReadsAreFramed() throws {
+        let c = try client()
+        func bytes(_ packet: MQTTPacket) throws -> [UInt8] {
+            var buffer = ByteBuffer()
+            try packet.write(to: &buffer, version: .v5)
+            return Array(buffer.readableBytesView)
+        }
+        let connect = try bytes(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "split", keepAlive: 0)))
+        let subscribe = try bytes(.subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: [Subscription(topicFilter: "a/#", options: .init(qos: .atLeastOnce))])))
+        let ping = try bytes(.pingreq)
+        // The CONNECT one byte at a time; then a read that ends inside the
+        // SUBSCRIBE, and one with its rest and two whole PINGREQs.
+        for byte in connect { try c.sendBytes([byte]) }
+        try c.sendBytes(Array(subscribe[..<3]))
+        try c.sendBytes(Array(subscribe[3...]) + ping + ping)
+        loop.run()
+        let packets = try c.received()
+        guard case .connack(let ack) = packets.first, ack.reasonCode == .success else {
+            Issue.record("no successful CONNACK: \(packets)")
+            return
+        }
+        #expect(Array(packets.dropFirst()) == [.suback(SubAckPacket(packetIdentifier: 1, reasonCodes: [.grantedQoS1])), .pingresp, .pingresp])
+        #expect(c.isOpen)
     }
 
     @Test func publishReachesSubscriberOnAnotherConnection() throws {

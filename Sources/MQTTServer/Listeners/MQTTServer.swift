@@ -161,9 +161,9 @@ public final class MQTTServer: Sendable {
         }
     }
 
-    private static func addMQTT(to pipeline: ChannelPipeline.SynchronousOperations, context: ServerContext) throws {
-        let decoder = MQTTFrameDecoder(maximumPacketSize: context.configuration.maximumPacketSize)
-        try pipeline.addHandler(ByteToMessageHandler(decoder))
+    /// Adds what speaks MQTT on a connection's bytes: one handler, which
+    /// frames its input too (see `MQTTConnectionHandler`).
+    static func addMQTT(to pipeline: ChannelPipeline.SynchronousOperations, context: ServerContext) throws {
         try pipeline.addHandler(MQTTConnectionHandler(server: context))
     }
 }
