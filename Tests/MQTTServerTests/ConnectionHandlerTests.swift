@@ -95,6 +95,31 @@ import Testing
         #expect(!c.isOpen)
     }
 
+    @Test func keepAliveWheelClosesEachSilentConnectionAndForgetsClosedOnes() throws {
+        let wheel = server.keepAliveWheel(on: loop)
+        // Same deadline: same bucket. The first leaves, the others must
+        // still be checked (a slot moves when one leaves its bucket).
+        let clients = try (0..<4).map { try connect("wheel\($0)", keepAlive: 2) }
+        let late = try connect("late", keepAlive: 4)
+        #expect(wheel.count == 5)
+        try clients[0].send(.disconnect(DisconnectPacket()))
+        loop.run()
+        #expect(!clients[0].isOpen)
+        #expect(wheel.count == 4)
+        loop.advanceTime(by: .milliseconds(1500))
+        try clients[1].send(.pingreq)
+        loop.run()
+        loop.advanceTime(by: .milliseconds(1600))  // 3.1 s: past 1.5 × 2 s for 2 and 3.
+        #expect(clients[1].isOpen)
+        #expect(!clients[2].isOpen && !clients[3].isOpen)
+        loop.advanceTime(by: .milliseconds(1500))  // 4.6 s: 3.1 s after the ping.
+        #expect(!clients[1].isOpen)
+        #expect(late.isOpen)
+        loop.advanceTime(by: .milliseconds(1500))  // 6.1 s: past 1.5 × 4 s.
+        #expect(!late.isOpen)
+        #expect(wheel.count == 0)
+    }
+
     @Test func packetBeforeConnectClosesWithoutAnswer() throws {
         let c = try client()
         try c.send(.pingreq)

@@ -48,7 +48,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var earlyDeliveries: [MQTTDelivery] = []
     private var keepAliveInterval: TimeAmount?
     private var lastActivity = NIODeadline.now()
-    private var keepAliveTask: Scheduled<Void>?
+    /// Where this connection waits for its keep-alive check (set by the wheel).
+    var keepAliveSlot: (bucket: Int64, index: Int)?
+    private var keepAliveWheel: KeepAliveWheel?
     private var connectTimeoutTask: Scheduled<Void>?
     private var takeoverWaiters: [EventLoopPromise<Void>] = []
     private var handingOver = false
@@ -72,6 +74,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         self.partialInput = nil
+        keepAliveWheel?.remove(self)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -387,7 +390,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         closed = true
         if let countedVersion { server.metrics.sessions(countedVersion).decrement() }
         connectTimeoutTask?.cancel()
-        keepAliveTask?.cancel()
+        keepAliveWheel?.remove(self)
         writeOutput()
         flushNow()
         context?.close(promise: nil)
@@ -427,16 +430,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     private func scheduleKeepAliveCheck() {
         guard let interval = keepAliveInterval, let context else { return }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        keepAliveTask = context.eventLoop.scheduleTask(deadline: lastActivity + interval) {
-            let handler = bound.value
-            guard !handler.closed else { return }
-            if handler.context?.eventLoop.now ?? .now() >= handler.lastActivity + interval {
-                handler.log(.info, "keep-alive timeout")
-                handler.perform(handler.machine.keepAliveExpired(output: &handler.output))
-            } else {
-                handler.scheduleKeepAliveCheck()
-            }
+        if keepAliveWheel == nil { keepAliveWheel = server.keepAliveWheel(on: context.eventLoop) }
+        keepAliveWheel?.insert(self, deadline: lastActivity + interval)
+    }
+
+    /// The keep-alive wheel's check: closes the connection if nothing came
+    /// within the allowed time, else waits for the new deadline.
+    func keepAliveDue(now: NIODeadline) {
+        guard !closed, let interval = keepAliveInterval else { return }
+        if now >= lastActivity + interval {
+            log(.info, "keep-alive timeout")
+            perform(machine.keepAliveExpired(output: &output))
+        } else {
+            scheduleKeepAliveCheck()
         }
     }
 
