@@ -11,10 +11,13 @@ final class ServerContext: Sendable {
     let registry: SessionRegistry
     let logger: Logger
     let metrics = MQTTServerMetrics()
+    /// The configuration as every connection's state machine holds it.
+    let machineConfiguration: ConnectionStateMachine.SharedConfiguration
     private let keepAliveWheels = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<KeepAliveWheel>]>([:])
 
     init(configuration: MQTTServerConfiguration, router: any MQTTRouter, authenticator: any MQTTAuthenticator, logger: Logger) {
         self.configuration = configuration
+        self.machineConfiguration = ConnectionStateMachine.SharedConfiguration(configuration)
         self.router = router
         self.authenticator = authenticator
         self.registry = SessionRegistry(router: router, configuration: configuration)

@@ -135,7 +135,18 @@ struct ConnectionStateMachine {
         }
     }
 
-    let configuration: MQTTServerConfiguration
+    /// The server's configuration, shared by reference: inline it would be
+    /// ~50 bytes more in every connection.
+    final class SharedConfiguration: Sendable {
+        let configuration: MQTTServerConfiguration
+
+        init(_ configuration: MQTTServerConfiguration) {
+            self.configuration = configuration
+        }
+    }
+
+    private let shared: SharedConfiguration
+    var configuration: MQTTServerConfiguration { shared.configuration }
     private(set) var state: State = .awaitingConnect
     /// Credit tickets of deliveries written, dropped, or queued for a slow
     /// client; the handler releases them (`takeReleasedTickets`).
@@ -166,7 +177,12 @@ struct ConnectionStateMachine {
     }
 
     init(configuration: MQTTServerConfiguration) {
-        self.configuration = configuration
+        self.init(shared: SharedConfiguration(configuration))
+    }
+
+    /// A machine for one of the server's connections.
+    init(shared: SharedConfiguration) {
+        self.shared = shared
     }
 
     /// The negotiated protocol version once CONNECT is decoded.

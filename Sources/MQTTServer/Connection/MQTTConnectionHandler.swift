@@ -61,7 +61,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     init(server: ServerContext) {
         self.server = server
-        self.machine = ConnectionStateMachine(configuration: server.configuration)
+        self.machine = ConnectionStateMachine(shared: server.machineConfiguration)
     }
 
     // MARK: - Channel events

@@ -233,12 +233,13 @@ public final class MQTTSession: Sendable {
 /// A Sendable reference to a connection's handler, used only on its event loop.
 struct ConnectionLink: Sendable {
     let id: ObjectIdentifier
-    let eventLoop: any EventLoop
     let handler: NIOLoopBound<MQTTConnectionHandler>
+
+    /// The connection's event loop.
+    var eventLoop: any EventLoop { handler.eventLoop }
 
     init(_ handler: MQTTConnectionHandler, eventLoop: any EventLoop) {
         self.id = ObjectIdentifier(handler)
-        self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
