@@ -53,8 +53,7 @@ import Testing
 
     func client(_ version: ProtocolVersion = .v5) throws -> Client {
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(MQTTFrameDecoder(maximumPacketSize: server.configuration.maximumPacketSize)))
-        try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(server: server))
+        try MQTTServer.addMQTT(to: channel.pipeline.syncOperations, context: server)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return Client(channel: channel, version: version)
     }
@@ -96,6 +95,31 @@ import Testing
         #expect(!c.isOpen)
     }
 
+    @Test func keepAliveWheelClosesEachSilentConnectionAndForgetsClosedOnes() throws {
+        let wheel = server.keepAliveWheel(on: loop)
+        // Same deadline: same bucket. The first leaves, the others must
+        // still be checked (a slot moves when one leaves its bucket).
+        let clients = try (0..<4).map { try connect("wheel\($0)", keepAlive: 2) }
+        let late = try connect("late", keepAlive: 4)
+        #expect(wheel.count == 5)
+        try clients[0].send(.disconnect(DisconnectPacket()))
+        loop.run()
+        #expect(!clients[0].isOpen)
+        #expect(wheel.count == 4)
+        loop.advanceTime(by: .milliseconds(1500))
+        try clients[1].send(.pingreq)
+        loop.run()
+        loop.advanceTime(by: .milliseconds(1600))  // 3.1 s: past 1.5 × 2 s for 2 and 3.
+        #expect(clients[1].isOpen)
+        #expect(!clients[2].isOpen && !clients[3].isOpen)
+        loop.advanceTime(by: .milliseconds(1500))  // 4.6 s: 3.1 s after the ping.
+        #expect(!clients[1].isOpen)
+        #expect(late.isOpen)
+        loop.advanceTime(by: .milliseconds(1500))  // 6.1 s: past 1.5 × 4 s.
+        #expect(!late.isOpen)
+        #expect(wheel.count == 0)
+    }
+
     @Test func packetBeforeConnectClosesWithoutAnswer() throws {
         let c = try client()
         try c.send(.pingreq)
@@ -127,6 +151,31 @@ import Testing
         loop.run()
         #expect(try c.received() == [.disconnect(DisconnectPacket(reasonCode: .malformedPacket))])
         #expect(!c.isOpen)
+    }
+
+    @Test func packetsSplitAndJoinedAcrossReadsAreFramed() throws {
+        let c = try client()
+        func bytes(_ packet: MQTTPacket) throws -> [UInt8] {
+            var buffer = ByteBuffer()
+            try packet.write(to: &buffer, version: .v5)
+            return Array(buffer.readableBytesView)
+        }
+        let connect = try bytes(.connect(ConnectPacket(protocolVersion: .v5, clientIdentifier: "split", keepAlive: 0)))
+        let subscribe = try bytes(.subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: [Subscription(topicFilter: "a/#", options: .init(qos: .atLeastOnce))])))
+        let ping = try bytes(.pingreq)
+        // The CONNECT one byte at a time; then a read that ends inside the
+        // SUBSCRIBE, and one with its rest and two whole PINGREQs.
+        for byte in connect { try c.sendBytes([byte]) }
+        try c.sendBytes(Array(subscribe[..<3]))
+        try c.sendBytes(Array(subscribe[3...]) + ping + ping)
+        loop.run()
+        let packets = try c.received()
+        guard case .connack(let ack) = packets.first, ack.reasonCode == .success else {
+            Issue.record("no successful CONNACK: \(packets)")
+            return
+        }
+        #expect(Array(packets.dropFirst()) == [.suback(SubAckPacket(packetIdentifier: 1, reasonCodes: [.grantedQoS1])), .pingresp, .pingresp])
+        #expect(c.isOpen)
     }
 
     @Test func publishReachesSubscriberOnAnotherConnection() throws {

@@ -6,10 +6,13 @@ import Testing
     @Test func pausesPastHighAndWakesExactlyOnceAtLow() {
         let credit = DeliveryCredit()
         for _ in 0..<DeliveryCredit.high { credit.acquire() }
-        #expect(!credit.isExhausted)
+        var exhausted = credit.isExhausted
+        #expect(!exhausted)
         credit.acquire()
-        #expect(credit.isExhausted)
-        #expect(credit.pause())
+        exhausted = credit.isExhausted
+        #expect(exhausted)
+        let paused = credit.pause()
+        #expect(paused)
         var wakes = 0
         for _ in 0...DeliveryCredit.high {
             if credit.release() { wakes += 1 }
@@ -20,7 +23,9 @@ import Testing
     @Test func pauseAfterDrainingDoesNotPause() {
         let credit = DeliveryCredit()
         credit.acquire()
-        #expect(credit.release() == false, "nobody is paused")
-        #expect(credit.pause() == false, "already drained: the publisher must keep reading")
+        let woke = credit.release()
+        #expect(woke == false, "nobody is paused")
+        let paused = credit.pause()
+        #expect(paused == false, "already drained: the publisher must keep reading")
     }
 }

@@ -314,6 +314,24 @@ struct RoundTripTests {
         #expect(payloadPointer == framePointer + UInt(frame.body.readableBytes - 1000))
     }
 
+    @Test func decodedConnectOwnsItsPasswordAndWill() throws {
+        var willProperties = MQTTProperties()
+        willProperties.correlationData = ByteBuffer(repeating: 3, count: 100)
+        let will = ConnectPacket.Will(topic: "w", payload: ByteBuffer(repeating: 1, count: 500), properties: willProperties)
+        let packet = ConnectPacket(protocolVersion: .v5, clientIdentifier: "c", username: "u", password: ByteBuffer(repeating: 2, count: 300), will: will)
+        var encoded = try encode(.connect(packet), version: .v5)
+        let frame = try #require(try MQTTFramer.readFrame(from: &encoded, maximumPacketSize: .max))
+        let decoded = try MQTTPacket.decodeConnect(frame)
+        #expect(decoded == packet)
+        // None of them points into the frame: they do not keep its read buffer alive.
+        let frameStart = frame.body.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let frameRange = frameStart..<(frameStart + UInt(frame.body.readableBytes))
+        for field in [decoded.password, decoded.will?.payload, decoded.will?.properties.correlationData] {
+            let start = try #require(field).withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+            #expect(!frameRange.contains(start))
+        }
+    }
+
     @Test func isEmpty() {
         #expect(MQTTProperties().isEmpty)
         for properties in [Sample.connect, Sample.connack, Sample.publish, Sample.will, Sample.auth, Sample.subscribe] {

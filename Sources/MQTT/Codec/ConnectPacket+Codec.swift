@@ -45,16 +45,17 @@ extension ConnectPacket {
 
         var will: Will?
         if hasWill {
-            let willProperties = version == .v5 ? try MQTTProperties.read(from: &body, context: .will) : MQTTProperties()
+            var willProperties = version == .v5 ? try MQTTProperties.read(from: &body, context: .will) : MQTTProperties()
+            willProperties.correlationData = willProperties.correlationData.map(Self.ownCopy)
             let (topic, hasWildcard) = try need(body.readMQTTTopicName(), "will topic")
             guard !topic.isEmpty, !hasWildcard else {
                 throw MQTTError(.topicNameInvalid, "will topic is empty or holds a wildcard")
             }
-            let payload = try need(body.readMQTTBinary(), "will payload")
+            let payload = Self.ownCopy(try need(body.readMQTTBinary(), "will payload"))
             will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain, properties: willProperties)
         }
         let username = hasUsername ? try need(body.readMQTTString(), "user name") : nil
-        let password = hasPassword ? try need(body.readMQTTBinary(), "password") : nil
+        let password = hasPassword ? Self.ownCopy(try need(body.readMQTTBinary(), "password")) : nil
 
         return ConnectPacket(
             protocolVersion: version,
@@ -66,6 +67,14 @@ extension ConnectPacket {
             will: will,
             properties: properties
         )
+    }
+
+    /// The bytes of `slice` in storage of their own. A CONNECT's binary
+    /// fields outlive the read buffer they were sliced from (the password
+    /// while authentication runs, the will for the whole connection), and a
+    /// slice would keep that whole buffer (kilobytes) alive.
+    private static func ownCopy(_ slice: ByteBuffer) -> ByteBuffer {
+        ByteBuffer(bytes: slice.readableBytesView)
     }
 
     /// CONNECT is written in its own `protocolVersion`.

@@ -31,7 +31,45 @@ public final class InMemoryRouter: MQTTRouter {
         var groups: [String: SharedGroup<ObjectIdentifier, Subscriber>] = [:]
         var retained = RetainedMessageStore<MQTTMessage>()
         /// Every filter (as subscribed, `$share/...` included) per session, to clean up.
-        var filtersBySession: [ObjectIdentifier: Set<String>] = [:]
+        var filtersBySession: [ObjectIdentifier: SessionFilters] = [:]
+    }
+
+    /// The filters of one session. Most sessions have one, held as is: a
+    /// one-element `Set` would be a ~100-byte allocation per session.
+    enum SessionFilters {
+        case one(String)
+        case many(Set<String>)
+
+        var all: [String] {
+            switch self {
+            case .one(let filter): return [filter]
+            case .many(let filters): return Array(filters)
+            }
+        }
+
+        mutating func insert(_ filter: String) {
+            switch self {
+            case .one(let existing):
+                if existing != filter { self = .many([existing, filter]) }
+            case .many(var filters):
+                self = .one("")  // Drop the enum's reference, so the set is not copied.
+                filters.insert(filter)
+                self = .many(filters)
+            }
+        }
+
+        /// Removes `filter`; false when none is left.
+        mutating func remove(_ filter: String) -> Bool {
+            switch self {
+            case .one(let existing):
+                return existing != filter
+            case .many(var filters):
+                self = .one("")
+                filters.remove(filter)
+                self = .many(filters)
+                return !filters.isEmpty
+            }
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -90,7 +128,11 @@ public final class InMemoryRouter: MQTTRouter {
         state.withLockedValue { state in
             for subscription in request.subscriptions {
                 let subscriber = Subscriber(session: session, options: subscription.options, identifier: request.subscriptionIdentifier)
-                state.filtersBySession[id, default: []].insert(subscription.topicFilter)
+                if state.filtersBySession[id] == nil {
+                    state.filtersBySession[id] = .one(subscription.topicFilter)
+                } else {
+                    state.filtersBySession[id]!.insert(subscription.topicFilter)
+                }
                 codes.append(ReasonCode(rawValue: subscription.options.qos.rawValue))
                 if let shared = MQTTTopic.sharedSubscription(subscription.topicFilter) {
                     // Retained messages are not sent to shared subscriptions (§4.8.2).
@@ -120,7 +162,9 @@ public final class InMemoryRouter: MQTTRouter {
         return state.withLockedValue { state in
             topicFilters.map { filter in
                 let removed = Self.remove(filter, session: id, from: &state)
-                state.filtersBySession[id]?.remove(filter)
+                if state.filtersBySession[id]?.remove(filter) == false {
+                    state.filtersBySession[id] = nil
+                }
                 return removed ? .success : .noSubscriptionExisted
             }
         }
@@ -130,7 +174,7 @@ public final class InMemoryRouter: MQTTRouter {
         let id = ObjectIdentifier(session)
         state.withLockedValue { state in
             guard let filters = state.filtersBySession.removeValue(forKey: id) else { return }
-            for filter in filters {
+            for filter in filters.all {
                 _ = Self.remove(filter, session: id, from: &state)
             }
         }

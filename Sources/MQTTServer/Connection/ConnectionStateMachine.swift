@@ -1,3 +1,4 @@
+import DequeModule
 import MQTT
 import NIOCore
 
@@ -63,10 +64,13 @@ struct ConnectionStateMachine {
         case slowConsumer
     }
 
+    /// The connecting states are boxed (`indirect`): a CONNECT is about
+    /// 600 bytes inline, and the state of every connected client would be
+    /// that large for the sake of a few milliseconds of connecting.
     enum State {
         case awaitingConnect
-        case authenticating(ConnectPacket)
-        case openingSession(Pending)
+        indirect case authenticating(ConnectPacket)
+        indirect case openingSession(Pending)
         case connected(Connected)
         case closed
     }
@@ -87,7 +91,9 @@ struct ConnectionStateMachine {
         var version: ProtocolVersion
         var clientIdentifier: String
         var session: SessionState
-        var will: ConnectPacket.Will?
+        /// Boxed: few clients register a will, and inline it would add
+        /// about 300 bytes to every connection.
+        var will: WillBox?
         var sessionExpiry: UInt32
         /// At most this many QoS 1/2 messages in flight to the client.
         var inflightLimit: Int
@@ -97,18 +103,50 @@ struct ConnectionStateMachine {
         var inboundAliases: [UInt16: String] = [:]
         /// QoS 1/2 PUBLISHes received and not yet acknowledged, in order
         /// (PUBACKs go out in the order PUBLISHes came, MQTT 5.0 §4.6).
-        var pendingAcks = CircularBuffer<PendingAck>()
+        /// A `Deque`: no storage until the client's first QoS 1/2 PUBLISH.
+        var pendingAcks = Deque<PendingAck>()
+    }
+
+    /// Small on purpose (a few dozen bytes): it carries only the two
+    /// properties an acknowledgement may have, not a whole `MQTTProperties`.
+    /// A registered will, held by reference.
+    final class WillBox {
+        let will: ConnectPacket.Will
+
+        init(_ will: ConnectPacket.Will) {
+            self.will = will
+        }
     }
 
     struct PendingAck {
         var packetIdentifier: UInt16
         var qos: QoS
         var reasonCode: ReasonCode?
-        /// The router's Reason String and User Properties for the acknowledgement.
-        var properties = MQTTProperties()
+        /// The router's Reason String for the acknowledgement (MQTT 5 only).
+        var reasonString: String? = nil
+        /// The router's User Properties for the acknowledgement (MQTT 5 only).
+        var userProperties: [UserProperty] = []
+
+        var properties: MQTTProperties {
+            var properties = MQTTProperties()
+            properties.reasonString = reasonString
+            properties.userProperties = userProperties
+            return properties
+        }
     }
 
-    let configuration: MQTTServerConfiguration
+    /// The server's configuration, shared by reference: inline it would be
+    /// ~50 bytes more in every connection.
+    final class SharedConfiguration: Sendable {
+        let configuration: MQTTServerConfiguration
+
+        init(_ configuration: MQTTServerConfiguration) {
+            self.configuration = configuration
+        }
+    }
+
+    private let shared: SharedConfiguration
+    var configuration: MQTTServerConfiguration { shared.configuration }
     private(set) var state: State = .awaitingConnect
     /// Credit tickets of deliveries written, dropped, or queued for a slow
     /// client; the handler releases them (`takeReleasedTickets`).
@@ -125,19 +163,26 @@ struct ConnectionStateMachine {
     /// Hands over the acknowledgement callbacks to run.
     mutating func takeAcknowledged() -> [@Sendable () -> Void] {
         guard !acknowledged.isEmpty else { return [] }
-        defer { acknowledged.removeAll(keepingCapacity: true) }
+        // Hands the storage over: keeping its capacity would copy it (the
+        // caller holds it), and an idle connection would keep it.
+        defer { acknowledged = [] }
         return acknowledged
     }
 
     /// Hands over the credit tickets to release.
     mutating func takeReleasedTickets() -> [CreditTicket] {
         guard !releasedTickets.isEmpty else { return [] }
-        defer { releasedTickets.removeAll(keepingCapacity: true) }
+        defer { releasedTickets = [] }
         return releasedTickets
     }
 
     init(configuration: MQTTServerConfiguration) {
-        self.configuration = configuration
+        self.init(shared: SharedConfiguration(configuration))
+    }
+
+    /// A machine for one of the server's connections.
+    init(shared: SharedConfiguration) {
+        self.shared = shared
     }
 
     /// The negotiated protocol version once CONNECT is decoded.
@@ -259,7 +304,7 @@ struct ConnectionStateMachine {
             version: connect.protocolVersion,
             clientIdentifier: pending.clientIdentifier,
             session: resumed ?? SessionState(),
-            will: connect.will,
+            will: connect.will.map(WillBox.init),
             sessionExpiry: expiry,
             inflightLimit: max(1, inflightLimit),
             clientMaximumPacketSize: v5 ? connect.properties.maximumPacketSize : nil,
@@ -454,10 +499,8 @@ struct ConnectionStateMachine {
         if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
             c.pendingAcks[index].reasonCode = reasonCode
             if c.version == .v5 {
-                var kept = MQTTProperties()
-                kept.reasonString = properties.reasonString
-                kept.userProperties = properties.userProperties
-                c.pendingAcks[index].properties = kept
+                c.pendingAcks[index].reasonString = properties.reasonString
+                c.pendingAcks[index].userProperties = properties.userProperties
             }
         }
         while let head = c.pendingAcks.first, let code = head.reasonCode {
@@ -680,7 +723,7 @@ struct ConnectionStateMachine {
         // The will goes out now, unless the session continues in the new
         // connection before a will delay has passed (MQTT 5.0 §3.1.3.2.2).
         var will: (ConnectPacket.Will, UInt32)?
-        if let w = c.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
+        if let w = c.will?.will, !(sessionContinues && (w.properties.willDelayInterval ?? 0) > 0) {
             will = (w, 0)
         }
         var session = c.session
@@ -744,7 +787,7 @@ struct ConnectionStateMachine {
         releasedTickets.append(contentsOf: c.session.takeTickets())
         state = .closed
         var will: (ConnectPacket.Will, UInt32)?
-        if publishWill, let w = c.will {
+        if publishWill, let w = c.will?.will {
             will = (w, min(w.properties.willDelayInterval ?? 0, c.sessionExpiry))
         }
         return .close(Closing(reason: reason, will: will, session: c.session, sessionExpiry: c.sessionExpiry))

@@ -116,7 +116,10 @@ public final class MQTTServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // An idle connection keeps no receive buffer (decision 0010);
+            // with more than one read per wake-up NIO would keep up to that many.
+            .childChannelOption(.recvAllocator, value: MQTTReceiveBufferAllocator())
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, transport: listener.transport, context: context)
@@ -161,9 +164,9 @@ public final class MQTTServer: Sendable {
         }
     }
 
-    private static func addMQTT(to pipeline: ChannelPipeline.SynchronousOperations, context: ServerContext) throws {
-        let decoder = MQTTFrameDecoder(maximumPacketSize: context.configuration.maximumPacketSize)
-        try pipeline.addHandler(ByteToMessageHandler(decoder))
+    /// Adds what speaks MQTT on a connection's bytes: one handler, which
+    /// frames its input too (see `MQTTConnectionHandler`).
+    static func addMQTT(to pipeline: ChannelPipeline.SynchronousOperations, context: ServerContext) throws {
         try pipeline.addHandler(MQTTConnectionHandler(server: context))
     }
 }

@@ -13,7 +13,10 @@ import Synchronization
 /// Without it a publisher can outrun a subscriber served by a busier event
 /// loop: messages pile up in the subscriber's queue, latency grows without
 /// bound and, at the queue cap, QoS 1 messages are dropped.
-final class DeliveryCredit: Sendable {
+///
+/// Not copyable: it lives inside its session's object (no allocation of
+/// its own), and tickets reach it through the session.
+struct DeliveryCredit: ~Copyable, Sendable {
     static let high = 256
     static let low = 64
     static let maximumPause = TimeAmount.milliseconds(100)
@@ -52,11 +55,10 @@ final class DeliveryCredit: Sendable {
 /// The credit one delivery holds until it is written to its subscriber or
 /// given up (dropped, queued for a slow or offline subscriber).
 struct CreditTicket: Sendable {
-    let credit: DeliveryCredit
     let publisher: MQTTSession
 
     /// Returns the credit; wakes the publisher when it was waiting for it.
     func release() {
-        if credit.release() { publisher.resumeReading() }
+        if publisher.credit.release() { publisher.resumeReading() }
     }
 }

@@ -1,17 +1,21 @@
 import MQTT
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// A live or sleeping MQTT session, as routers see it: the address to
 /// deliver messages to. While its client is connected, deliveries go to the
 /// connection's event loop; while it is not, QoS 1 and 2 deliveries wait in
 /// the session's queue until it resumes or expires.
+///
+/// One object per session, about 200 bytes: its lock (a `Mutex`) and its
+/// delivery credit are stored inline, and a session is either attached or
+/// stored, never both (`Slot.place`).
 public final class MQTTSession: Sendable {
     /// The MQTT client identifier.
     public let clientIdentifier: String
 
     private let limits: Limits
-    private let slot: NIOLockedValueBox<Slot>
+    private let slot: Mutex<Slot>
 
     struct Limits: Sendable {
         var maximumQueuedMessages: Int
@@ -20,11 +24,29 @@ public final class MQTTSession: Sendable {
     /// Where the session is: attached to a connection, or stored.
     struct Slot {
         var principal: MQTTPrincipal
-        var link: ConnectionLink?
-        var stored: SessionState?
+        var place: Place
         var expiryTask: Scheduled<Void>?
         var will: PendingWill?
-        var ended = false
+
+        /// The attached connection, if any.
+        var link: ConnectionLink? {
+            if case .attached(let link) = place { return link }
+            return nil
+        }
+
+        var ended: Bool {
+            if case .ended = place { return true }
+            return false
+        }
+    }
+
+    enum Place {
+        /// A network connection holds the session state.
+        case attached(ConnectionLink)
+        /// No connection: the state waits here until one resumes it.
+        case stored(SessionState)
+        /// Receives nothing more.
+        case ended
     }
 
     /// A will waiting for its delay (MQTT 5.0 §3.1.3.2.2).
@@ -36,22 +58,22 @@ public final class MQTTSession: Sendable {
     init(clientIdentifier: String, principal: MQTTPrincipal, link: ConnectionLink, limits: Limits) {
         self.clientIdentifier = clientIdentifier
         self.limits = limits
-        self.slot = NIOLockedValueBox(Slot(principal: principal, link: link))
+        self.slot = Mutex(Slot(principal: principal, place: .attached(link)))
     }
 
     /// Who the session's latest connection authenticated as.
     public var principal: MQTTPrincipal {
-        slot.withLockedValue { $0.principal }
+        slot.withLock { $0.principal }
     }
 
     /// Whether a network connection is attached now.
     public var isConnected: Bool {
-        slot.withLockedValue { $0.link != nil }
+        slot.withLock { $0.link != nil }
     }
 
     /// Whether the session has ended; it receives nothing more.
     public var hasEnded: Bool {
-        slot.withLockedValue { $0.ended }
+        slot.withLock { $0.ended }
     }
 
     /// Sends a message to the session: now if connected (within the
@@ -61,20 +83,27 @@ public final class MQTTSession: Sendable {
     /// any: a publisher that runs too far ahead of the event loops it
     /// delivers to is paused until they catch up.
     public func deliver(_ delivery: MQTTDelivery, from publisher: MQTTSession? = nil) {
-        let (link, release): (ConnectionLink?, CreditTicket?) = slot.withLockedValue { slot in
-            if let link = slot.link { return (link, nil) }
-            if !slot.ended, slot.stored != nil {
+        let (link, release): (ConnectionLink?, CreditTicket?) = slot.withLock { slot in
+            switch slot.place {
+            case .attached(let link):
+                return (link, nil)
+            case .stored(var state):
+                // Out of the enum first, so the queue is not copied.
+                slot.place = .ended
                 // An offline queue holds no publisher back: softLimit 0.
-                return (nil, slot.stored!.enqueue(delivery, limit: limits.maximumQueuedMessages).release)
+                let release = state.enqueue(delivery, limit: limits.maximumQueuedMessages).release
+                slot.place = .stored(state)
+                return (nil, release)
+            case .ended:
+                return (nil, delivery.ticket)
             }
-            return (nil, delivery.ticket)
         }
         release?.release()
         guard let link else { return }
         var delivery = delivery
         if delivery.ticket == nil, let publisher {
             publisher.credit.acquire()
-            delivery.ticket = CreditTicket(credit: publisher.credit, publisher: publisher)
+            delivery.ticket = CreditTicket(publisher: publisher)
         }
         if link.eventLoop.inEventLoop {
             link.handler.value.deliver(delivery)
@@ -100,7 +129,7 @@ public final class MQTTSession: Sendable {
     /// (MQTT 5.0 DISCONNECT; a 3.1.1 client is just disconnected).
     /// `properties` may carry a Reason String or a Server Reference (0x9C/0x9D).
     public func disconnect(reasonCode: ReasonCode, properties: MQTTProperties = .init()) {
-        guard let link = slot.withLockedValue({ $0.link }) else { return }
+        guard let link = slot.withLock({ $0.link }) else { return }
         link.eventLoop.execute {
             link.handler.value.serverDisconnect(reasonCode, properties: properties)
         }
@@ -110,7 +139,7 @@ public final class MQTTSession: Sendable {
 
     /// The attached connection, if any.
     var currentLink: ConnectionLink? {
-        slot.withLockedValue { $0.link }
+        slot.withLock { $0.link }
     }
 
     enum AttachOutcome {
@@ -124,17 +153,19 @@ public final class MQTTSession: Sendable {
 
     /// Attaches a connection to a session that is not attached.
     func attach(_ link: ConnectionLink, principal: MQTTPrincipal) -> AttachOutcome {
-        slot.withLockedValue { slot in
-            if slot.ended { return .ended }
-            if let current = slot.link { return .busy(current) }
+        slot.withLock { slot in
+            let state: SessionState
+            switch slot.place {
+            case .ended: return .ended
+            case .attached(let current): return .busy(current)
+            case .stored(let stored): state = stored
+            }
             slot.expiryTask?.cancel()
             slot.expiryTask = nil
             slot.will?.task.cancel()
             slot.will = nil
-            slot.link = link
+            slot.place = .attached(link)
             slot.principal = principal
-            let state = slot.stored
-            slot.stored = nil
             return .attached(state)
         }
     }
@@ -142,10 +173,9 @@ public final class MQTTSession: Sendable {
     /// Detaches `link` and stores `state`. Returns false when `link` was not
     /// the attached connection (nothing changes then).
     func detach(_ link: ConnectionLink, state: SessionState) -> Bool {
-        slot.withLockedValue { slot in
+        slot.withLock { slot in
             guard let current = slot.link, current.id == link.id else { return false }
-            slot.link = nil
-            slot.stored = state
+            slot.place = .stored(state)
             return true
         }
     }
@@ -153,8 +183,8 @@ public final class MQTTSession: Sendable {
     /// Schedules the end of a detached session after `seconds`.
     func scheduleExpiry(after seconds: UInt32, on eventLoop: any EventLoop, _ end: @escaping @Sendable () -> Void) {
         let task = eventLoop.scheduleTask(in: .seconds(Int64(seconds)), end)
-        slot.withLockedValue { slot in
-            if slot.link == nil && !slot.ended {
+        slot.withLock { slot in
+            if case .stored = slot.place {
                 slot.expiryTask?.cancel()
                 slot.expiryTask = task
             } else {
@@ -167,15 +197,15 @@ public final class MQTTSession: Sendable {
     /// session resumes (then it is dropped).
     func scheduleWill(_ message: MQTTMessage, after seconds: UInt32, on eventLoop: any EventLoop, _ publish: @escaping @Sendable (MQTTMessage) -> Void) {
         let task = eventLoop.scheduleTask(in: .seconds(Int64(seconds))) { [self] in
-            let due = slot.withLockedValue { slot -> MQTTMessage? in
+            let due = slot.withLock { slot -> MQTTMessage? in
                 let will = slot.will?.message
                 slot.will = nil
                 return will
             }
             if let due { publish(due) }
         }
-        slot.withLockedValue { slot in
-            if slot.link == nil && !slot.ended {
+        slot.withLock { slot in
+            if case .stored = slot.place {
                 slot.will?.task.cancel()
                 slot.will = PendingWill(message: message, task: task)
             } else {
@@ -187,11 +217,9 @@ public final class MQTTSession: Sendable {
     /// Marks the session ended. Returns a will still waiting for its delay,
     /// which is due now (MQTT 5.0 §3.1.3.2.2), or nil. Idempotent.
     func end() -> MQTTMessage? {
-        slot.withLockedValue { slot in
+        slot.withLock { slot in
             guard !slot.ended else { return nil }
-            slot.ended = true
-            slot.link = nil
-            slot.stored = nil
+            slot.place = .ended
             slot.expiryTask?.cancel()
             slot.expiryTask = nil
             let will = slot.will
@@ -205,12 +233,13 @@ public final class MQTTSession: Sendable {
 /// A Sendable reference to a connection's handler, used only on its event loop.
 struct ConnectionLink: Sendable {
     let id: ObjectIdentifier
-    let eventLoop: any EventLoop
     let handler: NIOLoopBound<MQTTConnectionHandler>
+
+    /// The connection's event loop.
+    var eventLoop: any EventLoop { handler.eventLoop }
 
     init(_ handler: MQTTConnectionHandler, eventLoop: any EventLoop) {
         self.id = ObjectIdentifier(handler)
-        self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 

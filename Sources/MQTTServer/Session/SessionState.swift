@@ -1,3 +1,4 @@
+import DequeModule
 import MQTT
 import NIOCore
 
@@ -19,7 +20,8 @@ struct SessionState: Sendable {
     private var nextOrder: UInt64 = 0
     private var nextPacketIdentifier: UInt16 = 1
     /// Deliveries waiting for room in the inflight window, oldest first.
-    private(set) var queue = CircularBuffer<MQTTDelivery>()
+    /// A `Deque`: an idle session's empty queue holds no storage.
+    private(set) var queue = Deque<MQTTDelivery>()
     /// Packet identifiers of QoS 2 PUBLISHes received and PUBREC'd, awaiting PUBREL.
     var incomingQoS2: Set<UInt16> = []
     /// QoS 1 and 2 deliveries dropped because the queue was full.
