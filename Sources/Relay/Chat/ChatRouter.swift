@@ -26,6 +26,8 @@ final class ChatRouter: MQTTRouter {
     private let keys: KeyDirectory
     let limiter: RateLimiter
     let metrics = ChatMetrics()
+    /// One for every pump (a per-pump instance cost each session about 190 bytes).
+    private let deliveryMetrics = DeliveryMetrics()
     let replicationMetrics = ReplicationChatMetrics()
     let fanOutChains = SerialChains()
     /// The other regions, when the deployment has more than one.
@@ -225,6 +227,7 @@ final class ChatRouter: MQTTRouter {
         let pump = DevicePump(
             device: device, user: user, home: home, session: session, store: store, loop: loop,
             window: configuration.deliveryWindow, maximumBehind: configuration.maximumQueuedPerDevice, logger: logger,
+            metrics: deliveryMetrics,
             onDelivered: { [self] conversation, message, seq in
                 self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
             },

@@ -88,10 +88,10 @@ final class DevicePump: Sendable {
         window: Int,
         maximumBehind: Int,
         logger: Logger,
+        metrics: DeliveryMetrics = DeliveryMetrics(),
         onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
         onOverflow: @escaping @Sendable (String, UInt64) -> Void,
-        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in },
-        metrics: DeliveryMetrics = DeliveryMetrics()
+        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in }
     ) {
         self.device = device
         self.user = user

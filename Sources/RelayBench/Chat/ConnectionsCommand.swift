@@ -35,8 +35,8 @@ public struct ConnectionsCommand: AsyncParsableCommand {
     @Option(name: .customLong("protocol"), help: "MQTT version: 3.1.1 or 5.")
     var protocolVersion = "5"
 
-    @Option(help: "Keep Alive in seconds (0: none).")
-    var keepAlive: UInt16 = 0
+    @Option(help: "Keep Alive in seconds (0: none; devices use one, so the default does too).")
+    var keepAlive: UInt16 = 60
 
     @Option(parsing: .upToNextOption, help: "Local addresses to connect from (e.g. 127.0.0.2 127.0.0.3).")
     var source: [String] = []
