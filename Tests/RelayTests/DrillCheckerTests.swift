@@ -35,6 +35,7 @@ import Testing
         #expect(figures.rpoMessages == 2)
         #expect(figures.rpoMs == 800)
         #expect(figures.lostAcknowledged == 2)
+        #expect(figures.lost.map(\.id) == ["m1", "m3"])
         #expect(figures.delivered == 1)
     }
 

@@ -41,6 +41,7 @@ struct DrillChecker: Sendable {
             if acked < killMs { figures.ackedBeforeKill += 1 }
             if arrival == nil {
                 figures.lostAcknowledged += 1
+                figures.lost.append(send)
                 if acked < killMs {
                     figures.rpoMessages += 1
                     oldestLostAck = min(oldestLostAck ?? acked, acked)
@@ -63,6 +64,8 @@ struct DrillChecker: Sendable {
         var rpoMs: Double = 0
         var ackedBeforeKill = 0
         var lostAcknowledged = 0
+        /// The acknowledged sends never delivered to their recipient, in composition order.
+        var lost: [DrillLedger.Send] = []
         var duplicates = 0
         var outOfOrder = 0
         var sent = 0

@@ -157,6 +157,12 @@ struct FailoverDrill: Sendable {
         let peak = sampler.stop()
         let figures = DrillChecker(regionDevices: Set(regionDevices.map(\.identity.index)), killMs: killMs).figures(of: ledger.snapshot)
         if figures.rtoMs == nil { notes.append("no message composed by \(region)'s devices after the \(options.partition ? "cut" : "kill") arrived") }
+        let homes = Dictionary(uniqueKeysWithValues: devices.map { ($0.identity.index, $0.identity.home) })
+        for send in figures.lost.prefix(10) {
+            // Which messages, to look them up in the regions' logs and Redis.
+            let acked = send.ackedMs.map { String(format: "%+.0f", $0 - killMs) } ?? "?"
+            notes.append("lost: \(send.id) from device \(send.sender) (\(homes[send.sender] ?? "?")) to \(send.recipient) (\(homes[send.recipient] ?? "?")) in \(send.conversation), acknowledged at kill\(acked) ms after \(send.attempts) publish(es)")
+        }
         return DrillReport(
             kind: options.partition ? "partition" : "failover", region: region, standby: deployment.standby.name,
             mode: deployment.mirror.rawValue, devices: devices.count, rate: options.rate, durationSeconds: options.duration,
