@@ -248,11 +248,15 @@ extension ChatRouter {
                 }
             }.flatMap {
                 // Users this region serves: their queues changed, so their mirror hears of it.
+                // Users it no longer serves (the copy came just as their home moved, e.g. a
+                // failback fenced it): on to the region that delivers to them now.
                 replicator.directory.homes(of: message.users, on: loop).flatMap { homes in
                     let map = replicator.map
                     var byTarget: [String: [String]] = [:]
                     for user in message.users {
-                        guard let home = homes[user], map.servesHere(home), let target = map.mirrorTarget(forHome: home), target != origin else { continue }
+                        guard let home = homes[user] else { continue }
+                        let target = map.servesHere(home) ? map.mirrorTarget(forHome: home) : map.deliveryRegion(of: home)
+                        guard let target, target != origin, target != replicator.local else { continue }
                         byTarget[target, default: []].append(user)
                     }
                     var frames: [String: [Relay_V1_Frame]] = [:]
