@@ -434,9 +434,9 @@ final class ChatRouter: MQTTRouter {
             return
         }
         // A 1:1 conversation's members are in its id.
-        let members = (try? ConversationID(validating: conversation))?.directUsers.map { loop.makeSucceededFuture([$0.0.rawValue, $0.1.rawValue]) }
-            ?? store.members(of: conversation, on: loop).map { Array($0.keys) }
-        members
+        let direct = Self.withDirectMembers([:], conversation: conversation)
+        let members = direct.isEmpty ? store.members(of: conversation, on: loop) : loop.makeSucceededFuture(direct)
+        members.map { Array($0.keys) }
             .flatMap { members in
                 // Devices connected here have it at once; the marks follow for the record.
                 if let message { self.store.localPumps.offer(message, toUsers: members) }
