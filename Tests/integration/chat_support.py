@@ -101,6 +101,28 @@ class Process:
         self.log.close()
 
 
+def start_redis(workdir, data_dir, port, name):
+    """A redis-server on HOST:port with AOF (fsync always) in workdir/data_dir,
+    returned once it answers PONG."""
+    data = os.path.join(workdir, data_dir)
+    os.makedirs(data, exist_ok=True)
+    proc = Process(["redis-server", "--port", str(port), "--bind", HOST,
+                    "--dir", data, "--save", "", "--appendonly", "yes",
+                    "--appendfsync", "always"], workdir, name)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not start:\n%s" % (name, proc.tail()))
+        time.sleep(0.05)  # polling a port that is not open yet, under a deadline
+
+
 class Deployment:
     """redis-server + relay serve nodes + a deployment key."""
 
@@ -115,23 +137,7 @@ class Deployment:
         self.nodes = [self.start_node() for _ in range(nodes)]
 
     def _start_redis(self):
-        data = os.path.join(self.workdir, "redis")
-        os.makedirs(data, exist_ok=True)
-        proc = Process(["redis-server", "--port", str(self.redis_port), "--bind", HOST,
-                        "--dir", data, "--save", "", "--appendonly", "yes",
-                        "--appendfsync", "always"], self.workdir, "redis-%d" % self.redis_port)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection((HOST, self.redis_port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return proc
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("redis-server did not start:\n" + proc.tail())
-            time.sleep(0.05)  # polling a port that is not open yet, under a deadline
+        return start_redis(self.workdir, "redis", self.redis_port, "redis-%d" % self.redis_port)
 
     def start_node(self, port=None):
         port = port or free_port()

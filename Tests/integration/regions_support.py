@@ -5,11 +5,10 @@ direction (relayctl link proxy), as scripts/up does."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
-from chat_support import HOST, Process, bin_path, free_port
+from chat_support import HOST, Process, bin_path, free_port, start_redis
 
 DEFAULT_STANDBYS = {"us-east": "eu-west", "eu-west": "us-east", "ap-south": "eu-west"}
 
@@ -35,23 +34,7 @@ class Region:
         return os.path.join(self.workdir, "regions", self.name + ".json")
 
     def start_redis(self):
-        data = os.path.join(self.workdir, "redis-" + self.name)
-        os.makedirs(data, exist_ok=True)
-        self.redis = Process(["redis-server", "--port", str(self.redis_port), "--bind", HOST,
-                              "--dir", data, "--save", "", "--appendonly", "yes",
-                              "--appendfsync", "always"], self.workdir, "redis-" + self.name)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection((HOST, self.redis_port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("redis-server of %s did not start:\n%s" % (self.name, self.redis.tail()))
-            time.sleep(0.05)  # polling a port that is not open yet, under a deadline
+        self.redis = start_redis(self.workdir, "redis-" + self.name, self.redis_port, "redis-" + self.name)
 
     def start_relay(self, ready="listening on mqtt://"):
         cmd = [os.environ["RELAY_BIN"], "serve", "--config", self.settings_path,
