@@ -3,11 +3,11 @@ import JWTKit
 
 /// What a device token says: who the device is, where its home is, and how
 /// long the token is good for. In the JWT the fields are the claims `sub`,
-/// `dev`, `home`, `iat`, `exp` and, if set, `jti`; times are whole seconds
-/// since 1970 (RFC 7519 NumericDate).
+/// `dev`, `home`, `iat`, `exp` and, if set, `nbf` and `jti`; times are whole
+/// seconds since 1970 (RFC 7519 NumericDate).
 public struct DeviceTokenClaims: Sendable, Hashable, Codable {
     /// The clock skew tolerated between the issuer and a verifier when
-    /// checking `exp`.
+    /// checking `iat`, `nbf` and `exp`.
     public static let defaultAllowedClockSkew: Duration = .seconds(60)
 
     /// The user id (`sub`), the device's MQTT user name.
@@ -20,27 +20,52 @@ public struct DeviceTokenClaims: Sendable, Hashable, Codable {
     public var issuedAt: Date
     /// When the token stops being accepted (`exp`).
     public var expiresAt: Date
+    /// When the token starts being accepted (`nbf`), if not at once.
+    public var notBefore: Date?
     /// An optional id for this token (`jti`), e.g. to revoke it.
     public var tokenID: String?
 
     /// Claims for `device` of `user`, whose home is `home`.
-    public init(user: String, device: String, home: String, issuedAt: Date, expiresAt: Date, tokenID: String? = nil) {
+    public init(user: String, device: String, home: String, issuedAt: Date, expiresAt: Date, notBefore: Date? = nil, tokenID: String? = nil) {
         self.user = user
         self.device = device
         self.home = home
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+        self.notBefore = notBefore
         self.tokenID = tokenID
     }
 
     /// Throws ``TokenError/Kind/expired`` unless `now` is before
     /// ``expiresAt`` plus `allowedClockSkew`.
     public func validateExpiry(now: Date = Date(), allowedClockSkew: Duration = defaultAllowedClockSkew) throws(TokenError) {
-        let skew = Double(allowedClockSkew.components.seconds)
-            + Double(allowedClockSkew.components.attoseconds) / 1e18
+        let skew = Self.seconds(allowedClockSkew)
         guard now < expiresAt.addingTimeInterval(skew) else {
             throw TokenError(.expired, "token expired at \(Self.format(expiresAt)) (now \(Self.format(now)))")
         }
+    }
+
+    /// Checks every time in the token against `now`, each with
+    /// `allowedClockSkew` of slack: `iat` no later than `exp`
+    /// (``TokenError/Kind/malformed``), `iat` and `nbf` not in the future
+    /// (``TokenError/Kind/notYetValid``), `exp` not past
+    /// (``TokenError/Kind/expired``).
+    public func validateTimes(now: Date = Date(), allowedClockSkew: Duration = defaultAllowedClockSkew) throws(TokenError) {
+        guard issuedAt <= expiresAt else {
+            throw TokenError(.malformed, "token issued at \(Self.format(issuedAt)), after it expires at \(Self.format(expiresAt))")
+        }
+        let skew = Self.seconds(allowedClockSkew)
+        guard issuedAt <= now.addingTimeInterval(skew) else {
+            throw TokenError(.notYetValid, "token issued at \(Self.format(issuedAt)), in the future (now \(Self.format(now)))")
+        }
+        if let notBefore, notBefore > now.addingTimeInterval(skew) {
+            throw TokenError(.notYetValid, "token not valid before \(Self.format(notBefore)) (now \(Self.format(now)))")
+        }
+        try validateExpiry(now: now, allowedClockSkew: allowedClockSkew)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Throws ``TokenError/Kind/invalidIdentifier`` if the user, device,
@@ -68,6 +93,7 @@ public struct DeviceTokenClaims: Sendable, Hashable, Codable {
         case home
         case issuedAt = "iat"
         case expiresAt = "exp"
+        case notBefore = "nbf"
         case tokenID = "jti"
     }
 
@@ -79,6 +105,7 @@ public struct DeviceTokenClaims: Sendable, Hashable, Codable {
         self.home = try container.decode(String.self, forKey: .home)
         self.issuedAt = try Self.decodeTime(container, .issuedAt)
         self.expiresAt = try Self.decodeTime(container, .expiresAt)
+        self.notBefore = container.contains(.notBefore) ? try Self.decodeTime(container, .notBefore) : nil
         self.tokenID = try container.decodeIfPresent(String.self, forKey: .tokenID)
     }
 
@@ -90,6 +117,9 @@ public struct DeviceTokenClaims: Sendable, Hashable, Codable {
         try container.encode(home, forKey: .home)
         try container.encode(Int64(issuedAt.timeIntervalSince1970.rounded(.down)), forKey: .issuedAt)
         try container.encode(Int64(expiresAt.timeIntervalSince1970.rounded(.down)), forKey: .expiresAt)
+        if let notBefore {
+            try container.encode(Int64(notBefore.timeIntervalSince1970.rounded(.down)), forKey: .notBefore)
+        }
         try container.encodeIfPresent(tokenID, forKey: .tokenID)
     }
 

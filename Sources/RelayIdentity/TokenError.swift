@@ -13,6 +13,8 @@ public struct TokenError: Error, Hashable, Sendable, CustomStringConvertible {
         case badSignature
         /// `exp` is in the past, beyond the allowed clock skew.
         case expired
+        /// `iat` or `nbf` is in the future, beyond the allowed clock skew.
+        case notYetValid
         /// The header's `alg` is not `EdDSA` (e.g. `none` or `HS256`).
         case wrongAlgorithm
         /// Issuing: a user, device, region or token id does not follow

@@ -31,7 +31,7 @@ public struct TokenVerifier: Sendable {
     ///
     /// - Throws: ``TokenError`` of kind ``TokenError/Kind/malformed``,
     ///   ``TokenError/Kind/wrongAlgorithm``, ``TokenError/Kind/badSignature``
-    ///   or ``TokenError/Kind/expired``.
+    ///   ``TokenError/Kind/expired`` or ``TokenError/Kind/notYetValid``.
     public func verify(_ token: String) async throws(TokenError) -> DeviceTokenClaims {
         guard token.utf8.count <= Self.maximumTokenLength else {
             throw TokenError(.malformed, "token is longer than \(Self.maximumTokenLength) bytes")
@@ -71,7 +71,7 @@ public struct TokenVerifier: Sendable {
         } catch {
             throw TokenError(.malformed, "token could not be read: \(error)")
         }
-        try claims.validateExpiry(now: now(), allowedClockSkew: allowedClockSkew)
+        try claims.validateTimes(now: now(), allowedClockSkew: allowedClockSkew)
         return claims
     }
 

@@ -77,6 +77,23 @@ func expectTokenError(_ kind: TokenError.Kind, _ body: () async throws -> Void, 
         await expectTokenError(.expired) { _ = try await strict.verify(token) }
     }
 
+    @Test func aTokenIssuedInTheFutureOrAfterItsExpiryIsRejected() async throws {
+        func claims(iat: Double, exp: Double, nbf: Double? = nil) -> DeviceTokenClaims {
+            DeviceTokenClaims(user: "alice", device: "phone", home: "eu", issuedAt: epoch.addingTimeInterval(iat),
+                              expiresAt: epoch.addingTimeInterval(exp), notBefore: nbf.map { epoch.addingTimeInterval($0) })
+        }
+        // The verifier's clock is epoch + 10 s, with 60 s of skew allowed.
+        let future = try await issuer.issue(claims(iat: 3600, exp: 7200))
+        await expectTokenError(.notYetValid) { _ = try await verifier.verify(future) }
+        let backwards = try await issuer.issue(claims(iat: 0, exp: -10))
+        await expectTokenError(.malformed) { _ = try await verifier.verify(backwards) }
+        let notYet = try await issuer.issue(claims(iat: 0, exp: 7200, nbf: 3600))
+        await expectTokenError(.notYetValid) { _ = try await verifier.verify(notYet) }
+        // Within the skew, both pass; nbf in the past passes and round-trips.
+        let skewed = try await issuer.issue(claims(iat: 50, exp: 7200, nbf: 50))
+        #expect(try await verifier.verify(skewed).notBefore == epoch.addingTimeInterval(50))
+    }
+
     @Test func tokenSignedByAnotherKeyIsRejected() async throws {
         let other = TokenIssuer(key: try DeploymentKey.generate(), now: { epoch })
         let token = try await other.issue(user: "alice", device: "phone", home: "eu", ttl: .seconds(3600))

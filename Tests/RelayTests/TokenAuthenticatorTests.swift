@@ -163,6 +163,15 @@ private func within<T: Sendable>(seconds: Int = 10, _ body: @escaping @Sendable 
         #expect(forged == .reject(0x86, serverReference: nil))
     }
 
+    @Test func aTokenWhoseHomeIsNoRegionOfTheDeploymentIsRefused() async throws {
+        let authenticator = TokenAuthenticator(verifier: verifier, regions: ["eu", "us"])
+        let (known, _) = try await decide(authenticator, connect(password: try await token(home: "us")))
+        #expect(known == .accept(MQTTPrincipal(username: "alice", attributes: ["user": "alice", "device": "alice-phone", "home": "us"])))
+        let (unknown, properties) = try await decide(authenticator, connect(password: try await token(home: "mars")))
+        #expect(unknown == .reject(0x86, serverReference: nil))
+        #expect(properties?.reasonString == "token home region mars is not a region of this deployment")
+    }
+
     @Test func reasonCodesAreTheProtocolsOnes() {
         #expect(ReasonCode.badUserNameOrPassword.rawValue == 0x86)
         #expect(ReasonCode.clientIdentifierNotValid.rawValue == 0x85)

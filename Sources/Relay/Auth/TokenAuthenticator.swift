@@ -9,7 +9,7 @@ import RelayIdentity
 ///
 /// | outcome | CONNACK reason code |
 /// |---|---|
-/// | no user name or password, bad, expired or malformed token, user name ≠ `sub` | 0x86 Bad user name or password |
+/// | no user name or password, bad, expired, not yet valid or malformed token, user name ≠ `sub`, `home` not a region of the deployment | 0x86 Bad user name or password |
 /// | client identifier ≠ `dev` | 0x85 Client identifier not valid |
 /// | ``redirect`` names another server (the device's home is elsewhere) | 0x9C Use another server, with Server Reference |
 /// | ``isDeviceActive`` says no (device removed) | 0x87 Not authorized |
@@ -31,19 +31,23 @@ public struct TokenAuthenticator: MQTTAuthenticator {
     public typealias Admission = @Sendable (_ claims: DeviceTokenClaims) async -> (ReasonCode, String)?
 
     private let verifier: TokenVerifier
+    private let regions: Set<String>?
     private let isDeviceActive: DeviceActivity
     private let redirect: Redirect
     private let admit: Admission
 
-    /// An authenticator checking tokens with `verifier`. By default every
+    /// An authenticator checking tokens with `verifier`; with `regions`, a
+    /// token whose home is not one of them is refused. By default every
     /// device is active and no device is redirected.
     public init(
         verifier: TokenVerifier,
+        regions: Set<String>? = nil,
         isDeviceActive: @escaping DeviceActivity = { _, _ in true },
         redirect: @escaping Redirect = { _ in nil },
         admit: @escaping Admission = { _ in nil }
     ) {
         self.verifier = verifier
+        self.regions = regions
         self.isDeviceActive = isDeviceActive
         self.redirect = redirect
         self.admit = admit
@@ -80,6 +84,9 @@ public struct TokenAuthenticator: MQTTAuthenticator {
         guard connect.clientIdentifier == claims.device else {
             return Self.reject(.clientIdentifierNotValid, "the client identifier is not the token's device")
         }
+        if let regions, !regions.contains(claims.home) {
+            return Self.reject(.badUserNameOrPassword, "token home region \(claims.home) is not a region of this deployment")
+        }
         if let server = redirect(claims) {
             var properties = MQTTProperties()
             properties.serverReference = server
@@ -109,6 +116,7 @@ public struct TokenAuthenticator: MQTTAuthenticator {
     private static func reason(for error: TokenError) -> String {
         switch error.kind {
         case .expired: "token expired"
+        case .notYetValid: "token not yet valid"
         case .badSignature: "token signature invalid"
         case .wrongAlgorithm: "token algorithm not EdDSA"
         case .malformed, .invalidIdentifier, .invalidLifetime: "malformed token"
