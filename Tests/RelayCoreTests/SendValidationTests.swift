@@ -21,7 +21,7 @@ import Testing
         #expect(valid.clientMessageID == "m-1")
         #expect(valid.sharedCiphertext == Data([1, 2, 3]))
         #expect(valid.deviceCiphertexts == [device("bob-phone"): Data([9])])
-        #expect(valid.replyToSeq == 4 && valid.ttlSeconds == 60)
+        #expect(valid.replyTo == Seq(4) && valid.ttlSeconds == 60)
         #expect(valid.ciphertextBytes == 4)
         let message = valid.fanOutMessage(from: DeviceAddress(user: user("alice"), device: device("alice-phone")))
         #expect(message.sender == user("alice") && message.senderDevice == device("alice-phone"))
@@ -42,7 +42,23 @@ import Testing
         #expect(throws: SendRefusal.clientMessageIDNotPrintable(offset: 0)) { try ValidatedSend(validating: send(id: "é")) }
         #expect(throws: SendRefusal.clientMessageIDNotPrintable(offset: 0)) { try ValidatedSend(validating: send(id: "\u{7F}")) }
         _ = try ValidatedSend(validating: send(id: String(repeating: "~", count: 64)))
-        _ = try ValidatedSend(validating: send(id: " !x"))
+        _ = try ValidatedSend(validating: send(id: "!x"))
+        // A space is refused: the relay's rule, one for RelayCore and the send path (docs/protocol.md).
+        #expect(throws: SendRefusal.clientMessageIDNotPrintable(offset: 0)) { try ValidatedSend(validating: send(id: " !x")) }
+    }
+
+    @Test func replyToSeqMustBeASeqTheRelayCanHold() throws {
+        var none = send()
+        none.replyToSeq = 0
+        #expect(try ValidatedSend(validating: none).replyTo == nil)
+        var last = send()
+        last.replyToSeq = Seq.maximum
+        #expect(try ValidatedSend(validating: last).replyTo?.value == Seq.maximum)
+        for wire in [Seq.maximum + 1, UInt64(1) << 63, UInt64.max] {
+            var far = send()
+            far.replyToSeq = wire
+            #expect(throws: SendRefusal.replyToOutOfRange(wire)) { try ValidatedSend(validating: far) }
+        }
     }
 
     @Test func needsACiphertext() {

@@ -7,6 +7,7 @@ by Debian's protoc.
 Every wait is bounded; readiness is awaited, never slept for."""
 
 import importlib
+import json
 import os
 import queue
 import signal
@@ -134,6 +135,11 @@ class Deployment:
         self.redis_port = free_port()
         self.redis = self._start_redis()
         self.extra_args = list(extra_args)
+        # The region's name (its settings file's, else "local"): devices' tokens name it as their home.
+        self.name = "local"
+        if "--config" in self.extra_args:
+            with open(self.extra_args[self.extra_args.index("--config") + 1]) as f:
+                self.name = json.load(f).get("name", "local")
         self.nodes = [self.start_node() for _ in range(nodes)]
 
     def _start_redis(self):
@@ -155,7 +161,7 @@ class Deployment:
 
     def token(self, user, device, ttl=None):
         cmd = [bin_path("relayctl"), "token", "issue", "--user", user, "--device", device,
-               "--key-dir", self.keys]
+               "--home", self.name, "--key-dir", self.keys]
         if ttl:
             cmd += ["--ttl", ttl]
         out = subprocess.run(cmd, check=True, timeout=60, capture_output=True, text=True)
@@ -368,6 +374,7 @@ def record_puback_codes(device):
     reads it from the packet first (test-only: it relies on paho 1.6's
     _handle_pubackcomp)."""
     device.puback_codes = {}
+    device.puback_reasons = {}
     original = device.client._handle_pubackcomp
 
     def handle(cmd):
@@ -376,6 +383,36 @@ def record_puback_codes(device):
             mid = int.from_bytes(packet[:2], "big")
             with device.ack_cond:
                 device.puback_codes[mid] = packet[2] if len(packet) > 2 else 0
+                reason = puback_reason_string(bytes(packet[3:]))
+                if reason is not None:
+                    device.puback_reasons[mid] = reason
         return original(cmd)
 
     device.client._handle_pubackcomp = handle
+
+
+def puback_reason_string(properties):
+    """The Reason String (0x1F) in a PUBACK's property bytes (length first), or None."""
+    length, shift, i = 0, 0, 0
+    while i < len(properties):
+        byte = properties[i]
+        length |= (byte & 0x7F) << shift
+        i += 1
+        shift += 7
+        if not byte & 0x80:
+            break
+    end = min(len(properties), i + length)
+    while i < end:
+        identifier = properties[i]
+        i += 1
+        if identifier in (0x1F, 0x26):
+            size = int.from_bytes(properties[i:i + 2], "big")
+            value = properties[i + 2:i + 2 + size].decode("utf-8", "replace")
+            i += 2 + size
+            if identifier == 0x1F:
+                return value
+            size = int.from_bytes(properties[i:i + 2], "big")  # a user property's value
+            i += 2 + size
+        else:
+            return None  # no other property is allowed in a PUBACK
+    return None

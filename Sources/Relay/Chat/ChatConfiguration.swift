@@ -1,9 +1,13 @@
+import RelayCore
+
 /// Limits and timings of the chat relay in one region.
 public struct ChatConfiguration: Sendable {
     /// This region's name (the home it records for new conversations).
     public var region: String = "local"
     /// Largest `Send` payload accepted, in bytes.
     public var maximumSendBytes: Int = 64 * 1024
+    /// RelayCore's limits for validating a `Send` (at least 1 byte).
+    var sendLimits: SendLimits { SendLimits(maximumSendBytes: max(1, maximumSendBytes)) }
     /// How long the conversation log keeps a message, in seconds (30 days).
     public var retentionSeconds: Int = 30 * 24 * 3600
     /// How long a client message id is remembered for deduplication, in seconds.

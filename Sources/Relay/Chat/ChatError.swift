@@ -1,4 +1,5 @@
 import MQTT
+import MQTTServer
 import RelayCore
 import RelayStore
 
@@ -38,15 +39,39 @@ struct ChatError: Error, CustomStringConvertible {
 
     static func storeReply(_ detail: String) -> ChatError { ChatError("unavailable", detail) }
 
-    /// The PUBACK reason code for a refused send (MQTT 5.0 §3.4.2.1 allows
-    /// only some codes in PUBACK).
+    /// Codes that pass: the store is down or busy, or the region is between
+    /// owners (Redis's own codes arrive lowercased, from ``init(redis:)``).
+    private static let passingCodes: Set<String> = [
+        "unavailable", "fenced", "wrong_region",
+        "loading", "busy", "oom", "readonly", "masterdown", "clusterdown", "tryagain", "moved", "ask",
+        "noscript", "misconf", "noreplicas", "execabort",
+    ]
+
+    /// Whether trying the same thing again can never succeed (a refusal, a
+    /// bad value); false for failures that pass (`unavailable`, a Redis
+    /// that is loading, a fenced region).
+    var isPermanent: Bool { !Self.passingCodes.contains(code) }
+
+    /// The PUBACK reason code for a refused send or receipt (MQTT 5.0
+    /// §3.4.2.1 allows only 0x80, 0x83, 0x87, 0x90, 0x91, 0x97 and 0x99 in a
+    /// PUBACK); docs/protocol.md lists them.
     var pubackReasonCode: ReasonCode {
         switch code {
         case "not_member", "fenced", "not_admin": return .notAuthorized
         case "rate_limited", "quota", "too_large": return .quotaExceeded
         case "bad_request": return .payloadFormatInvalid
-        default: return .unspecifiedError
+        case "unavailable": return .unspecifiedError
+        default: return .implementationSpecificError  // not_found, wrong_region, stale_devices, ...: Error.code says which
         }
+    }
+
+    /// The PUBACK for this refusal: its reason code and, for MQTT 5 clients,
+    /// a Reason String `<code>: <message>` (the engine leaves it out for
+    /// 3.1.1, which get the `Status REFUSED` instead).
+    var acknowledgement: MQTTPublishAcknowledgement {
+        var properties = MQTTProperties()
+        properties.reasonString = description
+        return MQTTPublishAcknowledgement(reasonCode: pubackReasonCode, properties: properties)
     }
 
     /// The error as devices see it, in a Status or a Response.
@@ -69,4 +94,9 @@ struct ChatError: Error, CustomStringConvertible {
     }
 
     var description: String { "\(code): \(message)" }
+}
+
+extension MQTTPublishAcknowledgement {
+    /// PUBACK 0x00: accepted.
+    static let accepted = MQTTPublishAcknowledgement(reasonCode: .success)
 }

@@ -11,9 +11,12 @@ import NIOCore
 /// - `relay_send_ack_duration_seconds`: from the PUBLISH reaching the router
 ///   to its PUBACK reason code being decided;
 /// - `relay_fanout_devices`: devices a message is marked for (the sender's
-///   own device excluded).
+///   own device excluded);
+/// - `relay_fanouts_quarantined_total`: pending fan-outs the sweeper set
+///   aside as dead letters (they can never be finished).
 struct ChatMetrics: Sendable {
     let accepted = Counter(label: "relay_sends_accepted_total")
+    let fanOutQuarantined = Counter(label: "relay_fanouts_quarantined_total")
     let ackLatency = CoreMetrics.Timer(label: "relay_send_ack_duration_seconds")
     let fanOut = Recorder(label: "relay_fanout_devices")
     /// One counter per refusal reason, made on first use (reasons are the

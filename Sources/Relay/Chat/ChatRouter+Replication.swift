@@ -15,8 +15,8 @@ extension ChatRouter {
     /// A send in a multi-region deployment: sequenced here when this region
     /// serves the conversation's home, else forwarded durably to the region
     /// that does (its SEQUENCED status follows from there).
-    func replicatedSend(_ accept: ChatStore.Accept, parsed: Relay_V1_Send, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
-        replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<ReasonCode> in
+    func replicatedSend(_ accept: ChatStore.Accept, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
             guard let home else {
                 return loop.makeFailedFuture(ChatError("not_found", "conversation \(accept.conversation) is not known in region \(replicator.local) (yet)"))
             }
@@ -24,23 +24,23 @@ extension ChatRouter {
                 return loop.makeFailedFuture(ChatError("unavailable", "region \(home) is failing back; retry shortly"))
             }
             if serving == replicator.local {
-                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in .success }
+                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in .accepted }
             }
             var forwarded = Relay_V1_ForwardedSend()
             forwarded.conversation = accept.conversation
             forwarded.user = accept.user
             forwarded.device = accept.device
-            forwarded.send = parsed
+            forwarded.send = accept.wire
             forwarded.receivedMs = accept.nowMilliseconds
             let frame = replicator.frame { $0.forwardedSend = forwarded }
             return replicator.ship([serving: [frame]], on: loop).map { _ in
                 self.metrics.accepted.increment()
-                return .success
+                return .accepted
             }
         }.flatMapError { error in
             let refusal = ChatError(redis: error)
             self.refuse(refusal, conversation: accept.conversation, clientMessageID: accept.clientMessageID, device: accept.device, session: session)
-            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+            return loop.makeSucceededFuture(refusal.acknowledgement)
         }
     }
 
@@ -131,7 +131,7 @@ extension ChatRouter {
         m.ciphertext = Data(accept.ciphertext)
         for (device, ciphertext) in accept.deviceCiphertexts { m.deviceCiphertexts[device] = Data(ciphertext) }
         m.clientMessageID = accept.clientMessageID
-        m.replyToSeq = accept.replyTo
+        m.replyToSeq = accept.replyTo?.value ?? 0
         m.ttlSeconds = accepted.ttlSeconds
         return m
     }
@@ -157,9 +157,12 @@ extension ChatRouter {
     }
 
     /// A 1:1 conversation's two users when this region has no copy of its members yet.
+    /// One member for a conversation with oneself (`alice~alice`), which is allowed.
     static func withDirectMembers(_ members: [String: String], conversation: String) -> [String: String] {
-        guard members.isEmpty, let (a, b) = (try? ConversationID(validating: conversation))?.directUsers else { return members }
-        return [a.rawValue: "member", b.rawValue: "member"]
+        guard members.isEmpty, let users = ConversationID(rawValue: conversation)?.directMembers else { return members }
+        var direct: [String: String] = [:]
+        for user in users { direct[user.rawValue] = "member" }
+        return direct
     }
 
     // MARK: - Applying frames
@@ -275,14 +278,18 @@ extension ChatRouter {
         replicator.home(ofConversation: forwarded.conversation, on: loop).flatMap { home in
             let serving = home.flatMap { replicator.map.servingRegion(of: $0) }
             if let home, serving == replicator.local {
-                let send = forwarded.send
-                let peer = (try? Self.checkConversation(forwarded.conversation, user: forwarded.user)) ?? ""
-                let accept = ChatStore.Accept(
-                    conversation: forwarded.conversation, user: forwarded.user, device: forwarded.device,
-                    clientMessageID: send.clientMessageID, ciphertext: Array(send.ciphertext),
-                    deviceCiphertexts: send.deviceCiphertexts.sorted { $0.key < $1.key }.map { ($0.key, Array($0.value)) },
-                    replyTo: send.replyToSeq, ttlSeconds: send.ttlSeconds, directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
-                )
+                // Checked again here: the sending region did, but what a peer sends is validated before use.
+                let accept: ChatStore.Accept
+                do throws(ChatError) {
+                    let peer = try Self.checkConversation(forwarded.conversation, user: forwarded.user)
+                    let send = try Self.checkSend(forwarded.send, limits: self.configuration.sendLimits)
+                    accept = ChatStore.Accept(
+                        conversation: forwarded.conversation, user: forwarded.user, device: forwarded.device, send: send,
+                        directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
+                    )
+                } catch {
+                    return self.refuseForwarded(forwarded, error, replicator: replicator, on: loop)
+                }
                 return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in }.flatMapError { error in
                     let refusal = ChatError(redis: error)
                     guard refusal.code != "unavailable" || replicator.mode == .sync else {
@@ -339,11 +346,27 @@ extension ChatRouter {
                 }
                 return replicator.ship([target: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in }
             }
-            return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: forwarded.receipt.readUpToSeq, on: loop).map { advanced in
+            guard let seq = Seq(forwarded.receipt.readUpToSeq) else {
+                return loop.makeFailedFuture(ChatError("bad_request", "read_up_to_seq \(forwarded.receipt.readUpToSeq) is out of range"))
+            }
+            return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: seq, on: loop).map { advanced in
                 if advanced {
                     self.announceRead(conversation: forwarded.conversation, reader: forwarded.user, epoch: forwarded.receipt.epoch, seq: forwarded.receipt.readUpToSeq, on: loop)
                 }
             }.recover { _ in }  // not a member, or past the latest: nothing to announce
         }
+    }
+}
+
+extension ChatStore.Accept {
+    /// The send as a `Send` envelope again, for a `ForwardedSend`.
+    var wire: Relay_V1_Send {
+        var send = Relay_V1_Send()
+        send.clientMessageID = clientMessageID
+        send.ciphertext = Data(ciphertext)
+        for (device, ciphertext) in deviceCiphertexts { send.deviceCiphertexts[device] = Data(ciphertext) }
+        send.replyToSeq = replyTo?.value ?? 0
+        send.ttlSeconds = ttlSeconds
+        return send
     }
 }

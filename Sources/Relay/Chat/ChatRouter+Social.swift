@@ -10,36 +10,55 @@ import RelayStore
 extension ChatRouter {
     // MARK: - Read receipts (r/<conversation>)
 
-    func receipt(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
-        guard let receipt = try? Relay_V1_Receipt(serializedBytes: Array(message.payload.readableBytesView)), receipt.readUpToSeq > 0 else {
-            return loop.makeSucceededFuture(.payloadFormatInvalid)
+    func receipt(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let seq: Seq
+        let receipt: Relay_V1_Receipt
+        do throws(ChatError) {
+            _ = try Self.checkConversation(conversation, user: user)
+            guard let parsed = try? Relay_V1_Receipt(serializedBytes: Array(message.payload.readableBytesView)) else {
+                throw ChatError("bad_request", "the payload is not a Receipt")
+            }
+            guard let valid = Seq(parsed.readUpToSeq) else {
+                throw ChatError("bad_request", "read_up_to_seq must be 1 to \(Seq.maximum)")
+            }
+            (receipt, seq) = (parsed, valid)
+        } catch {
+            return loop.makeSucceededFuture(error.acknowledgement)
         }
-        if let replicator {
-            // Read markers live where the conversation is sequenced.
-            return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<ReasonCode> in
-                guard let home, let serving = replicator.map.servingRegion(of: home), serving != replicator.local else {
-                    return self.localReceipt(receipt, conversation: conversation, user: user, on: loop)
+        guard let replicator else {
+            return localReceipt(receipt, seq: seq, conversation: conversation, user: user, on: loop)
+        }
+        // Read markers live where the conversation is sequenced.
+        return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
+            guard let home, let serving = replicator.map.servingRegion(of: home), serving != replicator.local else {
+                return self.localReceipt(receipt, seq: seq, conversation: conversation, user: user, on: loop)
+            }
+            // This region's copy of the members answers for the home where it knows them;
+            // where it has none yet, the home decides.
+            return self.store.members(of: conversation, on: loop).flatMap { members in
+                guard members.isEmpty || members[user] != nil else {
+                    return loop.makeFailedFuture(ChatError("not_member", "\(user) is not in \(conversation)"))
                 }
                 var forwarded = Relay_V1_ForwardedReceipt()
                 forwarded.conversation = conversation
                 forwarded.user = user
                 forwarded.device = device
                 forwarded.receipt = receipt
-                return replicator.ship([serving: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in .success }
-            }.recover { _ in .unspecifiedError }
+                return replicator.ship([serving: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in .accepted }
+            }
+        }.flatMapError { error in
+            loop.makeSucceededFuture(ChatError(redis: error).acknowledgement)
         }
-        return localReceipt(receipt, conversation: conversation, user: user, on: loop)
     }
 
-    private func localReceipt(_ receipt: Relay_V1_Receipt, conversation: String, user: String, on loop: any EventLoop) -> EventLoopFuture<ReasonCode> {
-        store.markRead(conversation: conversation, user: user, seq: receipt.readUpToSeq, on: loop).map { advanced -> ReasonCode in
+    private func localReceipt(_ receipt: Relay_V1_Receipt, seq: Seq, conversation: String, user: String, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        store.markRead(conversation: conversation, user: user, seq: seq, on: loop).map { advanced -> MQTTPublishAcknowledgement in
             if advanced {
-                self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: receipt.readUpToSeq, on: loop)
+                self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: seq.value, on: loop)
             }
-            return .success
+            return .accepted
         }.flatMapError { error in
-            let refusal = ChatError(redis: error)
-            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+            loop.makeSucceededFuture(ChatError(redis: error).acknowledgement)
         }
     }
 
@@ -73,7 +92,9 @@ extension ChatRouter {
     // MARK: - Typing (t/<conversation>), QoS 0, never stored
 
     func typing(_ message: MQTTMessage, conversation: String, user: String, device: String, on loop: any EventLoop) {
-        guard let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView)) else { return }
+        guard (try? Self.checkConversation(conversation, user: user)) != nil,
+              let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView))
+        else { return }  // best effort: nothing to answer at QoS 0
         limiter.admit(.typing, device: device, on: loop).flatMap { refusal -> EventLoopFuture<[String: String]> in
             // Over the limit, typing is dropped: it is best effort.
             refusal == nil

@@ -34,11 +34,14 @@ final class ChatRouter: MQTTRouter {
     let replicator: Replicator?
     /// Forwarded sends waiting for their home to be served again (with a replicator).
     let parked: ParkedSends?
+    /// Frames and fan-outs that can never be applied, set aside.
+    let deadLetters: DeadLetters
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil) throws {
         self.store = store
         self.replicator = replicator
         self.parked = replicator.map { _ in ParkedSends(redis: store.redis, logger: logger) }
+        self.deadLetters = DeadLetters(redis: store.redis)
         self.configuration = store.configuration
         self.group = group
         self.logger = logger
@@ -308,7 +311,15 @@ final class ChatRouter: MQTTRouter {
     // MARK: - Publishes
 
     func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode> {
-        guard let (user, device) = Self.identity(session) else { return .completed(.notAuthorized) }
+        switch acknowledgedPublish(message, from: session) {
+        case .completed(let ack): return .completed(ack.reasonCode)
+        case .pending(let future): return .pending(future.map(\.reasonCode))
+        }
+    }
+
+    /// A device's publish; a refusal's PUBACK carries a Reason String saying why.
+    func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {
+        guard let (user, device) = Self.identity(session) else { return .completed(MQTTPublishAcknowledgement(reasonCode: .notAuthorized)) }
         let topic = message.topic
         let loop = group.next()
         if topic.hasPrefix("s/") {
@@ -318,79 +329,74 @@ final class ChatRouter: MQTTRouter {
         }
         if topic.hasPrefix("q/") {
             request(message, method: String(topic.dropFirst(2)), user: user, device: device, session: session, on: loop)
-            return .completed(.success)
+            return .completed(.accepted)
         }
         if topic.hasPrefix("r/") {
             return .pending(receipt(message, conversation: String(topic.dropFirst(2)), user: user, device: device, on: loop))
         }
         if topic.hasPrefix("t/") {
             typing(message, conversation: String(topic.dropFirst(2)), user: user, device: device, on: loop)
-            return .completed(.success)
+            return .completed(.accepted)
         }
-        return .completed(.topicNameInvalid)
+        return .completed(MQTTPublishAcknowledgement(reasonCode: .topicNameInvalid))
     }
 
     // MARK: - Sending
 
-    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop, admitted: Bool = false) -> EventLoopFuture<ReasonCode> {
+    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop, admitted: Bool = false) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         guard admitted else {  // the rate limit, before anything is stored
             return limiter.admit(.send, device: device, on: loop).flatMap { refusal in
                 guard let refusal else { return self.send(message, conversation: conversation, user: user, device: device, session: session, on: loop, admitted: true) }
                 self.refuse(refusal, conversation: conversation, clientMessageID: RateLimiter.clientMessageID(in: message), device: device, session: session)
-                return loop.makeSucceededFuture(refusal.pubackReasonCode)
+                return loop.makeSucceededFuture(refusal.acknowledgement)
             }
         }
-        let parsed: Relay_V1_Send
+        let send: ValidatedSend
         let peer: String
-        do {
+        do throws(ChatError) {
             peer = try Self.checkConversation(conversation, user: user)
-            guard message.payload.readableBytes <= configuration.maximumSendBytes else {
-                throw ChatError("too_large", "a send may be at most \(configuration.maximumSendBytes) bytes")
-            }
-            parsed = try Relay_V1_Send(serializedBytes: Array(message.payload.readableBytesView))
-            try Self.checkSend(parsed)
+            send = try Self.checkSend(Array(message.payload.readableBytesView), limits: configuration.sendLimits)
         } catch {
-            let refusal = (error as? ChatError) ?? ChatError("bad_request", "the payload is not a Send: \(error)")
-            refuse(refusal, conversation: conversation, clientMessageID: "", device: device, session: session)
-            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+            // The client message id, where the payload has one, so that a 3.1.1 client can tell which send failed.
+            refuse(error, conversation: conversation, clientMessageID: RateLimiter.clientMessageID(in: message), device: device, session: session)
+            return loop.makeSucceededFuture(error.acknowledgement)
         }
         let accept = ChatStore.Accept(
-            conversation: conversation, user: user, device: device,
-            clientMessageID: parsed.clientMessageID,
-            ciphertext: Array(parsed.ciphertext),
-            deviceCiphertexts: parsed.deviceCiphertexts.sorted { $0.key < $1.key }.map { ($0.key, Array($0.value)) },
-            replyTo: parsed.replyToSeq, ttlSeconds: parsed.ttlSeconds,
+            conversation: conversation, user: user, device: device, send: send,
             directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
         )
         if let replicator {
-            return replicatedSend(accept, parsed: parsed, replicator: replicator, session: session, on: loop)
+            return replicatedSend(accept, replicator: replicator, session: session, on: loop)
         }
-        return store.accept(accept, on: loop).map { accepted -> ReasonCode in
+        return store.accept(accept, on: loop).map { accepted -> MQTTPublishAcknowledgement in
             var status = Relay_V1_Status()
             status.kind = .sequenced
             status.conversation = conversation
             status.epoch = accepted.epoch
             status.seq = accepted.seq
-            status.clientMessageID = parsed.clientMessageID
+            status.clientMessageID = send.clientMessageID
             self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
             self.metrics.accepted.increment()
             if !accepted.duplicate {
                 self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, message: Self.replicated(accept, accepted), on: loop)
                 if accepted.seq == 1 && !peer.isEmpty {
                     // A new 1:1 conversation: its users now see each other's presence.
-                    self.store.noteMembership(users: [user, peer], conversation: conversation, member: true, on: loop).whenFailure { _ in }
+                    self.store.noteMembership(users: Array(Set([user, peer])), conversation: conversation, member: true, on: loop).whenFailure { error in
+                        self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
+                    }
                 }
             }
-            return .success
+            return .accepted
         }.flatMapError { error in
             let refusal = ChatError(redis: error)
-            self.refuse(refusal, conversation: conversation, clientMessageID: parsed.clientMessageID, device: device, session: session)
-            return loop.makeSucceededFuture(refusal.pubackReasonCode)
+            self.refuse(refusal, conversation: conversation, clientMessageID: send.clientMessageID, device: device, session: session)
+            return loop.makeSucceededFuture(refusal.acknowledgement)
         }
     }
 
-    /// The other user of a 1:1 conversation ("" for a group), or a refusal.
-    static func checkConversation(_ conversation: String, user: String) throws -> String {
+    /// The other user of a 1:1 conversation (the user themself in a
+    /// conversation with oneself, notes to self), "" for a group, or a refusal.
+    static func checkConversation(_ conversation: String, user: String) throws(ChatError) -> String {
         let id: ConversationID
         do {
             id = try ConversationID(validating: conversation)
@@ -404,13 +410,22 @@ final class ChatRouter: MQTTRouter {
         return ""
     }
 
-    static func checkSend(_ send: Relay_V1_Send) throws {
-        let id = send.clientMessageID
-        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw ChatError("bad_request", "client_message_id must be 1 to 64 printable ASCII characters")
+    /// A `Send` payload validated by RelayCore's rules (size, client message
+    /// id, ciphertexts, reply-to seq), or the refusal.
+    static func checkSend(_ payload: [UInt8], limits: SendLimits) throws(ChatError) -> ValidatedSend {
+        do {
+            return try ValidatedSend(decoding: payload, limits: limits)
+        } catch {
+            throw ChatError(error)
         }
-        guard !send.ciphertext.isEmpty || !send.deviceCiphertexts.isEmpty else {
-            throw ChatError("bad_request", "a Send needs a ciphertext")
+    }
+
+    /// A decoded `Send` (a forwarded one) validated by the same rules.
+    static func checkSend(_ send: Relay_V1_Send, limits: SendLimits) throws(ChatError) -> ValidatedSend {
+        do {
+            return try ValidatedSend(validating: send, limits: limits)
+        } catch {
+            throw ChatError(error)
         }
     }
 
@@ -424,19 +439,26 @@ final class ChatRouter: MQTTRouter {
     /// the sender's; their pumps read the log from their cursors, or take
     /// `message` (just stored) when connected here (decision 0008).
     private func fanOut(conversation: String, seq: UInt64, sender: String, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) {
+        fanOutNow(conversation: conversation, seq: seq, sender: sender, message: message, on: loop).whenFailure { error in
+            self.logger.error("fan-out failed; the sweeper will finish it", metadata: ["conversation": "\(conversation)", "seq": "\(seq)", "error": "\(error)"])
+        }
+    }
+
+    /// The fan-out of `seq`, completing once it is recorded as finished.
+    func fanOutNow(conversation: String, seq: UInt64, sender: String, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard ConversationID(rawValue: conversation) != nil else {
+            return loop.makeFailedFuture(ChatError("bad_request", "\(String(reflecting: conversation)) is not a conversation id"))
+        }
         if let replicator {
-            replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
+            return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
                 guard let home, replicator.map.servesHere(home) else { return loop.makeSucceededVoidFuture() }
                 return self.replicatedFanOut(conversation: conversation, seq: seq, home: home, replicator: replicator, on: loop).map { _ in }
-            }.whenFailure { error in
-                self.logger.error("fan-out failed; the sweeper will finish it", metadata: ["conversation": "\(conversation)", "seq": "\(seq)", "error": "\(error)"])
             }
-            return
         }
         // A 1:1 conversation's members are in its id.
         let direct = Self.withDirectMembers([:], conversation: conversation)
         let members = direct.isEmpty ? store.members(of: conversation, on: loop) : loop.makeSucceededFuture(direct)
-        members.map { Array($0.keys) }
+        return members.map { Array($0.keys) }
             .flatMap { members in
                 // Devices connected here have it at once; the marks follow for the record.
                 if let message { self.store.localPumps.offer(message, toUsers: members) }
@@ -448,38 +470,6 @@ final class ChatRouter: MQTTRouter {
                 return self.store.markDirty(devices: Array(targets), conversation: conversation, seq: seq, on: loop)
             }
             .flatMap { self.store.finishFanout(conversation: conversation, seq: seq, on: loop) }
-            .whenFailure { error in
-                self.logger.error("fan-out failed; the sweeper will finish it", metadata: ["conversation": "\(conversation)", "seq": "\(seq)", "error": "\(error)"])
-            }
-    }
-
-    /// Finishes, every `interval`, fan-outs that a node accepted but did not
-    /// complete (it died between PUBACK and the enqueues), and applies
-    /// parked sends whose home is served again. Enqueueing is idempotent,
-    /// so a fan-out finished twice adds nothing.
-    func startSweeper(every interval: TimeAmount, on loop: any EventLoop) -> RepeatedTask {
-        loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { _ in
-            self.drainParked(on: loop)
-            return self.sweep(olderThan: Self.nowMilliseconds() - 5_000, on: loop)
-        }
-    }
-
-    func sweep(olderThan cutoff: Int64, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        store.pendingConversations(on: loop).flatMap { conversations in
-            let each = conversations.map { conversation in
-                self.store.unfinishedFanouts(conversation: conversation, olderThan: cutoff, on: loop).flatMap { seqs in
-                    self.store.messages(seqs.map { (conversation, $0) }, for: "", on: loop).map { messages in
-                        for (seq, message) in zip(seqs, messages) {
-                            self.logger.info("finishing a pending fan-out", metadata: ["conversation": "\(conversation)", "seq": "\(seq)"])
-                            self.fanOut(conversation: conversation, seq: seq, sender: message?.device ?? "", on: loop)
-                        }
-                    }
-                }
-            }
-            return EventLoopFuture.andAllComplete(each, on: loop)
-        }.flatMapErrorThrowing { error in
-            self.logger.warning("sweep failed", metadata: ["error": "\(error)"])
-        }
     }
 
     @discardableResult
@@ -542,10 +532,10 @@ final class ChatRouter: MQTTRouter {
             result = managedHere(settings.conversation, on: loop).flatMap {
                 self.store.setConversationTTL(settings.conversation, user: user, seconds: settings.ttlSeconds, on: loop)
             }.flatMap {
-                self.store.members(of: settings.conversation, on: loop)
-            }.flatMap { members in
+                self.store.members(of: settings.conversation, on: loop).and(self.store.conversationMeta(settings.conversation, on: loop))
+            }.flatMap { members, meta in
                 self.shareConversation(settings.conversation, members: members, on: loop).map {
-                    Self.groupResponse(settings.conversation, members: members, ttlSeconds: settings.ttlSeconds)
+                    Self.groupResponse(settings.conversation, members: members, meta: meta)
                 }
             }
         case ("history.sync", .historySync(let sync)):
@@ -614,8 +604,16 @@ final class ChatRouter: MQTTRouter {
     }
 
     private func changeGroup(_ id: String, actor: String, operation: String, users: [String], on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
-        // Before a change, to tell removed members and pick a successor for a leaving admin.
-        managedHere(id, on: loop).flatMap { self.store.members(of: id, on: loop) }.flatMap { before in
+        // The admin check first, from this region's copy of the members where it has one, so that
+        // a non-admin hears not_admin wherever it asks from (the home checks again in group_change.lua).
+        store.members(of: id, on: loop).flatMapThrowing { copy in
+            guard operation != "leave", !copy.isEmpty else { return }
+            guard let role = copy[actor] else { throw ChatError("not_member", "\(actor) is not a member") }
+            guard role == "admin" else { throw ChatError("not_admin", "only admins may change members") }
+        }.flatMap {
+            // Before a change, to tell removed members and pick a successor for a leaving admin.
+            self.managedHere(id, on: loop)
+        }.flatMap { self.store.members(of: id, on: loop) }.flatMap { before in
             let successor = before.keys.filter { $0 != actor }.sorted().first ?? ""
             return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ -> EventLoopFuture<Void> in
                 switch operation {
@@ -644,7 +642,7 @@ final class ChatRouter: MQTTRouter {
     /// Reads a group, tells its members (and `alsoTell`) what changed, and
     /// answers with its state.
     private func groupInfo(_ id: String, change: Relay_V1_MembershipEvent.Change, actor: String, users: [String], alsoTell: [String] = [], on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
-        store.members(of: id, on: loop).flatMap { members in
+        store.members(of: id, on: loop).and(store.conversationMeta(id, on: loop)).flatMap { members, meta in
             var event = Relay_V1_MembershipEvent()
             event.conversation = id
             event.change = change
@@ -655,12 +653,12 @@ final class ChatRouter: MQTTRouter {
             let entry = QueueEntry.event(Self.bytes(wrapper))
             let audience = Array(Set(Array(members.keys) + alsoTell))
             if let replicator = self.replicator {
-                return replicator.deliver([entry.bytes], users: audience, on: loop).map { Self.groupResponse(id, members: members) }
+                return replicator.deliver([entry.bytes], users: audience, on: loop).map { Self.groupResponse(id, members: members, meta: meta) }
             }
             return self.store.devices(of: audience, on: loop).flatMap { devices in
                 self.enqueue(devices.values.joined().map { ($0, [entry]) }, on: loop)
             }.map {
-                Self.groupResponse(id, members: members)
+                Self.groupResponse(id, members: members, meta: meta)
             }
         }
     }
@@ -686,13 +684,13 @@ final class ChatRouter: MQTTRouter {
     // MARK: - Helpers
 
     /// A `GroupInfo` answer from a conversation's members and their roles.
-    static func groupResponse(_ id: String, members: [String: String], ttlSeconds: UInt32 = 0) -> Relay_V1_Response {
+    static func groupResponse(_ id: String, members: [String: String], meta: ChatStore.ConversationMeta) -> Relay_V1_Response {
         var info = Relay_V1_GroupInfo()
         info.conversation = id
         info.members = members.keys.sorted()
         info.admins = members.filter { $0.value == "admin" }.map(\.key).sorted()
-        info.epoch = 1
-        info.ttlSeconds = ttlSeconds
+        info.epoch = meta.epoch
+        info.ttlSeconds = meta.ttlSeconds
         var response = Relay_V1_Response()
         response.group = info
         return response

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 import RelayStore
 
 /// Message delivery by cursor: a fan-out marks a conversation dirty for a
@@ -13,7 +14,7 @@ extension ChatStore {
         let commands = devices.map { device in
             fanoutScript.command(
                 keys: ["\(Self.device(device)):dirty", "\(Self.device(device)):cur"],
-                arguments: [Self.channel(device: device), conversation, Int64(seq)]
+                arguments: [Self.channel(device: device), conversation, Int64(clamping: seq)]
             )
         }
         return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
@@ -47,16 +48,18 @@ extension ChatStore {
             }
             let counter = try replies[0].get().string.flatMap { Int($0) } ?? 0
             let dirty = try pairs(replies[1]).compactMap { name, score -> (String, UInt64)? in
-                guard let name = name.string, let seq = score.string.flatMap({ Double($0) }) else { return nil }
-                return (name, UInt64(seq))
+                guard let name = name.string, let seq = score.string.flatMap({ Double($0) }).flatMap({ UInt64(exactly: $0) }),
+                      seq <= Seq.maximum
+                else { return nil }
+                return (name, seq)
             }
             var cursors: [String: UInt64] = [:]
             for (name, seq) in try pairs(replies[2]) {
-                if let name = name.string, let seq = seq.string.flatMap({ UInt64($0) }) { cursors[name] = seq }
+                if let name = name.string, let seq = Self.storedSeq(seq.string) { cursors[name] = seq }
             }
             let queued = try pairs(replies[3]).compactMap { entry, score -> (Int, [UInt8])? in
-                guard let entry = entry.bytes, let position = score.string.flatMap({ Double($0) }) else { return nil }
-                return (Int(position), entry)
+                guard let entry = entry.bytes, let position = score.string.flatMap({ Double($0) }).flatMap({ Int(exactly: $0) }) else { return nil }
+                return (position, entry)
             }
             return PumpSnapshot(dirty: dirty, cursors: cursors, queued: queued, counter: counter)
         }
@@ -70,7 +73,7 @@ extension ChatStore {
         return redis.pipeline(commands, on: loop).map { replies in
             var joined: [String: UInt64] = [:]
             for (conversation, reply) in zip(conversations, replies) {
-                joined[conversation] = (try? reply.get())?.string.flatMap { UInt64($0) } ?? 0
+                joined[conversation] = Self.storedSeq((try? reply.get())?.string) ?? 0
             }
             return joined
         }
@@ -92,6 +95,13 @@ extension ChatStore {
     /// The device has everything of `conversation` up to `seq`.
     func acknowledge(device: String, conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let d = Self.device(device)
-        return redis.send(ackScript.command(keys: ["\(d):cur", "\(d):dirty"], arguments: [conversation, Int64(seq)]), on: loop).map { _ in }
+        return redis.send(ackScript.command(keys: ["\(d):cur", "\(d):dirty"], arguments: [conversation, Int64(clamping: seq)]), on: loop).map { _ in }
+    }
+
+    /// A seq read back from Redis, 0 through ``Seq/maximum``; nil for
+    /// anything else (what Redis holds is parsed, never trusted).
+    static func storedSeq(_ text: String?) -> UInt64? {
+        guard let value = text.flatMap({ UInt64($0) }), value <= Seq.maximum else { return nil }
+        return value
     }
 }

@@ -73,9 +73,9 @@ extension ChatStore {
         let c = Self.conversation(m.conversation)
         let direct = (try? ConversationID(validating: m.conversation))?.directUsers
         var arguments: [RedisArgument] = [
-            .string(c), .integer(Int64(m.epoch)), .integer(Int64(m.seq)), .string(m.user), .string(m.device),
+            .string(c), .integer(Int64(m.epoch)), .integer(Int64(clamping: m.seq)), .string(m.user), .string(m.device),
             .integer(m.timeMs), .bytes(ByteBuffer(bytes: m.ciphertext)), .string(m.clientMessageID),
-            .integer(Int64(m.replyToSeq)), .integer(Int64(max(1, min(Int(m.ttlSeconds), configuration.retentionSeconds)))),
+            .integer(Int64(clamping: m.replyToSeq)), .integer(Int64(max(1, min(Int(m.ttlSeconds), configuration.retentionSeconds)))),
             .integer(Int64(configuration.dedupSeconds)),
             .string(direct?.first.rawValue ?? ""), .string(direct?.second.rawValue ?? ""),
         ]
@@ -96,7 +96,7 @@ extension ChatStore {
     func rewind(devices: [String], conversation: String, to seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard !devices.isEmpty else { return loop.makeSucceededVoidFuture() }
         let commands = devices.map {
-            rewindScript.command(keys: ["\(Self.device($0)):cur"], arguments: [RedisArgument.string(conversation), RedisArgument.integer(Int64(seq))])
+            rewindScript.command(keys: ["\(Self.device($0)):cur"], arguments: [RedisArgument.string(conversation), RedisArgument.integer(Int64(clamping: seq))])
         }
         return redis.pipeline(commands, on: loop).map { _ in }
     }
@@ -104,7 +104,7 @@ extension ChatStore {
     /// Takes a conversation's state from the region that sequences it.
     func applyConversationState(_ state: Relay_V1_ConversationState, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let c = Self.conversation(state.conversation)
-        var arguments: [RedisArgument] = [.string(state.kind.isEmpty ? "group" : state.kind), .integer(Int64(state.epoch)), .integer(Int64(state.seq)), .integer(Int64(state.ttlSeconds))]
+        var arguments: [RedisArgument] = [.string(state.kind.isEmpty ? "group" : state.kind), .integer(Int64(state.epoch)), .integer(Int64(clamping: state.seq)), .integer(Int64(state.ttlSeconds))]
         for (user, role) in state.members.sorted(by: { $0.key < $1.key }) {
             arguments.append(.string(user))
             arguments.append(.string(role))

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 import RelayStore
 
 /// Receipts, presence, history, privacy and device management in Redis.
@@ -6,9 +7,9 @@ extension ChatStore {
     // MARK: - Read receipts
 
     /// Moves `user`'s read marker in `conversation` to `seq`; true when it moved.
-    func markRead(conversation: String, user: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+    func markRead(conversation: String, user: String, seq: Seq, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let c = Self.conversation(conversation)
-        let command = receiptScript.command(keys: ["\(c):meta", "\(c):members", "\(c):read"], arguments: [user, Int64(seq)])
+        let command = receiptScript.command(keys: ["\(c):meta", "\(c):members", "\(c):read"], arguments: [user, seq.int64])
         return redis.send(command, on: loop).map { reply in
             reply.array?.first?.int == 1
         }.flatMapErrorThrowing { throw ChatError(redis: $0) }

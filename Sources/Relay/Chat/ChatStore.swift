@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import RelayCore
 import RelayStore
 
 /// The chat relay's Redis operations: accepting sends, fan-out into device
@@ -56,13 +58,27 @@ final class ChatStore: Sendable {
         var clientMessageID: String
         var ciphertext: [UInt8]
         var deviceCiphertexts: [(device: String, ciphertext: [UInt8])]
-        var replyTo: UInt64
+        var replyTo: Seq?
         var ttlSeconds: UInt32
         /// The other user of a 1:1 conversation ("" for groups).
         var directPeer: String
         var nowMilliseconds: Int64
         /// The lowest epoch to sequence under: the term of the conversation's home region.
         var epochFloor: UInt32 = 1
+
+        /// A send validated by RelayCore, from `user`'s `device` into `conversation`.
+        init(conversation: String, user: String, device: String, send: ValidatedSend, directPeer: String, nowMilliseconds: Int64) {
+            self.conversation = conversation
+            self.user = user
+            self.device = device
+            self.clientMessageID = send.clientMessageID
+            self.ciphertext = send.sharedCiphertext.map { Array($0) } ?? []
+            self.deviceCiphertexts = send.deviceCiphertexts.map { ($0.key.rawValue, Array($0.value)) }.sorted { $0.device < $1.device }
+            self.replyTo = send.replyTo
+            self.ttlSeconds = send.ttlSeconds
+            self.directPeer = directPeer
+            self.nowMilliseconds = nowMilliseconds
+        }
     }
 
     /// What `send.lua` decided.
@@ -81,7 +97,7 @@ final class ChatStore: Sendable {
         let keys = ["\(c):meta", "\(c):members", "\(c):log", "\(c):dedup:\(send.device):\(send.clientMessageID)", "\(c):pending"]
         var arguments: [RedisArgument] = [
             .string(c), .string(send.user), .string(send.device), .string(send.clientMessageID),
-            .integer(send.nowMilliseconds), .bytes(ByteBuffer(bytes: send.ciphertext)), .integer(Int64(send.replyTo)),
+            .integer(send.nowMilliseconds), .bytes(ByteBuffer(bytes: send.ciphertext)), .integer(send.replyTo?.int64 ?? 0),
             .integer(Int64(configuration.retentionSeconds)), .integer(Int64(configuration.dedupSeconds)),
             .string(send.directPeer), .integer(Int64(send.ttlSeconds)), .integer(Int64(send.epochFloor)),
         ]
@@ -91,10 +107,11 @@ final class ChatStore: Sendable {
         }
         return redis.send(sendScript.command(keys: keys, arguments: arguments), on: loop).flatMapThrowing { reply in
             guard let values = reply.array, values.count >= 3,
-                  let duplicate = values[0].int, let epoch = values[1].int, let seq = values[2].int
+                  let duplicate = values[0].int, let epoch = values[1].int.flatMap(UInt32.init(exactly:)),
+                  let seq = values[2].int.flatMap(UInt64.init(exactly:))
             else { throw ChatError.storeReply("send.lua answered \(reply)") }
             let ttl = values.count > 3 ? values[3].int ?? 0 : 0
-            return Accepted(duplicate: duplicate == 1, epoch: UInt32(epoch), seq: UInt64(seq), ttlSeconds: UInt32(clamping: ttl))
+            return Accepted(duplicate: duplicate == 1, epoch: epoch, seq: seq, ttlSeconds: UInt32(clamping: ttl))
         }
     }
 
@@ -160,6 +177,11 @@ final class ChatStore: Sendable {
     /// The fan-out of `seq` is complete.
     func finishFanout(conversation: String, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
         redis.send(RedisCommand("ZREM", "\(Self.conversation(conversation)):pending", "\(seq)"), on: loop).map { _ in }
+    }
+
+    /// Records the fan-out of `seq` as pending since `at` (ms) again, for the sweeper.
+    func markFanoutPending(conversation: String, seq: UInt64, at: Int64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        redis.send(RedisCommand("ZADD", "\(Self.conversation(conversation)):pending", "\(at)", "\(seq)"), on: loop).map { _ in }
     }
 
     /// Fan-outs accepted before `olderThan` (ms) and never finished (a node

@@ -92,8 +92,11 @@ public struct ServeCommand: AsyncParsableCommand {
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
         configuration.maximumSessionExpiry = 0
+        // A token's home must be a region of this deployment (this one alone without a topology).
+        let deploymentRegions = regions.map { Set($0.replicator.map.regions) } ?? [settings.name]
         let authenticator = TokenAuthenticator(
             verifier: verifier,
+            regions: deploymentRegions,
             redirect: { claims in router.redirect(home: claims.home) },
             admit: { claims in await router.admit(user: claims.user, device: claims.device, home: claims.home) }
         )
@@ -102,7 +105,7 @@ public struct ServeCommand: AsyncParsableCommand {
         for listener in bound {
             StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
         }
-        var checks: [any ReadinessCheck] = [RedisReadiness(client: client)]
+        var checks: [any ReadinessCheck] = [RedisReadiness(client: client), DeadLetterReadiness(deadLetters: router.deadLetters)]
         if let regions {
             checks.append(RegionReadiness(authority: regions.authority, local: settings.name))
             checks.append(ReplicationReadiness(service: regions.service))

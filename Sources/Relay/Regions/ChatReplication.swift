@@ -25,7 +25,7 @@ final class ChatReplication: ReplicationDelegate {
         guard let (router, replicator) = attached.withLockedValue({ $0 }) else {
             return loop.makeFailedFuture(ChatError("unavailable", "the chat relay is starting"))
         }
-        return router.apply(frame, from: origin, replicator: replicator, on: loop)
+        return router.applyChecked(frame, from: origin, replicator: replicator, on: loop)
     }
 
     func regionStates() -> [Relay_V1_RegionState] {

@@ -10,6 +10,7 @@ import NIOConcurrencyHelpers
 /// | `relay_replication_frames_shipped_total` | counter: frames the peer acknowledged | `peer` |
 /// | `relay_replication_frames_applied_total` | counter: frames applied here | `origin` |
 /// | `relay_replication_peer_connected` | gauge: 1 while this node's shipper is connected | `peer` |
+/// | `relay_replication_frames_quarantined_total` | counter: frames set aside as dead letters | `origin` |
 public final class ReplicationMetrics: Sendable {
     private struct Peer {
         let frames: Gauge
@@ -20,6 +21,7 @@ public final class ReplicationMetrics: Sendable {
 
     private let peers = NIOLockedValueBox<[String: Peer]>([:])
     private let origins = NIOLockedValueBox<[String: Counter]>([:])
+    private let quarantines = NIOLockedValueBox<[String: Counter]>([:])
 
     /// Metrics made on first use of each peer and origin.
     public init() {}
@@ -62,6 +64,17 @@ public final class ReplicationMetrics: Sendable {
             if let counter = origins[origin] { return counter }
             let counter = Counter(label: "relay_replication_frames_applied_total", dimensions: [("origin", origin)])
             origins[origin] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// One frame from `origin` could never be applied and was set aside.
+    func quarantined(_ origin: String) {
+        let counter = quarantines.withLockedValue { counters in
+            if let counter = counters[origin] { return counter }
+            let counter = Counter(label: "relay_replication_frames_quarantined_total", dimensions: [("origin", origin)])
+            counters[origin] = counter
             return counter
         }
         counter.increment()

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MQTT
 import MQTTServer
@@ -5,6 +6,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
 import RelayStore
+import SwiftProtobuf
 
 /// The peer listener's meaning of MQTT: region R's shipper publishes
 /// batches on `repl/<R>` (QoS 1); nothing else is allowed.
@@ -15,6 +17,11 @@ import RelayStore
 /// | payload not a batch of R with consecutive ids | 0x99 Payload format invalid |
 /// | every frame applied (or applied before) | 0x00 Success |
 /// | a frame failed to apply, or Redis failed | 0x80 Unspecified error (the shipper retries) |
+///
+/// A frame the delegate rejects for good (``FrameRejection``) is set aside
+/// as a dead letter (``DeadLetters``), counted in
+/// `relay_replication_frames_quarantined_total`, and the batch goes on past
+/// it: one poison frame does not stop the link.
 ///
 /// Every SUBSCRIBE is refused with 0x87. Frames with ids at or below the
 /// cursor `r:in:<R>` were applied already and are skipped; the rest are
@@ -28,6 +35,7 @@ public final class ReplicationRouter: MQTTRouter {
     private let redis: RedisClient
     private let group: any EventLoopGroup
     private let cursorScript: RedisScript
+    private let deadLetters: DeadLetters
     private let metrics: ReplicationMetrics
     private let logger: Logger
     /// Per origin, the end of the last batch queued.
@@ -43,6 +51,7 @@ public final class ReplicationRouter: MQTTRouter {
         self.redis = redis
         self.group = group
         self.cursorScript = try ScriptLibrary.load("replication_cursor")
+        self.deadLetters = DeadLetters(redis: redis)
         self.metrics = metrics
         self.logger = logger
     }
@@ -159,10 +168,22 @@ public final class ReplicationRouter: MQTTRouter {
         if stopping.withLockedValue({ $0 }) {
             return loop.makeFailedFuture(ReplicationError(.shutdown, "the peer listener is stopping"))
         }
-        return delegate.apply(first.frame, from: origin, on: loop).flatMap {
-            self.redis.send(self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop)
-        }.flatMap { _ in
-            self.metrics.applied(origin)
+        return delegate.apply(first.frame, from: origin, on: loop).map { true }.flatMapError { error in
+            guard let rejection = error as? FrameRejection else { return loop.makeFailedFuture(error) }
+            // It can never be applied: set aside, and the link goes on.
+            self.logger.error("replication frame set aside as a dead letter", metadata: [
+                "origin": "\(origin)", "id": "\(first.id)", "error": "\(rejection)",
+            ])
+            self.metrics.quarantined(origin)
+            let letter = DeadLetters.Letter(
+                kind: .frame, source: origin, id: first.id, error: rejection.description,
+                atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+                body: (try? first.frame.serializedBytes()) ?? [])
+            return self.deadLetters.quarantine(letter, on: loop).map { false }
+        }.flatMap { applied in
+            self.redis.send(self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop).map { _ in applied }
+        }.flatMap { applied in
+            if applied { self.metrics.applied(origin) }
             return self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
         }
     }

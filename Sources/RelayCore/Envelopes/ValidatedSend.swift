@@ -15,8 +15,8 @@ public struct ValidatedSend: Hashable, Sendable {
     public var sharedCiphertext: Data?
     /// Ciphertexts per recipient device.
     public var deviceCiphertexts: [DeviceID: Data]
-    /// The seq this message answers; 0 for none.
-    public var replyToSeq: UInt64
+    /// The seq this message answers; nil for none.
+    public var replyTo: Seq?
     /// Disappearing timer in seconds; 0 for the conversation's setting.
     public var ttlSeconds: UInt32
 
@@ -64,18 +64,23 @@ public struct ValidatedSend: Hashable, Sendable {
         self.clientMessageID = send.clientMessageID
         self.sharedCiphertext = send.ciphertext.isEmpty ? nil : send.ciphertext
         self.deviceCiphertexts = perDevice
-        self.replyToSeq = send.replyToSeq
+        do {
+            self.replyTo = try Seq.optional(send.replyToSeq)
+        } catch {
+            throw .replyToOutOfRange(send.replyToSeq)
+        }
         self.ttlSeconds = send.ttlSeconds
     }
 
-    /// Checks a client message id: 1–64 bytes, each printable ASCII (0x20–0x7E).
+    /// Checks a client message id: 1–64 bytes, each visible ASCII (0x21–0x7E:
+    /// no space or control byte, so an id reads unambiguously in logs and keys).
     public static func validateClientMessageID(_ id: String) throws(SendRefusal) {
         let bytes = id.utf8
         guard !bytes.isEmpty else { throw .missingClientMessageID }
         guard bytes.count <= SendLimits.maximumClientMessageIDLength else {
             throw .clientMessageIDTooLong(bytes.count)
         }
-        for (offset, byte) in bytes.enumerated() where !(0x20...0x7E).contains(byte) {
+        for (offset, byte) in bytes.enumerated() where !(0x21...0x7E).contains(byte) {
             throw .clientMessageIDNotPrintable(offset: offset)
         }
     }
@@ -114,6 +119,8 @@ public enum SendRefusal: RelayRefusal, Hashable {
     case invalidDeviceID(String, IdentifierError)
     /// A `device_ciphertexts` entry is empty.
     case emptyDeviceCiphertext(DeviceID)
+    /// `reply_to_seq` is past ``Seq/maximum``: no message has it.
+    case replyToOutOfRange(UInt64)
 
     /// `too_large` or `bad_request`.
     public var code: ErrorCode {
@@ -141,10 +148,11 @@ public enum SendRefusal: RelayRefusal, Hashable {
         case .missingClientMessageID: return "client_message_id is empty"
         case .clientMessageIDTooLong(let count): return "client_message_id is \(count) bytes; at most 64 allowed"
         case .clientMessageIDNotPrintable(let offset):
-            return "client_message_id has a byte outside printable ASCII at offset \(offset)"
+            return "client_message_id has a byte outside visible ASCII (0x21-0x7E) at offset \(offset)"
         case .noCiphertext: return "send has neither ciphertext nor device_ciphertexts"
         case .invalidDeviceID(_, let error): return "device_ciphertexts key: \(error)"
         case .emptyDeviceCiphertext(let device): return "device_ciphertexts[\(device)] is empty"
+        case .replyToOutOfRange(let seq): return "reply_to_seq \(seq) is out of range (0 for none, else 1 to \(Seq.maximum))"
         }
     }
 }

@@ -80,6 +80,13 @@ public struct ConversationID: RawRepresentable, Hashable, Sendable, CustomString
         return nil
     }
 
+    /// The distinct users of a 1:1 conversation: two, or one in a
+    /// conversation with oneself (`alice~alice`); nil for a group.
+    public var directMembers: [UserID]? {
+        guard case .direct(let first, let second) = kind else { return nil }
+        return first == second ? [first] : [first, second]
+    }
+
     /// The id itself.
     public var description: String { rawValue }
 

@@ -17,7 +17,7 @@ public enum DeviceSubscription: Hashable, Sendable {
         guard filter.utf8.count == prefix.utf8.count + 1, filter.utf8.starts(with: prefix.utf8) else {
             throw .notOwnTopics
         }
-        let last = String(filter.utf8.dropFirst(prefix.utf8.count))!
+        let last = String(decoding: filter.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)  // after the ASCII prefix
         switch last {
         case "#", "+":
             self = .all

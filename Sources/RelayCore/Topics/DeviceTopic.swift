@@ -23,7 +23,7 @@ public enum DeviceTopic: Hashable, Sendable {
         else {
             throw .notPermitted
         }
-        let rest = String(topic.utf8.dropFirst(2))!
+        let rest = String(decoding: topic.utf8.dropFirst(2), as: UTF8.self)  // after two ASCII bytes: on a boundary
         switch kind {
         case UInt8(ascii: "s"), UInt8(ascii: "r"), UInt8(ascii: "t"):
             let conversation: ConversationID

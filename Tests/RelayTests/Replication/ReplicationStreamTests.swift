@@ -19,6 +19,7 @@ final class RecordingDelegate: ReplicationDelegate {
         var learned: [String: [Relay_V1_RegionState]] = [:]
         var gateAt: UInt32?
         var failOnceAt: UInt32?
+        var rejectAt: UInt32?
         var failures = 0
     }
 
@@ -29,7 +30,7 @@ final class RecordingDelegate: ReplicationDelegate {
     /// The gated frame is applied once this succeeds.
     let gateRelease: EventLoopPromise<Void>
 
-    init(region: String, term: UInt32, gateAt: UInt32? = nil, failOnceAt: UInt32? = nil, loop: any EventLoop) {
+    init(region: String, term: UInt32, gateAt: UInt32? = nil, failOnceAt: UInt32? = nil, rejectAt: UInt32? = nil, loop: any EventLoop) {
         var own = Relay_V1_RegionState()
         own.region = region
         own.term = term
@@ -40,6 +41,7 @@ final class RecordingDelegate: ReplicationDelegate {
         state.withLock {
             $0.gateAt = gateAt
             $0.failOnceAt = failOnceAt
+            $0.rejectAt = rejectAt
         }
     }
 
@@ -57,6 +59,9 @@ final class RecordingDelegate: ReplicationDelegate {
         }
         if fail {
             return loop.makeFailedFuture(ReplicationError(.refused, "test: frame \(frame.term) not applied this time"))
+        }
+        if state.withLock({ $0.rejectAt == frame.term }) {
+            return loop.makeFailedFuture(FrameRejection("test: frame \(frame.term) can never be applied"))
         }
         let gated = state.withLock { state in
             guard state.gateAt == frame.term else { return false }
@@ -289,6 +294,27 @@ final class RecordingDelegate: ReplicationDelegate {
         try await Self.waitAcknowledged(a, peer: "b", id: 200)
         #expect(b.delegate.failures == 1)
         #expect(Self.defects(b.delegate.applied(from: "a"), count: 200) == "")
+        await Self.stop(a)
+        await Self.stop(b)
+    }
+
+    @Test func aFrameRejectedForGoodIsSetAsideAndTheLinkGoesOn() async throws {
+        let loop = Self.group.next()
+        let a = try Region("a", delegate: RecordingDelegate(region: "a", term: 1, loop: loop))
+        let b = try Region("b", delegate: RecordingDelegate(region: "b", term: 1, rejectAt: 100, loop: loop))
+        let topology = Self.topology(["a", "b"], ports: [try RedisServerProcess.freeLoopbackPort(), try RedisServerProcess.freeLoopbackPort()])
+        try await Self.start(a, topology: topology)
+        try await Self.start(b, topology: topology)
+
+        let ids = try await Self.append(1...200, from: a, to: "b")
+        try await Self.waitAcknowledged(a, peer: "b", id: ids[199])
+        // Every frame but the poison one applied, in order; the cursor past all of them.
+        #expect(b.delegate.applied(from: "a") == (1...200).filter { $0 != 100 }.map { UInt32($0) })
+        #expect(try await Self.cursor(b, origin: "a") == Int(ids[199]))
+        let letters = try await DeadLetters(redis: b.client).list(on: loop).get()
+        #expect(letters.map(\.key) == ["frame:a:\(ids[99])"])
+        #expect(letters.first?.error == "test: frame 100 can never be applied")
+        #expect(try letters.first.map { try Relay_V1_Frame(serializedBytes: $0.body).term } == 100)
         await Self.stop(a)
         await Self.stop(b)
     }
