@@ -103,8 +103,13 @@ extension ChatRouter {
         let attempt: EventLoopFuture<Void>
         switch letter.kind {
         case .fanout:
-            // Pending again: this sweep's next round (or the next sweep) finishes it.
-            attempt = store.markFanoutPending(conversation: letter.source, seq: letter.id, at: Self.nowMilliseconds() - 10_000, on: loop)
+            // Pending again first (a crash now leaves it to the sweeper), then finished here.
+            let (conversation, seq) = (letter.source, letter.id)
+            attempt = store.markFanoutPending(conversation: conversation, seq: seq, at: Self.nowMilliseconds(), on: loop).flatMap {
+                self.store.messages([(conversation, seq)], for: "", on: loop)
+            }.flatMap { messages in
+                self.fanOutNow(conversation: conversation, seq: seq, sender: messages.first??.device ?? "", on: loop)
+            }
         case .frame:
             guard let replicator else {
                 attempt = loop.makeFailedFuture(FrameRejection("this region does not replicate: a frame cannot be applied"))
@@ -121,13 +126,20 @@ extension ChatRouter {
             self.logger.info("dead letter applied", metadata: ["letter": "\(letter.key)"])
             return self.deadLetters.resolved(letter, on: loop).map { true }
         }.flatMapError { error in
-            guard let rejection = error as? FrameRejection else {
+            let reason: String
+            if let rejection = error as? FrameRejection {
+                reason = rejection.description
+            } else if case let failure = ChatError(redis: error), failure.isPermanent {
+                reason = failure.description
+            } else {
                 return self.deadLetters.retryLater(letter, on: loop).map { false }
             }
             var again = letter
-            again.error = rejection.description
+            again.error = reason
             again.atMilliseconds = Self.nowMilliseconds()
-            return self.deadLetters.quarantine(again, on: loop).map { true }
+            let aside = self.deadLetters.quarantine(again, on: loop)
+            guard letter.kind == .fanout else { return aside.map { true } }
+            return aside.flatMap { self.store.finishFanout(conversation: letter.source, seq: letter.id, on: loop) }.map { true }
         }
     }
 }
