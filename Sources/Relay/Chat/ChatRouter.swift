@@ -515,6 +515,12 @@ final class ChatRouter: MQTTRouter {
             answer(.failure(ChatError("bad_request", "the payload is not a Request")), to: message, requestID: "", device: device, session: session)
             return
         }
+        do {
+            try RequestValidation.validate(request)
+        } catch {
+            answer(.failure(ChatError("bad_request", error.description)), to: message, requestID: request.requestID, device: device, session: session)
+            return
+        }
         let home = session.principal.attributes[DeviceAttribute.home] ?? configuration.region
         let result: EventLoopFuture<Relay_V1_Response>
         switch (method, request.body) {
