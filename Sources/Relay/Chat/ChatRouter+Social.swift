@@ -44,9 +44,14 @@ extension ChatRouter {
     }
 
     /// Tells the other members' devices that `reader` read up to `seq`,
-    /// unless either side turned read receipts off.
-    func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) {
-        store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
+    /// unless either side turned read receipts off. Runs where the
+    /// conversation is sequenced; every member's privacy settings are known
+    /// there (each region sends its users' changes to every region as
+    /// `PrivacyUpdate` frames). The future completes once the READ statuses
+    /// are queued (or none are due); a failure is logged here.
+    @discardableResult
+    func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let announced = store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
             let others = members.keys.filter { $0 != reader }
             return self.store.readReceiptsOn(others + [reader], on: loop).flatMap { on in
                 guard on.contains(reader) else { return loop.makeSucceededVoidFuture() }
@@ -65,9 +70,11 @@ extension ChatRouter {
                     self.store.enqueue(devices.values.joined().map { ($0, [entry.bytes]) }, on: loop).map { _ in }
                 }
             }
-        }.whenFailure { error in
+        }
+        announced.whenFailure { error in
             self.logger.warning("read receipt fan-out failed", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
         }
+        return announced
     }
 
     // MARK: - Typing (t/<conversation>), QoS 0, never stored
@@ -200,7 +207,7 @@ extension ChatRouter {
     }
 
     func privacyRequest(_ settings: Relay_V1_PrivacySettings, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
-        if settings.hasLastSeen, !["everyone", "nobody"].contains(settings.lastSeen) {
+        if settings.hasLastSeen, !Self.lastSeenChoices.contains(settings.lastSeen) {
             return loop.makeFailedFuture(ChatError("bad_request", "last_seen is \"everyone\" or \"nobody\""))
         }
         return store.setPrivacy(
@@ -208,7 +215,18 @@ extension ChatRouter {
             readReceipts: settings.hasReadReceipts ? settings.readReceipts : nil,
             lastSeen: settings.hasLastSeen ? settings.lastSeen : nil,
             on: loop
-        ).map {
+        ).flatMap { () -> EventLoopFuture<Void> in
+            // Every region learns it: read receipts are decided where a conversation is
+            // sequenced. Queued before the answer, so it travels ahead of this device's
+            // next receipt on each link.
+            guard let replicator = self.replicator else { return loop.makeSucceededVoidFuture() }
+            var update = Relay_V1_PrivacyUpdate()
+            update.user = user
+            if settings.hasReadReceipts { update.readReceipts = settings.readReceipts }
+            if settings.hasLastSeen { update.lastSeen = settings.lastSeen }
+            let frame = replicator.frame { $0.privacy = update }
+            return replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, [frame]) }), on: loop).map { _ in }
+        }.map {
             var response = Relay_V1_Response()
             response.ok = Relay_V1_Empty()
             return response

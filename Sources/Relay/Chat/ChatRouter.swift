@@ -23,7 +23,7 @@ final class ChatRouter: MQTTRouter {
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
-    private let keys: KeyDirectory
+    let keys: KeyDirectory
     let limiter: RateLimiter
     let metrics = ChatMetrics()
     /// One for every pump (a per-pump instance cost each session about 190 bytes).
@@ -561,7 +561,7 @@ final class ChatRouter: MQTTRouter {
         case ("keys.upload", .keysUpload(let upload)):
             result = keys.upload(upload, device: device, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
-            result = keys.fetch(fetch, requester: device, on: loop)
+            result = fetchKeys(fetch, requester: device, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()
