@@ -3,6 +3,7 @@ import MQTT
 import MQTTServer
 import NIOCore
 import RelayCore
+import RelayIdentity
 import RelayStore
 
 /// Receipts, typing and presence: what a device says about reading and
@@ -233,6 +234,43 @@ extension ChatRouter {
         }
     }
 
+    /// `devices.link`, sent by a device of `user`: links the device that
+    /// `link.token` names, once the token proves it is `user`'s (signed by
+    /// the deployment, unexpired, `sub` = `user`, `dev` = `link.device`).
+    /// Refusals: `bad_request` (no device or token), `bad_token` (invalid,
+    /// expired, or naming another user or device), `forbidden` (the device
+    /// id belongs to another user), `quota` (too many devices).
+    func linkDevice(_ link: Relay_V1_DevicesLink, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        guard let tokens else {
+            return loop.makeFailedFuture(ChatError("unavailable", "this relay cannot check device tokens"))
+        }
+        guard let target = try? DeviceID(validating: link.device) else {
+            return loop.makeFailedFuture(ChatError("bad_request", "device must be a device id"))
+        }
+        guard !link.token.isEmpty else {
+            return loop.makeFailedFuture(ChatError("bad_request", "token is required: the new device's own token (user \(user), device \(target.rawValue))"))
+        }
+        let token = link.token
+        return loop.makeFutureWithTask { () async throws -> Void in
+            let claims: DeviceTokenClaims
+            do {
+                claims = try await tokens.verify(token)
+            } catch {
+                throw ChatError("bad_token", "the device's token is not valid: \(error)")
+            }
+            guard claims.user == user, claims.device == target.rawValue else {
+                throw ChatError("bad_token", "the token is not one of \(user)'s for device \(target.rawValue)")
+            }
+        }.flatMap {
+            self.devicesRequest("link", device: target.rawValue, user: user, home: home, on: loop)
+        }
+    }
+
+    /// `devices.remove` of one of `user`'s devices (`not_found` for any
+    /// other: nothing changes and nothing is told to that device), or the
+    /// `link` step of ``linkDevice(_:user:home:on:)`` once the token was
+    /// checked. The change is mirrored to the standby; answers the user's
+    /// devices.
     func devicesRequest(_ operation: String, device target: String, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let change: EventLoopFuture<Void>
         switch operation {
@@ -243,9 +281,11 @@ extension ChatRouter {
                 return self.store.publish(channel: ChatStore.channel(device: target), payload: Array("x".utf8), on: loop).map { _ in }
             }
         default:
-            change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { linked in
-                guard linked else {
-                    throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+            change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { outcome in
+                switch outcome {
+                case .registered: return
+                case .full: throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+                case .ownedByAnother: throw ChatError("forbidden", "device \(target) belongs to another user")
                 }
             }
         }

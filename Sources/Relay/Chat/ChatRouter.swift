@@ -5,6 +5,7 @@ import MQTTServer
 import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
+import RelayIdentity
 import RelayStore
 import SwiftProtobuf
 
@@ -24,6 +25,8 @@ final class ChatRouter: MQTTRouter {
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
     let keys: KeyDirectory
+    /// Checks the new device's token in `devices.link` (nil: linking is refused).
+    let tokens: TokenVerifier?
     let limiter: RateLimiter
     let metrics = ChatMetrics()
     /// One for every pump (a per-pump instance cost each session about 190 bytes).
@@ -35,8 +38,9 @@ final class ChatRouter: MQTTRouter {
     /// Forwarded sends waiting for their home to be served again (with a replicator).
     let parked: ParkedSends?
 
-    init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil) throws {
+    init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil, tokens: TokenVerifier? = nil) throws {
         self.store = store
+        self.tokens = tokens
         self.replicator = replicator
         self.parked = replicator.map { _ in ParkedSends(redis: store.redis, logger: logger) }
         self.configuration = store.configuration
@@ -179,8 +183,10 @@ final class ChatRouter: MQTTRouter {
             if try await store.isRevoked(user: user, device: device, on: loop).get() {
                 return (.notAuthorized, "device \(device) was removed; link it again from another device")
             }
-            guard try await store.register(device: device, user: user, on: loop).get() else {
-                return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            switch try await store.register(device: device, user: user, on: loop).get() {
+            case .registered: break
+            case .full: return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            case .ownedByAnother: return (.notAuthorized, "device \(device) belongs to another user")
             }
             if let replicator {
                 try await replicator.recordUser(user, home: home, on: loop).get()
@@ -557,7 +563,7 @@ final class ChatRouter: MQTTRouter {
         case ("devices.remove", .devicesRemove(let remove)):
             result = devicesRequest("remove", device: remove.device, user: user, home: home, on: loop)
         case ("devices.link", .devicesLink(let link)):
-            result = devicesRequest("link", device: link.device, user: user, home: home, on: loop)
+            result = linkDevice(link, user: user, home: home, on: loop)
         case ("keys.upload", .keysUpload(let upload)):
             result = keys.upload(upload, device: device, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
