@@ -14,7 +14,7 @@ public struct RelayClientCommand: AsyncParsableCommand {
             from a secret shared out of band (--secret or RELAY_SECRET). The relay sees only \
             ciphertext, but this is not end-to-end key agreement; that comes with the key directory.
             """,
-        subcommands: [Send.self, Listen.self, Group.self, PresenceCommand.self, HistoryCommand.self]
+        subcommands: [Send.self, Listen.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self]
     )
 
     @Option(help: "User id (MQTT user name).")
@@ -312,6 +312,64 @@ extension RelayClientCommand {
                 request.groupRemove.conversation = conversation
                 request.groupRemove.users = users
                 try await group.root.ask(RequestMethod.groupRemove.rawValue, request)
+            }
+        }
+    }
+
+    /// `devices list|link|remove`
+    struct DevicesCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "devices",
+            abstract: "List, link or remove your devices; prints your devices as JSON.",
+            subcommands: [List.self, Link.self, Remove.self])
+
+        @ParentCommand var root: RelayClientCommand
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List your devices.")
+            @ParentCommand var devices: DevicesCommand
+
+            func run() async throws {
+                var request = Relay_V1_Request()
+                request.devicesList = Relay_V1_DevicesList()
+                try await devices.root.ask(RequestMethod.devicesList.rawValue, request)
+            }
+        }
+
+        struct Link: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Link a new device (or re-admit a removed one) from this device.",
+                discussion: "The new device shows its own token (e.g. as a QR code); this device presents it to prove the new device is yours.")
+            @ParentCommand var devices: DevicesCommand
+            @Argument(help: "The device to link.") var newDevice: String
+            @Option(name: .customLong("device-token"), help: "The new device's token (its user must be yours, its device NEW-DEVICE).")
+            var deviceToken: String?
+            @Option(name: .customLong("device-token-file"), help: "File holding the new device's token.")
+            var deviceTokenFile: String?
+
+            func run() async throws {
+                let token: String
+                switch (deviceToken, deviceTokenFile) {
+                case (let t?, nil): token = t
+                case (nil, let file?): token = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                default: throw ValidationError("give the new device's token with exactly one of --device-token or --device-token-file")
+                }
+                var request = Relay_V1_Request()
+                request.devicesLink.device = newDevice
+                request.devicesLink.token = token
+                try await devices.root.ask(RequestMethod.devicesLink.rawValue, request)
+            }
+        }
+
+        struct Remove: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove one of your devices (it is disconnected and may not connect until linked again).")
+            @ParentCommand var devices: DevicesCommand
+            @Argument(help: "The device to remove.") var device: String
+
+            func run() async throws {
+                var request = Relay_V1_Request()
+                request.devicesRemove.device = device
+                try await devices.root.ask(RequestMethod.devicesRemove.rawValue, request)
             }
         }
     }

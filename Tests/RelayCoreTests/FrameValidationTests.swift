@@ -55,6 +55,16 @@ import Testing
         #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
     }
 
+    @Test func keysRequestsAndPrivacyUpdatesNameValidIds() throws {
+        var frame = Relay_V1_Frame()
+        frame.keysRequest = .with { $0.requestID = "r1"; $0.requesterDevice = "bob-phone"; $0.fetch.user = "alice" }
+        try FrameValidation.validate(frame)
+        frame.keysRequest = .with { $0.requestID = "r1"; $0.requesterDevice = "bob-phone"; $0.fetch.user = "{u:x}" }
+        #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
+        frame.privacy = .with { $0.user = "" }
+        #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
+    }
+
     @Test func directMembersOfANoteToSelfAreOneUser() throws {
         let note = try ConversationID(validating: "alice~alice")
         #expect(note.directMembers?.map(\.rawValue) == ["alice"])

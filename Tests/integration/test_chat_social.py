@@ -160,8 +160,9 @@ def test_removing_a_device_disconnects_and_revokes_it(region, names):
     code = again.connack.get(timeout=20)
     assert int(getattr(code, "value", code)) == 0x87, "a removed device is refused in CONNACK"
     again.client.loop_stop()
-    # ...until linked again.
-    resp = phone.request("devices.link", devices_link=pb.DevicesLink(device=alice + "-laptop"))
+    # ...until linked again from another of alice's devices, with the laptop's own token.
+    resp = phone.request("devices.link", devices_link=pb.DevicesLink(
+        device=alice + "-laptop", token=region.token(alice, alice + "-laptop")))
     assert not resp.HasField("error"), resp.error
     assert sorted(resp.devices.devices) == sorted([alice + "-phone", alice + "-laptop"])
     back = Device(region, alice, alice + "-laptop")

@@ -86,3 +86,25 @@ def test_bad_token_is_a_clear_error(region):
                          env=dict(os.environ, RELAY_SECRET="s"))
     assert run.returncode != 0
     assert run.stderr.strip(), "says what went wrong"
+
+
+def test_devices_link_list_and_remove(region):
+    tag = uuid.uuid4().hex[:8]
+    alice, mallory = "alice-" + tag, "mallory-" + tag
+    phone, laptop = alice + "-phone", alice + "-laptop"
+
+    def devices(run):
+        assert run.returncode == 0, run.stderr
+        return sorted(json.loads(run.stdout.strip().splitlines()[-1]).get("devices", []))
+
+    assert devices(cli(region, alice, phone, "devices", "list")) == [phone]
+    # The phone links the laptop with the laptop's own token.
+    linked = cli(region, alice, phone, "devices", "link", laptop, "--device-token", region.token(alice, laptop))
+    assert devices(linked) == sorted([phone, laptop])
+    # mallory cannot take it, with or without a token, nor remove it.
+    taken = cli(region, mallory, mallory + "-phone", "devices", "link", laptop, "--device-token", region.token(mallory, laptop))
+    assert taken.returncode == 2 and "forbidden" in taken.stderr, taken
+    removed = cli(region, mallory, mallory + "-phone", "devices", "remove", laptop)
+    assert removed.returncode == 2 and "not_found" in removed.stderr, removed
+    assert devices(cli(region, alice, phone, "devices", "list")) == sorted([phone, laptop])
+    assert devices(cli(region, alice, phone, "devices", "remove", laptop)) == [phone]

@@ -218,6 +218,13 @@ extension ChatRouter {
             return store.applyRemotePresence(presence, from: origin, until: Self.nowMilliseconds() + Self.presenceLifetime, on: loop).flatMap {
                 self.store.publish(channel: Self.presenceChannel(presence.user), payload: Self.bytes(presence), on: loop).map { _ in }
             }
+        case .privacy(let update):
+            return applyPrivacy(update, on: loop)
+        case .keysRequest(let request):
+            return answerKeys(request, to: origin, replicator: replicator, on: loop)
+        case .keysAnswer(let answer):
+            applyKeysAnswer(answer, from: origin, replicator: replicator)
+            return loop.makeSucceededVoidFuture()
         case .region, .none:
             return loop.makeSucceededVoidFuture()
         }
@@ -349,10 +356,11 @@ extension ChatRouter {
             guard let seq = Seq(forwarded.receipt.readUpToSeq) else {
                 return loop.makeFailedFuture(ChatError("bad_request", "read_up_to_seq \(forwarded.receipt.readUpToSeq) is out of range"))
             }
-            return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: seq, on: loop).map { advanced in
-                if advanced {
-                    self.announceRead(conversation: forwarded.conversation, reader: forwarded.user, epoch: forwarded.receipt.epoch, seq: forwarded.receipt.readUpToSeq, on: loop)
-                }
+            // The READ is decided before the next frame applies: a privacy change the
+            // reader's region sent after this receipt cannot overtake it.
+            return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: seq, on: loop).flatMap { advanced in
+                guard advanced else { return loop.makeSucceededVoidFuture() }
+                return self.announceRead(conversation: forwarded.conversation, reader: forwarded.user, epoch: forwarded.receipt.epoch, seq: seq.value, on: loop)
             }.recover { _ in }  // not a member, or past the latest: nothing to announce
         }
     }

@@ -3,6 +3,7 @@ import MQTT
 import MQTTServer
 import NIOCore
 import RelayCore
+import RelayIdentity
 import RelayStore
 
 /// Receipts, typing and presence: what a device says about reading and
@@ -63,9 +64,14 @@ extension ChatRouter {
     }
 
     /// Tells the other members' devices that `reader` read up to `seq`,
-    /// unless either side turned read receipts off.
-    func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) {
-        store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
+    /// unless either side turned read receipts off. Runs where the
+    /// conversation is sequenced; every member's privacy settings are known
+    /// there (each region sends its users' changes to every region as
+    /// `PrivacyUpdate` frames). The future completes once the READ statuses
+    /// are queued (or none are due); a failure is logged here.
+    @discardableResult
+    func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let announced = store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
             let others = members.keys.filter { $0 != reader }
             return self.store.readReceiptsOn(others + [reader], on: loop).flatMap { on in
                 guard on.contains(reader) else { return loop.makeSucceededVoidFuture() }
@@ -84,9 +90,11 @@ extension ChatRouter {
                     self.store.enqueue(devices.values.joined().map { ($0, [entry.bytes]) }, on: loop).map { _ in }
                 }
             }
-        }.whenFailure { error in
+        }
+        announced.whenFailure { error in
             self.logger.warning("read receipt fan-out failed", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
         }
+        return announced
     }
 
     // MARK: - Typing (t/<conversation>), QoS 0, never stored
@@ -221,7 +229,7 @@ extension ChatRouter {
     }
 
     func privacyRequest(_ settings: Relay_V1_PrivacySettings, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
-        if settings.hasLastSeen, !["everyone", "nobody"].contains(settings.lastSeen) {
+        if settings.hasLastSeen, !Self.lastSeenChoices.contains(settings.lastSeen) {
             return loop.makeFailedFuture(ChatError("bad_request", "last_seen is \"everyone\" or \"nobody\""))
         }
         return store.setPrivacy(
@@ -229,13 +237,61 @@ extension ChatRouter {
             readReceipts: settings.hasReadReceipts ? settings.readReceipts : nil,
             lastSeen: settings.hasLastSeen ? settings.lastSeen : nil,
             on: loop
-        ).map {
+        ).flatMap { () -> EventLoopFuture<Void> in
+            // Every region learns it: read receipts are decided where a conversation is
+            // sequenced. Queued before the answer, so it travels ahead of this device's
+            // next receipt on each link.
+            guard let replicator = self.replicator else { return loop.makeSucceededVoidFuture() }
+            var update = Relay_V1_PrivacyUpdate()
+            update.user = user
+            if settings.hasReadReceipts { update.readReceipts = settings.readReceipts }
+            if settings.hasLastSeen { update.lastSeen = settings.lastSeen }
+            let frame = replicator.frame { $0.privacy = update }
+            return replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, [frame]) }), on: loop).map { _ in }
+        }.map {
             var response = Relay_V1_Response()
             response.ok = Relay_V1_Empty()
             return response
         }
     }
 
+    /// `devices.link`, sent by a device of `user`: links the device that
+    /// `link.token` names, once the token proves it is `user`'s (signed by
+    /// the deployment, unexpired, `sub` = `user`, `dev` = `link.device`).
+    /// Refusals: `bad_request` (no device or token), `bad_token` (invalid,
+    /// expired, or naming another user or device), `forbidden` (the device
+    /// id belongs to another user), `quota` (too many devices).
+    func linkDevice(_ link: Relay_V1_DevicesLink, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        guard let tokens else {
+            return loop.makeFailedFuture(ChatError("unavailable", "this relay cannot check device tokens"))
+        }
+        guard let target = try? DeviceID(validating: link.device) else {
+            return loop.makeFailedFuture(ChatError("bad_request", "device must be a device id"))
+        }
+        guard !link.token.isEmpty else {
+            return loop.makeFailedFuture(ChatError("bad_request", "token is required: the new device's own token (user \(user), device \(target.rawValue))"))
+        }
+        let token = link.token
+        return loop.makeFutureWithTask { () async throws -> Void in
+            let claims: DeviceTokenClaims
+            do {
+                claims = try await tokens.verify(token)
+            } catch {
+                throw ChatError("bad_token", "the device's token is not valid: \(error)")
+            }
+            guard claims.user == user, claims.device == target.rawValue else {
+                throw ChatError("bad_token", "the token is not one of \(user)'s for device \(target.rawValue)")
+            }
+        }.flatMap {
+            self.devicesRequest("link", device: target.rawValue, user: user, home: home, on: loop)
+        }
+    }
+
+    /// `devices.remove` of one of `user`'s devices (`not_found` for any
+    /// other: nothing changes and nothing is told to that device), or the
+    /// `link` step of ``linkDevice(_:user:home:on:)`` once the token was
+    /// checked. The change is mirrored to the standby; answers the user's
+    /// devices.
     func devicesRequest(_ operation: String, device target: String, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let change: EventLoopFuture<Void>
         switch operation {
@@ -246,9 +302,11 @@ extension ChatRouter {
                 return self.store.publish(channel: ChatStore.channel(device: target), payload: Array("x".utf8), on: loop).map { _ in }
             }
         default:
-            change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { linked in
-                guard linked else {
-                    throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+            change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { outcome in
+                switch outcome {
+                case .registered: return
+                case .full: throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+                case .ownedByAnother: throw ChatError("forbidden", "device \(target) belongs to another user")
                 }
             }
         }

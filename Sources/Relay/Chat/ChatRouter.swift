@@ -5,6 +5,7 @@ import MQTTServer
 import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
+import RelayIdentity
 import RelayStore
 import SwiftProtobuf
 
@@ -23,7 +24,9 @@ final class ChatRouter: MQTTRouter {
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
     /// Local devices watching a user's presence, by watched user.
     private let watchers = NIOLockedValueBox<[String: Set<String>]>([:])
-    private let keys: KeyDirectory
+    let keys: KeyDirectory
+    /// Checks the new device's token in `devices.link` (nil: linking is refused).
+    let tokens: TokenVerifier?
     let limiter: RateLimiter
     let metrics = ChatMetrics()
     /// One for every pump (a per-pump instance cost each session about 190 bytes).
@@ -37,8 +40,9 @@ final class ChatRouter: MQTTRouter {
     /// Frames and fan-outs that can never be applied, set aside.
     let deadLetters: DeadLetters
 
-    init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil) throws {
+    init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil, tokens: TokenVerifier? = nil) throws {
         self.store = store
+        self.tokens = tokens
         self.replicator = replicator
         self.parked = replicator.map { _ in ParkedSends(redis: store.redis, logger: logger) }
         self.deadLetters = DeadLetters(redis: store.redis)
@@ -182,8 +186,10 @@ final class ChatRouter: MQTTRouter {
             if try await store.isRevoked(user: user, device: device, on: loop).get() {
                 return (.notAuthorized, "device \(device) was removed; link it again from another device")
             }
-            guard try await store.register(device: device, user: user, on: loop).get() else {
-                return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            switch try await store.register(device: device, user: user, on: loop).get() {
+            case .registered: break
+            case .full: return (.quotaExceeded, "user \(user) already has \(configuration.maximumDevicesPerUser) devices")
+            case .ownedByAnother: return (.notAuthorized, "device \(device) belongs to another user")
             }
             if let replicator {
                 try await replicator.recordUser(user, home: home, on: loop).get()
@@ -553,11 +559,11 @@ final class ChatRouter: MQTTRouter {
         case ("devices.remove", .devicesRemove(let remove)):
             result = devicesRequest("remove", device: remove.device, user: user, home: home, on: loop)
         case ("devices.link", .devicesLink(let link)):
-            result = devicesRequest("link", device: link.device, user: user, home: home, on: loop)
+            result = linkDevice(link, user: user, home: home, on: loop)
         case ("keys.upload", .keysUpload(let upload)):
             result = keys.upload(upload, device: device, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
-            result = keys.fetch(fetch, requester: device, on: loop)
+            result = fetchKeys(fetch, requester: device, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()

@@ -117,7 +117,8 @@ extension ChatStore {
         let u = Self.user(user)
         let commands = removed
             ? [RedisCommand("SREM", "\(u):devices", device), RedisCommand("SADD", "\(u):revoked", device)]
-            : [RedisCommand("SADD", "\(u):devices", device)]
+            : [RedisCommand("SETNX", "\(Self.device(device)):owner", user), RedisCommand("SADD", "\(u):devices", device),
+               RedisCommand("SREM", "\(u):revoked", device)]
         return redis.pipeline(commands, on: loop).map { _ in }
     }
 }

@@ -131,19 +131,25 @@ extension ChatStore {
         redis.send(RedisCommand("SISMEMBER", "\(Self.user(user)):revoked", device), on: loop).map { $0.int == 1 }
     }
 
-    /// Removes a device: it may not connect again until linked, and its queue goes.
+    /// Removes one of `user`'s devices: it may not connect again until
+    /// linked, and its queue goes. False (and nothing changes) when the
+    /// device is not one of the user's.
     func removeDevice(user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        redis.pipeline([
-            RedisCommand("SREM", "\(Self.user(user)):devices", device),
-            RedisCommand("SADD", "\(Self.user(user)):revoked", device),
-            RedisCommand("DEL", "\(Self.device(device)):q", "\(Self.device(device)):n", "\(Self.device(device)):dropped"),
-        ], on: loop).map { replies in (try? replies[0].get())?.int == 1 }
+        redis.send(RedisCommand("SREM", "\(Self.user(user)):devices", device), on: loop).flatMap { reply -> EventLoopFuture<Bool> in
+            guard reply.int == 1 else { return loop.makeSucceededFuture(false) }
+            return self.redis.pipeline([
+                RedisCommand("SADD", "\(Self.user(user)):revoked", device),
+                RedisCommand("DEL", "\(Self.device(device)):q", "\(Self.device(device)):n", "\(Self.device(device)):dropped"),
+            ], on: loop).map { _ in true }
+        }
     }
 
-    /// Links (or re-admits a removed) device, within the per-user limit.
-    func linkDevice(user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        redis.send(RedisCommand("SREM", "\(Self.user(user)):revoked", device), on: loop).flatMap { _ in
-            self.register(device: device, user: user, on: loop)
+    /// Links (or re-admits a removed) device of `user`, within the per-user
+    /// limit; never a device id registered to another user.
+    func linkDevice(user: String, device: String, on loop: any EventLoop) -> EventLoopFuture<DeviceRegistration> {
+        register(device: device, user: user, on: loop).flatMap { outcome -> EventLoopFuture<DeviceRegistration> in
+            guard outcome == .registered else { return loop.makeSucceededFuture(outcome) }
+            return self.redis.send(RedisCommand("SREM", "\(Self.user(user)):revoked", device), on: loop).map { _ in .registered }
         }
     }
 }

@@ -267,16 +267,36 @@ final class ChatStore: Sendable {
 
     // MARK: - Devices
 
-    /// Records a device of a user; false when the user already has the
-    /// maximum number of other devices.
-    func register(device: String, user: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+    /// What registering a device to a user came to.
+    enum DeviceRegistration: Sendable, Equatable {
+        /// The device is (now) one of the user's.
+        case registered
+        /// The user already has the maximum number of other devices.
+        case full
+        /// The device id belongs to another user: a device id, once
+        /// registered to a user (`{d:<device>}:owner`), is never another's.
+        case ownedByAnother
+    }
+
+    /// Records a device of a user: claims the device id for the user
+    /// (first come; it never changes hands) and adds it to the user's
+    /// devices within the per-user limit.
+    func register(device: String, user: String, on loop: any EventLoop) -> EventLoopFuture<DeviceRegistration> {
         let key = "\(Self.user(user)):devices"
-        return redis.pipeline([RedisCommand("SISMEMBER", key, device), RedisCommand("SCARD", key)], on: loop).flatMap { replies in
-            let known = (try? replies[0].get())?.int == 1
-            let count = (try? replies[1].get())?.int ?? 0
-            if known { return loop.makeSucceededFuture(true) }
-            guard count < self.configuration.maximumDevicesPerUser else { return loop.makeSucceededFuture(false) }
-            return self.redis.send(RedisCommand("SADD", key, device), on: loop).map { _ in true }
+        let owner = "\(Self.device(device)):owner"
+        return redis.pipeline([
+            RedisCommand("SETNX", owner, user), RedisCommand("GET", owner),
+            RedisCommand("SISMEMBER", key, device), RedisCommand("SCARD", key),
+        ], on: loop).flatMap { replies -> EventLoopFuture<DeviceRegistration> in
+            guard let claimed = try? replies[1].get().string else {
+                return loop.makeFailedFuture(ChatError.storeReply("the owner of device \(device) could not be read"))
+            }
+            guard claimed == user else { return loop.makeSucceededFuture(.ownedByAnother) }
+            let known = (try? replies[2].get())?.int == 1
+            let count = (try? replies[3].get())?.int ?? 0
+            if known { return loop.makeSucceededFuture(.registered) }
+            guard count < self.configuration.maximumDevicesPerUser else { return loop.makeSucceededFuture(.full) }
+            return self.redis.send(RedisCommand("SADD", key, device), on: loop).map { _ in .registered }
         }
     }
 

@@ -68,7 +68,7 @@ public struct ServeCommand: AsyncParsableCommand {
         let regions = try await Regions.start(
             topologyPath: topology, settings: settings, mirror: mirror ?? settings.mirror ?? .async, keyDir: keyDir,
             store: store, redis: client, redisConfiguration: redisConfiguration, group: group, logger: logger)
-        let router = try ChatRouter(store: store, group: group, logger: logger, replicator: regions?.replicator)
+        let router = try ChatRouter(store: store, group: group, logger: logger, replicator: regions?.replicator, tokens: verifier)
         regions?.attach(router)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,

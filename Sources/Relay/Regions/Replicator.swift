@@ -20,6 +20,8 @@ final class Replicator: Sendable {
     let deviceEndpoints: [String: String]
     let store: ChatStore
     let logger: Logger
+    /// This region's `keys.fetch` requests waiting for another region's answer.
+    let keyFetches = PendingKeyFetches()
 
     init(local: String, authority: RegionAuthority, directory: Directory, sink: any FrameSink, mode: MirrorMode,
          syncTimeout: TimeAmount = .seconds(5), deviceEndpoints: [String: String], store: ChatStore, logger: Logger) {

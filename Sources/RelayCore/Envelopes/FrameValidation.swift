@@ -55,6 +55,11 @@ public enum FrameValidation {
             for user in typing.users { try self.user(user, "typing.users") }
         case .presence(let presence):
             try user(presence.user, "presence.user")
+        case .privacy(let update):
+            try user(update.user, "privacy.user")
+        case .keysRequest(let request):
+            try device(request.requesterDevice, "keys_request.requester_device")
+            try user(request.fetch.user, "keys_request.fetch.user")
         default:
             break
         }

@@ -1026,12 +1026,20 @@ public nonisolated struct Relay_V1_DevicesRemove: Sendable {
   public init() {}
 }
 
+/// Links `device` to the asking device's user. Sent by a device already
+/// linked to that user (the existing device authorises the new one);
+/// `token` is the new device's own token (claims `sub` = the asking user,
+/// `dev` = `device`), which the new device shows (e.g. as a QR code) and the
+/// existing device scans: proof that the new device is the user's. A device
+/// id linked to one user is never linked to another.
 public nonisolated struct Relay_V1_DevicesLink: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var device: String = String()
+
+  public var token: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2811,7 +2819,7 @@ nonisolated extension Relay_V1_DevicesRemove: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relay_V1_DevicesLink: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DevicesLink"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2820,6 +2828,7 @@ nonisolated extension Relay_V1_DevicesLink: SwiftProtobuf.Message, SwiftProtobuf
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.token) }()
       default: break
       }
     }
@@ -2829,11 +2838,15 @@ nonisolated extension Relay_V1_DevicesLink: SwiftProtobuf.Message, SwiftProtobuf
     if !self.device.isEmpty {
       try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
     }
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Relay_V1_DevicesLink, rhs: Relay_V1_DevicesLink) -> Bool {
     if lhs.device != rhs.device {return false}
+    if lhs.token != rhs.token {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

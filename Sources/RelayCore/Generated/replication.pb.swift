@@ -192,6 +192,30 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     set {body = .presence(newValue)}
   }
 
+  public var privacy: Relay_V1_PrivacyUpdate {
+    get {
+      if case .privacy(let v)? = body {return v}
+      return Relay_V1_PrivacyUpdate()
+    }
+    set {body = .privacy(newValue)}
+  }
+
+  public var keysRequest: Relay_V1_KeysRequest {
+    get {
+      if case .keysRequest(let v)? = body {return v}
+      return Relay_V1_KeysRequest()
+    }
+    set {body = .keysRequest(newValue)}
+  }
+
+  public var keysAnswer: Relay_V1_KeysAnswer {
+    get {
+      if case .keysAnswer(let v)? = body {return v}
+      return Relay_V1_KeysAnswer()
+    }
+    set {body = .keysAnswer(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -207,6 +231,9 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     case region(Relay_V1_RegionState)
     case typing(Relay_V1_ForwardedTyping)
     case presence(Relay_V1_Presence)
+    case privacy(Relay_V1_PrivacyUpdate)
+    case keysRequest(Relay_V1_KeysRequest)
+    case keysAnswer(Relay_V1_KeysAnswer)
 
   }
 
@@ -473,6 +500,96 @@ public nonisolated struct Relay_V1_ForwardedTyping: Sendable {
   fileprivate var _event: Relay_V1_TypingEvent? = nil
 }
 
+/// A user's privacy settings changed in the region serving them; every
+/// region applies them, so that the region sequencing a conversation (which
+/// decides who hears a READ) knows every member's. Only the fields set change.
+public nonisolated struct Relay_V1_PrivacyUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var user: String = String()
+
+  public var readReceipts: Bool {
+    get {_readReceipts ?? false}
+    set {_readReceipts = newValue}
+  }
+  /// Returns true if `readReceipts` has been explicitly set.
+  public var hasReadReceipts: Bool {self._readReceipts != nil}
+  /// Clears the value of `readReceipts`. Subsequent reads from it will return its default value.
+  public mutating func clearReadReceipts() {self._readReceipts = nil}
+
+  public var lastSeen: String {
+    get {_lastSeen ?? String()}
+    set {_lastSeen = newValue}
+  }
+  /// Returns true if `lastSeen` has been explicitly set.
+  public var hasLastSeen: Bool {self._lastSeen != nil}
+  /// Clears the value of `lastSeen`. Subsequent reads from it will return its default value.
+  public mutating func clearLastSeen() {self._lastSeen = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _readReceipts: Bool? = nil
+  fileprivate var _lastSeen: String? = nil
+}
+
+/// A device's `keys.fetch` for a user served by the receiver: the receiver
+/// hands out the bundles (each one-time prekey once, as for a local fetch)
+/// and answers the origin with a KeysAnswer carrying the same request_id.
+public nonisolated struct Relay_V1_KeysRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Unique per origin (the origin matches the answer to the waiting device).
+  public var requestID: String = String()
+
+  /// The asking device: its own bundle is left out.
+  public var requesterDevice: String = String()
+
+  public var fetch: Relay_V1_KeysFetch {
+    get {_fetch ?? Relay_V1_KeysFetch()}
+    set {_fetch = newValue}
+  }
+  /// Returns true if `fetch` has been explicitly set.
+  public var hasFetch: Bool {self._fetch != nil}
+  /// Clears the value of `fetch`. Subsequent reads from it will return its default value.
+  public mutating func clearFetch() {self._fetch = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _fetch: Relay_V1_KeysFetch? = nil
+}
+
+/// The answer to a KeysRequest: a Response with `key_bundles` or `error`.
+public nonisolated struct Relay_V1_KeysAnswer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var response: Relay_V1_Response {
+    get {_response ?? Relay_V1_Response()}
+    set {_response = newValue}
+  }
+  /// Returns true if `response` has been explicitly set.
+  public var hasResponse: Bool {self._response != nil}
+  /// Clears the value of `response`. Subsequent reads from it will return its default value.
+  public mutating func clearResponse() {self._response = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _response: Relay_V1_Response? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "relay.v1"
@@ -589,7 +706,7 @@ nonisolated extension Relay_V1_ShippedFrame: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Frame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0\u{1}privacy\0\u{3}keys_request\0\u{3}keys_answer\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -754,6 +871,45 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
           self.body = .presence(v)
         }
       }()
+      case 22: try {
+        var v: Relay_V1_PrivacyUpdate?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .privacy(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .privacy(v)
+        }
+      }()
+      case 23: try {
+        var v: Relay_V1_KeysRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .keysRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .keysRequest(v)
+        }
+      }()
+      case 24: try {
+        var v: Relay_V1_KeysAnswer?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .keysAnswer(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .keysAnswer(v)
+        }
+      }()
       default: break
       }
     }
@@ -815,6 +971,18 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
     case .presence?: try {
       guard case .presence(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .privacy?: try {
+      guard case .privacy(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .keysRequest?: try {
+      guard case .keysRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+    }()
+    case .keysAnswer?: try {
+      guard case .keysAnswer(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
     }()
     case nil: break
     }
@@ -1351,6 +1519,133 @@ nonisolated extension Relay_V1_ForwardedTyping: SwiftProtobuf.Message, SwiftProt
   public static func ==(lhs: Relay_V1_ForwardedTyping, rhs: Relay_V1_ForwardedTyping) -> Bool {
     if lhs._event != rhs._event {return false}
     if lhs.users != rhs.users {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_PrivacyUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PrivacyUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}user\0\u{3}read_receipts\0\u{3}last_seen\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._readReceipts) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._lastSeen) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 1)
+    }
+    try { if let v = self._readReceipts {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._lastSeen {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_PrivacyUpdate, rhs: Relay_V1_PrivacyUpdate) -> Bool {
+    if lhs.user != rhs.user {return false}
+    if lhs._readReceipts != rhs._readReceipts {return false}
+    if lhs._lastSeen != rhs._lastSeen {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_KeysRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeysRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}requester_device\0\u{1}fetch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.requesterDevice) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._fetch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.requesterDevice.isEmpty {
+      try visitor.visitSingularStringField(value: self.requesterDevice, fieldNumber: 2)
+    }
+    try { if let v = self._fetch {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_KeysRequest, rhs: Relay_V1_KeysRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.requesterDevice != rhs.requesterDevice {return false}
+    if lhs._fetch != rhs._fetch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_KeysAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeysAnswer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}response\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._response) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try { if let v = self._response {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_KeysAnswer, rhs: Relay_V1_KeysAnswer) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs._response != rhs._response {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import RelayCore
+
+/// `keys.fetch` across regions (docs/protocol.md, "Keys"): a user's keys
+/// live in the region serving the user's home, which alone hands out their
+/// one-time prekeys. A fetch for a user served elsewhere is asked of that
+/// region over the replication link (`KeysRequest`) and the device's request
+/// waits for its answer (`KeysAnswer`), at most ``PendingKeyFetches/timeout``.
+extension ChatRouter {
+    /// Answers a device's `keys.fetch`: from this region's directory when it
+    /// serves `fetch.user`'s home (or does not know the home), else from the
+    /// region that serves it; `unavailable` while that home is failing back
+    /// or when its answer does not come in time.
+    func fetchKeys(_ fetch: Relay_V1_KeysFetch, requester: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        guard let replicator, let user = try? UserID(validating: fetch.user) else {
+            return keys.fetch(fetch, requester: requester, on: loop)  // one region, or refused there as bad_request
+        }
+        return replicator.directory.homes(of: [user.rawValue], on: loop).flatMap { homes -> EventLoopFuture<Relay_V1_Response> in
+            guard let home = homes[user.rawValue] else { return self.keys.fetch(fetch, requester: requester, on: loop) }
+            guard let serving = replicator.map.servingRegion(of: home) else {
+                return loop.makeFailedFuture(ChatError("unavailable", "region \(home) is failing back; retry shortly"))
+            }
+            guard serving != replicator.local else { return self.keys.fetch(fetch, requester: requester, on: loop) }
+            var request = Relay_V1_KeysRequest()
+            request.requestID = UUID().uuidString
+            request.requesterDevice = requester
+            request.fetch = fetch
+            let id = request.requestID
+            let answer = replicator.keyFetches.wait(for: id, region: serving, on: loop)
+            replicator.ship([serving: [replicator.frame { $0.keysRequest = request }]], on: loop).whenFailure { error in
+                replicator.keyFetches.fail(id, ChatError(redis: error))
+            }
+            return answer.flatMapThrowing { response in
+                if response.hasError { throw ChatError(response.error.code, response.error.message) }
+                guard case .keyBundles(let bundles)? = response.body, bundles.user == user.rawValue else {
+                    throw ChatError("unavailable", "region \(serving) answered the key fetch with no bundles of \(user.rawValue)")
+                }
+                return response
+            }
+        }
+    }
+
+    /// Applies a `KeysRequest` from `origin`: hands out the bundles here
+    /// (when this region serves the user's home; else `unavailable`, and
+    /// the device asks again) and ships the answer, or the refusal, back.
+    func answerKeys(_ request: Relay_V1_KeysRequest, to origin: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let user = request.fetch.user
+        let fetched = replicator.directory.homes(of: [user], on: loop).flatMap { homes -> EventLoopFuture<Relay_V1_Response> in
+            if let home = homes[user], !replicator.map.servesHere(home) {
+                return loop.makeFailedFuture(ChatError("unavailable", "region \(replicator.local) does not serve \(user)'s home \(home) now; retry"))
+            }
+            return self.keys.fetch(request.fetch, requester: request.requesterDevice, on: loop)
+        }.recover { error in
+            var refusal = Relay_V1_Response()
+            refusal.error = ChatError(redis: error).wire
+            return refusal
+        }
+        return fetched.flatMap { response in
+            var answer = Relay_V1_KeysAnswer()
+            answer.requestID = request.requestID
+            answer.response = response
+            return replicator.ship([origin: [replicator.frame { $0.keysAnswer = answer }]], on: loop).map { _ in }
+        }
+    }
+
+    /// Applies a `KeysAnswer`: the waiting device's request completes (an
+    /// answer nobody waits for any more is dropped).
+    func applyKeysAnswer(_ answer: Relay_V1_KeysAnswer, from origin: String, replicator: Replicator) {
+        if !replicator.keyFetches.complete(answer.requestID, with: answer.response) {
+            logger.info("key fetch answer came after its request timed out", metadata: ["origin": "\(origin)", "request": "\(answer.requestID)"])
+        }
+    }
+
+    /// Applies a `PrivacyUpdate`: the user's settings as the region serving
+    /// them set them (fields not set, or not valid, are left alone).
+    func applyPrivacy(_ update: Relay_V1_PrivacyUpdate, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let user = try? UserID(validating: update.user) else {
+            logger.warning("privacy update for an invalid user id ignored", metadata: ["user": "\(update.user)"])
+            return loop.makeSucceededVoidFuture()
+        }
+        let lastSeen = update.hasLastSeen && Self.lastSeenChoices.contains(update.lastSeen) ? update.lastSeen : nil
+        return store.setPrivacy(user: user.rawValue, readReceipts: update.hasReadReceipts ? update.readReceipts : nil, lastSeen: lastSeen, on: loop)
+    }
+
+    /// The values `PrivacySettings.last_seen` may take.
+    static let lastSeenChoices: Set<String> = ["everyone", "nobody"]
+}
