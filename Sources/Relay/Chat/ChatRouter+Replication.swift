@@ -32,8 +32,21 @@ extension ChatRouter {
             forwarded.device = accept.device
             forwarded.send = accept.wire
             forwarded.receivedMs = accept.nowMilliseconds
-            let frame = replicator.frame { $0.forwardedSend = forwarded }
-            return replicator.ship([serving: [frame]], on: loop).map { _ in
+            var frames = [serving: [replicator.frame { $0.forwardedSend = forwarded }]]
+            // Sync: this region's standby gets a copy too, and the PUBACK waits for it, so that the
+            // send survives the loss of this region whatever the conversation's home (the standby
+            // passes it on; the home stores it once).
+            if replicator.mode == .sync, let standby = replicator.map.mirrorTarget(forHome: replicator.local),
+               standby != serving, standby != replicator.local {
+                var copy = forwarded
+                copy.standbyCopy = true
+                frames[standby] = [replicator.frame { $0.forwardedSend = copy }]
+            }
+            return replicator.ship(frames, on: loop).flatMap { ids in
+                replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
+                    throw ChatError("unavailable", "the standby has not confirmed the send (\(error)); retry with the same client_message_id")
+                }
+            }.map {
                 self.metrics.accepted.increment()
                 return .accepted
             }
@@ -47,7 +60,11 @@ extension ChatRouter {
     /// Sequences a send here (a local device's or a forwarded one), fans it
     /// out to every region, tells the sending device SEQUENCED, and in sync
     /// mode waits for the standby.
-    func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
+    ///
+    /// With `quietIfDuplicate` (a standby's copy of a forwarded send), a
+    /// send stored already changes nothing: the sending region's own frame
+    /// came first and was fanned out and answered then.
+    func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, quietIfDuplicate: Bool = false, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
         var floored = accept
         floored.epochFloor = replicator.map.term(of: home)
         let accept = floored
@@ -57,6 +74,7 @@ extension ChatRouter {
         // still on its way). Conversations run side by side.
         let sequenced = fanOutChains.run(accept.conversation, on: loop) {
             self.store.accept(accept, on: loop).flatMap { accepted in
+                if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture((accepted, [String: UInt64]?.none)) }
                 // A duplicate fans out again: the first attempt may have died before its frames were queued.
                 // A new message is fanned out from what was just stored; a duplicate is read back.
                 let known = accepted.duplicate ? nil : Self.replicated(accept, accepted)
@@ -66,6 +84,7 @@ extension ChatRouter {
             }
         }
         return sequenced.flatMap { accepted, mirrorIDs in
+            if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture(accepted) }
             var status = Relay_V1_Status()
             status.kind = .sequenced
             status.conversation = accept.conversation
@@ -76,7 +95,9 @@ extension ChatRouter {
             if !accepted.duplicate {
                 self.metrics.accepted.increment()
                 if accepted.seq == 1 && !accept.directPeer.isEmpty {
-                    self.store.noteMembership(users: [accept.user, accept.directPeer], conversation: accept.conversation, member: true, on: loop).whenFailure { _ in }
+                    self.store.noteMembership(users: Array(Set([accept.user, accept.directPeer])), conversation: accept.conversation, member: true, on: loop).whenFailure { error in
+                        self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(accept.conversation)", "error": "\(error)"])
+                    }
                 }
             }
             let synced = mirrorIDs.map { replicator.waitIfSync($0, on: loop) }
@@ -297,7 +318,7 @@ extension ChatRouter {
                 } catch {
                     return self.refuseForwarded(forwarded, error, replicator: replicator, on: loop)
                 }
-                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in }.flatMapError { error in
+                return self.sequenceHere(accept, home: home, replicator: replicator, quietIfDuplicate: forwarded.standbyCopy, on: loop).map { _ in }.flatMapError { error in
                     let refusal = ChatError(redis: error)
                     guard refusal.code != "unavailable" || replicator.mode == .sync else {
                         return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
@@ -306,6 +327,13 @@ extension ChatRouter {
                 }
             }
             guard home != nil else {
+                guard !forwarded.standbyCopy else {
+                    // The sending region's own frame went to the home; this copy has nowhere to go.
+                    self.logger.warning("a standby copy of a forwarded send for a conversation unknown here is dropped", metadata: [
+                        "conversation": "\(forwarded.conversation)", "device": "\(forwarded.device)",
+                    ])
+                    return loop.makeSucceededVoidFuture()
+                }
                 let refusal = ChatError("not_found", "conversation \(forwarded.conversation) is not known in region \(replicator.local)")
                 return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
             }

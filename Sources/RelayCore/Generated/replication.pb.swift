@@ -305,6 +305,12 @@ public nonisolated struct Relay_V1_ForwardedSend: Sendable {
   /// When the device's region received it (ms since the Unix epoch).
   public var receivedMs: Int64 = 0
 
+  /// Set on the copy a sending region gives its own standby in sync mode
+  /// (and on what the standby passes on): the standby forwards it to the
+  /// conversation's home and never refuses it; the home ignores it when it
+  /// has the send already (the sending region's own frame came first).
+  public var standbyCopy: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1084,7 +1090,7 @@ nonisolated extension Relay_V1_ReplicatedMessage: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Relay_V1_ForwardedSend: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ForwardedSend"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}user\0\u{1}device\0\u{1}send\0\u{3}received_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}user\0\u{1}device\0\u{1}send\0\u{3}received_ms\0\u{3}standby_copy\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1097,6 +1103,7 @@ nonisolated extension Relay_V1_ForwardedSend: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeSingularStringField(value: &self.device) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._send) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.receivedMs) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.standbyCopy) }()
       default: break
       }
     }
@@ -1122,6 +1129,9 @@ nonisolated extension Relay_V1_ForwardedSend: SwiftProtobuf.Message, SwiftProtob
     if self.receivedMs != 0 {
       try visitor.visitSingularInt64Field(value: self.receivedMs, fieldNumber: 5)
     }
+    if self.standbyCopy != false {
+      try visitor.visitSingularBoolField(value: self.standbyCopy, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1131,6 +1141,7 @@ nonisolated extension Relay_V1_ForwardedSend: SwiftProtobuf.Message, SwiftProtob
     if lhs.device != rhs.device {return false}
     if lhs._send != rhs._send {return false}
     if lhs.receivedMs != rhs.receivedMs {return false}
+    if lhs.standbyCopy != rhs.standbyCopy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
