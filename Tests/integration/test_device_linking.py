@@ -118,3 +118,33 @@ def test_an_existing_device_links_a_new_one_with_its_token(region, names):
     assert devices_of(back) == sorted([alice + "-phone", laptop])
     back.close()
     phone.close()
+
+
+def test_a_new_device_starts_at_the_present_in_1to1_and_groups_alike(region, names):
+    alice, bob, carol = names("alice"), names("bob"), names("carol")
+    a = Device(region, alice, alice + "-phone")
+    c = Device(region, carol, carol + "-phone")
+    phone = Device(region, bob, bob + "-phone")
+    one_to_one = direct(alice, bob)
+    a.send(one_to_one, "1:1 before")
+    created = a.request("group.create", group_create=a.pb.GroupCreate(members=[bob, carol]))
+    group = created.group.conversation
+    a.send(group, "group before")
+    assert sorted(text_of(d) for d in phone.messages(2)) == ["1:1 before", "group before"]
+    c.messages(1)
+    # A device added later starts at the present, 1:1 and group alike: the next message
+    # of each conversation does not bring the older ones with it.
+    tablet = Device(region, bob, bob + "-tablet")
+    a.send(one_to_one, "1:1 after")
+    a.send(group, "group after")
+    got = [text_of(d) for d in tablet.messages(2)]
+    assert sorted(got) == ["1:1 after", "group after"], got
+    assert sorted(text_of(d) for d in phone.messages(2)) == ["1:1 after", "group after"]
+    a.send(one_to_one, "marker")
+    _, payload, _ = tablet.next(20, suffix="/m")
+    marker = tablet.pb.Delivery()
+    marker.ParseFromString(payload)
+    assert text_of(marker) == "marker"
+    # The older messages are there for history.sync.
+    history = tablet.request("history.sync", history_sync=tablet.pb.HistorySync(conversation=one_to_one, limit=10))
+    assert [text_of(m) for m in history.history.messages] == ["1:1 before", "1:1 after", "marker"]

@@ -98,6 +98,29 @@ extension ChatStore {
         return redis.send(ackScript.command(keys: ["\(d):cur", "\(d):dirty"], arguments: [conversation, Int64(clamping: seq)]), on: loop).map { _ in }
     }
 
+    /// Puts `device`'s cursor in every conversation of `user` at its latest
+    /// seq: a new device starts at the present (what came before was not
+    /// encrypted for it; `q/history.sync` and the user's other devices have
+    /// it). Without this, the next message of a conversation would make the
+    /// device read it from the start (1:1) or from the user's join (groups).
+    func startAtPresent(device: String, user: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        redis.send(RedisCommand("SMEMBERS", "\(Self.user(user)):convs"), on: loop).flatMap { reply in
+            let conversations = (reply.array ?? []).compactMap(\.string).filter { ConversationID(rawValue: $0) != nil }
+            guard !conversations.isEmpty else { return loop.makeSucceededVoidFuture() }
+            let reads = conversations.map { RedisCommand("HGET", "\(Self.conversation($0)):meta", "seq") }
+            return self.redis.pipeline(reads, on: loop).flatMap { replies in
+                var cursors: [RedisArgument] = []
+                for (conversation, reply) in zip(conversations, replies) {
+                    guard let seq = Self.storedSeq((try? reply.get())?.string), seq > 0 else { continue }
+                    cursors.append(.string(conversation))
+                    cursors.append(.string("\(seq)"))
+                }
+                guard !cursors.isEmpty else { return loop.makeSucceededVoidFuture() }
+                return self.redis.send(RedisCommand("HSET", arguments: [.string("\(Self.device(device)):cur")] + cursors), on: loop).map { _ in }
+            }
+        }
+    }
+
     /// A seq read back from Redis, 0 through ``Seq/maximum``; nil for
     /// anything else (what Redis holds is parsed, never trusted).
     static func storedSeq(_ text: String?) -> UInt64? {

@@ -296,7 +296,10 @@ final class ChatStore: Sendable {
             let count = (try? replies[3].get())?.int ?? 0
             if known { return loop.makeSucceededFuture(.registered) }
             guard count < self.configuration.maximumDevicesPerUser else { return loop.makeSucceededFuture(.full) }
-            return self.redis.send(RedisCommand("SADD", key, device), on: loop).map { _ in .registered }
+            return self.redis.send(RedisCommand("SADD", key, device), on: loop).flatMap { _ in
+                // A new device starts at the present in every conversation (docs/protocol.md, "Receiving").
+                self.startAtPresent(device: device, user: user, on: loop)
+            }.map { .registered }
         }
     }
 
