@@ -14,7 +14,7 @@ public struct RelayClientCommand: AsyncParsableCommand {
             from a secret shared out of band (--secret or RELAY_SECRET). The relay sees only \
             ciphertext, but this is not end-to-end key agreement; that comes with the key directory.
             """,
-        subcommands: [Send.self, Listen.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self]
+        subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self]
     )
 
     @Option(help: "User id (MQTT user name).")
@@ -48,6 +48,17 @@ public struct RelayClientCommand: AsyncParsableCommand {
 
     /// Parses the process arguments and runs the chosen subcommand (main.swift calls this).
     public static func runAsRoot() async {
+        // `relay-cli send --help` is the help of `send`, even without the root's required options
+        // (ArgumentParser would stop at the missing --user and show the root's help).
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.contains("--help") || arguments.contains("-h") {
+            var command: any ParsableCommand.Type = Self.self
+            for argument in arguments where !argument.hasPrefix("-") {
+                if let sub = command.configuration.subcommands.first(where: { $0._commandName == argument }) { command = sub }
+            }
+            print(Self.helpMessage(for: command))
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -371,6 +382,24 @@ extension RelayClientCommand {
                 request.devicesRemove.device = device
                 try await devices.root.ask(RequestMethod.devicesRemove.rawValue, request)
             }
+        }
+    }
+
+    /// `read CONVERSATION SEQ [--epoch E]`
+    struct ReadCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "read",
+            abstract: "Mark a conversation read up to SEQ (a read receipt); the senders hear READ unless receipts are off.")
+        @ParentCommand var root: RelayClientCommand
+        @Argument(help: "The conversation id (e.g. alice~bob, or a group id).") var conversation: String
+        @Argument(help: "The seq read up to (a Delivery's seq).") var seq: UInt64
+        @Option(help: "The epoch of that message (a Delivery's epoch).") var epoch: UInt32 = 1
+
+        func run() async throws {
+            try await root.withClient { client in
+                try await client.markRead(conversation: conversation, upTo: seq, epoch: epoch)
+            }
+            Output.line(["conversation": conversation, "readUpToSeq": "\(seq)"])
         }
     }
 

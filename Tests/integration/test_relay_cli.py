@@ -108,3 +108,25 @@ def test_devices_link_list_and_remove(region):
     assert removed.returncode == 2 and "not_found" in removed.stderr, removed
     assert devices(cli(region, alice, phone, "devices", "list")) == sorted([phone, laptop])
     assert devices(cli(region, alice, phone, "devices", "remove", laptop)) == [phone]
+
+
+def test_subcommand_help_and_read_receipts(region):
+    # `relay-cli send --help` is send's help, without the root's required options.
+    helped = subprocess.run([bin_path("relay-cli"), "send", "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0 and "USAGE: relay-cli send" in helped.stdout, helped.stdout + helped.stderr
+    helped = subprocess.run([bin_path("relay-cli"), "group", "create", "--help"], capture_output=True, text=True, timeout=30)
+    assert "USAGE: relay-cli group create" in helped.stdout, helped.stdout
+    # `read` sends a receipt; the sender hears READ (listen prints statuses too).
+    tag = uuid.uuid4().hex[:8]
+    alice, bob = "alice-" + tag, "bob-" + tag
+    conversation = "~".join(sorted([alice, bob]))
+    first = cli(region, bob, bob + "-phone", "presence", bob)
+    assert first.returncode == 0, first.stderr
+    sent = cli(region, alice, alice + "-phone", "send", "--to", bob, "read me")
+    assert sent.returncode == 0, sent.stderr
+    read = cli(region, bob, bob + "-phone", "read", conversation, "1")
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout.strip().splitlines()[-1]) == {"conversation": conversation, "readUpToSeq": "1"}
+    # Past the latest message: refused, and said so.
+    far = cli(region, bob, bob + "-phone", "read", conversation, "99")
+    assert far.returncode != 0 and "refused (PUBACK 0x99)" in far.stderr, far.stderr

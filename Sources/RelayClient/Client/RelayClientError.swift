@@ -28,3 +28,28 @@ public enum RelayClientError: Error, Sendable, Hashable {
     /// The client was closed.
     case closed
 }
+
+extension RelayClientError: CustomStringConvertible {
+    /// One line for people: what failed, the relay's reason code in hex and its error code and message.
+    public var description: String {
+        func hex(_ code: UInt8) -> String { "0x" + String(code, radix: 16, uppercase: true) }
+        switch self {
+        case .invalidEndpoint(let text): return "\(text) is not an endpoint (host:port)"
+        case .invalidConversation(let text): return "\(text) is not a conversation id"
+        case .noEndpoints: return "no endpoint configured"
+        case .unreachable(let attempts): return "no endpoint answered: \(attempts.joined(separator: "; "))"
+        case .connectRefused(let code, let reason): return "connection refused (CONNACK \(hex(code)))\(reason.map { ": \($0)" } ?? "")"
+        case .subscriptionRefused(let code): return "subscription to the device's topics refused (SUBACK \(hex(code)))"
+        case .sendRefused(let code, let error, let message):
+            let puback = code == 0 ? "" : " (PUBACK \(hex(code)))"
+            let detail = [error, message].compactMap { $0 }.joined(separator: ": ")
+            return "send refused\(puback)\(detail.isEmpty ? "" : ": \(detail)")"
+        case .sendFailed(let id, let attempts): return "send \(id) not acknowledged after \(attempts) attempts"
+        case .publishRefused(let topic, let code): return "publish on \(topic) refused (PUBACK \(hex(code)))"
+        case .publishTimedOut(let topic): return "no PUBACK for the publish on \(topic)"
+        case .requestTimedOut(let method): return "no answer to \(method) in time"
+        case .malformedResponse(let method): return "the answer to \(method) does not decode"
+        case .closed: return "the client is closed"
+        }
+    }
+}
