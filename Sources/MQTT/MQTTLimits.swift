@@ -26,10 +26,15 @@ public enum MQTTLimits {
     /// may accept longer (MQTT 3.1.1 §3.1.3.1, MQTT 5.0 §3.1.3.1). This server
     /// accepts up to this many bytes.
     public static let maximumClientIdentifierLength = 256
+    /// MQTT 3.1 client identifiers are 1 to 23 characters; any other is
+    /// refused with CONNACK return code 2, identifier rejected (MQTT 3.1 §3.1).
+    public static let maximumClientIdentifierLengthV31 = 23
     /// Session Expiry Interval 0xFFFFFFFF means the session never expires (MQTT 5.0 §3.1.2.11.2).
     public static let sessionNeverExpires: UInt32 = 0xFFFF_FFFF
     /// The protocol name in CONNECT (MQTT 5.0 §3.1.2.1).
     public static let protocolName = "MQTT"
+    /// The protocol name in an MQTT 3.1 CONNECT, with protocol level 3 (MQTT 3.1 §3.1).
+    public static let protocolNameV31 = "MQIsdp"
     /// The number of properties in one packet is bounded by its length, but a
     /// server still limits user properties so a packet cannot make it do
     /// unbounded per-item work (an implementation limit, not in the standard).

@@ -223,13 +223,25 @@ struct MalformedTests {
     }
 
     @Test func connectProtocol() {
-        expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQIsdp", level: 3, properties: ""), version: .v311)
+        // MQIsdp goes with level 3 (MQTT 3.1) only, and MQTT with 4 and 5.
+        expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQIsdp", level: 4, properties: ""), version: .v311)
+        expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQIsdp", level: 5, properties: ""), version: .v5)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQTT", level: 3, properties: ""), version: .v311)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQTT", level: 6, properties: ""), version: .v5)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQTT", level: 0, properties: ""), version: .v5)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "MQTX", level: 4), version: .v311)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "mqtt", level: 5), version: .v5)
         expectDecodeError(.unsupportedProtocolVersion, connect(name: "", level: 5), version: .v5)
+    }
+
+    @Test func mqtt31ConnectDecodes() throws {
+        var input = buffer(connect(name: "MQIsdp", level: 3, properties: ""))
+        let frame = try #require(try MQTTFramer.readFrame(from: &input, maximumPacketSize: 100))
+        let decoded = try MQTTPacket.decodeConnect(frame)
+        #expect(decoded.protocolVersion == .v31)
+        #expect(decoded.clientIdentifier == "a")
+        // Password without user name: malformed as in 3.1.1.
+        expectDecodeError(.malformedPacket, connect(name: "MQIsdp", level: 3, flags: 0x42, payload: "00 01 61 00 01 70"), version: .v311)
     }
 
     @Test func connectFlags() {

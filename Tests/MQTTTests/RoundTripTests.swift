@@ -168,7 +168,31 @@ struct RoundTripTests {
         case .v5:
             try expectRoundTrip(.connack(ConnAckPacket(sessionPresent: true, properties: Sample.connack)), version: version)
             try expectRoundTrip(.connack(ConnAckPacket(reasonCode: .qosNotSupported)), version: version)
+        case .v31:
+            Issue.record("3.1 has its own tests")
         }
+    }
+
+    @Test func mqtt31ConnectRoundTripsWithItsProtocolName() throws {
+        var connect = ConnectPacket(protocolVersion: .v31, clientIdentifier: "old-device", cleanStart: false, keepAlive: 30, username: "u", password: ByteBuffer(string: "p"))
+        connect.will = ConnectPacket.Will(topic: "w", payload: ByteBuffer(string: "gone"), qos: .atLeastOnce, retain: true)
+        try expectRoundTrip(.connect(connect), version: .v31)
+        var buffer = ByteBuffer()
+        try MQTTPacket.connect(connect).write(to: &buffer, version: .v31)
+        // Remaining length, then "MQIsdp" and level 3 (MQTT 3.1 §3.1).
+        #expect(Array(buffer.readableBytesView.dropFirst(2).prefix(9)) == [0x00, 0x06, 0x4D, 0x51, 0x49, 0x73, 0x64, 0x70, 0x03])
+    }
+
+    @Test func mqtt31ConnAckHasNoSessionPresent() throws {
+        var buffer = ByteBuffer()
+        try MQTTPacket.connack(ConnAckPacket(sessionPresent: true, reasonCode: .success)).write(to: &buffer, version: .v31)
+        #expect(Array(buffer.readableBytesView) == [0x20, 0x02, 0x00, 0x00], "byte 1 is reserved in 3.1")
+        buffer.clear()
+        try MQTTPacket.connack(ConnAckPacket(reasonCode: .clientIdentifierNotValid)).write(to: &buffer, version: .v31)
+        #expect(Array(buffer.readableBytesView) == [0x20, 0x02, 0x00, 0x02], "identifier rejected")
+        buffer.clear()
+        try MQTTPacket.connack(ConnAckPacket(sessionPresent: true, reasonCode: .success)).write(to: &buffer, version: .v311)
+        #expect(Array(buffer.readableBytesView) == [0x20, 0x02, 0x01, 0x00])
     }
 
     @Test(arguments: versions)

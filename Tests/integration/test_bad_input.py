@@ -72,11 +72,11 @@ def subscribe_raw(filter_bytes, version, flags=0x02, opts=0):
     return R.packet(0x80 | flags, body)
 
 
-def connect_level(level, name=b"MQTT"):
+def connect_level(level, name=b"MQTT", client_id=None):
     vh = R.mqtt_str(name) + bytes([level, 0x02]) + R.u16(60)
     if level == 5:
         vh += b"\x00"
-    return R.packet(0x10, vh + R.mqtt_str("lvl-%d" % level))
+    return R.packet(0x10, vh + R.mqtt_str(client_id or "lvl-%d" % level))
 
 
 def truncated_publish(version):
@@ -95,9 +95,15 @@ CASES = [
     ("vbi-5-bytes-before-connect", None, b"\x10\xff\xff\xff\xff\x7f",
      CLOSE, ()),
     ("connect-level-7", None, connect_level(7), C(0x01), ()),
-    # mosquitto still speaks MQTT 3.1 and accepts it.
-    ("connect-level-3-MQIsdp", None, connect_level(3, b"MQIsdp"), C(0x01),
-     ALL),
+    # MQTT 3.1 is "MQIsdp" level 3 (both brokers accept it: test_mqtt_spec);
+    # the name goes with that level only, and its client identifiers are
+    # 1 to 23 characters (return code 2 otherwise; mosquitto 2.0.11 accepts
+    # longer ones).
+    ("connect-level-4-MQIsdp", None, connect_level(4, b"MQIsdp"), C(0x01),
+     ()),
+    ("connect-level-3-MQTT", None, connect_level(3), C(0x01), ()),
+    ("connect-level-3-MQIsdp-id-24", None,
+     connect_level(3, b"MQIsdp", "x" * 24), C(0x02), ALL),
     ("connect-level-0", None, connect_level(0), C(0x01), ()),
     # CONNECT flags bit 0 is reserved; a v5 server may say 0x81 first.
     ("v5-connect-reserved-flag", None,

@@ -14,7 +14,7 @@ extension ConnectPacket {
     static func read(from body: inout ByteBuffer) throws(MQTTError) -> ConnectPacket {
         let protocolName = try need(body.readMQTTString(), "protocol name")
         let level = try need(body.readInteger(as: UInt8.self), "protocol level")
-        guard protocolName == MQTTLimits.protocolName, let version = ProtocolVersion(rawValue: level) else {
+        guard let version = ProtocolVersion(protocolName: protocolName, level: level) else {
             throw MQTTError(.unsupportedProtocolVersion, "protocol \(protocolName.debugDescription) level \(level)")
         }
         let flags = try need(body.readInteger(as: UInt8.self), "connect flags")
@@ -28,7 +28,7 @@ extension ConnectPacket {
             throw .malformed("CONNECT sets will QoS or will retain without the will flag")
         }
         guard let willQoS = QoS(rawValue: willQoSBits) else { throw .malformed("CONNECT will QoS is 3") }
-        if version == .v311 && hasPassword && !hasUsername {
+        if version != .v5 && hasPassword && !hasUsername {
             throw .malformed("MQTT 3.1.1 CONNECT has a password without a user name")
         }
         let keepAlive = try need(body.readInteger(as: UInt16.self), "keep alive")
@@ -80,8 +80,8 @@ extension ConnectPacket {
     /// CONNECT is written in its own `protocolVersion`.
     private func lengths() -> (remaining: Int, properties: Int, willProperties: Int) {
         let v5 = self.protocolVersion == .v5
-        // Protocol name "MQTT", level, flags, keep alive.
-        var remaining = lengthPrefixedLength(4) + 1 + 1 + 2
+        // Protocol name ("MQTT" or "MQIsdp"), level, flags, keep alive.
+        var remaining = lengthPrefixedLength(self.protocolVersion.protocolName.utf8.count) + 1 + 1 + 2
         let propertiesLength = v5 ? self.properties.encodedLength(for: .connect) : 0
         if v5 { remaining += propertiesLength.withPropertyLengthPrefix }
         remaining += lengthPrefixedLength(self.clientIdentifier.utf8.count)
@@ -103,7 +103,7 @@ extension ConnectPacket {
     }
 
     func write(to buffer: inout ByteBuffer) throws(MQTTError) {
-        if self.protocolVersion == .v311 && self.password != nil && self.username == nil {
+        if self.protocolVersion != .v5 && self.password != nil && self.username == nil {
             throw .malformed("MQTT 3.1.1 CONNECT cannot carry a password without a user name")
         }
         let (remaining, propertiesLength, willPropertiesLength) = self.lengths()
@@ -117,7 +117,7 @@ extension ConnectPacket {
         if self.username != nil { flags |= Flag.username }
 
         try FixedHeader.write(PacketType.connect.rawValue << 4, remainingLength: remaining, to: &buffer)
-        try buffer.writeMQTTString(MQTTLimits.protocolName, "protocol name")
+        try buffer.writeMQTTString(self.protocolVersion.protocolName, "protocol name")
         buffer.writeInteger(self.protocolVersion.rawValue)
         buffer.writeInteger(flags)
         buffer.writeInteger(self.keepAlive)

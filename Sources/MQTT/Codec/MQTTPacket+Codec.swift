@@ -77,9 +77,9 @@ extension MQTTPacket {
     }
 
     /// Decodes the first packet of a connection, which must be CONNECT.
-    /// Throws `.unsupportedProtocolVersion` for a protocol name other than
-    /// "MQTT" or a level other than 4 or 5, `.protocolError` for any other
-    /// packet type.
+    /// Throws `.unsupportedProtocolVersion` for any protocol name and level
+    /// but "MQIsdp" 3 (MQTT 3.1), "MQTT" 4 (3.1.1) and "MQTT" 5 (5.0),
+    /// `.protocolError` for any other packet type.
     public static func decodeConnect(_ frame: MQTTFrame) throws(MQTTError) -> ConnectPacket {
         guard frame.packetType == .connect else {
             throw .protocolViolation("first packet is \(frame.packetType.map { "\($0)" } ?? "type 0"), not CONNECT")

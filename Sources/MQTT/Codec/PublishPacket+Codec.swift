@@ -13,7 +13,7 @@ extension PublishPacket {
         let packetIdentifier = qos == .atMostOnce ? nil : try body.readPacketIdentifier()
         let properties: MQTTProperties
         switch version {
-        case .v311:
+        case .v31, .v311:
             properties = MQTTProperties()
             if topicName.isEmpty { throw MQTTError(.topicNameInvalid, "PUBLISH topic name is empty") }
         case .v5:

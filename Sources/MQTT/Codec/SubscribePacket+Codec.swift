@@ -97,7 +97,7 @@ extension SubAckPacket {
         while let byte = body.readInteger(as: UInt8.self) {
             let code = ReasonCode(rawValue: byte)
             switch version {
-            case .v311:
+            case .v31, .v311:
                 guard ReasonCodeSet.subackV311.contains(code) else { throw .malformed("SUBACK return code \(code) is reserved") }
             case .v5:
                 guard ReasonCodeSet.suback.contains(code) else { throw .protocolViolation("reason code \(code) is not allowed in SUBACK") }
@@ -125,7 +125,7 @@ extension SubAckPacket {
         try FixedHeader.write(PacketType.suback.rawValue << 4, remainingLength: remaining, to: &buffer)
         buffer.writeInteger(self.packetIdentifier)
         switch version {
-        case .v311:
+        case .v31, .v311:
             for code in self.reasonCodes {
                 buffer.writeInteger(code.rawValue <= 0x02 ? code.rawValue : 0x80)
             }

@@ -49,6 +49,15 @@ struct ConnectionStateMachine {
         var session: SessionState?
         /// Seconds the session outlives the connection (0: it ends now).
         var sessionExpiry: UInt32
+        /// The session goes on in the connection that took it over: the
+        /// registry keeps it for that one instead of storing or ending it.
+        var handsOver = false
+        /// The last packet written tells the client why it is closed (a
+        /// DISCONNECT or a refusing CONNACK): the handler shuts its output
+        /// down and reads and discards input for a bounded time before
+        /// closing, so that a client still writing reads the reason instead
+        /// of a connection reset.
+        var drainsInput = false
     }
 
     /// Why a connection closed.
@@ -82,8 +91,11 @@ struct ConnectionStateMachine {
         var assignedIdentifier: Bool
         var principal: MQTTPrincipal
         var sessionExpiry: UInt32
-        /// Set when the server lowered the requested expiry.
-        var expiryLowered: Bool
+        /// The properties of the CONNACK, already within the client's
+        /// Maximum Packet Size.
+        var ackProperties: MQTTProperties
+        /// The keep alive in force (the server's when it lowered the client's).
+        var keepAlive: UInt16
     }
 
     /// Everything negotiated for a live connection.
@@ -213,25 +225,32 @@ struct ConnectionStateMachine {
             return protocolViolation(.protocolError, output: &output)
         }
         let v5 = connect.protocolVersion == .v5
+        if connect.protocolVersion == .v31 {
+            // MQTT 3.1 §3.1: 1 to 23 characters, else return code 2.
+            let length = connect.clientIdentifier.unicodeScalars.count
+            if length == 0 || length > MQTTLimits.maximumClientIdentifierLengthV31 {
+                return refuse(.clientIdentifierNotValid, connect: connect, output: &output)
+            }
+        }
         if connect.clientIdentifier.utf8.count > MQTTLimits.maximumClientIdentifierLength {
-            return refuse(.clientIdentifierNotValid, version: connect.protocolVersion, output: &output)
+            return refuse(.clientIdentifierNotValid, connect: connect, output: &output)
         }
         if connect.clientIdentifier.isEmpty && !v5 && !connect.cleanStart {
             // MQTT 3.1.1 §3.1.3.1: an empty id needs Clean Session.
-            return refuse(.clientIdentifierNotValid, version: connect.protocolVersion, output: &output)
+            return refuse(.clientIdentifierNotValid, connect: connect, output: &output)
         }
         if v5 && connect.properties.authenticationMethod != nil {
             // Enhanced authentication is not offered (MQTT 5.0 §4.12).
-            return refuse(.badAuthenticationMethod, version: connect.protocolVersion, output: &output)
+            return refuse(.badAuthenticationMethod, connect: connect, output: &output)
         }
         if let will = connect.will {
             if will.retain && !configuration.retainAvailable {
-                return refuse(.retainNotSupported, version: connect.protocolVersion, output: &output)
+                return refuse(.retainNotSupported, connect: connect, output: &output)
             }
             do {
                 try MQTTTopic.validateName(will.topic)
             } catch {
-                return refuse(.topicNameInvalid, version: connect.protocolVersion, output: &output)
+                return refuse(.topicNameInvalid, connect: connect, output: &output)
             }
         }
         state = .authenticating(connect)
@@ -243,7 +262,7 @@ struct ConnectionStateMachine {
         guard case .authenticating(let connect) = state else { return .none }
         switch result {
         case .reject(let code, let properties):
-            return refuse(code, version: connect.protocolVersion, properties: properties, output: &output)
+            return refuse(code, connect: connect, properties: properties, output: &output)
         case .accept(let principal):
             var identifier = connect.clientIdentifier
             let assigned = identifier.isEmpty
@@ -260,7 +279,15 @@ struct ConnectionStateMachine {
                 expiry = cap
                 lowered = true
             }
-            state = .openingSession(Pending(connect: connect, clientIdentifier: identifier, assignedIdentifier: assigned, principal: principal, sessionExpiry: expiry, expiryLowered: lowered))
+            let (properties, keepAlive) = connAckProperties(connect, assignedIdentifier: assigned ? identifier : nil, expiry: lowered ? expiry : nil)
+            guard let fitted = Self.fitConnAck(ConnAckPacket(reasonCode: .success, properties: properties), within: connect.clientMaximumPacketSize) else {
+                // Not even the properties the client needs fit its Maximum
+                // Packet Size: close without CONNACK (MQTT 5.0 §3.1.2.11.4),
+                // before the session is touched.
+                state = .closed
+                return .close(Closing(reason: .refused(.packetTooLarge), will: nil, session: nil, sessionExpiry: 0))
+            }
+            state = .openingSession(Pending(connect: connect, clientIdentifier: identifier, assignedIdentifier: assigned, principal: principal, sessionExpiry: expiry, ackProperties: fitted.properties, keepAlive: keepAlive))
             return .openSession(SessionRequest(clientIdentifier: identifier, cleanStart: connect.cleanStart, principal: principal, sessionExpiry: expiry))
         }
     }
@@ -271,32 +298,9 @@ struct ConnectionStateMachine {
         guard case .openingSession(let pending) = state else { return .none }
         let connect = pending.connect
         let v5 = connect.protocolVersion == .v5
-        var ack = ConnAckPacket(sessionPresent: resumed != nil, reasonCode: .success)
-
+        let ack = ConnAckPacket(sessionPresent: resumed != nil, reasonCode: .success, properties: pending.ackProperties)
         let expiry = pending.sessionExpiry
-        if v5 && pending.expiryLowered {
-            ack.properties.sessionExpiryInterval = expiry
-        }
-
-        // Keep alive (MQTT 5.0 §3.1.2.10, §3.2.2.3.14).
-        var keepAlive = connect.keepAlive
-        if v5, let cap = configuration.maximumKeepAlive, keepAlive == 0 || keepAlive > cap {
-            keepAlive = cap
-            ack.properties.serverKeepAlive = cap
-        }
-
-        if v5 {
-            ack.properties.receiveMaximum = configuration.receiveMaximum
-            ack.properties.maximumPacketSize = configuration.maximumPacketSize
-            ack.properties.topicAliasMaximum = configuration.topicAliasMaximum
-            ack.properties.retainAvailable = configuration.retainAvailable ? 1 : 0
-            ack.properties.wildcardSubscriptionAvailable = configuration.wildcardSubscriptionAvailable ? 1 : 0
-            ack.properties.subscriptionIdentifierAvailable = configuration.subscriptionIdentifiersAvailable ? 1 : 0
-            ack.properties.sharedSubscriptionAvailable = configuration.sharedSubscriptionsAvailable ? 1 : 0
-            if pending.assignedIdentifier {
-                ack.properties.assignedClientIdentifier = pending.clientIdentifier
-            }
-        }
+        let keepAlive = pending.keepAlive
 
         let clientReceiveMaximum = v5 ? Int(connect.properties.receiveMaximum ?? MQTTLimits.defaultReceiveMaximum) : Int.max
         let inflightLimit = min(clientReceiveMaximum, Int(configuration.maximumInflightOutbound), 65_000)
@@ -307,7 +311,7 @@ struct ConnectionStateMachine {
             will: connect.will.map(WillBox.init),
             sessionExpiry: expiry,
             inflightLimit: max(1, inflightLimit),
-            clientMaximumPacketSize: v5 ? connect.properties.maximumPacketSize : nil,
+            clientMaximumPacketSize: connect.clientMaximumPacketSize,
             clientTopicAliasMaximum: v5 ? min(connect.properties.topicAliasMaximum ?? 0, Self.outboundAliasCap) : 0
         )
         output.append(.connack(ack))
@@ -327,6 +331,75 @@ struct ConnectionStateMachine {
         return .connected(keepAlive: keepAlive == 0 ? nil : .seconds(Int64(keepAlive)))
     }
 
+    /// The properties of a successful CONNACK (none for 3.1 and 3.1.1), and
+    /// the keep alive in force (MQTT 5.0 §3.1.2.10, §3.2.2.3).
+    private func connAckProperties(_ connect: ConnectPacket, assignedIdentifier: String?, expiry lowered: UInt32?) -> (MQTTProperties, keepAlive: UInt16) {
+        var properties = MQTTProperties()
+        var keepAlive = connect.keepAlive
+        guard connect.protocolVersion == .v5 else { return (properties, keepAlive) }
+        properties.sessionExpiryInterval = lowered
+        if let cap = configuration.maximumKeepAlive, keepAlive == 0 || keepAlive > cap {
+            keepAlive = cap
+            properties.serverKeepAlive = cap
+        }
+        properties.receiveMaximum = configuration.receiveMaximum
+        properties.maximumPacketSize = configuration.maximumPacketSize
+        properties.topicAliasMaximum = configuration.topicAliasMaximum
+        properties.retainAvailable = configuration.retainAvailable ? 1 : 0
+        properties.wildcardSubscriptionAvailable = configuration.wildcardSubscriptionAvailable ? 1 : 0
+        properties.subscriptionIdentifierAvailable = configuration.subscriptionIdentifiersAvailable ? 1 : 0
+        properties.sharedSubscriptionAvailable = configuration.sharedSubscriptionsAvailable ? 1 : 0
+        properties.assignedClientIdentifier = assignedIdentifier
+        return (properties, keepAlive)
+    }
+
+    /// `ack` within the client's Maximum Packet Size `limit` (MQTT 5.0
+    /// §3.1.2.11.4, §3.2.2.3.9–10), or nil when it cannot be: optional
+    /// properties are dropped, the least needed first, until it fits.
+    ///
+    /// A refusing CONNACK may lose all its properties: the reason code is
+    /// what the client needs, and the connection ends anyway. A successful
+    /// one loses Reason String and User Properties, then Response
+    /// Information and Server Reference, then properties that say what their
+    /// absence says too (Retain, Wildcard, Subscription Identifier and Shared
+    /// Subscription Available 1, Receive Maximum 65,535, Maximum QoS 2,
+    /// Maximum Packet Size at the protocol's maximum), then Topic Alias
+    /// Maximum (absent means 0: the client uses no aliases). What is left
+    /// binds the client (Session Expiry, Server Keep Alive, Assigned Client
+    /// Identifier, limits below the defaults, features not available): when
+    /// it does not fit, nil, and the connection closes without CONNACK.
+    static func fitConnAck(_ ack: ConnAckPacket, within limit: UInt32?) -> ConnAckPacket? {
+        guard let limit else { return ack }
+        var ack = ack
+        func fits() -> Bool { MQTTPacket.connack(ack).encodedLength(version: .v5) <= Int(limit) }
+        if fits() { return ack }
+        if ack.reasonCode.isFailure {
+            ack.properties = MQTTProperties()
+            return fits() ? ack : nil
+        }
+        var p = ack.properties
+        let steps: [(inout MQTTProperties) -> Void] = [
+            { $0.reasonString = nil; $0.userProperties = [] },
+            { $0.responseInformation = nil; $0.serverReference = nil },
+            {
+                if $0.retainAvailable == 1 { $0.retainAvailable = nil }
+                if $0.wildcardSubscriptionAvailable == 1 { $0.wildcardSubscriptionAvailable = nil }
+                if $0.subscriptionIdentifierAvailable == 1 { $0.subscriptionIdentifierAvailable = nil }
+                if $0.sharedSubscriptionAvailable == 1 { $0.sharedSubscriptionAvailable = nil }
+                if $0.receiveMaximum == MQTTLimits.defaultReceiveMaximum { $0.receiveMaximum = nil }
+                if $0.maximumQoS == 2 { $0.maximumQoS = nil }
+                if $0.maximumPacketSize == MQTTLimits.maximumPacketSize { $0.maximumPacketSize = nil }
+            },
+            { $0.topicAliasMaximum = nil },
+        ]
+        for step in steps {
+            step(&p)
+            ack.properties = p
+            if fits() { return ack }
+        }
+        return nil
+    }
+
     // MARK: - Packets from the client
 
     /// A packet arrived after CONNECT.
@@ -342,7 +415,12 @@ struct ConnectionStateMachine {
         case .publish(let publish):
             action = publishReceived(publish, connected: &c, now: now, output: &output)
         case .puback(let ack):
-            if c.session.outbound[ack.packetIdentifier]?.delivery.qos == .atLeastOnce {
+            if let entry = c.session.outbound[ack.packetIdentifier] {
+                guard entry.delivery.qos == .atLeastOnce else {
+                    // PUBACK for a QoS 2 message (MQTT 5.0 §4.3.3, 3.1.1 §4.8).
+                    state = .connected(c)
+                    return protocolViolation(.protocolError, output: &output)
+                }
                 if let done = c.session.completeOutbound(ack.packetIdentifier)?.delivery.onAcknowledged {
                     acknowledged.append(done)
                 }
@@ -350,7 +428,12 @@ struct ConnectionStateMachine {
             }
             action = .none
         case .pubrec(let ack):
-            if let entry = c.session.outbound[ack.packetIdentifier], entry.delivery.qos == .exactlyOnce {
+            if let entry = c.session.outbound[ack.packetIdentifier] {
+                guard entry.delivery.qos == .exactlyOnce else {
+                    // PUBREC for a QoS 1 message (MQTT 5.0 §4.3.2, 3.1.1 §4.8).
+                    state = .connected(c)
+                    return protocolViolation(.protocolError, output: &output)
+                }
                 if ack.reasonCode.isFailure {
                     c.session.completeOutbound(ack.packetIdentifier)
                     drainQueue(&c, now: now, output: &output)
@@ -363,7 +446,13 @@ struct ConnectionStateMachine {
             }
             action = .none
         case .pubcomp(let ack):
-            if c.session.outbound[ack.packetIdentifier]?.released == true {
+            if let entry = c.session.outbound[ack.packetIdentifier] {
+                guard entry.delivery.qos == .exactlyOnce, entry.released else {
+                    // PUBCOMP for a QoS 1 message, or for a QoS 2 message
+                    // the server has not released (MQTT 5.0 §4.3.3, 3.1.1 §4.8).
+                    state = .connected(c)
+                    return protocolViolation(.protocolError, output: &output)
+                }
                 if let done = c.session.completeOutbound(ack.packetIdentifier)?.delivery.onAcknowledged {
                     acknowledged.append(done)
                 }
@@ -715,11 +804,15 @@ struct ConnectionStateMachine {
     /// Another connection took the session over (MQTT 5.0 §3.1.4 point 3).
     /// `sessionContinues` is false when the new connection starts clean, in
     /// which case the will is due now.
+    ///
+    /// A session whose expiry is 0 (3.1.1 Clean Session 1) does not continue
+    /// whatever the new connection asks: it ends with this connection
+    /// (MQTT 3.1.1 §3.1.2.4, MQTT 5.0 §3.1.2.11.2), so the new one starts
+    /// afresh with Session Present 0.
     mutating func takenOver(sessionContinues: Bool, output: inout [MQTTPacket]) -> Action {
         guard case .connected(let c) = state else { return closeWithoutSession(.takenOver) }
-        if c.version == .v5 {
-            output.append(.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver)))
-        }
+        let sessionContinues = sessionContinues && c.sessionExpiry > 0
+        let notified = appendDisconnect(DisconnectPacket(reasonCode: .sessionTakenOver), connected: c, output: &output)
         // The will goes out now, unless the session continues in the new
         // connection before a will delay has passed (MQTT 5.0 §3.1.3.2.2).
         var will: (ConnectPacket.Will, UInt32)?
@@ -729,7 +822,7 @@ struct ConnectionStateMachine {
         var session = c.session
         releasedTickets.append(contentsOf: session.takeTickets())
         state = .closed
-        return .close(Closing(reason: .takenOver, will: will, session: session, sessionExpiry: c.sessionExpiry))
+        return .close(Closing(reason: .takenOver, will: will, session: session, sessionExpiry: c.sessionExpiry, handsOver: sessionContinues, drainsInput: notified))
     }
 
     /// The network connection is gone.
@@ -751,29 +844,67 @@ struct ConnectionStateMachine {
 
     private mutating func serverDisconnect(_ code: ReasonCode, reason: CloseReason, properties: MQTTProperties, output: inout [MQTTPacket]) -> Action {
         guard case .connected(let c) = state else { return closeWithoutSession(reason) }
-        if c.version == .v5 {
-            output.append(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
-        }
-        return close(reason, connected: c, publishWill: true)
+        let notified = appendDisconnect(DisconnectPacket(reasonCode: code, properties: properties), connected: c, output: &output)
+        return close(reason, connected: c, publishWill: true, drainsInput: notified)
     }
 
     private mutating func protocolViolation(_ code: ReasonCode, output: inout [MQTTPacket]) -> Action {
         switch state {
         case .connected(let c):
-            if c.version == .v5 {
-                output.append(.disconnect(DisconnectPacket(reasonCode: code)))
-            }
-            return close(.protocolViolation(code), connected: c, publishWill: true)
+            let notified = appendDisconnect(DisconnectPacket(reasonCode: code), connected: c, output: &output)
+            return close(.protocolViolation(code), connected: c, publishWill: true, drainsInput: notified)
         case .awaitingConnect, .authenticating, .openingSession, .closed:
             return closeWithoutSession(.protocolViolation(code))
         }
     }
 
-    private mutating func refuse(_ code: ReasonCode, version: ProtocolVersion, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) -> Action {
+    /// The server's DISCONNECT to a 5.0 client (3.1 and 3.1.1 have none),
+    /// within the client's Maximum Packet Size: without its properties if
+    /// they do not fit, not at all if even that does not (MQTT 5.0
+    /// §3.1.2.11.4, §3.14.2.2.2–3). Returns whether it was sent.
+    private func appendDisconnect(_ disconnect: DisconnectPacket, connected c: Connected, output: inout [MQTTPacket]) -> Bool {
+        guard c.version == .v5 else { return false }
+        var disconnect = disconnect
+        if let limit = c.clientMaximumPacketSize {
+            if MQTTPacket.disconnect(disconnect).encodedLength(version: .v5) > Int(limit) {
+                disconnect.properties = MQTTProperties()
+            }
+            if MQTTPacket.disconnect(disconnect).encodedLength(version: .v5) > Int(limit) {
+                return false
+            }
+        }
+        output.append(.disconnect(disconnect))
+        return true
+    }
+
+    /// Answers `connect` with a refusing CONNACK and closes.
+    private mutating func refuse(_ code: ReasonCode, connect: ConnectPacket, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) -> Action {
+        refuse(code, version: connect.protocolVersion, clientMaximumPacketSize: connect.clientMaximumPacketSize, properties: properties, output: &output)
+    }
+
+    private mutating func refuse(_ code: ReasonCode, version: ProtocolVersion, clientMaximumPacketSize: UInt32?, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) -> Action {
         // MQTT 5.0 §3.2.2.2: a failing CONNACK has Session Present 0 and closes the connection.
-        output.append(.connack(ConnAckPacket(sessionPresent: false, reasonCode: code, properties: version == .v5 ? properties : .init())))
+        let ack = ConnAckPacket(sessionPresent: false, reasonCode: code, properties: version == .v5 ? properties : .init())
+        var notified = false
+        if let fitted = version == .v5 ? Self.fitConnAck(ack, within: clientMaximumPacketSize) : ack {
+            output.append(.connack(fitted))
+            notified = true
+        }
         state = .closed
-        return .close(Closing(reason: .refused(code), will: nil, session: nil, sessionExpiry: 0))
+        return .close(Closing(reason: .refused(code), will: nil, session: nil, sessionExpiry: 0, drainsInput: notified))
+    }
+
+    /// A first packet that could not be decoded as an acceptable CONNECT.
+    /// `answer` is the version to answer in with a refusing CONNACK (MQTT
+    /// 5.0 §3.1.4: when the client's version can be told), nil to close
+    /// without an answer.
+    mutating func connectFailed(_ error: MQTTError, answer: ProtocolVersion?, output: inout [MQTTPacket]) -> Action {
+        guard case .awaitingConnect = state else { return errorCaught(error, output: &output) }
+        guard let answer else {
+            state = .closed
+            return .close(Closing(reason: .protocolViolation(error.reasonCode), will: nil, session: nil, sessionExpiry: 0))
+        }
+        return refuse(error.reasonCode, version: answer, clientMaximumPacketSize: nil, output: &output)
     }
 
     private mutating func closeWithoutSession(_ reason: CloseReason) -> Action {
@@ -782,7 +913,7 @@ struct ConnectionStateMachine {
         return .close(Closing(reason: reason, will: nil, session: nil, sessionExpiry: 0))
     }
 
-    private mutating func close(_ reason: CloseReason, connected c: Connected, publishWill: Bool) -> Action {
+    private mutating func close(_ reason: CloseReason, connected c: Connected, publishWill: Bool, drainsInput: Bool = false) -> Action {
         var c = c
         releasedTickets.append(contentsOf: c.session.takeTickets())
         state = .closed
@@ -790,7 +921,7 @@ struct ConnectionStateMachine {
         if publishWill, let w = c.will?.will {
             will = (w, min(w.properties.willDelayInterval ?? 0, c.sessionExpiry))
         }
-        return .close(Closing(reason: reason, will: will, session: c.session, sessionExpiry: c.sessionExpiry))
+        return .close(Closing(reason: reason, will: will, session: c.session, sessionExpiry: c.sessionExpiry, drainsInput: drainsInput))
     }
 
     // MARK: - Helpers
@@ -809,5 +940,13 @@ struct ConnectionStateMachine {
         buffer.withUnsafeReadableBytes { bytes in
             String(validating: bytes, as: UTF8.self) != nil
         }
+    }
+}
+
+extension ConnectPacket {
+    /// The Maximum Packet Size the client accepts (MQTT 5.0 §3.1.2.11.4);
+    /// nil when it set none or speaks 3.1 or 3.1.1.
+    fileprivate var clientMaximumPacketSize: UInt32? {
+        protocolVersion == .v5 ? properties.maximumPacketSize : nil
     }
 }

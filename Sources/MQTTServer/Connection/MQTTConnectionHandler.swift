@@ -21,6 +21,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// (MQTT 5.0 §3.1.4 lets it); past this the connection is dropped.
     static let maximumEarlyFrames = 256
 
+    /// After a DISCONNECT or a refusing CONNACK the output is shut down and
+    /// input read and discarded for at most this long, so that a client
+    /// still writing reads why it was closed instead of a reset (the kernel
+    /// resets a connection closed with unread input).
+    static let drainTime: TimeAmount = .seconds(1)
+    /// ... and for at most this many bytes.
+    static let drainBytes = 64 * 1024
+
     private var machine: ConnectionStateMachine
     private let server: ServerContext
     private var context: ChannelHandlerContext?
@@ -53,7 +61,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     private var keepAliveWheel: KeepAliveWheel?
     private var connectTimeoutTask: Scheduled<Void>?
     private var takeoverWaiters: [EventLoopPromise<Void>] = []
-    private var handingOver = false
+    /// While half-closed after telling the client why: the bytes of input
+    /// still to discard, and the deadline's task.
+    private var draining: (bytesLeft: Int, deadline: Scheduled<Void>)?
     private var readingPaused = false
     private var closed = false
     /// The protocol version counted in `relay_sessions` while connected.
@@ -72,6 +82,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        draining?.deadline.cancel()
+        draining = nil
         self.context = nil
         self.partialInput = nil
         keepAliveWheel?.remove(self)
@@ -92,6 +104,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
+        if closed {
+            discard(input.readableBytes)
+            return
+        }
         if var partial = partialInput {
             partialInput = nil
             partial.writeBuffer(&input)
@@ -146,6 +162,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        draining?.deadline.cancel()
+        draining = nil
         perform(machine.connectionLost())
         context.fireChannelInactive()
     }
@@ -183,20 +201,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         } catch {
             // A CONNECT that cannot be accepted. Answer in the client's
             // version when it can be told (MQTT 5.0 §3.1.4), else just close.
+            var answer: ProtocolVersion?
             switch error.kind {
             case .unsupportedProtocolVersion:
-                wireVersion = .v311
-                output.append(.connack(ConnAckPacket(reasonCode: .unsupportedProtocolVersion)))
+                answer = .v311
             case .protocolError where frame.packetType != .connect:
                 break  // Any packet before CONNECT: close without answer (§3.1.4-1).
             default:
-                if Self.claimsVersion5(frame) {
-                    wireVersion = .v5
-                    output.append(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
-                }
+                if Self.claimsVersion5(frame) { answer = .v5 }
             }
+            if let answer { wireVersion = answer }
             log(.debug, "refused CONNECT", metadata: ["error": "\(error)"])
-            perform(machine.errorCaught(error, output: &output))
+            perform(machine.connectFailed(error, answer: answer, output: &output))
         }
     }
 
@@ -379,7 +395,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             return
         }
         if let detached { takeoverWaiters.append(detached) }
-        handingOver = sessionContinues
         perform(machine.takenOver(sessionContinues: sessionContinues, output: &output))
     }
 
@@ -393,12 +408,16 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         keepAliveWheel?.remove(self)
         writeOutput()
         flushNow()
-        context?.close(promise: nil)
+        if closing.drainsInput, let context {
+            drain(context)
+        } else {
+            context?.close(promise: nil)
+        }
         log(.debug, "closed", metadata: ["reason": "\(closing.reason)"])
 
         if let session, let link {
             if let state = closing.session {
-                server.registry.detach(session, link: link, state: state, expiry: closing.sessionExpiry, handOver: handingOver)
+                server.registry.detach(session, link: link, state: state, expiry: closing.sessionExpiry, handOver: closing.handsOver)
             }
             if let (will, delay) = closing.will {
                 let message = MQTTMessage(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, properties: Self.messageProperties(of: will))
@@ -415,6 +434,48 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         let waiters = takeoverWaiters
         takeoverWaiters = []
         for waiter in waiters { waiter.succeed() }
+    }
+
+    /// Shuts the output down after the last packet (a FIN, after what is
+    /// queued) and reads on, discarding, until the client closes, or
+    /// `drainTime` or `drainBytes` is reached: then closes.
+    private func drain(_ context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let deadline = context.eventLoop.scheduleTask(in: Self.drainTime) {
+            bound.value.stopDraining()
+        }
+        draining = (Self.drainBytes, deadline)
+        let halfClosed = context.eventLoop.makePromise(of: Void.self)
+        halfClosed.futureResult.whenFailure { error in
+            // Half-closure unsupported here, or the channel is gone: close now.
+            bound.value.log(.debug, "no half-closure", metadata: ["error": "\(error)"])
+            bound.value.stopDraining()
+        }
+        context.close(mode: .output, promise: halfClosed)
+        if readingPaused {
+            readingPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { error in
+                bound.value.log(.debug, "could not resume reading to drain", metadata: ["error": "\(error)"])
+                bound.value.stopDraining()
+            }
+        }
+    }
+
+    /// Input that came after the connection closed.
+    private func discard(_ bytes: Int) {
+        guard let left = draining?.bytesLeft else { return }
+        if bytes >= left {
+            stopDraining()
+        } else {
+            draining?.bytesLeft = left - bytes
+        }
+    }
+
+    private func stopDraining() {
+        guard let draining else { return }
+        self.draining = nil
+        draining.deadline.cancel()
+        context?.close(promise: nil)
     }
 
     private static func messageProperties(of will: ConnectPacket.Will) -> MQTTProperties {

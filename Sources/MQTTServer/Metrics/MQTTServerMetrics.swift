@@ -9,6 +9,7 @@ import MQTT
 /// `relay_packets_{received,sent}_total`, `relay_bytes_{received,sent}_total`
 /// (MQTT bytes: fixed header and body, without TLS or WebSocket framing).
 struct MQTTServerMetrics: Sendable {
+    let sessions31: Meter
     let sessions311: Meter
     let sessions5: Meter
     let packetsIn: Counter
@@ -17,6 +18,7 @@ struct MQTTServerMetrics: Sendable {
     let bytesOut: Counter
 
     init() {
+        sessions31 = Meter(label: "relay_sessions", dimensions: [("protocol", "3.1")])
         sessions311 = Meter(label: "relay_sessions", dimensions: [("protocol", "3.1.1")])
         sessions5 = Meter(label: "relay_sessions", dimensions: [("protocol", "5.0")])
         packetsIn = Counter(label: "relay_packets_received_total")
@@ -27,7 +29,11 @@ struct MQTTServerMetrics: Sendable {
 
     /// The connected-sessions gauge of `version`.
     func sessions(_ version: ProtocolVersion) -> Meter {
-        version == .v5 ? sessions5 : sessions311
+        switch version {
+        case .v31: sessions31
+        case .v311: sessions311
+        case .v5: sessions5
+        }
     }
 
     /// Counts one received packet whose Remaining Length is `remainingLength`.
