@@ -143,6 +143,20 @@ import Testing
         #expect(out == [.puback(AckPacket(packetIdentifier: 3, properties: expected))])
     }
 
+    @Test func noReasonStringForAClientThatAskedForNoProblemInformation() {
+        var request = MQTTProperties()
+        request.requestProblemInformation = 0
+        var (machine, out) = connected(v5(properties: request))
+        out.removeAll()
+        _ = machine.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), qos: .atLeastOnce, packetIdentifier: 4)), now: now, output: &out)
+        var properties = MQTTProperties()
+        properties.reasonString = "rate_limited: too many sends"
+        properties.userProperties = [UserProperty(name: "k", value: "v")]
+        machine.publishRouted(packetIdentifier: 4, reasonCode: .quotaExceeded, properties: properties, output: &out)
+        // MQTT 5.0 §3.1.2.11.7: no Reason String or User Properties outside PUBLISH, CONNACK, DISCONNECT.
+        #expect(out == [.puback(AckPacket(packetIdentifier: 4, reasonCode: .quotaExceeded))])
+    }
+
     @Test func acknowledgementPropertiesAreDroppedForV311AndBeyondTheClientsMaximumPacketSize() {
         var properties = MQTTProperties()
         properties.userProperties = [UserProperty(name: "regions", value: String(repeating: "x", count: 64))]

@@ -111,6 +111,10 @@ struct ConnectionStateMachine {
         var inflightLimit: Int
         var clientMaximumPacketSize: UInt32?
         var clientTopicAliasMaximum: UInt16
+        /// False when the client set Request Problem Information to 0: its
+        /// acknowledgements then carry no Reason String or User Properties
+        /// (MQTT 5.0 §3.1.2.11.7).
+        var problemInformation = true
         var outboundAliases: [String: UInt16] = [:]
         var inboundAliases: [UInt16: String] = [:]
         /// QoS 1/2 PUBLISHes received and not yet acknowledged, in order
@@ -314,6 +318,7 @@ struct ConnectionStateMachine {
             clientMaximumPacketSize: connect.clientMaximumPacketSize,
             clientTopicAliasMaximum: v5 ? min(connect.properties.topicAliasMaximum ?? 0, Self.outboundAliasCap) : 0
         )
+        connected.problemInformation = connect.properties.requestProblemInformation != 0
         output.append(.connack(ack))
 
         // Resume: resend what was in flight, DUP set, in order (MQTT 5.0 §4.4).
@@ -574,8 +579,9 @@ struct ConnectionStateMachine {
 
     /// The router finished with a PUBLISH; acknowledges it (in order).
     /// `properties` (Reason String, User Properties) go only to MQTT 5
-    /// clients, and only when the acknowledgement stays within the client's
-    /// Maximum Packet Size (MQTT 5.0 §3.4.2.2.2, §3.4.2.2.3).
+    /// clients that did not set Request Problem Information to 0
+    /// (§3.1.2.11.7), and only when the acknowledgement stays within the
+    /// client's Maximum Packet Size (MQTT 5.0 §3.4.2.2.2, §3.4.2.2.3).
     mutating func publishRouted(packetIdentifier: UInt16, reasonCode: ReasonCode, properties: MQTTProperties = .init(), output: inout [MQTTPacket]) {
         guard case .connected(var c) = state else { return }
         state = .closed
@@ -587,7 +593,7 @@ struct ConnectionStateMachine {
         // Mark the oldest matching unfinished entry, then send from the head.
         if let index = c.pendingAcks.firstIndex(where: { $0.packetIdentifier == id && $0.reasonCode == nil }) {
             c.pendingAcks[index].reasonCode = reasonCode
-            if c.version == .v5 {
+            if c.version == .v5 && c.problemInformation {
                 c.pendingAcks[index].reasonString = properties.reasonString
                 c.pendingAcks[index].userProperties = properties.userProperties
             }
