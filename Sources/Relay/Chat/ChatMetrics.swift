@@ -19,19 +19,12 @@ struct ChatMetrics: Sendable {
     let fanOutQuarantined = Counter(label: "relay_fanouts_quarantined_total")
     let ackLatency = CoreMetrics.Timer(label: "relay_send_ack_duration_seconds")
     let fanOut = Recorder(label: "relay_fanout_devices")
-    /// One counter per refusal reason, made on first use (reasons are the
-    /// chat protocol's error codes, a small fixed set).
-    private let refusals = NIOLockedValueBox<[String: Counter]>([:])
+    /// One counter per refusal reason (the chat protocol's error codes, a small fixed set).
+    private let refusals = LabeledCounters(label: "relay_sends_refused_total", dimension: "reason")
 
     /// Counts a refused send.
     func refused(_ reason: String) {
-        let counter = refusals.withLockedValue { counters in
-            if let counter = counters[reason] { return counter }
-            let counter = Counter(label: "relay_sends_refused_total", dimensions: [("reason", reason)])
-            counters[reason] = counter
-            return counter
-        }
-        counter.increment()
+        refusals.increment(reason)
     }
 
     /// Records the send→PUBACK time of `future` (started at `start`).

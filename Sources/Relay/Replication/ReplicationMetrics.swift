@@ -20,8 +20,8 @@ public final class ReplicationMetrics: Sendable {
     }
 
     private let peers = NIOLockedValueBox<[String: Peer]>([:])
-    private let origins = NIOLockedValueBox<[String: Counter]>([:])
-    private let quarantines = NIOLockedValueBox<[String: Counter]>([:])
+    private let appliedFrames = LabeledCounters(label: "relay_replication_frames_applied_total", dimension: "origin")
+    private let quarantinedFrames = LabeledCounters(label: "relay_replication_frames_quarantined_total", dimension: "origin")
 
     /// Metrics made on first use of each peer and origin.
     public init() {}
@@ -60,23 +60,11 @@ public final class ReplicationMetrics: Sendable {
 
     /// One frame from `origin` was applied.
     func applied(_ origin: String) {
-        let counter = origins.withLockedValue { origins in
-            if let counter = origins[origin] { return counter }
-            let counter = Counter(label: "relay_replication_frames_applied_total", dimensions: [("origin", origin)])
-            origins[origin] = counter
-            return counter
-        }
-        counter.increment()
+        appliedFrames.increment(origin)
     }
 
     /// One frame from `origin` could never be applied and was set aside.
     func quarantined(_ origin: String) {
-        let counter = quarantines.withLockedValue { counters in
-            if let counter = counters[origin] { return counter }
-            let counter = Counter(label: "relay_replication_frames_quarantined_total", dimensions: [("origin", origin)])
-            counters[origin] = counter
-            return counter
-        }
-        counter.increment()
+        quarantinedFrames.increment(origin)
     }
 }
