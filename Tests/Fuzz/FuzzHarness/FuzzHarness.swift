@@ -14,7 +14,7 @@ import RelayStore
 ///
 /// The Redis server is the one at `RELAY_FUZZ_REDIS_PORT` on 127.0.0.1
 /// (scripts/fuzz starts it, without persistence), or else one started here
-/// for the life of the process.
+/// for the life of the process (see ``OwnRedis``).
 public final class FuzzHarness {
     /// One event loop: the work of an input runs in order on it.
     public let loop: any EventLoop
@@ -23,7 +23,6 @@ public final class FuzzHarness {
     /// Quiet: what the relay logs about refused input is noise here.
     public let logger: Logger
     private let group: MultiThreadedEventLoopGroup
-    private let server: RedisServerProcess?
 
     /// Connects to (or starts) the Redis server.
     public init() throws {
@@ -33,11 +32,8 @@ public final class FuzzHarness {
         let port: Int
         if let value = ProcessInfo.processInfo.environment["RELAY_FUZZ_REDIS_PORT"], let given = Int(value) {
             port = given
-            server = nil
         } else {
-            let started = try RedisServerProcess(extraArguments: ["--appendonly", "no"])
-            port = started.port
-            server = started
+            port = try OwnRedis.start()
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
@@ -99,6 +95,65 @@ public final class FuzzHarness {
         case .success(let session): return session
         case .failure(let error): fatalError("cannot make a session: \(error)")
         }
+    }
+}
+
+/// A redis-server of this process's own, killed when the process exits or
+/// traps (a regression run replaying a crashing input would otherwise leave
+/// it running). libFuzzer replaces these signal handlers with its own:
+/// fuzzing runs get their server from scripts/fuzz instead.
+enum OwnRedis {
+    /// The server's process id, read by the exit and signal handlers.
+    nonisolated(unsafe) private static var pid: pid_t = 0
+    /// The handlers that were there before, run after the server is killed.
+    nonisolated(unsafe) private static let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 64)
+    private static let traps = [SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE]
+
+    /// Starts the server on a free loopback port, without persistence, and
+    /// waits (at most 10 s) until it answers PING.
+    static func start() throws -> Int {
+        let port = try RedisServerProcess.freeLoopbackPort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RedisServerProcess.executable)
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", directory.path, "--daemonize", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        pid = process.processIdentifier
+        atexit { OwnRedis.stop() }
+        previous.initialize(repeating: sigaction(), count: 64)
+        for signal in traps {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                OwnRedis.stop()
+                // Back to the handler before (the Swift runtime's backtracer);
+                // the trapping instruction runs again and reaches it.
+                sigaction(number, OwnRedis.previous + Int(number), nil)
+            }
+            sigaction(signal, &action, previous + Int(signal))
+        }
+        let deadline = NIODeadline.now() + .seconds(10)
+        while NIODeadline.now() < deadline {
+            if let connection = try? RedisConnection.connect(host: "127.0.0.1", port: port, connectTimeout: .milliseconds(200)),
+               case .success(.simpleString("PONG"))? = try? connection.execute(RedisCommand("PING")) {
+                return port
+            }
+            usleep(20_000)
+        }
+        stop()
+        throw StartError(description: "redis-server on port \(port) did not answer PING in 10 s")
+    }
+
+    struct StartError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Kills the server (async-signal-safe).
+    static func stop() {
+        if pid > 0 { kill(pid, SIGKILL) }
     }
 }
 
