@@ -251,6 +251,18 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
     try add("typing", kind: .typing, options: 1, typing)
     try add("typing-group", kind: .typing, conversation: 3, options: 1, typing)
 
+    // Regressions: what crashed the relay (issue 10: #1 a send to and #2
+    // typing on one's own conversation, #3 64-bit values over Int64.max, the
+    // receipt from a non-member).
+    try add("regression-send-self", kind: .send, conversation: 0, send)
+    try add("regression-typing-self", kind: .typing, conversation: 0, options: 1, typing)
+    var hugeReceipt = receipt
+    hugeReceipt.readUpToSeq = 1 << 63
+    try add("regression-receipt-2p63-nonmember", kind: .receipt, conversation: 2, hugeReceipt)
+    var hugeReply = send
+    hugeReply.replyToSeq = 1 << 63
+    try add("regression-send-reply-2p63", kind: .send, hugeReply)
+
     var requests: [(String, Relay_V1_Request)] = []
     func request(_ method: String, _ build: (inout Relay_V1_Request) throws -> Void) rethrows {
         var request = Relay_V1_Request()

@@ -270,6 +270,38 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
         $0.presence.online = true
         $0.presence.lastSeenMs = 1_700_000_000_000
     }
+    // Regressions: frames that crashed the relay applying them (issue 10 #1, #3).
+    var selfMessage = message
+    selfMessage.conversation = "bob~bob"
+    selfMessage.users = ["bob"]
+    frame("regression-message-self") { $0.message = selfMessage }
+    var hugeMessage = message
+    hugeMessage.seq = 1 << 63
+    frame("regression-message-seq-2p63") { $0.message = hugeMessage }
+    var hugeReply = message
+    hugeReply.replyToSeq = 1 << 63
+    frame("regression-message-reply-2p63") { $0.message = hugeReply }
+    var hugeSend = send
+    hugeSend.replyToSeq = 1 << 63
+    frame("regression-forwarded-send-reply-2p63") {
+        $0.forwardedSend.conversation = "alice~bob"
+        $0.forwardedSend.user = "bob"
+        $0.forwardedSend.device = "bob-phone"
+        $0.forwardedSend.send = hugeSend
+        $0.forwardedSend.receivedMs = 1_700_000_000_000
+    }
+    frame("regression-receipt-2p63") {
+        $0.receipt.conversation = "alice~bob"
+        $0.receipt.user = "bob"
+        $0.receipt.device = "bob-phone"
+        $0.receipt.receipt.epoch = 1
+        $0.receipt.receipt.readUpToSeq = 1 << 63
+    }
+    frame("regression-cursor-2p63") {
+        $0.cursor.device = "alice-phone"
+        $0.cursor.conversation = "alice~bob"
+        $0.cursor.seq = 1 << 63
+    }
     var seeds: [(name: String, bytes: [UInt8])] = []
     for (name, frame) in frames {
         var seed = FuzzSeed()
