@@ -77,6 +77,22 @@ func wrapped(_ payload: [UInt8], method: String) -> [UInt8] {
     return (try? request.serializedBytes()) ?? payload
 }
 
+/// `payload` with its 64-bit field set to `number`.
+func overriding(_ payload: [UInt8], kind: Kind, with number: UInt64) -> [UInt8] {
+    switch kind {
+    case .send:
+        var send = (try? Relay_V1_Send(serializedBytes: payload)) ?? Relay_V1_Send()
+        send.replyToSeq = number
+        return (try? send.serializedBytes()) ?? payload
+    case .receipt:
+        var receipt = (try? Relay_V1_Receipt(serializedBytes: payload)) ?? Relay_V1_Receipt()
+        receipt.readUpToSeq = number
+        return (try? receipt.serializedBytes()) ?? payload
+    default:
+        return payload
+    }
+}
+
 /// A valid `keys.upload` body for a fresh identity key.
 func keysUpload(prekeys: Int) throws -> Relay_V1_KeysUpload {
     let identity = Curve25519.Signing.PrivateKey()
@@ -190,9 +206,15 @@ final class ChatFuzzer {
         case .request: topic = "q/\(method)"
         case .anyTopic: topic = String(decoding: input.chunk(), as: UTF8.self)
         }
+        // "Number" option: 8 raw bytes before the payload override its
+        // 64-bit field (Send.reply_to_seq, Receipt.read_up_to_seq).
+        let number = options & 8 != 0 ? input.uint64() : nil
         var payload = input.rest()
         if kind == .request && options & 4 != 0 {
             payload = wrapped(payload, method: method)
+        }
+        if let number {
+            payload = overriding(payload, kind: kind, with: number)
         }
         publish(topic: topic, payload: payload, qos: options & 1 == 0 ? .atLeastOnce : .atMostOnce, properties: properties, session: sessions[device]!)
     }
@@ -250,6 +272,14 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
     typing.typing = true
     try add("typing", kind: .typing, options: 1, typing)
     try add("typing-group", kind: .typing, conversation: 3, options: 1, typing)
+
+    // The number option: 8 raw bytes (here 1) set the 64-bit field.
+    for (name, kind, message) in [("send-number", Kind.send, send as any SwiftProtobuf.Message), ("receipt-number", .receipt, receipt)] {
+        var seed = FuzzSeed()
+        for byte in [kind.rawValue, kind == .send ? 0 : 2, 1, 0, 8] { seed.byte(byte) }
+        seed.rest([1, 0, 0, 0, 0, 0, 0, 0] + (try message.serializedBytes() as [UInt8]))
+        seeds.append((name, seed.bytes))
+    }
 
     // Regressions: what crashed the relay (issue 10: #1 a send to and #2
     // typing on one's own conversation, #3 64-bit values over Int64.max, the

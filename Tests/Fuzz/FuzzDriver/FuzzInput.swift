@@ -27,6 +27,13 @@ public struct FuzzInput {
         return Array(chunk)
     }
 
+    /// The next 8 bytes as a little-endian integer (missing bytes are 0):
+    /// libFuzzer's comparison tracing finds the constants a check compares
+    /// such a value with, which it cannot do for a protobuf varint.
+    public mutating func uint64() -> UInt64 {
+        (0..<8).reduce(0) { value, index in value | UInt64(byte()) << (8 * UInt64(index)) }
+    }
+
     /// Everything not read yet.
     public mutating func rest() -> [UInt8] {
         defer { bytes = [] }

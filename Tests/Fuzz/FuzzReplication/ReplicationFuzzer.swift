@@ -8,7 +8,9 @@
 //   0: one frame (bytes), shipped in a batch with the next id;
 //   1: one frame, applied directly by the chat router (if it decodes);
 //   2: a whole ReplicationBatch payload (bytes);
-//   3: chunks, each a frame, shipped in one batch with consecutive ids.
+//   3: chunks, each a frame, shipped in one batch with consecutive ids;
+//   4: 8 raw bytes, then a frame whose 64-bit field (seq, reply_to_seq,
+//      read_up_to_seq) they set, shipped as in 0.
 import FuzzDriver
 import Foundation
 import MQTT
@@ -153,9 +155,12 @@ final class ReplicationFuzzer {
         if inputs % inputsPerReset == 0 { reset() }
         var input = FuzzInput(raw)
         let origin = input.pick(origins)
-        switch input.byte() % 4 {
+        switch input.byte() % 5 {
         case 0:
             ship([input.rest()], from: origin)
+        case 4:
+            let number = input.uint64()
+            ship([overriding(input.rest(), with: number)], from: origin)
         case 1:
             guard let frame = try? Relay_V1_Frame(serializedBytes: input.rest()) else { return }
             let node = self.node
@@ -175,6 +180,32 @@ final class ReplicationFuzzer {
             ship(frames, from: origin)
         }
     }
+}
+
+/// `bytes` (a frame) with its 64-bit sequence field set to `number`: raw
+/// bytes let libFuzzer's comparison tracing reach the bounds checked.
+func overriding(_ bytes: [UInt8], with number: UInt64) -> [UInt8] {
+    guard var frame = try? Relay_V1_Frame(serializedBytes: bytes) else { return bytes }
+    switch frame.body {
+    case .message(var message):
+        if number & 1 == 0 { message.seq = number } else { message.replyToSeq = number }
+        frame.message = message
+    case .forwardedSend(var forwarded):
+        forwarded.send.replyToSeq = number
+        frame.forwardedSend = forwarded
+    case .receipt(var receipt):
+        receipt.receipt.readUpToSeq = number
+        frame.receipt = receipt
+    case .cursor(var cursor):
+        cursor.seq = number
+        frame.cursor = cursor
+    case .conversation(var state):
+        state.seq = number
+        frame.conversation = state
+    default:
+        break
+    }
+    return (try? frame.serializedBytes()) ?? bytes
 }
 
 /// Seeds: a frame of every kind, shipped in a batch from eu-west (mode 0).
@@ -309,6 +340,14 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
         seed.byte(0)  // one frame in a batch
         seed.rest(try frame.serializedBytes() as [UInt8])
         seeds.append((name, seed.bytes))
+    }
+    // Mode 4: the same frames with their 64-bit field set from 8 raw bytes (here 2).
+    for (name, frame) in frames where ["message", "forwarded-send", "receipt", "cursor", "conversation"].contains(name) {
+        var seed = FuzzSeed()
+        seed.byte(0)
+        seed.byte(4)
+        seed.rest([2, 0, 0, 0, 0, 0, 0, 0] + (try frame.serializedBytes() as [UInt8]))
+        seeds.append(("number-\(name)", seed.bytes))
     }
     // Mode 3: a batch of two frames (message then its receipt).
     var seed = FuzzSeed()
