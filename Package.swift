@@ -226,6 +226,60 @@ let package = Package(
             path: "Tests/RedisTestSupport",
             swiftSettings: strict
         ),
+        // Fuzzing (docs/fuzzing.md; scripts/fuzz builds them with libFuzzer):
+        // libFuzzer's entry point, the driver every target's main calls, what
+        // the targets on a real Redis share, and one executable per target.
+        .target(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Tests/Fuzz/FuzzDriver", swiftSettings: strict),
+        .target(
+            name: "FuzzHarness",
+            dependencies: [
+                "MQTTServer", "RelayStore", "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/Fuzz/FuzzHarness",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzMQTT",
+            dependencies: ["FuzzDriver", "MQTT", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/Fuzz/FuzzMQTT",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzChat",
+            dependencies: [
+                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/Fuzz/FuzzChat",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzReplication",
+            dependencies: [
+                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/Fuzz/FuzzReplication",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzToken",
+            dependencies: [
+                "FuzzDriver", "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/Fuzz/FuzzToken",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RelayStoreTests",
             dependencies: [

@@ -1,0 +1,3 @@
+import FuzzDriver
+
+FuzzDriver.main(name: "mqtt", seeds: seeds, setUp: { fuzzOne })

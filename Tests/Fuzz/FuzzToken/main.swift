@@ -1,0 +1,3 @@
+import FuzzDriver
+
+FuzzDriver.main(name: "token", seeds: seeds, setUp: makeTest)
