@@ -78,3 +78,25 @@ def test_values_that_could_never_apply_are_refused_in_the_senders_region(cluster
     assert text_of(a.messages(1, timeout=30)[0]) == "still flowing"
     assert cluster["us-east"].redis_cli("ZCARD", "r:dead") == "0"
     alive(cluster)
+
+
+def test_refusals_across_regions_name_what_is_wrong(cluster):
+    n = unique_names()
+    alice, bob = n("alice"), n("bob")
+    a = Device(cluster["us-east"], alice, alice + "-phone")
+    b = Device(cluster["eu-west"], bob, bob + "-phone")
+    pb = a.pb
+    # A group no region knows: 0x87, as in one region (it used to be 0x80).
+    info = b.client.publish("s/gnosuchgroup" + n("g").replace("-", ""), pb.Send(client_message_id="g-1", ciphertext=b"\x01").SerializeToString(), qos=1)
+    b.wait_ack(info.mid, timeout=30)
+    assert b.puback_codes[info.mid] == 0x87 and b.puback_reasons[info.mid].startswith("not_member"), b.puback_reasons.get(info.mid)
+    # A group homed in us-east: bob (a member, not an admin) asks from eu-west to add someone.
+    created = a.request("group.create", group_create=pb.GroupCreate(members=[bob]))
+    group = created.group.conversation
+    b.next(30, suffix="/e")  # the membership event: eu-west has the group's members now
+    resp = b.request("group.add", timeout=30, group_add=pb.GroupMembers(conversation=group, users=[n("carol")]))
+    assert resp.error.code == "not_admin", resp
+    # alice, the admin, asking from her own region, may.
+    resp = a.request("group.add", timeout=30, group_add=pb.GroupMembers(conversation=group, users=[n("carol")]))
+    assert not resp.HasField("error"), resp.error
+    alive(cluster)

@@ -18,6 +18,11 @@ extension ChatRouter {
     func replicatedSend(_ accept: ChatStore.Accept, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
             guard let home else {
+                // A group this region does not know has no member here (as in one region: not_member);
+                // a 1:1 with a user whose region's directory has not reached this one yet may come to be.
+                guard ConversationID(rawValue: accept.conversation)?.isGroup != true else {
+                    return loop.makeFailedFuture(ChatError("not_member", "\(accept.user) is not in \(accept.conversation)"))
+                }
                 return loop.makeFailedFuture(ChatError("not_found", "conversation \(accept.conversation) is not known in region \(replicator.local) (yet)"))
             }
             guard let serving = replicator.map.servingRegion(of: home) else {
