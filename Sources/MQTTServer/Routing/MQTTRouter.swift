@@ -6,6 +6,22 @@ import NIOCore
 public enum MQTTRouterResult<Value: Sendable>: Sendable {
     case completed(Value)
     case pending(EventLoopFuture<Value>)
+
+    /// The same result with `transform` applied to its value, now or when it comes.
+    public func map<T: Sendable>(_ transform: @escaping @Sendable (Value) -> T) -> MQTTRouterResult<T> {
+        switch self {
+        case .completed(let value): .completed(transform(value))
+        case .pending(let future): .pending(future.map(transform))
+        }
+    }
+
+    /// The value as a future on `loop` (succeeded at once when it is ready).
+    public func future(on loop: any EventLoop) -> EventLoopFuture<Value> {
+        switch self {
+        case .completed(let value): loop.makeSucceededFuture(value)
+        case .pending(let future): future
+        }
+    }
 }
 
 /// A router's answer to a PUBLISH with what its acknowledgement (PUBACK or
@@ -94,10 +110,7 @@ public protocol MQTTRouter: Sendable {
 
 extension MQTTRouter {
     public func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {
-        switch publish(message, from: session) {
-        case .completed(let code): .completed(MQTTPublishAcknowledgement(reasonCode: code))
-        case .pending(let future): .pending(future.map { MQTTPublishAcknowledgement(reasonCode: $0) })
-        }
+        publish(message, from: session).map { MQTTPublishAcknowledgement(reasonCode: $0) }
     }
 
     public func sessionConnected(_ session: MQTTSession, resumed: Bool) {}

@@ -47,18 +47,17 @@ extension ChatRouter {
     }
 
     private func setAsideFanOut(conversation: String, seq: UInt64, error: any Error, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        let failure = ChatError(redis: error)
-        guard failure.isPermanent else {
+        guard let rejection = Self.rejection(error) else {
             logger.warning("pending fan-out failed; the next sweep tries again", metadata: [
-                "conversation": "\(conversation)", "seq": "\(seq)", "error": "\(failure)",
+                "conversation": "\(conversation)", "seq": "\(seq)", "error": "\(ChatError(redis: error))",
             ])
             return loop.makeSucceededVoidFuture()
         }
         logger.error("pending fan-out set aside as a dead letter", metadata: [
-            "conversation": "\(conversation)", "seq": "\(seq)", "error": "\(failure)",
+            "conversation": "\(conversation)", "seq": "\(seq)", "error": "\(rejection)",
         ])
         metrics.fanOutQuarantined.increment()
-        let letter = DeadLetters.Letter(kind: .fanout, source: conversation, id: seq, error: failure.description, atMilliseconds: Self.nowMilliseconds())
+        let letter = DeadLetters.Letter(kind: .fanout, source: conversation, id: seq, error: rejection.description, atMilliseconds: Self.nowMilliseconds())
         return deadLetters.quarantine(letter, on: loop).flatMap {
             self.store.finishFanout(conversation: conversation, seq: seq, on: loop)
         }
@@ -77,9 +76,17 @@ extension ChatRouter {
             return loop.makeFailedFuture(FrameRejection("\(error)"))
         }
         return apply(frame, from: origin, replicator: replicator, on: loop).flatMapErrorThrowing { error in
-            let failure = ChatError(redis: error)
-            throw failure.isPermanent ? FrameRejection(failure.description) : error
+            throw Self.rejection(error) ?? error
         }
+    }
+
+    /// The failure as a ``FrameRejection`` when trying again can never
+    /// succeed (a rejection already, or a permanent ``ChatError``: a
+    /// refusal, a bad value); nil for a failure that passes.
+    static func rejection(_ error: any Error) -> FrameRejection? {
+        if let rejection = error as? FrameRejection { return rejection }
+        let failure = ChatError(redis: error)
+        return failure.isPermanent ? FrameRejection(failure.description) : nil
     }
 
     /// Retries the dead letters an operator asked for (`relayctl deadletter
@@ -126,16 +133,11 @@ extension ChatRouter {
             self.logger.info("dead letter applied", metadata: ["letter": "\(letter.key)"])
             return self.deadLetters.resolved(letter, on: loop).map { true }
         }.flatMapError { error in
-            let reason: String
-            if let rejection = error as? FrameRejection {
-                reason = rejection.description
-            } else if case let failure = ChatError(redis: error), failure.isPermanent {
-                reason = failure.description
-            } else {
+            guard let rejection = Self.rejection(error) else {
                 return self.deadLetters.retryLater(letter, on: loop).map { false }
             }
             var again = letter
-            again.error = reason
+            again.error = rejection.description
             again.atMilliseconds = Self.nowMilliseconds()
             let aside = self.deadLetters.quarantine(again, on: loop)
             guard letter.kind == .fanout else { return aside.map { true } }

@@ -317,10 +317,7 @@ final class ChatRouter: MQTTRouter {
     // MARK: - Publishes
 
     func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode> {
-        switch acknowledgedPublish(message, from: session) {
-        case .completed(let ack): return .completed(ack.reasonCode)
-        case .pending(let future): return .pending(future.map(\.reasonCode))
-        }
+        acknowledgedPublish(message, from: session).map(\.reasonCode)
     }
 
     /// A device's publish; a refusal's PUBACK carries a Reason String saying why.

@@ -74,10 +74,7 @@ public final class ReplicationRouter: MQTTRouter {
     // MARK: - MQTTRouter
 
     public func publish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<ReasonCode> {
-        switch acknowledgedPublish(message, from: session) {
-        case .completed(let ack): .completed(ack.reasonCode)
-        case .pending(let future): .pending(future.map(\.reasonCode))
-        }
+        acknowledgedPublish(message, from: session).map(\.reasonCode)
     }
 
     public func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {

@@ -173,12 +173,7 @@ final class ChatFuzzer {
         let message = MQTTMessage(topic: topic, payload: ByteBuffer(bytes: payload), qos: qos, retain: false, properties: properties)
         let router = self.router
         let loop = harness.loop
-        let done = harness.loop.flatSubmit { () -> EventLoopFuture<ReasonCode> in
-            switch router.publish(message, from: session) {
-            case .completed(let code): return loop.makeSucceededFuture(code)
-            case .pending(let future): return future
-            }
-        }
+        let done = loop.flatSubmit { router.publish(message, from: session).future(on: loop) }
         _ = harness.wait(done, "publish on \(topic)")
         harness.settle()
     }

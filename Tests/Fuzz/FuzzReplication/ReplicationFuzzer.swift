@@ -140,12 +140,7 @@ final class ReplicationFuzzer {
         let receiver = node.receiver
         let session = node.peers[origin]!
         let loop = harness.loop
-        let done = loop.flatSubmit { () -> EventLoopFuture<MQTTPublishAcknowledgement> in
-            switch receiver.acknowledgedPublish(message, from: session) {
-            case .completed(let ack): return loop.makeSucceededFuture(ack)
-            case .pending(let future): return future
-            }
-        }
+        let done = loop.flatSubmit { receiver.acknowledgedPublish(message, from: session).future(on: loop) }
         _ = harness.wait(done, "a batch from \(origin)")
         harness.settle()
     }
