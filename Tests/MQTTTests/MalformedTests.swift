@@ -199,17 +199,18 @@ struct MalformedTests {
             expectDecodeError(.protocolError, "62 02 00 00", version: version)
             expectDecodeError(.protocolError, "70 02 00 00", version: version)
             expectDecodeError(.protocolError, packet(0x32, "00 01 74 00 00 \(props)"), version: version)
-            expectDecodeError(.protocolError, packet(0x82, "00 00 \(props) 00 01 61 00"), version: version)
-            expectDecodeError(.protocolError, packet(0xA2, "00 00 \(props) 00 01 61"), version: version)
+            // SUBSCRIBE and UNSUBSCRIBE: Malformed Packet, as mosquitto answers (docs/conformance.md).
+            expectDecodeError(.malformedPacket, packet(0x82, "00 00 \(props) 00 01 61 00"), version: version)
+            expectDecodeError(.malformedPacket, packet(0xA2, "00 00 \(props) 00 01 61"), version: version)
         }
     }
 
     @Test func subscribe() {
-        // No topic filters.
-        expectDecodeError(.protocolError, "82 02 00 01", version: .v311)
-        expectDecodeError(.protocolError, "82 03 00 01 00", version: .v5)
-        expectDecodeError(.protocolError, "A2 02 00 01", version: .v311)
-        expectDecodeError(.protocolError, "A2 03 00 01 00", version: .v5)
+        // No topic filters: Malformed Packet (docs/conformance.md).
+        expectDecodeError(.malformedPacket, "82 02 00 01", version: .v311)
+        expectDecodeError(.malformedPacket, "82 03 00 01 00", version: .v5)
+        expectDecodeError(.malformedPacket, "A2 02 00 01", version: .v311)
+        expectDecodeError(.malformedPacket, "A2 03 00 01 00", version: .v5)
         // Subscription options.
         expectDecodeError(.malformedPacket, packet(0x82, "00 01 00 00 01 61 40"), version: .v5)
         expectDecodeError(.malformedPacket, packet(0x82, "00 01 00 00 01 61 80"), version: .v5)

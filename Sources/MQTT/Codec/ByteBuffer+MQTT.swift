@@ -162,10 +162,14 @@ extension ByteBuffer {
     }
 
     /// Reads a packet identifier, which must be non-zero (MQTT 5.0 §2.2.1).
+    /// Identifier 0 is a Protocol Error unless `zeroIsMalformed` (SUBSCRIBE and
+    /// UNSUBSCRIBE, see docs/conformance.md).
     @inline(__always)
-    mutating func readPacketIdentifier() throws(MQTTError) -> UInt16 {
+    mutating func readPacketIdentifier(zeroIsMalformed: Bool = false) throws(MQTTError) -> UInt16 {
         let identifier = try need(self.readInteger(as: UInt16.self), "packet identifier")
-        guard identifier != 0 else { throw .protocolViolation("packet identifier is 0") }
+        guard identifier != 0 else {
+            throw zeroIsMalformed ? .malformed("packet identifier is 0") : .protocolViolation("packet identifier is 0")
+        }
         return identifier
     }
 }

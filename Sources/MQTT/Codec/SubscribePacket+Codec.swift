@@ -33,7 +33,7 @@ extension SubscribePacket {
     /// checked as UTF-8 only: an invalid filter is answered per filter in
     /// SUBACK, so it is the server's to check with `MQTTTopic.validateFilter`.
     static func read(from body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTError) -> SubscribePacket {
-        let packetIdentifier = try body.readPacketIdentifier()
+        let packetIdentifier = try body.readPacketIdentifier(zeroIsMalformed: true)
         let properties = version == .v5 ? try MQTTProperties.read(from: &body, context: .subscribe) : MQTTProperties()
         var subscriptions: [Subscription] = []
         while body.readableBytes > 0 {
@@ -47,7 +47,7 @@ extension SubscribePacket {
             }
             subscriptions.append(Subscription(topicFilter: topicFilter, options: options))
         }
-        guard !subscriptions.isEmpty else { throw .protocolViolation("SUBSCRIBE without topic filters") }
+        guard !subscriptions.isEmpty else { throw .malformed("SUBSCRIBE without topic filters") }
         return SubscribePacket(packetIdentifier: packetIdentifier, subscriptions: subscriptions, properties: properties)
     }
 

@@ -4,7 +4,7 @@ extension UnsubscribePacket {
     /// Decodes an UNSUBSCRIBE body (MQTT 5.0 §3.10). Topic filters are
     /// checked as UTF-8 only; in 5.0 an invalid one is answered per filter in UNSUBACK.
     static func read(from body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTError) -> UnsubscribePacket {
-        let packetIdentifier = try body.readPacketIdentifier()
+        let packetIdentifier = try body.readPacketIdentifier(zeroIsMalformed: true)
         let properties = version == .v5 ? try MQTTProperties.read(from: &body, context: .unsubscribe) : MQTTProperties()
         var topicFilters: [String] = []
         while body.readableBytes > 0 {
@@ -13,7 +13,7 @@ extension UnsubscribePacket {
             }
             topicFilters.append(try need(body.readMQTTString(), "topic filter"))
         }
-        guard !topicFilters.isEmpty else { throw .protocolViolation("UNSUBSCRIBE without topic filters") }
+        guard !topicFilters.isEmpty else { throw .malformed("UNSUBSCRIBE without topic filters") }
         return UnsubscribePacket(packetIdentifier: packetIdentifier, topicFilters: topicFilters, properties: properties)
     }
 
