@@ -690,7 +690,12 @@ struct ConnectionStateMachine {
             }
             c.sessionExpiry = min(expiry, configuration.maximumSessionExpiry ?? expiry)
         }
-        let publishWill = disconnect.reasonCode == .disconnectWithWillMessage
+        // Only a Normal disconnection (0x00) deletes the will; 0x04 asks for
+        // it, and a client that disconnects with an error code (0x80 and
+        // above) gets it published too (MQTT 5.0 §3.1.2.5, §3.14.4
+        // [MQTT-3.1.2-8], [MQTT-3.1.2-10], [MQTT-3.14.4-3]). A 3.1.1
+        // DISCONNECT decodes as 0x00.
+        let publishWill = disconnect.reasonCode != .normalDisconnection
         return close(.clientDisconnected(disconnect.reasonCode), connected: c, publishWill: publishWill)
     }
 
@@ -746,14 +751,20 @@ struct ConnectionStateMachine {
     }
 
     /// Builds the PUBLISH for a delivery, or nil when it must not be sent:
-    /// its message expired, or it exceeds the client's Maximum Packet Size.
+    /// its message expired before it was first sent, or it exceeds the
+    /// client's Maximum Packet Size.
+    ///
+    /// A retransmission (`dup`) is sent even when the message has expired
+    /// since: expiry applies only before onward delivery starts (MQTT 5.0
+    /// §3.3.2.3.3 [MQTT-3.3.2-5], §4.3.3 [MQTT-4.3.3-7]); it then carries
+    /// what is left of the interval, 0 at the least.
     private func makePublish(_ delivery: MQTTDelivery, packetIdentifier: UInt16?, dup: Bool, connected c: inout Connected, now: NIODeadline) -> PublishPacket? {
         let message = delivery.message
         var publish = PublishPacket(topicName: message.topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup: dup, packetIdentifier: packetIdentifier)
         if c.version == .v5 {
             publish.properties = message.properties
-            if message.properties.messageExpiryInterval != nil {
-                guard let remaining = message.remainingExpiry(at: now), remaining > 0 else { return nil }
+            if let remaining = message.remainingExpiry(at: now) {
+                guard remaining > 0 || dup else { return nil }
                 publish.properties.messageExpiryInterval = remaining
             }
             publish.properties.subscriptionIdentifiers = delivery.subscriptionIdentifiers
@@ -771,7 +782,7 @@ struct ConnectionStateMachine {
                     publish.properties.topicAlias = alias
                 }
             }
-        } else if message.remainingExpiry(at: now) == 0 {
+        } else if message.remainingExpiry(at: now) == 0 && !dup {
             return nil
         }
         return publish

@@ -1,0 +1,289 @@
+import MQTT
+import NIOCore
+import Testing
+
+@testable import MQTTServer
+
+/// Layer 1: server MUSTs of MQTT 5.0 and 3.1.1 that no other test covered,
+/// each named by its conformance statement (docs/conformance.md maps every
+/// statement to its tests).
+extension ConnectionStateMachineTests {
+    func qos(_ q: QoS, id: UInt16, topic: String = "t", dup: Bool = false) -> MQTTPacket {
+        .publish(PublishPacket(topicName: topic, payload: ByteBuffer(string: "p"), qos: q, dup: dup, packetIdentifier: id))
+    }
+
+    // MARK: Will
+
+    /// [MQTT-3.1.2-8], [MQTT-3.1.2-10], [MQTT-3.14.4-3]: only a DISCONNECT
+    /// with Normal disconnection (0x00) deletes the will.
+    @Test(arguments: [ReasonCode.unspecifiedError, .malformedPacket, .protocolError, .implementationSpecificError])
+    func willIsPublishedAfterADisconnectWithAnErrorCode(code: ReasonCode) {
+        let will = ConnectPacket.Will(topic: "w", payload: ByteBuffer(string: "gone"))
+        var (machine, out) = connected(v5(will: will))
+        guard case .close(let closing) = machine.packetReceived(.disconnect(DisconnectPacket(reasonCode: code)), now: now, output: &out) else {
+            Issue.record("expected close")
+            return
+        }
+        #expect(closing.will?.will.topic == "w", "DISCONNECT \(code) keeps the will")
+        #expect(closing.reason == .clientDisconnected(code))
+    }
+
+    /// MQTT 3.1.1 [MQTT-3.14.4-3]: a DISCONNECT (which has no reason code)
+    /// discards the will.
+    @Test func v311DisconnectDiscardsTheWill() {
+        let will = ConnectPacket.Will(topic: "w", payload: ByteBuffer(string: "gone"))
+        var (machine, out) = connected(ConnectPacket(protocolVersion: .v311, clientIdentifier: "c", will: will))
+        guard case .close(let closing) = machine.packetReceived(.disconnect(DisconnectPacket()), now: now, output: &out) else {
+            Issue.record("expected close")
+            return
+        }
+        #expect(closing.will == nil)
+    }
+
+    // MARK: Message expiry
+
+    /// [MQTT-4.3.3-7], [MQTT-3.3.2-5]: a message whose PUBLISH was sent is
+    /// not expired afterwards; on resumption it is sent again (DUP) even
+    /// when its interval has passed, with what is left of it (0).
+    @Test func anExpiredMessageAlreadySentIsResentOnResumption() {
+        var properties = MQTTProperties()
+        properties.messageExpiryInterval = 1
+        var state = SessionState()
+        var ids: [UInt16] = []
+        for q in [QoS.atLeastOnce, .exactlyOnce] {
+            // Received at 0 with 1 s to live; the machine resumes at 1 s.
+            let message = MQTTMessage(topic: "t", payload: ByteBuffer(string: "x"), qos: q, retain: false, properties: properties, receivedAt: .uptimeNanoseconds(0))
+            ids.append(state.startOutbound(MQTTDelivery(message: message, qos: q)))
+        }
+        let (_, out) = connected(v5(clean: false), resumed: state)
+        let resent = out.compactMap { packet -> PublishPacket? in
+            if case .publish(let p) = packet { return p }
+            return nil
+        }
+        #expect(resent.map(\.packetIdentifier) == ids.map { $0 })
+        #expect(resent.allSatisfy { $0.dup })
+        #expect(resent.map(\.properties.messageExpiryInterval) == [0, 0])
+    }
+
+    /// [MQTT-3.3.2-5] for a 3.1.1 subscriber: an expired message not yet
+    /// sent is dropped, one already sent is still resent.
+    @Test func v311ExpiryAppliesOnlyBeforeTheFirstSend() {
+        var properties = MQTTProperties()
+        properties.messageExpiryInterval = 1
+        let message = MQTTMessage(topic: "t", payload: ByteBuffer(string: "x"), qos: .atLeastOnce, retain: false, properties: properties, receivedAt: .uptimeNanoseconds(0))
+        var state = SessionState()
+        let id = state.startOutbound(MQTTDelivery(message: message, qos: .atLeastOnce))
+        var (machine, out) = connected(ConnectPacket(protocolVersion: .v311, clientIdentifier: "c", cleanStart: false), resumed: state)
+        guard out.count == 2, case .publish(let again) = out[1] else {
+            Issue.record("unexpected \(out)")
+            return
+        }
+        #expect(again.dup && again.packetIdentifier == id)
+        out.removeAll()
+        machine.deliver(MQTTDelivery(message: message, qos: .atLeastOnce), now: now, output: &out)
+        #expect(out.isEmpty, "not sent yet and expired: dropped")
+    }
+
+    // MARK: Flow control
+
+    /// [MQTT-4.9.0-3], [MQTT-3.3.4-10]: with the send quota at 0 the server
+    /// still answers every other packet.
+    @Test func otherPacketsAreAnsweredWhileTheSendQuotaIsZero() {
+        var properties = MQTTProperties()
+        properties.receiveMaximum = 1
+        var (machine, out) = connected(v5(properties: properties))
+        out.removeAll()
+        machine.deliver(delivery("t", qos: .atLeastOnce), now: now, output: &out)
+        machine.deliver(delivery("t", qos: .atLeastOnce), now: now, output: &out)
+        #expect(out.count == 1, "quota 1: the second waits")
+        out.removeAll()
+        _ = machine.packetReceived(.pingreq, now: now, output: &out)
+        #expect(out == [.pingresp])
+        out.removeAll()
+        guard case .route = machine.packetReceived(qos(.atLeastOnce, id: 4), now: now, output: &out) else {
+            Issue.record("a PUBLISH from the client is still taken")
+            return
+        }
+        machine.publishRouted(packetIdentifier: 4, reasonCode: .success, output: &out)
+        #expect(out == [.puback(AckPacket(packetIdentifier: 4))])
+    }
+
+    // MARK: QoS flows, the server receiving
+
+    /// [MQTT-4.3.2-4], [MQTT-4.3.2-5]: after its PUBACK, a PUBLISH with the
+    /// same packet identifier is a new message, DUP or not.
+    @Test func qos1IdentifierIsANewMessageAfterItsPuback() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        for dup in [false, true] {
+            guard case .route(_, let id) = machine.packetReceived(qos(.atLeastOnce, id: 7, dup: dup), now: now, output: &out) else {
+                Issue.record("dup \(dup): expected route")
+                return
+            }
+            #expect(id == 7)
+            machine.publishRouted(packetIdentifier: 7, reasonCode: .success, output: &out)
+        }
+        #expect(out == [.puback(AckPacket(packetIdentifier: 7)), .puback(AckPacket(packetIdentifier: 7))])
+    }
+
+    /// [MQTT-4.3.3-9]: after a PUBREC of 0x80 or above, a PUBLISH with that
+    /// identifier is a new message.
+    @Test func qos2AfterAFailingPubrecIsANewMessage() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        guard case .route = machine.packetReceived(qos(.exactlyOnce, id: 5), now: now, output: &out) else {
+            Issue.record("expected route")
+            return
+        }
+        machine.publishRouted(packetIdentifier: 5, reasonCode: .notAuthorized, output: &out)
+        #expect(out == [.pubrec(AckPacket(packetIdentifier: 5, reasonCode: .notAuthorized))])
+        guard case .route = machine.packetReceived(qos(.exactlyOnce, id: 5, dup: true), now: now, output: &out) else {
+            Issue.record("a refused identifier is free again: the PUBLISH is routed")
+            return
+        }
+    }
+
+    /// [MQTT-4.3.3-11], [MQTT-4.3.3-12]: PUBREL is answered with PUBCOMP of
+    /// the same identifier, after which the identifier is a new message;
+    /// a PUBREL for an identifier unknown gets PUBCOMP 0x92.
+    @Test func pubrelIsAnsweredWithPubcompAndFreesTheIdentifier() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        _ = machine.packetReceived(qos(.exactlyOnce, id: 6), now: now, output: &out)
+        machine.publishRouted(packetIdentifier: 6, reasonCode: .success, output: &out)
+        _ = machine.packetReceived(.pubrel(AckPacket(packetIdentifier: 6)), now: now, output: &out)
+        #expect(out == [.pubrec(AckPacket(packetIdentifier: 6)), .pubcomp(AckPacket(packetIdentifier: 6))])
+        guard case .route = machine.packetReceived(qos(.exactlyOnce, id: 6), now: now, output: &out) else {
+            Issue.record("after PUBCOMP the identifier names a new message")
+            return
+        }
+        out.removeAll()
+        _ = machine.packetReceived(.pubrel(AckPacket(packetIdentifier: 99)), now: now, output: &out)
+        #expect(out == [.pubcomp(AckPacket(packetIdentifier: 99, reasonCode: .packetIdentifierNotFound))])
+    }
+
+    // MARK: QoS flows, the server sending
+
+    /// [MQTT-3.3.1-2], [MQTT-4.3.1-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2],
+    /// [MQTT-2.2.1-2], [MQTT-2.2.1-4]: a first send has DUP 0; QoS 0 has no
+    /// packet identifier; QoS 1 and 2 get distinct non-zero ones.
+    @Test func firstSendsHaveDup0AndIdentifiersOnlyAboveQoS0() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        for q in [QoS.atMostOnce, .atLeastOnce, .exactlyOnce, .atLeastOnce] {
+            machine.deliver(delivery("t", qos: q), now: now, output: &out)
+        }
+        let sent = out.compactMap { packet -> PublishPacket? in
+            if case .publish(let p) = packet { return p }
+            return nil
+        }
+        #expect(sent.count == 4)
+        #expect(sent.allSatisfy { !$0.dup })
+        #expect(sent[0].packetIdentifier == nil)
+        let ids = sent.dropFirst().compactMap(\.packetIdentifier)
+        #expect(ids.count == 3 && Set(ids).count == 3 && !ids.contains(0))
+    }
+
+    /// [MQTT-4.3.3-3]..[MQTT-4.3.3-6], [MQTT-4.4.0-2]: PUBREC is answered
+    /// with PUBREL; after PUBREL only PUBREL is resent, never the PUBLISH;
+    /// a PUBREC of 0x80 or above ends the flow with nothing resent.
+    @Test func serverQoS2FlowResendsPubrelNotPublishAndStopsOnAFailingPubrec() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        machine.deliver(delivery("a", qos: .exactlyOnce), now: now, output: &out)
+        machine.deliver(delivery("b", qos: .exactlyOnce), now: now, output: &out)
+        let ids = out.compactMap { packet -> UInt16? in
+            if case .publish(let p) = packet { return p.packetIdentifier }
+            return nil
+        }
+        guard ids.count == 2 else {
+            Issue.record("unexpected \(out)")
+            return
+        }
+        out.removeAll()
+        _ = machine.packetReceived(.pubrec(AckPacket(packetIdentifier: ids[0])), now: now, output: &out)
+        _ = machine.packetReceived(.pubrec(AckPacket(packetIdentifier: ids[1], reasonCode: .unspecifiedError)), now: now, output: &out)
+        #expect(out == [.pubrel(AckPacket(packetIdentifier: ids[0]))])
+        guard case .connected(let c) = machine.state else { return }
+        // The session as the next connection resumes it.
+        let (_, again) = connected(v5(clean: false), resumed: c.session)
+        #expect(Array(again.dropFirst()) == [.pubrel(AckPacket(packetIdentifier: ids[0]))])
+    }
+
+    // MARK: Connection
+
+    /// [MQTT-3.1.4-6] (3.1.1 [MQTT-3.1.4-5]): after refusing a CONNECT the
+    /// server processes nothing the client sends.
+    @Test func aRefusedConnectionProcessesNothingMore() {
+        var machine = ConnectionStateMachine(configuration: configuration)
+        var out: [MQTTPacket] = []
+        guard case .close = machine.connectReceived(ConnectPacket(protocolVersion: .v311, clientIdentifier: "", cleanStart: false), output: &out) else {
+            Issue.record("expected refusal")
+            return
+        }
+        out.removeAll()
+        for packet in [qos(.atLeastOnce, id: 1), .pingreq, .subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: [Subscription(topicFilter: "#")]))] {
+            guard case .none = machine.packetReceived(packet, now: now, output: &out) else {
+                Issue.record("\(packet) was processed")
+                return
+            }
+        }
+        #expect(out.isEmpty)
+    }
+
+    /// [MQTT-3.3.2-7]: topic aliases do not carry from one connection to the
+    /// next, even when the session does.
+    @Test func inboundTopicAliasesEndWithTheConnection() {
+        var alias = MQTTProperties()
+        alias.topicAlias = 1
+        var properties = MQTTProperties()
+        properties.sessionExpiryInterval = 100
+        var (first, out) = connected(v5(clean: false, properties: properties))
+        _ = first.packetReceived(.publish(PublishPacket(topicName: "long/topic", payload: ByteBuffer(), properties: alias)), now: now, output: &out)
+        guard case .connected(let c) = first.state else { return }
+        var (second, again) = connected(v5(clean: false, properties: properties), resumed: c.session)
+        again.removeAll()
+        _ = second.packetReceived(.publish(PublishPacket(topicName: "", payload: ByteBuffer(), properties: alias)), now: now, output: &again)
+        #expect(again == [.disconnect(DisconnectPacket(reasonCode: .protocolError))], "alias 1 is unknown on the new connection")
+    }
+
+    /// [MQTT-3.14.2-2], [MQTT-3.14.0-1]: a server DISCONNECT never carries
+    /// Session Expiry Interval, and none is sent before a successful CONNACK.
+    @Test func serverDisconnectsCarryNoSessionExpiry() {
+        var properties = MQTTProperties()
+        properties.sessionExpiryInterval = 100
+        var (machine, out) = connected(v5(properties: properties))
+        out.removeAll()
+        _ = machine.keepAliveExpired(output: &out)
+        guard case .disconnect(let d) = out.first else {
+            Issue.record("no DISCONNECT: \(out)")
+            return
+        }
+        #expect(d.reasonCode == .keepAliveTimeout)
+        #expect(d.properties.sessionExpiryInterval == nil)
+
+        var connecting = ConnectionStateMachine(configuration: configuration)
+        var none: [MQTTPacket] = []
+        _ = connecting.connectReceived(v5(), output: &none)
+        _ = connecting.packetReceived(.pingreq, now: now, output: &none)
+        #expect(none.isEmpty, "no DISCONNECT before the CONNACK")
+    }
+
+    /// [MQTT-3.2.2-1], [MQTT-3.2.2-6], 3.1.1 [MQTT-3.2.2-4]: a refusing
+    /// CONNACK has Session Present 0 (reserved flag bits are the codec's,
+    /// which writes only Session Present).
+    @Test func refusingConnAckHasSessionPresent0() {
+        for version in [ProtocolVersion.v5, .v311] {
+            var machine = ConnectionStateMachine(configuration: configuration)
+            var out: [MQTTPacket] = []
+            _ = machine.connectReceived(ConnectPacket(protocolVersion: version, clientIdentifier: "c", cleanStart: false), output: &out)
+            _ = machine.authenticated(.reject(.notAuthorized, MQTTProperties()), output: &out)
+            guard case .connack(let ack) = out.first else {
+                Issue.record("\(version): no CONNACK")
+                continue
+            }
+            #expect(!ack.sessionPresent)
+            #expect(ack.reasonCode == .notAuthorized)
+        }
+    }
+}

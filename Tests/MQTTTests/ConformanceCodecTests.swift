@@ -1,0 +1,46 @@
+import MQTT
+import NIOCore
+import Testing
+
+/// Codec MUSTs of MQTT 5.0 and 3.1.1 that no other test covered, each named
+/// by its conformance statement (docs/conformance.md maps every statement to
+/// its tests).
+@Suite("Conformance statements at the codec")
+struct ConformanceCodecTests {
+    /// [MQTT-1.5.4-3] (3.1.1 [MQTT-1.5.3-3]): 0xEF 0xBB 0xBF is U+FEFF
+    /// wherever it appears, and is neither skipped nor stripped.
+    @Test(arguments: [ProtocolVersion.v311, .v5])
+    func byteOrderMarkIsKeptInStrings(version: ProtocolVersion) throws {
+        let props = version == .v5 ? "00" : ""
+        let packet = try decode("30 \(version == .v5 ? "08" : "07") 00 05 EF BB BF 61 62 \(props)", version: version)
+        guard case .publish(let publish) = packet else {
+            Issue.record("not a PUBLISH: \(packet)")
+            return
+        }
+        #expect(publish.topicName == "\u{FEFF}ab")
+        #expect(publish.topicName.utf8.count == 5)
+        try expectRoundTrip(packet, version: version)
+    }
+
+    /// [MQTT-3.2.2-1] (3.1.1 §3.2.2.1): the Connect Acknowledge Flags carry
+    /// Session Present in bit 0 and nothing else.
+    @Test(arguments: [ProtocolVersion.v311, .v5])
+    func connAckFlagsHoldOnlySessionPresent(version: ProtocolVersion) throws {
+        for present in [false, true] {
+            let encoded = try encode(.connack(ConnAckPacket(sessionPresent: present)), version: version)
+            let flags = encoded.getInteger(at: encoded.readerIndex + 2, as: UInt8.self)
+            #expect(flags == (present ? 1 : 0))
+        }
+    }
+
+    /// [MQTT-3.8.4-6], [MQTT-3.9.3-1], [MQTT-3.11.3-1] at the codec: SUBACK
+    /// and UNSUBACK carry one code per filter, in order, with the packet
+    /// identifier of the request ([MQTT-2.2.1-6]).
+    @Test func subAckAndUnsubAckKeepCodesInOrder() throws {
+        let codes: [ReasonCode] = [.grantedQoS2, .topicFilterInvalid, .grantedQoS0, .grantedQoS1]
+        try expectRoundTrip(.suback(SubAckPacket(packetIdentifier: 513, reasonCodes: codes)), version: .v5)
+        try expectRoundTrip(.unsuback(UnsubAckPacket(packetIdentifier: 514, reasonCodes: [.success, .noSubscriptionExisted, .topicFilterInvalid])), version: .v5)
+        let v311 = try encode(.suback(SubAckPacket(packetIdentifier: 513, reasonCodes: [.grantedQoS2, .topicFilterInvalid, .grantedQoS0])), version: .v311)
+        #expect(hex(v311) == "90 05 02 01 02 80 00", "3.1.1 SUBACK codes are 0, 1, 2 and 0x80 only ([MQTT-3.9.3-2])")
+    }
+}
