@@ -286,4 +286,103 @@ extension ConnectionStateMachineTests {
             #expect(ack.reasonCode == .notAuthorized)
         }
     }
+
+    // MARK: What the client may not send
+
+    /// [MQTT-3.3.4-6]: a client's PUBLISH carrying a Subscription
+    /// Identifier is a Protocol Error.
+    @Test func subscriptionIdentifierInAClientPublishIsAProtocolError() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        var properties = MQTTProperties()
+        properties.subscriptionIdentifiers = [3]
+        _ = machine.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), properties: properties)), now: now, output: &out)
+        #expect(out == [.disconnect(DisconnectPacket(reasonCode: .protocolError))])
+    }
+
+    /// [MQTT-3.3.2-1], [MQTT-4.7.3-1]: a PUBLISH needs a topic (5.0: or a
+    /// Topic Alias): empty, it is a Protocol Error in 5.0 and closes a
+    /// 3.1.1 connection.
+    @Test func emptyTopicWithoutAnAliasIsRefused() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        _ = machine.packetReceived(.publish(PublishPacket(topicName: "", payload: ByteBuffer())), now: now, output: &out)
+        #expect(out == [.disconnect(DisconnectPacket(reasonCode: .protocolError))])
+
+        var (old, none) = connected(ConnectPacket(protocolVersion: .v311, clientIdentifier: "c"))
+        none.removeAll()
+        guard case .close = old.packetReceived(.publish(PublishPacket(topicName: "", payload: ByteBuffer())), now: now, output: &none) else {
+            Issue.record("3.1.1: expected close")
+            return
+        }
+        #expect(none.isEmpty)
+    }
+
+    /// [MQTT-4.12.0-7] (the server's side) and §4.13: AUTH from a client
+    /// that did not start enhanced authentication is a Protocol Error.
+    @Test func authWithoutEnhancedAuthenticationIsAProtocolError() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        _ = machine.packetReceived(.auth(AuthPacket()), now: now, output: &out)
+        #expect(out == [.disconnect(DisconnectPacket(reasonCode: .protocolError))])
+    }
+
+    /// [MQTT-4.12.0-1]: an Authentication Method the server does not
+    /// support is refused (0x8C) and the connection closed.
+    @Test func authenticationMethodIsRefusedWith0x8C() {
+        var properties = MQTTProperties()
+        properties.authenticationMethod = "SCRAM-SHA-1"
+        var machine = ConnectionStateMachine(configuration: configuration)
+        var out: [MQTTPacket] = []
+        guard case .close = machine.connectReceived(v5(properties: properties), output: &out) else {
+            Issue.record("expected close")
+            return
+        }
+        #expect(out == [.connack(ConnAckPacket(reasonCode: .badAuthenticationMethod))])
+    }
+
+    /// [MQTT-3.2.2-13]: a will with Will Retain on a server without retained
+    /// messages is refused (0x9A); so is a retained PUBLISH (§3.2.2.3.5).
+    @Test func retainOnAServerWithoutRetainIsRefused() {
+        var noRetain = configuration
+        noRetain.retainAvailable = false
+        var machine = ConnectionStateMachine(configuration: noRetain)
+        var out: [MQTTPacket] = []
+        let will = ConnectPacket.Will(topic: "w", payload: ByteBuffer(), retain: true)
+        guard case .close = machine.connectReceived(v5(will: will), output: &out) else {
+            Issue.record("expected close")
+            return
+        }
+        #expect(out == [.connack(ConnAckPacket(reasonCode: .retainNotSupported))])
+
+        var publisher = ConnectionStateMachine(configuration: noRetain)
+        out.removeAll()
+        _ = publisher.connectReceived(v5(), output: &out)
+        _ = publisher.authenticated(.accept(MQTTPrincipal()), output: &out)
+        _ = publisher.sessionOpened(resumed: nil, now: now, output: &out)
+        guard case .connack(let ack) = out.first else {
+            Issue.record("no CONNACK")
+            return
+        }
+        #expect(ack.properties.retainAvailable == 0)
+        out.removeAll()
+        _ = publisher.packetReceived(.publish(PublishPacket(topicName: "t", payload: ByteBuffer(), retain: true)), now: now, output: &out)
+        #expect(out == [.disconnect(DisconnectPacket(reasonCode: .retainNotSupported))])
+    }
+
+    /// [MQTT-3.1.2-28]: the server sends no Response Information (it offers
+    /// none, asked or not); [MQTT-4.12.0-6]: nor an Authentication Method.
+    @Test func connAckCarriesNoResponseInformationNorAuthenticationMethod() {
+        for asked: UInt8 in [0, 1] {
+            var properties = MQTTProperties()
+            properties.requestResponseInformation = asked
+            let (_, out) = connected(v5(properties: properties))
+            guard case .connack(let ack) = out.first else {
+                Issue.record("no CONNACK")
+                continue
+            }
+            #expect(ack.properties.responseInformation == nil)
+            #expect(ack.properties.authenticationMethod == nil)
+        }
+    }
 }

@@ -43,4 +43,16 @@ struct ConformanceCodecTests {
         let v311 = try encode(.suback(SubAckPacket(packetIdentifier: 513, reasonCodes: [.grantedQoS2, .topicFilterInvalid, .grantedQoS0])), version: .v311)
         #expect(hex(v311) == "90 05 02 01 02 80 00", "3.1.1 SUBACK codes are 0, 1, 2 and 0x80 only ([MQTT-3.9.3-2])")
     }
+
+    /// [MQTT-1.5.7-1]: both strings of a UTF-8 String Pair (a User Property)
+    /// follow the UTF-8 string rules.
+    @Test func userPropertyStringsAreCheckedAsUTF8() {
+        // PUBLISH "t", properties: User Property ("a", <bad>) and (<bad>, "a").
+        for pair in ["00 01 61 00 02 C0 80", "00 02 C0 80 00 01 61", "00 01 61 00 03 61 00 62"] {
+            let propertyLength = bytes(pair).count + 1
+            let remaining = 3 + 1 + propertyLength
+            let packet = "30 \(hex(ByteBuffer(bytes: [UInt8(remaining)]))) 00 01 74 \(hex(ByteBuffer(bytes: [UInt8(propertyLength)]))) 26 \(pair)"
+            #expect(throws: MQTTError.self, "\(pair)") { try decode(packet, version: .v5) }
+        }
+    }
 }

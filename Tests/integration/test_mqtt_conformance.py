@@ -171,3 +171,95 @@ def test_message_sent_before_it_expired_is_resent_on_resume(broker, uid, qos):
             assert again.recv_type(R.PUBREL).pid == m.pid
             again.send(R.pubcomp(m.pid))
         again.disconnect(props={R.P_SESSION_EXPIRY: 0})
+
+
+# ------------------------------------------------------- retain and wills
+
+# [MQTT-3.1.2-14]: a will without Will Retain is published as a
+# non-retained message: live subscribers get it with RETAIN 0, later ones
+# get nothing retained.
+@pytest.mark.parametrize("version", [5, 4])
+def test_will_without_retain_is_not_retained(broker, uid, version):
+    topic = "conf/%s/will-nr%d" % (uid, version)
+    with raw(broker, version) as obs, raw(broker, version) as pub:
+        obs.connect("wo-%d-%s" % (version, uid))
+        obs.subscribe((topic, 1))
+        dying = raw(broker, version)
+        dying.connect("wd-%d-%s" % (version, uid),
+                      will=dict(topic=topic, payload=b"bye", qos=1))
+        dying.close()
+        m = obs.recv_publish()
+        assert (m.payload, m.retain) == (b"bye", False)
+        with raw(broker, version) as late:
+            late.connect("wl-%d-%s" % (version, uid))
+            late.subscribe((topic, 1))
+            pub.connect("wp-%d-%s" % (version, uid))
+            marker_first(late, pub, topic)
+
+
+# [MQTT-3.3.1-8] (3.1.1 [MQTT-3.3.1-12]): a PUBLISH without RETAIN neither
+# stores nor replaces nor removes the retained message.
+@pytest.mark.parametrize("version", [5, 4])
+def test_publish_without_retain_leaves_the_retained_message(broker, uid,
+                                                           version):
+    topic = "conf/%s/keep%d" % (uid, version)
+    with raw(broker, version) as pub:
+        pub.connect("kp-%d-%s" % (version, uid))
+        pub.publish_acked(topic, b"kept", qos=1, retain=True)
+        pub.publish_acked(topic, b"live", qos=1)
+        pub.publish_acked(topic, b"", qos=1)
+        with raw(broker, version) as late:
+            late.connect("kl-%d-%s" % (version, uid))
+            late.subscribe((topic, 1))
+            m = late.recv_publish()
+            assert (m.payload, m.retain) == (b"kept", True)
+            marker_first(late, pub, topic)
+        pub.publish_acked(topic, b"", qos=1, retain=True)
+
+
+# ------------------------------------------------------ delivery to subscribers
+
+# [MQTT-3.3.1-3]: the DUP flag of a PUBLISH the server sends says only
+# whether the server is retransmitting it, not how it arrived.
+@pytest.mark.parametrize("version", [5, 4])
+def test_incoming_dup_is_not_passed_on(broker, uid, version):
+    topic = "conf/%s/dup%d" % (uid, version)
+    with raw(broker, version) as sub, raw(broker, version) as pub:
+        sub.connect("ds-%d-%s" % (version, uid))
+        sub.subscribe((topic, 1))
+        pub.connect("dp-%d-%s" % (version, uid))
+        pid = pub.publish(topic, b"again", qos=1, dup=True)
+        assert pub.recv_type(R.PUBACK).pid == pid
+        m = sub.recv_publish()
+        assert (m.payload, m.dup) == (b"again", False)
+
+
+# [MQTT-3.3.4-2]..[MQTT-3.3.4-5]: overlapping subscriptions of one session.
+# The relay sends one copy at the highest QoS with every Subscription
+# Identifier; a server may instead send one copy per subscription, each
+# with its own identifier and QoS (mosquitto 2.0 does).
+def test_overlapping_subscriptions(broker, uid):
+    base = "conf/%s/ov" % uid
+    with raw(broker) as sub, raw(broker) as pub:
+        sub.connect("os-" + uid)
+        sub.subscribe((base + "/+", 0), props={R.P_SUBSCRIPTION_ID: 1})
+        sub.subscribe((base + "/#", 2), props={R.P_SUBSCRIPTION_ID: 2})
+        pub.connect("op-" + uid)
+        sub.subscribe((base + "-marker", 1))
+        pub.publish_acked(base + "/x", b"both", qos=2)
+        pub.publish_acked(base + "-marker", b"marker", qos=1)
+        copies = []
+        while True:
+            m = sub.recv_publish()
+            if m.payload == b"marker":
+                break
+            copies.append(m)
+        assert copies, "no copy of the message"
+        if len(copies) == 1:
+            m = copies[0]
+            assert m.qos == 2, m
+            assert sorted(m.props.get(R.P_SUBSCRIPTION_ID)) == [1, 2], m
+        else:
+            got = sorted((c.props.get(R.P_SUBSCRIPTION_ID), c.qos)
+                         for c in copies)
+            assert got == [([1], 0), ([2], 2)], got
