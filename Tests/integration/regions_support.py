@@ -8,9 +8,20 @@ import signal
 import subprocess
 import time
 
-from chat_support import HOST, Process, bin_path, free_port, start_redis
+from chat_support import HOST, ROOT, Process, bin_path, free_port, start_redis
 
 DEFAULT_STANDBYS = {"us-east": "eu-west", "eu-west": "us-east", "ap-south": "eu-west"}
+
+# rtt_ms="topology": each link's round trip and bandwidth as the shipped
+# topology.json has them (80-200 ms), the conditions the product is for.
+TOPOLOGY = "topology"
+
+
+def shipped_links():
+    """{frozenset({a, b}): (rttMs, bandwidthKbps)} of the shipped topology.json."""
+    with open(os.path.join(ROOT, "topology.json")) as f:
+        links = json.load(f)["links"]
+    return {frozenset(l["between"]): (l["rttMs"], l["bandwidthKbps"]) for l in links}
 
 
 class Region:
@@ -94,7 +105,7 @@ class Region:
 
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
-                 mirror="async", proxies=False, rtt_ms=0, extra_args=()):
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False):
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)
@@ -105,9 +116,11 @@ class Cluster:
         self.regions = {n: Region(self, n, standbys.get(n)) for n in names}
         self.proxies = {}
         self.links = []
+        shipped = shipped_links() if rtt_ms == TOPOLOGY else {}
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                link = {"between": [a, b], "rttMs": rtt_ms, "bandwidthKbps": 100000, "loss": 0, "proxies": []}
+                rtt, kbps = shipped.get(frozenset((a, b)), (0 if rtt_ms == TOPOLOGY else rtt_ms, 100000))
+                link = {"between": [a, b], "rttMs": rtt, "bandwidthKbps": kbps, "loss": 0, "proxies": []}
                 if proxies:
                     for to in (a, b):
                         p = {"to": to, "listen": "%s:%d" % (HOST, free_port()), "control": "%s:%d" % (HOST, free_port())}
@@ -116,6 +129,9 @@ class Cluster:
         self.topology_path = os.path.join(self.workdir, "topology.json")
         os.makedirs(os.path.join(self.workdir, "regions"), exist_ok=True)
         topology = {"regions": [], "links": self.links}
+        if automatic:
+            # Automatic failover by majority (decision 0018), at its default timings.
+            topology["failover"] = {"automatic": True, "unreachableAfterMs": 2000}
         for r in self.regions.values():
             entry = {"name": r.name, "settings": "regions/%s.json" % r.name,
                      "devices": "%s:%d" % (HOST, r.devices_port), "peers": "%s:%d" % (HOST, r.peers_port),

@@ -12,15 +12,18 @@ import pytest
 
 from chat_support import bin_path
 from drill_support import stop_restarted, write_run_dir
-from regions_support import Cluster
+from regions_support import TOPOLOGY, Cluster
 
 DRILL_TIMEOUT = 90
 
 
 @pytest.fixture
 def deployment(tmp_path, request):
-    mirror, proxies = getattr(request, "param", ("sync", False))
-    cluster = Cluster(tmp_path, mirror=mirror, proxies=proxies)
+    mirror, proxies, *rest = getattr(request, "param", ("sync", True))
+    automatic = bool(rest and rest[0])
+    # The shipped topology's link delays (80-200 ms) through the delay proxies.
+    cluster = Cluster(tmp_path, mirror=mirror, proxies=proxies, rtt_ms=TOPOLOGY if proxies else 0,
+                      automatic=automatic)
     run_dir = os.path.join(str(tmp_path), "run")
     write_run_dir(cluster, run_dir)
     yield cluster, run_dir
@@ -54,13 +57,14 @@ def assert_consistent(report):
     assert report["ackedBeforeKill"] > 0
 
 
-@pytest.mark.parametrize("deployment", [("sync", False)], indirect=True)
+@pytest.mark.parametrize("deployment", [("sync", True)], indirect=True)
 def test_sync_failover_drill_loses_nothing(deployment):
     cluster, run_dir = deployment
     report = drill(cluster, run_dir, "--region", "us-east", "--mode", "sync",
                    "--devices", "6", "--rate", "20", "--duration", "5")
     assert report["kind"] == "failover" and report["mode"] == "sync" and report["standby"] == "eu-west"
     assert report["rpoMessages"] == 0 and report["rpoMs"] == 0
+    assert report["lostAcknowledged"] == 0, report["notes"]
     assert_consistent(report)
     assert report["rtoMs"] is not None and 0 < report["rtoMs"] < 30000
     # The region was really killed, and the drill brought it back.
@@ -68,7 +72,7 @@ def test_sync_failover_drill_loses_nothing(deployment):
     assert any(k.startswith("failed back") for k in report["timeline"])
 
 
-@pytest.mark.parametrize("deployment", [("async", False)], indirect=True)
+@pytest.mark.parametrize("deployment", [("async", True)], indirect=True)
 def test_async_failover_drill_reports_consistently(deployment, tmp_path):
     cluster, run_dir = deployment
     # Could not run: the mode disagrees with the region's settings, or no run directory.
@@ -92,3 +96,53 @@ def test_partition_drill_cuts_and_heals_the_link(deployment):
     assert_consistent(report)
     assert any(k.startswith("link us-east<->eu-west cut") for k in report["timeline"])
     assert "link healed" in report["timeline"]
+
+
+def drill_lines(cluster, run_dir, *args):
+    """Runs a drill with --json; returns its JSON lines (one per run, then
+    the summary when repeated)."""
+    cmd = [bin_path("relayctl"), "drill", "failover", "--topology", cluster.topology_path,
+           "--key-dir", cluster.keys, "--run-dir", run_dir, "--json"] + list(args)
+    out = subprocess.run(cmd, timeout=DRILL_TIMEOUT * 4, capture_output=True, text=True)
+    assert out.returncode == 0, "drill failed:\n%s\n%s\n%s" % (out.stdout, out.stderr, cluster.logs())
+    return [json.loads(line) for line in out.stdout.strip().splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("deployment", [("sync", True, True)], indirect=True)
+def test_automatic_sync_failover_drills_lose_nothing(deployment):
+    """Issue 12 items 1-3: kill, no operator; the standby takes over when a
+    majority has not heard the region for 2 s, the region fails back by
+    itself once restarted; sync mode: no acknowledged send lost, repeated."""
+    cluster, run_dir = deployment
+    lines = drill_lines(cluster, run_dir, "--region", "us-east", "--mode", "sync", "--automatic",
+                        "--repeat", "2", "--devices", "6", "--rate", "20", "--duration", "3")
+    *reports, summary = lines
+    assert len(reports) == 2 and len(summary["runs"]) == 2
+    for report in reports:
+        assert report["automatic"] and report["kind"] == "failover", report
+        assert report["lostAcknowledged"] == 0 and report["rpoMessages"] == 0, report["notes"]
+        assert_consistent(report)
+        # Detected by the deployment: at least the 2 s without contact, well before the 30 s bound.
+        assert 2000 <= report["detectionMs"] < 15000, report["timeline"]
+        assert report["rtoMs"] is not None and report["rtoMs"] >= report["detectionMs"] - 1000
+        assert any(k.startswith("failed over automatically to eu-west") for k in report["timeline"])
+        assert any(k.startswith("failed back automatically") for k in report["timeline"])
+    assert summary["lostAcknowledged"] == 0 and summary["automatic"]
+    assert summary["rtoMs"]["min"] <= summary["rtoMs"]["median"] <= summary["rtoMs"]["max"]
+
+
+@pytest.mark.parametrize("deployment", [("sync", True, True)], indirect=True)
+def test_automatic_partition_drill_fences_the_cut_off_region(deployment):
+    """A cut off from both other regions: it loses its lease and refuses
+    writes, its standby takes over, and after the heal A fails back."""
+    cluster, run_dir = deployment
+    (report,) = drill_lines(cluster, run_dir, "--region", "us-east", "--partition", "--automatic",
+                            "--devices", "6", "--rate", "20", "--duration", "3")
+    assert report["kind"] == "partition" and report["automatic"], report
+    timeline = report["timeline"]
+    assert "us-east cut off from every region" in timeline
+    assert any(k.startswith("failed over automatically to eu-west") for k in timeline), timeline
+    assert "us-east fenced itself (no write lease)" in timeline, report["notes"]
+    assert any(k.startswith("failed back automatically") for k in timeline), timeline
+    assert report["lostAcknowledged"] == 0, report["notes"]
+    assert_consistent(report)

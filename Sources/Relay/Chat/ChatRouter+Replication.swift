@@ -70,6 +70,10 @@ extension ChatRouter {
     /// send stored already changes nothing: the sending region's own frame
     /// came first and was fanned out and answered then.
     func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, quietIfDuplicate: Bool = false, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
+        // Without the lease another region may be taking this home over: sequence nothing.
+        guard replicator.authority.isWritable else {
+            return loop.makeFailedFuture(ChatError("unavailable", "region \(replicator.local) is cut off from a majority of the regions; retry with the same client_message_id"))
+        }
         var floored = accept
         floored.epochFloor = replicator.map.term(of: home)
         let accept = floored

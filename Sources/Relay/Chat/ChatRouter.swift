@@ -178,6 +178,9 @@ final class ChatRouter: MQTTRouter {
             guard replicator.authority.isSettled else {
                 return (.serverUnavailable, "region \(replicator.local) is starting: it waits to hear another region first")
             }
+            guard replicator.authority.isWritable else {
+                return (.serverUnavailable, "region \(replicator.local) is cut off from a majority of the regions; retry shortly")
+            }
             guard replicator.map.servesHere(home) else {
                 return (.serverUnavailable, "region \(home) is not served right now (failing back); retry shortly")
             }
@@ -228,6 +231,18 @@ final class ChatRouter: MQTTRouter {
                 properties.reasonString = "region \(pump.home) is failing back; reconnect shortly"
                 pump.session.disconnect(reasonCode: .serverUnavailable, properties: properties)
             }
+        }
+    }
+
+    /// This region lost its write lease (cut off from a majority of the
+    /// regions, automatic failover): its devices are disconnected with
+    /// 0x88 Server unavailable so that they try again, and find the
+    /// standby once it has taken over.
+    func leaseLost() {
+        for pump in pumps.all {
+            var properties = MQTTProperties()
+            properties.reasonString = "region \(configuration.region) is cut off from a majority of the regions; reconnect shortly"
+            pump.session.disconnect(reasonCode: .serverUnavailable, properties: properties)
         }
     }
 

@@ -27,6 +27,10 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
                 <run-dir>/<region>/start and failed back, its devices come home, and the drill waits (bounded) \
                 for every acknowledged send. With --partition the link between the region and its standby is cut \
                 instead (through its delay proxies) for --duration seconds and healed; nothing is killed. \
+                With --automatic no failover or failback command is given: the deployment (its topology has \
+                "failover": {"automatic": true}) must notice the loss, promote the standby and fail back by itself; \
+                with --partition --automatic the region is cut off from every other region and must fence itself. \
+                --repeat N runs the drill N times and ends with a summary (RTO min/median/max, losses in all). \
                 The mirror mode is the region's setting ("mirror" in its settings file); --mode only checks it. \
                 Exit status 0 when the drill ran, whatever it found.
                 """
@@ -50,6 +54,12 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
         @Flag(help: "Cut the link between the region and its standby instead of killing the region.")
         var partition = false
 
+        @Flag(help: "Give no failover or failback command: the deployment must act by itself (automatic failover).")
+        var automatic = false
+
+        @Option(name: .customLong("repeat"), help: "Run the drill this many times, then print a summary.")
+        var repetitions: Int = 1
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -70,16 +80,26 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
             if devices < 2 { throw ValidationError("--devices must be at least 2") }
             if !(rate > 0) { throw ValidationError("--rate must be positive") }
             if !(duration > 0) { throw ValidationError("--duration must be positive") }
+            if !(1...100).contains(repetitions) { throw ValidationError("--repeat must be from 1 to 100") }
         }
 
         /// Runs the drill and prints the report.
         public func run() async throws {
             let options = FailoverDrill.Options(
-                region: region, mode: mode, devices: devices, rate: rate, duration: duration, partition: partition,
+                region: region, mode: mode, devices: devices, rate: rate, duration: duration, partition: partition, automatic: automatic,
                 topologyPath: topology, keyDir: keyDir, runDir: runDir,
                 progress: { line in FileHandle.standardError.write(Data(("drill: " + line + "\n").utf8)) })
-            let report = try await FailoverDrill(options: options).run()
-            StandardOutput.writeLine(json ? report.json : report.text)
+            var reports: [DrillReport] = []
+            for run in 1...repetitions {
+                if repetitions > 1 { options.progress?("run \(run) of \(repetitions)") }
+                let report = try await FailoverDrill(options: options).run()
+                StandardOutput.writeLine(json ? report.json : report.text)
+                reports.append(report)
+            }
+            if repetitions > 1 {
+                let summary = DrillSummary(reports)
+                StandardOutput.writeLine(json ? summary.json : "\n" + summary.text)
+            }
         }
     }
 }

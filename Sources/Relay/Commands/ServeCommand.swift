@@ -86,6 +86,7 @@ public struct ServeCommand: AsyncParsableCommand {
         if let regions {
             try await subscriber.subscribe(channel: RegionAuthority.channel)
             let address = try await regions.service.start()
+            regions.watcher?.start()
             StandardOutput.writeLine("relay serve \(settings.name) peers listening on \(address)")
         }
 
@@ -120,6 +121,7 @@ public struct ServeCommand: AsyncParsableCommand {
         sweeper.cancel()
         presence.cancel()
         await http?.close()
+        regions?.watcher?.stop()
         await server.shutdown()
         await regions?.service.shutdown()
         subscriber.close()

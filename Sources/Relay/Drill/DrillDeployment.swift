@@ -1,4 +1,5 @@
 import Foundation
+import MetricsScrape
 import NIOCore
 import NIOPosix
 import RelayIdentity
@@ -33,7 +34,7 @@ struct DrillDeployment: Sendable {
     let runDirectory: String
 
     /// Reads and checks everything a drill of `region` needs; the errors say what to fix.
-    static func load(region name: String, mode: MirrorMode?, partition: Bool,
+    static func load(region name: String, mode: MirrorMode?, partition: Bool, automatic: Bool = false,
                      topologyPath: String, keyDir: String, runDir: String) async throws -> DrillDeployment {
         let topology: Topology
         do {
@@ -72,10 +73,20 @@ struct DrillDeployment: Sendable {
         let runDirectory = URL(fileURLWithPath: runDir).appendingPathComponent(name).path
         let deployment = DrillDeployment(topologyPath: topologyPath, topology: topology, region: region, standby: standby,
                                          settingsPath: settingsPath, mirror: mirror, key: key, runDirectory: runDirectory)
+        if automatic && topology.watchConfiguration == nil {
+            throw RelayCtlError("""
+                the failover of \(topologyPath) is not automatic: add "failover": {"automatic": true} to it \
+                and restart the regions, or drop --automatic
+                """)
+        }
         if partition {
-            guard let link = topology.link(between: name, and: standby.name), !link.proxies.isEmpty,
-                  link.proxies.allSatisfy({ HostPort(argument: $0.control) != nil }) else {
-                throw RelayCtlError("the link \(name)<->\(standby.name) has no delay proxies with control addresses in \(topologyPath): a partition drill cuts the link through them")
+            // An automatic partition drill cuts the region off from every other region.
+            let cut = automatic ? topology.regions.map(\.name).filter { $0 != name } : [standby.name]
+            for other in cut {
+                guard let link = topology.link(between: name, and: other), !link.proxies.isEmpty,
+                      link.proxies.allSatisfy({ HostPort(argument: $0.control) != nil }) else {
+                    throw RelayCtlError("the link \(name)<->\(other) has no delay proxies with control addresses in \(topologyPath): a partition drill cuts the link through them")
+                }
             }
         } else {
             try deployment.checkRunDirectory()
@@ -163,14 +174,32 @@ struct DrillDeployment: Sendable {
         }
     }
 
-    /// Sends `command` (cut, heal) to both delay proxies between the region and its standby.
-    func link(_ command: LinkControlCommand) async throws {
-        guard let link = topology.link(between: region.name, and: standby.name) else { return }
-        for proxy in link.proxies {
-            guard let control = HostPort(argument: proxy.control) else { continue }
-            let reply = try await LinkControlClient.exchange(command.line, with: control)
-            if reply.hasPrefix("error") { throw RelayCtlError("\(proxy.control): \(reply)") }
+    /// Sends `command` (cut, heal) to both delay proxies between the region
+    /// and its standby, or, `isolating` it, of every link of the region.
+    func link(_ command: LinkControlCommand, isolating: Bool = false) async throws {
+        let others = isolating ? topology.regions.map(\.name).filter { $0 != region.name } : [standby.name]
+        for other in others {
+            guard let link = topology.link(between: region.name, and: other) else { continue }
+            for proxy in link.proxies {
+                guard let control = HostPort(argument: proxy.control) else { continue }
+                let reply = try await LinkControlClient.exchange(command.line, with: control)
+                if reply.hasPrefix("error") { throw RelayCtlError("\(proxy.control): \(reply)") }
+            }
         }
+    }
+
+    /// Waits (bounded) until the region's `/readyz` says it has no write
+    /// lease (automatic failover, cut off); false when it never does.
+    func fencedItself(timeout: Duration = .seconds(10)) async -> Bool {
+        guard let address = HostPort(argument: region.http) else { return false }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let body = try? await PlainHTTP.get("/readyz", host: address.host, port: address.port), body.contains("no write lease") {
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(100))  // polling another process's endpoint: no event to await
+        }
+        return false
     }
 
     /// Whether something accepts TCP connections on `address` (within a second).

@@ -5,6 +5,10 @@ import Foundation
 struct DrillReport: Sendable, Codable, Hashable {
     /// `failover` or `partition`.
     var kind: String
+    /// No failover or failback command: the deployment acted by itself.
+    var automatic: Bool
+    /// With `automatic`: from the kill (cut) until the standby served the region.
+    var detectionMs: Double?
     var region: String
     var standby: String
     /// The drilled region's mirror mode, from its settings file.
@@ -70,7 +74,11 @@ struct DrillReport: Sendable, Codable, Hashable {
     var text: String {
         func ms(_ value: Double) -> String { String(format: "%.0f ms", value) }
         let event = kind == "partition" ? "cut" : "kill"
-        var rows: [(String, String)] = [
+        var rows: [(String, String)] = []
+        if automatic {
+            rows.append(("detected", detectionMs.map { ms($0) + "  (\(event) -> \(standby) serves \(region), no operator)" } ?? "not detected"))
+        }
+        rows += [
             ("RTO", rtoMs.map { ms($0) + "  (\(event) -> first message composed after it by a \(region) device delivered)" } ?? "none: no message of \(region)'s devices composed after the \(event) arrived"),
             ("RPO", "\(rpoMessages) messages, \(ms(rpoMs))  (of \(ackedBeforeKill) acknowledged before the \(event))"),
             ("acknowledged, never delivered", "\(lostAcknowledged)"),
@@ -82,7 +90,7 @@ struct DrillReport: Sendable, Codable, Hashable {
         ]
         rows += timeline.sorted { $0.value < $1.value }.map { ("  t+ " + $0.key, ms($0.value)) }
         let width = rows.map(\.0.count).max() ?? 0
-        var lines = ["\(kind) drill of \(region) (standby \(standby), mirror \(mode)): \(devices) devices, \(rate) msg/s, \(durationSeconds) s"]
+        var lines = ["\(automatic ? "automatic " : "")\(kind) drill of \(region) (standby \(standby), mirror \(mode)): \(devices) devices, \(rate) msg/s, \(durationSeconds) s"]
         lines += rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
         lines += notes.map { "note: " + $0 }
         return lines.joined(separator: "\n")

@@ -19,6 +19,8 @@ struct FailoverDrill: Sendable {
         /// Seconds of traffic after the kill (cut).
         var duration: Double = 10
         var partition = false
+        /// No failover command: the deployment must notice by itself (and fail back).
+        var automatic = false
         var topologyPath = "topology.json"
         var keyDir = "keys"
         var runDir = "run"
@@ -41,6 +43,8 @@ struct FailoverDrill: Sendable {
         /// Traffic before the kill at the least (capped by the duration), so that
         /// acknowledged sends are in flight when the region dies.
         static let minimumWarmUp: Double = 2
+        /// Longest wait for an automatic failover (or failback) to show.
+        static let automatic = Duration.seconds(30)
     }
 
     let options: Options
@@ -51,7 +55,7 @@ struct FailoverDrill: Sendable {
         guard options.devices >= 2 else { throw RelayCtlError("--devices must be at least 2 (each talks to a device of another region)") }
         guard options.rate > 0, options.duration > 0 else { throw RelayCtlError("--rate and --duration must be positive") }
         let deployment = try await DrillDeployment.load(
-            region: options.region, mode: options.mode, partition: options.partition,
+            region: options.region, mode: options.mode, partition: options.partition, automatic: options.automatic,
             topologyPath: options.topologyPath, keyDir: options.keyDir, runDir: options.runDir)
         let clock = DrillClock()
         let ledger = DrillLedger()
@@ -96,13 +100,54 @@ struct FailoverDrill: Sendable {
 
         let region = deployment.region.name
         let killMs: Double
-        if options.partition {
+        var detectionMs: Double?
+        if options.partition && options.automatic {
+            killMs = clock.nowMs
+            try await deployment.link(.cut, isolating: true)
+            mark("\(region) cut off from every region")
+            let control = try RegionControl(topologyPath: options.topologyPath)
+            defer { control.close() }
+            let term = try await awaitServing(region, by: deployment.standby.name, control: control)
+            detectionMs = clock.nowMs - killMs
+            mark("failed over automatically to \(deployment.standby.name) (term \(term))")
+            if await deployment.fencedItself() {
+                mark("\(region) fenced itself (no write lease)")
+            } else {
+                notes.append("\(region) still took writes after its standby took over: it did not lose its lease")
+            }
+            try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
+            try await deployment.link(.heal, isolating: true)
+            mark("links healed")
+            let back = try await awaitServing(region, by: region, above: term, control: control, timeout: Bounds.automatic + Bounds.restart)
+            mark("failed back automatically (term \(back))")
+        } else if options.partition {
             killMs = clock.nowMs
             try await deployment.link(.cut)
             mark("link \(region)<->\(deployment.standby.name) cut")
             try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
             try await deployment.link(.heal)
             mark("link healed")
+        } else if options.automatic {
+            killMs = clock.nowMs
+            let pids = try deployment.killRegion()
+            mark("\(region) killed (SIGKILL \(pids.map(String.init).joined(separator: " ")))")
+            let control = try RegionControl(topologyPath: options.topologyPath)
+            defer { control.close() }
+            let term: UInt32
+            do {
+                term = try await awaitServing(region, by: deployment.standby.name, control: control)
+            } catch {
+                try? await deployment.restartRegion(timeout: Bounds.restart)
+                throw error
+            }
+            detectionMs = clock.nowMs - killMs
+            mark("failed over automatically to \(deployment.standby.name) (term \(term))")
+            try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
+            mark("restarting \(region)")
+            try await deployment.restartRegion(timeout: Bounds.restart)
+            mark("\(region) restarted")
+            let back = try await awaitServing(region, by: region, above: term, control: control, timeout: Bounds.automatic + Bounds.restart)
+            mark("failed back automatically (term \(back))")
         } else {
             killMs = clock.nowMs
             let pids = try deployment.killRegion()
@@ -164,7 +209,7 @@ struct FailoverDrill: Sendable {
             notes.append("lost: \(send.id) from device \(send.sender) (\(homes[send.sender] ?? "?")) to \(send.recipient) (\(homes[send.recipient] ?? "?")) in \(send.conversation), acknowledged at kill\(acked) ms after \(send.attempts) publish(es)")
         }
         return DrillReport(
-            kind: options.partition ? "partition" : "failover", region: region, standby: deployment.standby.name,
+            kind: options.partition ? "partition" : "failover", automatic: options.automatic, detectionMs: detectionMs, region: region, standby: deployment.standby.name,
             mode: deployment.mirror.rawValue, devices: devices.count, rate: options.rate, durationSeconds: options.duration,
             rtoMs: figures.rtoMs, rpoMessages: figures.rpoMessages, rpoMs: figures.rpoMs,
             ackedBeforeKill: figures.ackedBeforeKill, lostAcknowledged: figures.lostAcknowledged,
@@ -197,6 +242,24 @@ struct FailoverDrill: Sendable {
             }
         }
         return .timedOut
+    }
+
+    /// Waits (bounded) until the regions that answer agree that `region` is
+    /// served by `server` (not fenced) under a term above `term`; returns
+    /// that term. Polls the regions' Redis: another process's state, no
+    /// event to await.
+    private func awaitServing(_ region: String, by server: String, above term: UInt32 = 0, control: RegionControl,
+                              timeout: Duration = Bounds.automatic) async throws -> UInt32 {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let state = await control.mergedMap().map.state(of: region)
+            if state.servedBy == server && !state.fenced && state.term > term { return state.term }
+            guard ContinuousClock.now < deadline else {
+                let what = server == region ? "fail back" : "fail over to \(server)"
+                throw RelayCtlError("the deployment did not \(what) \(region) within \(timeout) by itself (now: served by \(state.servedBy), term \(state.term)\(state.fenced ? ", fenced" : "")); see the regions' logs")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     /// Fails back, retrying while the restarted region's Redis is not reachable yet.

@@ -10,6 +10,7 @@ import RelayCore
 final class ChatReplication: ReplicationDelegate {
     private let authority: RegionAuthority
     private let attached = NIOLockedValueBox<(router: ChatRouter, replicator: Replicator)?>(nil)
+    private let watcher = NIOLockedValueBox<RegionWatcher?>(nil)
     private let loop: any EventLoop
 
     init(authority: RegionAuthority, loop: any EventLoop) {
@@ -19,6 +20,19 @@ final class ChatReplication: ReplicationDelegate {
 
     func attach(router: ChatRouter, replicator: Replicator) {
         attached.withLockedValue { $0 = (router, replicator) }
+    }
+
+    /// Heartbeats go to `watcher` from now on (automatic failover).
+    func attach(watcher: RegionWatcher) {
+        self.watcher.withLockedValue { $0 = watcher }
+    }
+
+    func heartbeat(_ heartbeat: Relay_V1_Heartbeat, from origin: String) -> Bool {
+        guard let watcher = watcher.withLockedValue({ $0 }) else {
+            if !heartbeat.regions.isEmpty { learn(heartbeat.regions, from: origin) }
+            return true
+        }
+        return watcher.heard(heartbeat, from: origin)
     }
 
     func apply(_ frame: Relay_V1_Frame, from origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {

@@ -23,6 +23,8 @@ final class RegionAuthority: Sendable {
     private let map: NIOLockedValueBox<RegionMap>
     private let heardPeer: NIOLockedValueBox<Bool>
     private let handlers = NIOLockedValueBox<[ChangeHandler]>([])
+    /// With automatic failover, whether this region holds its write lease (``RegionWatcher``).
+    private let leaseHeld = NIOLockedValueBox<(@Sendable () -> Bool)?>(nil)
     private let redis: RedisClient
     private let logger: Logger
 
@@ -38,6 +40,25 @@ final class RegionAuthority: Sendable {
 
     /// Whether this region may accept device writes yet (it heard a peer).
     var isSettled: Bool { heardPeer.withLockedValue { $0 } }
+
+    /// Whether this region may accept device writes now: it has heard a
+    /// peer and, with automatic failover, holds its lease from a majority.
+    var isWritable: Bool {
+        guard isSettled else { return false }
+        return leaseHeld.withLockedValue { $0 }?() ?? true
+    }
+
+    /// From now on, writes also need `held()` to be true (automatic failover).
+    func requireLease(_ held: @escaping @Sendable () -> Bool) {
+        leaseHeld.withLockedValue { $0 = held }
+    }
+
+    /// A change this region decided itself (automatic failover or
+    /// failback): merged, persisted and told to the handlers like a
+    /// peer's; peers learn it from the next heartbeat or batch.
+    func decide(_ state: RegionMap.State, of region: String, on loop: any EventLoop) {
+        merge([region: state], persist: true, on: loop)
+    }
 
     /// `handler` runs after every change, with the regions that changed.
     func onChange(_ handler: @escaping ChangeHandler) {

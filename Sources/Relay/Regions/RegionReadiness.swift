@@ -1,8 +1,9 @@
 import NIOCore
 
 /// `/readyz` check "regions": not ready until the region heard a peer's view
-/// of region states (it takes no device before that), nor while it does not
-/// serve its own devices (failed over, or fenced during a failback).
+/// of region states (it takes no device before that), nor without its write
+/// lease (automatic failover: cut off from a majority), nor while it does
+/// not serve its own devices (failed over, or fenced during a failback).
 struct RegionReadiness: ReadinessCheck {
     let authority: RegionAuthority
     let local: String
@@ -12,6 +13,9 @@ struct RegionReadiness: ReadinessCheck {
     func check(on eventLoop: any EventLoop) -> EventLoopFuture<ReadinessResult> {
         guard authority.isSettled else {
             return eventLoop.makeSucceededFuture(.notReady("waiting to hear another region's view of who serves whom"))
+        }
+        guard authority.isWritable else {
+            return eventLoop.makeSucceededFuture(.notReady("no write lease: a majority of the regions does not answer (automatic failover)"))
         }
         let map = authority.current
         let state = map.state(of: local)

@@ -11,6 +11,8 @@ struct Regions: Sendable {
     let authority: RegionAuthority
     let service: ReplicationService
     let replicator: Replicator
+    /// Heartbeats and automatic failover, when the topology asks for them.
+    let watcher: RegionWatcher?
     private let delegate: ChatReplication
     private let loop: any EventLoop
 
@@ -48,14 +50,26 @@ struct Regions: Sendable {
             local: settings.name, authority: authority, directory: Directory(redis: redis), sink: service, mode: mirror,
             deviceEndpoints: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.devices) }),
             store: store, logger: logger)
-        logger.info("replicating", metadata: ["region": "\(settings.name)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)"])
-        return Regions(authority: authority, service: service, replicator: replicator, delegate: delegate, loop: loop)
+        let watcher = try topology.watchConfiguration.map { configuration in
+            try RegionWatcher(
+                local: settings.name, topology: topology, configuration: configuration, authority: authority,
+                outbox: try Outbox(redis: redis), credentials: credentials, loop: loop, logger: logger)
+        }
+        if let watcher { delegate.attach(watcher: watcher) }
+        logger.info("replicating", metadata: [
+            "region": "\(settings.name)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)",
+            "failover": "\(watcher == nil ? "by operator" : "automatic")",
+        ])
+        return Regions(authority: authority, service: service, replicator: replicator, watcher: watcher, delegate: delegate, loop: loop)
     }
 
     /// The router is built: frames may be applied, and region changes move devices.
     func attach(_ router: ChatRouter) {
         delegate.attach(router: router, replicator: replicator)
         authority.onChange { _, map in router.regionsChanged(map) }
+        watcher?.onLeaseChange { held in
+            if !held { router.leaseLost() }
+        }
     }
 
     /// `relayctl` changed the stored region states.

@@ -21,4 +21,17 @@ public protocol ReplicationDelegate: Sendable {
     /// Merges `peer`'s view of every region's authority (from a batch it
     /// shipped, or from its PUBACK to one of ours).
     func learn(_ states: [Relay_V1_RegionState], from peer: String)
+
+    /// A heartbeat from `origin` (automatic failover): merge its states,
+    /// record its contacts, and say whether this region grants `origin` its
+    /// write lease.
+    func heartbeat(_ heartbeat: Relay_V1_Heartbeat, from origin: String) -> Bool
+}
+
+extension ReplicationDelegate {
+    /// Without automatic failover: the states are learnt, the lease granted.
+    public func heartbeat(_ heartbeat: Relay_V1_Heartbeat, from origin: String) -> Bool {
+        if !heartbeat.regions.isEmpty { learn(heartbeat.regions, from: origin) }
+        return true
+    }
 }

@@ -9,7 +9,8 @@ import RelayStore
 import SwiftProtobuf
 
 /// The peer listener's meaning of MQTT: region R's shipper publishes
-/// batches on `repl/<R>` (QoS 1); nothing else is allowed.
+/// batches on `repl/<R>` (QoS 1) and its watcher heartbeats on `hb/<R>`
+/// (``HeartbeatTopic``, answered at once); nothing else is allowed.
 ///
 /// | PUBLISH | PUBACK |
 /// |---|---|
@@ -78,9 +79,14 @@ public final class ReplicationRouter: MQTTRouter {
     }
 
     public func acknowledgedPublish(_ message: MQTTMessage, from session: MQTTSession) -> MQTTRouterResult<MQTTPublishAcknowledgement> {
-        guard let origin = session.principal.attributes[PeerAuthenticator.regionAttribute],
-            ReplicationBatchCodec.origin(ofTopic: message.topic) == origin
-        else {
+        let origin = session.principal.attributes[PeerAuthenticator.regionAttribute]
+        if let heartbeatOrigin = HeartbeatTopic.origin(ofTopic: message.topic) {
+            guard let origin, heartbeatOrigin == origin else {
+                return .completed(acknowledgement(.notAuthorized, reason: "a region publishes only on hb/<its name>"))
+            }
+            return .completed(heartbeat(message, from: origin))
+        }
+        guard let origin, ReplicationBatchCodec.origin(ofTopic: message.topic) == origin else {
             return .completed(acknowledgement(.notAuthorized, reason: "a region publishes only on repl/<its name>"))
         }
         let batch: ReplicationBatchCodec.DecodedBatch
@@ -113,13 +119,32 @@ public final class ReplicationRouter: MQTTRouter {
 
     // MARK: - Applying
 
-    private func acknowledgement(_ code: ReasonCode, reason: String? = nil) -> MQTTPublishAcknowledgement {
+    private func acknowledgement(_ code: ReasonCode, reason: String? = nil, lease: Bool? = nil) -> MQTTPublishAcknowledgement {
         var properties = MQTTProperties()
         properties.reasonString = reason
         properties.userProperties = [
             UserProperty(name: ReplicationBatchCodec.regionsProperty, value: ReplicationBatchCodec.regionsValue(delegate.regionStates()))
         ]
+        if let lease {
+            properties.userProperties.append(UserProperty(name: HeartbeatTopic.leaseProperty, value: lease ? "1" : "0"))
+        }
         return MQTTPublishAcknowledgement(reasonCode: code, properties: properties)
+    }
+
+    /// A heartbeat (``HeartbeatTopic``): answered at once, with this
+    /// region's states and its lease grant.
+    private func heartbeat(_ message: MQTTMessage, from origin: String) -> MQTTPublishAcknowledgement {
+        let heartbeat: Relay_V1_Heartbeat
+        do {
+            heartbeat = try Relay_V1_Heartbeat(serializedBytes: Array(message.payload.readableBytesView))
+        } catch {
+            return acknowledgement(.payloadFormatInvalid, reason: "not a Heartbeat: \(error)")
+        }
+        guard heartbeat.origin.isEmpty || heartbeat.origin == origin else {
+            return acknowledgement(.payloadFormatInvalid, reason: "a heartbeat of \(heartbeat.origin) from \(origin)")
+        }
+        let granted = delegate.heartbeat(heartbeat, from: origin)
+        return acknowledgement(.success, lease: granted)
     }
 
     /// Runs `batch` after the batches of its origin queued before it.

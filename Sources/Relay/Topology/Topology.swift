@@ -1,4 +1,5 @@
 import Foundation
+import RelayCore
 
 /// The deployment's shape, `topology.json`: its regions and the links between
 /// them.
@@ -11,11 +12,15 @@ public struct Topology: Codable, Sendable, Equatable {
     public var regions: [Region]
     /// The inter-region links; every two regions need exactly one.
     public var links: [Link]
+    /// Automatic failover by majority (docs/replication.md); nil: regions
+    /// fail over only by `relayctl failover`.
+    public var failover: Failover?
 
     /// A topology of `regions` joined by `links`.
-    public init(regions: [Region], links: [Link]) {
+    public init(regions: [Region], links: [Link], failover: Failover? = nil) {
         self.regions = regions
         self.links = links
+        self.failover = failover
     }
 
     /// Decodes `topology.json`; fields that are missing decode as empty.
@@ -23,6 +28,39 @@ public struct Topology: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         regions = try c.decodeIfPresent([Region].self, forKey: .regions) ?? []
         links = try c.decodeIfPresent([Link].self, forKey: .links) ?? []
+        failover = try c.decodeIfPresent(Failover.self, forKey: .failover)
+    }
+
+    /// `"failover": {"automatic": true, "unreachableAfterMs": 2000}`: the
+    /// regions watch each other and a region's standby takes it over when a
+    /// majority has not heard from it for `unreachableAfterMs`.
+    public struct Failover: Codable, Sendable, Equatable {
+        /// Whether regions fail over (and back) without an operator.
+        public var automatic: Bool
+        /// How long without contact before a region counts as unreachable.
+        public var unreachableAfterMs: Double
+
+        /// Automatic failover after `unreachableAfterMs` (default 2 s).
+        public init(automatic: Bool = true, unreachableAfterMs: Double = 2000) {
+            self.automatic = automatic
+            self.unreachableAfterMs = unreachableAfterMs
+        }
+
+        /// Decodes the object; a missing field takes its default.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            automatic = try c.decodeIfPresent(Bool.self, forKey: .automatic) ?? true
+            unreachableAfterMs = try c.decodeIfPresent(Double.self, forKey: .unreachableAfterMs) ?? 2000
+        }
+    }
+
+    /// The watch's timings and the regions whose failback is manual, when
+    /// failover is automatic.
+    public var watchConfiguration: RegionWatch.Configuration? {
+        guard let failover, failover.automatic, failover.unreachableAfterMs.isFinite else { return nil }
+        let manual = Set(regions.filter { $0.failback == Region.manualFailback }.map(\.name))
+        let unreachableAfter = Int64(min(max(failover.unreachableAfterMs, 0), 3_600_000))
+        return RegionWatch.Configuration(unreachableAfter: unreachableAfter, manualFailback: manual)
     }
 
     /// Reads and decodes the file at `path`.
@@ -61,15 +99,21 @@ public struct Topology: Codable, Sendable, Equatable {
         public var http: String
         /// The region that takes over when this one fails over, or `nil`.
         public var standby: String?
+        /// With automatic failover: `"automatic"` (nil) or `"manual"`
+        /// (`relayctl failback` only) once the region is back.
+        public var failback: String?
+        /// The `failback` value that leaves the failback to the operator.
+        public static let manualFailback = "manual"
 
         /// A region with every field given.
-        public init(name: String, settings: String, devices: String, peers: String, http: String, standby: String?) {
+        public init(name: String, settings: String, devices: String, peers: String, http: String, standby: String?, failback: String? = nil) {
             self.name = name
             self.settings = settings
             self.devices = devices
             self.peers = peers
             self.http = http
             self.standby = standby
+            self.failback = failback
         }
 
         /// Decodes one region; missing strings decode as empty.
@@ -81,6 +125,7 @@ public struct Topology: Codable, Sendable, Equatable {
             peers = try c.decodeIfPresent(String.self, forKey: .peers) ?? ""
             http = try c.decodeIfPresent(String.self, forKey: .http) ?? ""
             standby = try c.decodeIfPresent(String.self, forKey: .standby)
+            failback = try c.decodeIfPresent(String.self, forKey: .failback)
         }
     }
 

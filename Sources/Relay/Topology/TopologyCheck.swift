@@ -9,6 +9,7 @@ public struct TopologyProblem: Sendable, Equatable, CustomStringConvertible {
         case badAddress, duplicatePort
         case missingLink, duplicateLink, badLink, badProxy
         case badSettings
+        case badFailover
     }
 
     /// The kind of mistake.
@@ -94,6 +95,9 @@ public enum TopologyCheck {
                     problems.append(.init(.unknownStandby, "\(label): standby \"\(standby)\" is not a region; use one of \(names.sorted().joined(separator: ", ")) or null"))
                 }
             }
+            if let failback = region.failback, failback != "automatic", failback != Topology.Region.manualFailback {
+                problems.append(.init(.badFailover, "\(label): failback \"\(failback)\" is neither \"automatic\" nor \"manual\""))
+            }
             if region.settings.isEmpty {
                 problems.append(.init(.missingField, "\(label): has no \"settings\"; point it at regions/\(region.name).json"))
             } else {
@@ -141,6 +145,19 @@ public enum TopologyCheck {
         for (i, a) in regionNames.enumerated() {
             for b in regionNames[(i + 1)...] where a != b && !linked.contains([a, b]) {
                 problems.append(.init(.missingLink, "no link between \(a) and \(b); add {\"between\": [\"\(a)\", \"\(b)\"], \"rttMs\": ..., \"bandwidthKbps\": ..., \"loss\": ..., \"proxies\": [...]} to \"links\""))
+            }
+        }
+
+        if let failover = topology.failover, failover.automatic {
+            if topology.regions.count < 3 {
+                problems.append(.init(.badFailover, "failover: automatic failover needs a majority without the failed region, so at least 3 regions; set \"automatic\": false or add a region"))
+            }
+            if !(failover.unreachableAfterMs >= 100 && failover.unreachableAfterMs <= 3_600_000) {
+                problems.append(.init(.badFailover, "failover: unreachableAfterMs \(failover.unreachableAfterMs) must be from 100 to 3600000 (default 2000)"))
+            }
+            let slowest = topology.links.map(\.rttMs).max() ?? 0
+            if slowest / 2 >= failover.unreachableAfterMs * 5 / 16 {
+                problems.append(.init(.badFailover, "failover: unreachableAfterMs \(failover.unreachableAfterMs) is too short for a link of \(slowest) ms round trip (the one-way delay must stay under 5/16 of it); raise it"))
             }
         }
 
