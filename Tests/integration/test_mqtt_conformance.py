@@ -263,3 +263,18 @@ def test_overlapping_subscriptions(broker, uid):
             got = sorted((c.props.get(R.P_SUBSCRIPTION_ID), c.qos)
                          for c in copies)
             assert got == [([1], 0), ([2], 2)], got
+
+
+# ------------------------------------------------------------ client identifiers
+
+# 3.1.1 [MQTT-3.1.3-9], 5.0 [MQTT-3.1.3-8]: a client identifier the server
+# rejects (the relay takes up to 256 bytes) gets return code 2 / 0x85, then
+# the connection closes.  mosquitto 2.0.11 accepts such identifiers.
+@pytest.mark.relay_only
+@pytest.mark.parametrize("version", [5, 4])
+def test_overlong_client_identifier_is_rejected(broker, version):
+    with raw(broker, version) as c:
+        ack = c.connect("x" * 257, expect=None)
+        assert ack.reason == (0x85 if version == 5 else 0x02), ack
+        assert not ack.session_present
+        assert c.wait_closed(5) == []

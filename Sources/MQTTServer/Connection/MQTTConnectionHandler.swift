@@ -205,6 +205,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             switch error.kind {
             case .unsupportedProtocolVersion:
                 answer = .v311
+            case .clientIdentifierNotValid:
+                // A client identifier longer than the server takes: 3.1 and
+                // 3.1.1 name return code 2 for it (MQTT 3.1.1 [MQTT-3.1.3-9]).
+                answer = Self.claimsVersion5(frame) ? .v5 : .v311
             case .protocolError where frame.packetType != .connect:
                 break  // Any packet before CONNECT: close without answer (§3.1.4-1).
             default:
