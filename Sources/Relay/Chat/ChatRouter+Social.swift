@@ -29,10 +29,14 @@ extension ChatRouter {
         guard let replicator else {
             return localReceipt(receipt, seq: seq, conversation: conversation, user: user, on: loop)
         }
-        // Read markers live where the conversation is sequenced.
+        // Read markers live where the conversation is sequenced. In sync mode the PUBACK
+        // waits until the regions the receipt's frames went to have them.
         return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
             guard let home, let serving = replicator.map.servingRegion(of: home), serving != replicator.local else {
-                return self.localReceipt(receipt, seq: seq, conversation: conversation, user: user, on: loop)
+                return self.localReceipt(receipt, seq: seq, conversation: conversation, user: user, on: loop).flatMap { ack in
+                    guard ack.reasonCode == .success else { return loop.makeSucceededFuture(ack) }
+                    return replicator.barrierIfSync(on: loop).map { ack }
+                }
             }
             // This region's copy of the members answers for the home where it knows them;
             // where it has none yet, the home decides.
@@ -45,7 +49,9 @@ extension ChatRouter {
                 forwarded.user = user
                 forwarded.device = device
                 forwarded.receipt = receipt
-                return replicator.ship([serving: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in .accepted }
+                return replicator.ship([serving: [replicator.frame { $0.receipt = forwarded }]], on: loop).flatMap { _ in
+                    replicator.barrierIfSync(on: loop).map { .accepted }
+                }
             }
         }.flatMapError { error in
             loop.makeSucceededFuture(ChatError(redis: error).acknowledgement)
@@ -53,11 +59,11 @@ extension ChatRouter {
     }
 
     private func localReceipt(_ receipt: Relay_V1_Receipt, seq: Seq, conversation: String, user: String, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
-        store.markRead(conversation: conversation, user: user, seq: seq, on: loop).map { advanced -> MQTTPublishAcknowledgement in
-            if advanced {
-                self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: seq.value, on: loop)
-            }
-            return .accepted
+        store.markRead(conversation: conversation, user: user, seq: seq, on: loop).flatMap { advanced -> EventLoopFuture<MQTTPublishAcknowledgement> in
+            guard advanced else { return loop.makeSucceededFuture(.accepted) }
+            // The READ statuses are queued (frames appended) before the PUBACK: a sync barrier after it covers them.
+            return self.announceRead(conversation: conversation, reader: user, epoch: receipt.epoch, seq: seq.value, on: loop)
+                .map { .accepted }.recover { _ in .accepted }
         }.flatMapError { error in
             loop.makeSucceededFuture(ChatError(redis: error).acknowledgement)
         }

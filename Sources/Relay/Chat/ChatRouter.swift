@@ -540,7 +540,7 @@ final class ChatRouter: MQTTRouter {
             return
         }
         let home = session.principal.attributes[DeviceAttribute.home] ?? configuration.region
-        let result: EventLoopFuture<Relay_V1_Response>
+        var result: EventLoopFuture<Relay_V1_Response>
         switch (method, request.body) {
         case ("group.create", .groupCreate(let create)):
             result = createGroup(create, user: user, home: home, on: loop)
@@ -587,10 +587,20 @@ final class ChatRouter: MQTTRouter {
         default:
             result = loop.makeFailedFuture(ChatError("not_found", "no method \(method) taking this request"))
         }
+        if let replicator, Self.syncedRequests.contains(method) {
+            // Sync mode: the answer waits until the change's frames reached the regions they went to.
+            result = result.flatMap { response in replicator.barrierIfSync(on: loop).map { response } }
+        }
         result.whenComplete { outcome in
             self.answer(outcome.mapError { ChatError(redis: $0) }, to: message, requestID: request.requestID, device: device, session: session)
         }
     }
+
+    /// Requests whose answer, in sync mode, waits for ``Replicator/barrierIfSync(on:)``.
+    static let syncedRequests: Set<String> = [
+        "group.create", "group.add", "group.remove", "group.leave", "group.admins", "conversation.settings",
+        "privacy.set", "devices.remove", "devices.link",
+    ]
 
     private func createGroup(_ create: Relay_V1_GroupCreate, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let id = GroupIDGenerator().next().rawValue

@@ -51,4 +51,8 @@ final class ChatReplication: ReplicationDelegate {
     }
 }
 
-extension ReplicationService: FrameSink {}
+extension ReplicationService: FrameSink {
+    func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
+        outbox.status(peer: peer, on: loop).map(\.appended)
+    }
+}

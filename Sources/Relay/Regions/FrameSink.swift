@@ -9,4 +9,6 @@ protocol FrameSink: Sendable {
     /// Completes once `peer` acknowledged every frame up to `id`; fails
     /// after `timeout`.
     func waitUntilAcknowledged(peer: String, id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void>
+    /// The id of the last frame appended for `peer` (0 before the first).
+    func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64>
 }

@@ -78,6 +78,26 @@ final class Replicator: Sendable {
         return EventLoopFuture.andAllSucceed(waits, on: loop)
     }
 
+    /// In sync mode, waits until every region serving itself acknowledged
+    /// every frame appended for it so far: a barrier after a write whose
+    /// frames may go to several regions (a receipt's READ statuses, a group
+    /// change's state and events), so that its acknowledgement means it
+    /// survives the loss of this region. Regions failed over or fenced are
+    /// not waited for (their frames wait for their failback), nor is anyone
+    /// while this region does not serve itself.
+    func barrierIfSync(on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let map = self.map
+        guard mode == .sync, map.servesHere(local) else { return loop.makeSucceededVoidFuture() }
+        let waits = map.peers.filter { map.servingRegion(of: $0) == $0 }.map { peer in
+            sink.lastAppended(peer: peer, on: loop).flatMap { id in
+                id == 0 ? loop.makeSucceededVoidFuture() : self.sink.waitUntilAcknowledged(peer: peer, id: id, timeout: self.syncTimeout, on: loop)
+            }
+        }
+        return EventLoopFuture.andAllSucceed(waits, on: loop).flatMapErrorThrowing { error in
+            throw ChatError("unavailable", "the other regions have not confirmed the change (\(error)); retry")
+        }
+    }
+
     // MARK: - Homes
 
     /// Records that `user` lives in `home` (from its token) and tells the

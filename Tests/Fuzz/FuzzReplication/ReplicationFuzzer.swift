@@ -53,6 +53,10 @@ final class CountingSink: FrameSink {
     func waitUntilAcknowledged(peer: String, id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
         loop.makeSucceededVoidFuture()
     }
+
+    func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
+        loop.makeSucceededFuture(next.withLockedValue { $0 })
+    }
 }
 
 /// One us-east node: its chat router with a replicator, and the peer

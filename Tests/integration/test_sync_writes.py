@@ -1,0 +1,88 @@
+"""Sync mode means zero acknowledged loss for every kind of write (issue 12,
+item 1), on the shipped topology's link delays: a receipt's PUBACK and a
+group change's answer come only once the regions its frames go to have
+them, so a region killed (relay and Redis, SIGKILL) right after the
+acknowledgement loses nothing of it. Without the wait, the frames would
+still sit in the killed region's outbox (200 ms round trip to ap-south)."""
+
+import pytest
+
+from chat_support import Device, direct, unique_names
+from regions_support import TOPOLOGY, Cluster
+
+
+@pytest.fixture
+def sync_cluster(tmp_path):
+    c = Cluster(tmp_path, mirror="sync", proxies=True, rtt_ms=TOPOLOGY)
+    yield c
+    c.stop()
+
+
+def names_sorted(n, first, second):
+    """Two user names where `first` sorts first (it homes their 1:1)."""
+    a, b = n(first), n(second)
+    if a > b:
+        a, b = b, a
+    return a, b
+
+
+def test_a_receipt_acknowledged_survives_the_loss_of_the_readers_region(sync_cluster):
+    cluster = sync_cluster
+    n = unique_names()
+    # x (ap-south) sorts first: the conversation is sequenced in ap-south.
+    x_user, y_user = names_sorted(n, "a", "z")
+    ap, us = cluster["ap-south"], cluster["us-east"]
+    x = Device(ap, x_user, x_user + "-d")
+    y = Device(us, y_user, y_user + "-d")
+    pb = x.pb
+    conv = direct(x_user, y_user)
+    x.send(conv, "read me")
+    (got,) = y.messages(1, timeout=30)
+    receipt = pb.Receipt(epoch=got.epoch, read_up_to_seq=got.seq).SerializeToString()
+    # y reads it from us-east: forwarded to ap-south, and the PUBACK waits for
+    # ap-south. With the link cut it cannot come: the receipt is refused (retry).
+    cluster.link("cut", "us-east", "ap-south")
+    info = y.client.publish("r/" + conv, receipt, qos=1)
+    y.wait_ack(info.mid, timeout=30)
+    assert getattr(y, "puback_codes", {}).get(info.mid, 0) >= 0x80
+    cluster.link("heal", "us-east", "ap-south")
+    info = y.client.publish("r/" + conv, receipt, qos=1)
+    y.wait_ack(info.mid, timeout=30)
+    assert getattr(y, "puback_codes", {}).get(info.mid, 0) == 0
+    us.kill()
+    (read,) = x.statuses(1, kind=pb.Status.READ, timeout=30)
+    assert (read.conversation, read.seq, read.user) == (conv, got.seq, y_user)
+    x.close()
+
+
+def test_a_group_change_answered_survives_the_loss_of_its_home(sync_cluster):
+    cluster = sync_cluster
+    n = unique_names()
+    creator, member = n("creator"), n("member")
+    us, ap = cluster["us-east"], cluster["ap-south"]
+    c = Device(us, creator, creator + "-d")
+    m = Device(ap, member, member + "-d")
+    pb = c.pb
+    # The directory must know the member's home before the group names it.
+    c.send(direct(creator, member), "hello")
+    m.messages(1, timeout=30)
+    first = c.request("group.create", group_create=pb.GroupCreate(members=[member]), timeout=30)
+    assert first.HasField("group") and not first.error.code, first
+    # With ap-south cut off, the answer cannot confirm a change: an error to retry on.
+    cluster.link("cut", "us-east", "ap-south")
+    resp = c.request("group.admins", group_admins=pb.GroupMembers(conversation=first.group.conversation, users=[member]), timeout=30)
+    assert resp.error.code == "unavailable", resp
+    cluster.link("heal", "us-east", "ap-south")
+    resp = c.request("group.create", group_create=pb.GroupCreate(members=[member]), timeout=30)
+    assert resp.HasField("group") and not resp.error.code, resp
+    group = resp.group.conversation
+    # Answered: ap-south has the group's state and its member's event, whatever happens to us-east now.
+    us.kill()
+    while True:
+        topic, payload, _ = m.next(30, suffix="/e")  # bounded: fails after 30 s
+        event = pb.Event()
+        event.ParseFromString(payload)
+        if event.HasField("membership") and event.membership.conversation == group:
+            assert event.membership.change == pb.MembershipEvent.CREATED
+            break
+    m.close()
