@@ -385,4 +385,61 @@ extension ConnectionStateMachineTests {
             #expect(ack.properties.authenticationMethod == nil)
         }
     }
+
+    // MARK: More flows
+
+    /// [MQTT-4.4.0-2]: a PUBACK of 0x80 or above ends the flow; the message
+    /// is not sent again, not even on resumption.
+    @Test func failingPubackCompletesTheMessage() {
+        var (machine, out) = connected(v5(clean: false))
+        out.removeAll()
+        machine.deliver(delivery("t", qos: .atLeastOnce), now: now, output: &out)
+        guard case .publish(let p) = out.first, let id = p.packetIdentifier else {
+            Issue.record("not sent: \(out)")
+            return
+        }
+        out.removeAll()
+        _ = machine.packetReceived(.puback(AckPacket(packetIdentifier: id, reasonCode: .unspecifiedError)), now: now, output: &out)
+        #expect(out.isEmpty)
+        guard case .connected(let c) = machine.state else { return }
+        #expect(c.session.inflightCount == 0)
+        let (_, again) = connected(v5(clean: false), resumed: c.session)
+        #expect(again.count == 1, "only the CONNACK: nothing to resend")
+    }
+
+    /// [MQTT-3.5.2-2], [MQTT-3.5.2-3]: a PUBREC's Reason String and User
+    /// Properties are left out when they would exceed the client's maximum.
+    @Test func pubrecPropertiesAreDroppedBeyondTheClientsMaximum() {
+        var limits = MQTTProperties()
+        limits.maximumPacketSize = 40
+        var (machine, out) = connected(v5(properties: limits))
+        out.removeAll()
+        var properties = MQTTProperties()
+        properties.reasonString = String(repeating: "r", count: 64)
+        _ = machine.packetReceived(qos(.exactlyOnce, id: 3), now: now, output: &out)
+        machine.publishRouted(packetIdentifier: 3, reasonCode: .notAuthorized, properties: properties, output: &out)
+        #expect(out == [.pubrec(AckPacket(packetIdentifier: 3, reasonCode: .notAuthorized))])
+    }
+
+    /// [MQTT-3.10.4-3]: an UNSUBSCRIBE leaves the messages already in flight
+    /// to complete.
+    @Test func unsubscribeLeavesMessagesInFlight() {
+        var (machine, out) = connected(v5())
+        out.removeAll()
+        machine.deliver(delivery("t", qos: .exactlyOnce), now: now, output: &out)
+        guard case .publish(let p) = out.first, let id = p.packetIdentifier else {
+            Issue.record("not sent: \(out)")
+            return
+        }
+        guard case .unsubscribe = machine.packetReceived(.unsubscribe(UnsubscribePacket(packetIdentifier: 9, topicFilters: ["t"])), now: now, output: &out) else {
+            Issue.record("expected the router to be asked")
+            return
+        }
+        out.removeAll()
+        _ = machine.packetReceived(.pubrec(AckPacket(packetIdentifier: id)), now: now, output: &out)
+        #expect(out == [.pubrel(AckPacket(packetIdentifier: id))], "the flow goes on")
+        _ = machine.packetReceived(.pubcomp(AckPacket(packetIdentifier: id)), now: now, output: &out)
+        guard case .connected(let c) = machine.state else { return }
+        #expect(c.session.inflightCount == 0)
+    }
 }

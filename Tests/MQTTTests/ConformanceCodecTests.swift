@@ -55,4 +55,30 @@ struct ConformanceCodecTests {
             #expect(throws: MQTTError.self, "\(pair)") { try decode(packet, version: .v5) }
         }
     }
+
+    /// [MQTT-3.1.3-11], [MQTT-3.1.3-12], [MQTT-3.3.2-13], [MQTT-3.10.3-1]
+    /// (3.1.1 [MQTT-3.1.3-10], [MQTT-3.1.3-11], [MQTT-3.10.3-1]): the Will
+    /// Topic, User Name, Response Topic, Reason String and UNSUBSCRIBE
+    /// filters are UTF-8 strings; ill-formed UTF-8 in any is malformed.
+    @Test func everyStringFieldIsCheckedAsUTF8() {
+        let bad = "00 02 C0 80"  // an overlong NUL
+        let cases: [(String, ProtocolVersion, String)] = [
+            ("will topic", .v311, connect(level: 4, flags: 0x06, payload: "00 01 61 \(bad) 00 00")),
+            ("will topic", .v5, connect(level: 5, flags: 0x06, payload: "00 01 61 00 \(bad) 00 00")),
+            ("user name", .v311, connect(level: 4, flags: 0x82, payload: "00 01 61 \(bad)")),
+            ("user name", .v5, connect(level: 5, flags: 0x82, payload: "00 01 61 \(bad)")),
+            ("response topic", .v5, packet(0x30, "00 01 74 05 08 \(bad)")),
+            ("reason string", .v5, packet(0x40, "00 01 00 05 1F \(bad)")),
+            ("unsubscribe filter", .v311, packet(0xA2, "00 01 \(bad)")),
+            ("unsubscribe filter", .v5, packet(0xA2, "00 01 00 \(bad)")),
+        ]
+        for (field, version, hex) in cases {
+            do {
+                _ = try decode(hex, version: version)
+                Issue.record("\(field) (\(version)): accepted")
+            } catch {
+                #expect(error.kind == .malformedPacket, "\(field) (\(version))")
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import rawmqtt as R
+from test_tls_ws import RawWS
 
 
 def raw(b, version=5, **kw):
@@ -278,3 +279,129 @@ def test_overlong_client_identifier_is_rejected(broker, version):
         assert ack.reason == (0x85 if version == 5 else 0x02), ack
         assert not ack.session_present
         assert c.wait_closed(5) == []
+
+
+# ---------------------------------------------------------- shared subscriptions
+
+# [MQTT-4.8.2-3]: the member gets the message at the QoS granted to it.
+def test_shared_subscription_respects_the_granted_qos(broker, uid):
+    topic = "conf/%s/shq" % uid
+    with raw(broker) as member, raw(broker) as pub:
+        member.connect("sm-" + uid)
+        assert member.subscribe(("$share/g%s/%s" % (uid, topic), 0)).codes \
+            == [0]
+        pub.connect("sp-" + uid)
+        pub.publish_acked(topic, b"down", qos=2)
+        m = member.recv_publish()
+        assert (m.payload, m.qos) == (b"down", 0)
+
+
+# [MQTT-4.8.2-6]: a member that refuses a message (PUBACK 0x80) does not
+# make the server send it to another member.
+def test_shared_message_refused_by_a_member_goes_to_no_other(broker, uid):
+    topic = "conf/%s/shr" % uid
+    share = "$share/r%s/%s" % (uid, topic)
+    with raw(broker) as a, raw(broker) as b, raw(broker) as pub:
+        for c, name in ((a, "a"), (b, "b")):
+            c.connect("sh%s-%s" % (name, uid))
+            assert c.subscribe((share, 1)).codes == [1]
+        pub.connect("shp-" + uid)
+        pub.publish_acked(topic, b"refused", qos=1)
+        # Whoever gets it refuses it; then two more messages, one per member
+        # or both to one, and "refused" must not come again.
+        for marker in (b"m1", b"m2"):
+            pub.publish_acked(topic, marker, qos=1)
+        seen = []
+        deadline = time.monotonic() + 10
+        while len([p for p in seen if p != b"refused"]) < 2:
+            assert time.monotonic() < deadline, seen
+            for c in (a, b):
+                p = c.try_recv(0.05)
+                if p is None or p.type != R.PUBLISH:
+                    continue
+                if p.payload == b"refused":
+                    c.send(R.puback(p.pid, reason=0x80))
+                else:
+                    c.ack(p)
+                seen.append(p.payload)
+        assert seen.count(b"refused") == 1, seen
+        assert sorted(x for x in seen if x != b"refused") == [b"m1", b"m2"]
+
+
+# --------------------------------------------------------------- authorization
+
+# 3.1.1 [MQTT-3.3.5-2]: a PUBLISH the server does not authorize (a client's
+# $SYS topic) is acknowledged as usual, or the connection closed; the relay
+# acknowledges it and drops it.
+def test_v311_unauthorized_publish_is_acknowledged_and_dropped(broker, uid):
+    sys_topic = "$SYS/conf/" + uid
+    with raw(broker, 4) as sub, raw(broker, 4) as pub:
+        sub.connect("us-" + uid)
+        sub.subscribe([(sys_topic, 1), ("conf/%s/auth" % uid, 1)])
+        pub.connect("up-" + uid)
+        ack = pub.publish_acked(sys_topic, b"not allowed", qos=1)
+        assert ack.type == R.PUBACK
+        assert pub.is_open()
+        marker_first(sub, pub, "conf/%s/auth" % uid)
+
+
+# ------------------------------------------------------------------ WebSocket
+
+# [MQTT-6.0.0-1]: MQTT goes in binary frames; a text frame closes the
+# connection (the relay sends a close frame with 1003 first).  mosquitto
+# 2.0.11 answers a PINGREQ sent in a text frame.
+@pytest.mark.relay_only
+def test_websocket_text_frame_closes(make_broker, uid):
+    b = make_broker(ws=True)
+    ws = RawWS(b.host, b.ws_port)
+    try:
+        ws.send_frame(R.connect("wst-" + uid, 4), opcode=2)
+        assert ws.recv_packet(4).type == R.CONNACK
+        ws.send_frame(R.pingreq(), opcode=1)
+        deadline = time.monotonic() + 5
+        frames = []
+        try:
+            while True:
+                b0, b1 = ws._read(2, deadline)
+                data = ws._read(b1 & 0x7F, deadline)
+                frames.append((b0 & 0x0F, data))
+        except (R.Closed, OSError):
+            pass
+        opcodes = [op for op, _ in frames]
+        assert 2 not in opcodes, "no MQTT answer (PINGRESP) to a text frame"
+        assert opcodes and opcodes[-1] == 8, frames
+        assert int.from_bytes(frames[-1][1][:2], "big") == 1003, frames
+    finally:
+        ws.close()
+
+
+# [MQTT-4.8.2-4], [MQTT-4.8.2-5]: a message in flight to a member whose
+# connection broke stays with that member: it is completed when the member
+# reconnects, and never handed to another member.
+def test_shared_message_in_flight_stays_with_its_member(broker, uid):
+    topic = "conf/%s/shk" % uid
+    share = "$share/k%s/%s" % (uid, topic)
+    marker = "conf/%s/shk-marker" % uid
+    cid = "shk-a-" + uid
+    keep = {R.P_SESSION_EXPIRY: 60}
+    a = raw(broker)
+    a.connect(cid, props=keep)
+    assert a.subscribe((share, 2)).codes == [2]
+    with raw(broker) as b, raw(broker) as pub:
+        pub.connect("shk-p-" + uid)
+        pub.publish_acked(topic, b"in flight", qos=2)
+        first = a.recv_publish(auto_ack=False)
+        assert first.payload == b"in flight"
+        a.close()  # no PUBREC: the QoS 2 message is in flight
+        b.connect("shk-b-" + uid)
+        assert b.subscribe([(share, 2), (marker, 1)]).codes == [2, 1]
+        marker_first(b, pub, marker)
+        with raw(broker) as again:
+            assert again.connect(cid, clean=False, props=keep).session_present
+            m = again.recv_type(R.PUBLISH)
+            assert (m.payload, m.pid, m.dup) == (b"in flight", first.pid, True)
+            again.send(R.pubrec(m.pid))
+            assert again.recv_type(R.PUBREL).pid == m.pid
+            again.send(R.pubcomp(m.pid))
+            again.disconnect(props={R.P_SESSION_EXPIRY: 0})
+        marker_first(b, pub, marker)
