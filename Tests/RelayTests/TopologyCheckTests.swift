@@ -45,6 +45,40 @@ private struct Fixture {
         #expect(topology?.links.count == 3)
     }
 
+    @Test func automaticFailoverNeedsThreeRegionsSaneTimingsAndKnownFailbacks() throws {
+        var fixture = Fixture()
+        fixture.topology.failover = .init(automatic: true, unreachableAfterMs: 2000)
+        #expect(fixture.kinds() == [.badFailover])
+        #expect(fixture.problems()[0].message.contains("at least 3 regions"))
+        fixture.topology.failover = .init(automatic: false, unreachableAfterMs: 2000)
+        #expect(fixture.problems() == [])
+        // Three regions: valid; then too short for an 80 ms link, a bad value, an unknown failback.
+        fixture.topology.regions.append(.init(name: "c", settings: "regions/c.json", devices: "127.0.0.1:1003", peers: "127.0.0.1:2003", http: "127.0.0.1:3003", standby: "a", failback: "manual"))
+        fixture.files["regions/c.json"] = #"{"name": "c", "mqtt": "127.0.0.1:1003", "redis": "127.0.0.1:6003"}"#
+        for pair in [["a", "c"], ["b", "c"]] {
+            fixture.topology.links.append(.init(between: pair, rttMs: 80, bandwidthKbps: 1000, loss: 0, proxies: [
+                .init(to: pair[0], listen: "127.0.0.1:\(4100 + fixture.topology.links.count * 2)", control: "127.0.0.1:\(5100 + fixture.topology.links.count * 2)"),
+                .init(to: pair[1], listen: "127.0.0.1:\(4101 + fixture.topology.links.count * 2)", control: "127.0.0.1:\(5101 + fixture.topology.links.count * 2)"),
+            ]))
+        }
+        fixture.topology.failover = .init(automatic: true, unreachableAfterMs: 2000)
+        #expect(fixture.problems() == [])
+        let configuration = try #require(fixture.topology.watchConfiguration)
+        #expect(configuration.unreachableAfter == 2000 && configuration.manualFailback == ["c"])
+        fixture.topology.failover = .init(automatic: true, unreachableAfterMs: 120)
+        #expect(fixture.kinds() == [.badFailover])
+        #expect(fixture.problems()[0].message.contains("too short for a link of 80.0 ms"))
+        fixture.topology.failover = .init(automatic: true, unreachableAfterMs: 50)
+        #expect(fixture.kinds() == [.badFailover, .badFailover])
+        fixture.topology.failover = .init(automatic: true, unreachableAfterMs: 2000)
+        fixture.topology.regions[2].failback = "sometimes"
+        #expect(fixture.kinds() == [.badFailover])
+        // Decoding: an empty object is automatic at 2 s; no object, no watch.
+        let decoded = try JSONDecoder().decode(Topology.self, from: Data(#"{"regions": [], "links": [], "failover": {}}"#.utf8))
+        #expect(decoded.failover == .init(automatic: true, unreachableAfterMs: 2000))
+        #expect(try JSONDecoder().decode(Topology.self, from: Data(#"{"regions": []}"#.utf8)).watchConfiguration == nil)
+    }
+
     @Test func unknownStandby() {
         var fixture = Fixture()
         fixture.topology.regions[0].standby = "nowhere"
