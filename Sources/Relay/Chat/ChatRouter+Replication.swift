@@ -179,7 +179,7 @@ extension ChatRouter {
                 typing.users = regionUsers
                 frames[region] = [replicator.frame { $0.typing = typing }]
             }
-            replicator.ship(frames, on: loop).whenFailure { _ in }
+            self.background.watch(replicator.ship(frames, on: loop), .typing)
             return self.store.devices(of: audience[replicator.local] ?? [], on: loop).flatMap { devices in
                 self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
             }
@@ -272,7 +272,9 @@ extension ChatRouter {
             if created {
                 // Presence is shared by conversation: this region now knows these users share one.
                 let users = Array(Self.withDirectMembers([:], conversation: message.conversation).keys) + message.users
-                self.store.noteMembership(users: Array(Set(users)), conversation: message.conversation, member: true, on: loop).whenFailure { _ in }
+                self.background.retry(.membership, on: loop, metadata: ["conversation": "\(message.conversation)"]) {
+                    self.store.noteMembership(users: Array(Set(users)), conversation: message.conversation, member: true, on: loop)
+                }
             }
             // After a rewind the pumps read again from the moved cursors; else devices connected here have it at once.
             if !rewound { self.store.localPumps.offer(message, toUsers: message.users) }

@@ -109,7 +109,7 @@ extension ChatRouter {
         guard (try? Self.checkConversation(conversation, user: user)) != nil,
               let typing = try? Relay_V1_Typing(serializedBytes: Array(message.payload.readableBytesView))
         else { return }  // best effort: nothing to answer at QoS 0
-        limiter.admit(.typing, device: device, on: loop).flatMap { refusal -> EventLoopFuture<[String: String]> in
+        let sent = limiter.admit(.typing, device: device, on: loop).flatMap { refusal -> EventLoopFuture<[String: String]> in
             // Over the limit, typing is dropped: it is best effort.
             refusal == nil
                 ? self.store.members(of: conversation, on: loop).map { Self.withDirectMembers($0, conversation: conversation) }
@@ -130,7 +130,8 @@ extension ChatRouter {
                 // Only nodes holding a device's connection listen: offline devices get nothing.
                 self.store.publish(devices.values.joined().map { (ChatStore.channel(device: $0), payload) }, on: loop)
             }
-        }.whenFailure { _ in }
+        }
+        background.watch(sent, .typing, metadata: ["conversation": "\(conversation)"])
     }
 
     // MARK: - Presence
@@ -149,7 +150,7 @@ extension ChatRouter {
                 if let replicator = self.replicator {
                     // Best effort across regions: watchers elsewhere hear it too.
                     let frame = replicator.frame { $0.presence = presence }
-                    replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, [frame]) }), on: loop).whenFailure { _ in }
+                    self.background.watch(replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, [frame]) }), on: loop), .presence)
                 }
                 return self.store.publish(channel: Self.presenceChannel(user), payload: Self.bytes(presence), on: loop)
             }
@@ -185,7 +186,7 @@ extension ChatRouter {
                         f.presence = presence
                     }
                 }
-                replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, frames) }), on: loop).whenFailure { _ in }
+                self.background.watch(replicator.ship(Dictionary(uniqueKeysWithValues: replicator.map.peers.map { ($0, frames) }), on: loop), .presence)
             }
             return EventLoopFuture.andAllComplete(marks, on: loop)
         }

@@ -29,6 +29,8 @@ final class ChatRouter: MQTTRouter {
     let tokens: TokenVerifier?
     let limiter: RateLimiter
     let metrics = ChatMetrics()
+    /// Work no device waits for: retried or at least logged and counted.
+    let background: BackgroundWork
     /// One for every pump (a per-pump instance cost each session about 190 bytes).
     private let deliveryMetrics = DeliveryMetrics()
     let replicationMetrics = ReplicationChatMetrics()
@@ -49,6 +51,7 @@ final class ChatRouter: MQTTRouter {
         self.configuration = store.configuration
         self.group = group
         self.logger = logger
+        self.background = BackgroundWork(logger: logger)
         self.keys = try KeyDirectory(store: store, logger: logger)
         self.limiter = try RateLimiter(redis: store.redis, configuration: store.configuration, logger: logger)
     }
@@ -167,7 +170,8 @@ final class ChatRouter: MQTTRouter {
         announcePresence(user: user, device: device, online: true, on: loop)
         // A connection of this device on another node is stale now (MQTT's
         // session takeover, across the region's nodes).
-        store.publish(channel: ChatStore.channel(device: device), payload: Array("o\(nodeID)".utf8), on: loop).whenFailure { _ in }
+        background.watch(store.publish(channel: ChatStore.channel(device: device), payload: Array("o\(nodeID)".utf8), on: loop),
+                         .takeover, metadata: ["device": "\(device)"])
     }
 
     /// Admits a device before CONNACK: refuses a removed one (0x87) and one
@@ -280,7 +284,9 @@ final class ChatRouter: MQTTRouter {
                         f.queueAck = ack
                     }
                 }
-                replicator.mirror([frame], forHome: home, on: loop).whenFailure { _ in }
+                self.background.retry(.cursorMirror, on: loop, metadata: ["device": "\(device)"]) {
+                    replicator.mirror([frame], forHome: home, on: loop)
+                }
             }
         )
         pumps.register(pump)?.stop()
@@ -508,7 +514,9 @@ final class ChatRouter: MQTTRouter {
         status.device = device
         let entry = QueueEntry.status(Self.bytes(status))
         if let replicator {
-            replicator.deliver([entry.bytes], users: [message.user], on: loop).whenFailure { _ in }
+            background.retry(.delivered, on: loop, metadata: ["conversation": "\(conversation)", "seq": "\(seq)"]) {
+                replicator.deliver([entry.bytes], users: [message.user], on: loop)
+            }
             return
         }
         store.devices(of: [message.user], on: loop).whenSuccess { devices in

@@ -15,6 +15,7 @@ struct Regions: Sendable {
     let watcher: RegionWatcher?
     private let delegate: ChatReplication
     private let loop: any EventLoop
+    private let logger: Logger
 
     /// Nil for a single-region deployment (no topology, or one region).
     static func start(
@@ -60,7 +61,7 @@ struct Regions: Sendable {
             "region": "\(settings.name)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)",
             "failover": "\(watcher == nil ? "by operator" : "automatic")",
         ])
-        return Regions(authority: authority, service: service, replicator: replicator, watcher: watcher, delegate: delegate, loop: loop)
+        return Regions(authority: authority, service: service, replicator: replicator, watcher: watcher, delegate: delegate, loop: loop, logger: logger)
     }
 
     /// The router is built: frames may be applied, and region changes move devices.
@@ -74,6 +75,9 @@ struct Regions: Sendable {
 
     /// `relayctl` changed the stored region states.
     func reload() {
-        authority.reload(on: loop).whenFailure { _ in }
+        authority.reload(on: loop).whenFailure { [logger] error in
+            // The next change notice, or the peers' gossip, brings the states again.
+            logger.warning("region states not reloaded", metadata: ["error": "\(error)"])
+        }
     }
 }
