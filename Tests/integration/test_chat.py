@@ -194,6 +194,39 @@ def test_groups_fan_out_to_every_member_device(region, names):
         d.close()
 
 
+def membership_events(device, group, n, timeout=30):
+    """The next n MembershipEvents of `group` on d/<device>/e (bounded)."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n:
+        _, payload, _ = device.next(deadline - time.monotonic(), suffix="/e")
+        event = device.pb.Event()
+        event.ParseFromString(payload)
+        if event.HasField("membership") and event.membership.conversation == group:
+            out.append(event.membership)
+    return out
+
+
+def test_the_earliest_joined_member_succeeds_the_last_admin(region, names):
+    """RelayCore's Group rule runs (docs/protocol.md): not the first by name."""
+    creator, zoe, amy = names("creator"), names("zoe"), names("amy")
+    c = Device(region, creator, creator + "-d")
+    z = Device(region, zoe, zoe + "-d")
+    pb = c.pb
+    create = pb.GroupCreate()
+    create.members.extend([zoe, amy])  # zoe joins before amy, though amy sorts first
+    group = c.request("group.create", group_create=create).group.conversation
+    assert [e.change for e in membership_events(z, group, 1)] == [pb.MembershipEvent.CREATED]
+    resp = c.request("group.leave", group_leave=pb.GroupLeave(conversation=group))
+    assert not resp.HasField("error"), resp.error
+    left, granted = membership_events(z, group, 2)
+    assert (left.change, left.actor, list(left.users)) == (pb.MembershipEvent.LEFT, creator, [creator])
+    assert (granted.change, granted.actor, list(granted.users)) == (pb.MembershipEvent.ADMIN_GRANTED, "", [zoe])
+    info = z.request("group.add", group_add=pb.GroupMembers(conversation=group, users=[names("new")]))
+    assert not info.HasField("error") and list(info.group.admins) == [zoe], info
+    c.close(); z.close()
+
+
 def test_non_members_are_refused(region, names):
     users = [names("m%d" % i) for i in range(2)]
     outsider = names("outsider")

@@ -612,7 +612,9 @@ final class ChatRouter: MQTTRouter {
 
     private func createGroup(_ create: Relay_V1_GroupCreate, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         let id = GroupIDGenerator().next().rawValue
-        let members = Array(Set(create.members + [user])).sorted()
+        // In the order given (it ranks them for the admin succession), each once.
+        var seen: Set<String> = [user]
+        let members = [user] + create.members.filter { seen.insert($0).inserted }
         return store.createGroup(id, creator: user, members: members, nowMilliseconds: Self.nowMilliseconds(), on: loop).flatMap { _ in
             self.store.noteMembership(users: members, conversation: id, member: true, on: loop)
         }.flatMap {
@@ -655,8 +657,8 @@ final class ChatRouter: MQTTRouter {
         }.flatMap {
             // Before a change, to tell removed members and pick a successor for a leaving admin.
             self.managedHere(id, on: loop)
-        }.flatMap { self.store.members(of: id, on: loop) }.flatMap { before in
-            let successor = before.keys.filter { $0 != actor }.sorted().first ?? ""
+        }.flatMap { self.store.members(of: id, on: loop).and(self.store.joinOrder(of: id, on: loop)) }.flatMap { before, order in
+            let successor = operation == "leave" ? Self.successor(of: actor, in: id, members: before, joinOrder: order) : ""
             return self.store.changeGroup(id, actor: actor, operation: operation, users: users, successor: successor, on: loop).flatMap { _ -> EventLoopFuture<Void> in
                 switch operation {
                 case "add": return self.store.noteMembership(users: users, conversation: id, member: true, on: loop)
@@ -676,9 +678,29 @@ final class ChatRouter: MQTTRouter {
                     self.shareConversation(id, members: after, formerMembers: Array(before.keys), on: loop)
                 }.flatMap {
                     self.groupInfo(id, change: change, actor: actor, users: operation == "leave" ? [actor] : users, alsoTell: Array(before.keys), on: loop)
+                }.flatMap { response in
+                    // As Group.leave tells it: the promotion is an event of its own, with no actor.
+                    guard !successor.isEmpty else { return loop.makeSucceededFuture(response) }
+                    return self.groupInfo(id, change: .adminGranted, actor: "", users: [successor], on: loop).map { _ in response }
                 }
             }
         }
+    }
+
+    /// The member promoted when `actor` leaves `group`, by RelayCore's rule
+    /// (``Group/leave(_:)``: the earliest-joined remaining member, when the
+    /// last admin leaves), or "" when nobody is. `members` maps users to
+    /// roles; `joinOrder` ranks them, and members missing from it (groups
+    /// made before the order was kept) come after, by name.
+    static func successor(of actor: String, in group: String, members: [String: String], joinOrder: [String]) -> String {
+        let ranked = joinOrder.filter { members[$0] != nil } + members.keys.filter { !joinOrder.contains($0) }.sorted()
+        guard let id = try? ConversationID(validating: group), let leaver = try? UserID(validating: actor) else { return "" }
+        let users = ranked.compactMap { try? UserID(validating: $0) }
+        let admins = Set(users.filter { members[$0.rawValue] == "admin" })
+        guard var before = try? Group(id: id, members: users, admins: admins) else { return "" }
+        let adminsBefore = before.admins
+        guard (try? before.leave(leaver)) != nil else { return "" }
+        return before.admins.subtracting(adminsBefore).first?.rawValue ?? ""
     }
 
     /// Reads a group, tells its members (and `alsoTell`) what changed, and

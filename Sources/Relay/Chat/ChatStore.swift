@@ -310,7 +310,7 @@ final class ChatStore: Sendable {
         let c = Self.conversation(id)
         var arguments: [RedisArgument] = [.string(creator), .integer(nowMilliseconds), .string(configuration.region), .integer(Int64(configuration.maximumGroupMembers))]
         arguments.append(contentsOf: members.map { .string($0) })
-        return redis.send(groupCreateScript.command(keys: ["\(c):meta", "\(c):members"], arguments: arguments), on: loop)
+        return redis.send(groupCreateScript.command(keys: ["\(c):meta", "\(c):members", "\(c):order"], arguments: arguments), on: loop)
             .map { $0.int ?? 0 }
             .flatMapErrorThrowing { throw ChatError(redis: $0) }
     }
@@ -320,8 +320,16 @@ final class ChatStore: Sendable {
         let c = Self.conversation(id)
         var arguments: [RedisArgument] = [.string(actor), .string(operation), .integer(Int64(configuration.maximumGroupMembers)), .string(successor)]
         arguments.append(contentsOf: users.map { .string($0) })
-        return redis.send(groupChangeScript.command(keys: ["\(c):meta", "\(c):members", "\(c):joined"], arguments: arguments), on: loop)
+        return redis.send(groupChangeScript.command(keys: ["\(c):meta", "\(c):members", "\(c):joined", "\(c):order"], arguments: arguments), on: loop)
             .map { $0.int ?? 0 }
             .flatMapErrorThrowing { throw ChatError(redis: $0) }
+    }
+
+    /// A group's members in the order they joined (earliest first); members
+    /// of groups made before the order was kept are not in it.
+    func joinOrder(of id: String, on loop: any EventLoop) -> EventLoopFuture<[String]> {
+        redis.send(RedisCommand("ZRANGE", "\(Self.conversation(id)):order", "0", "-1"), on: loop).map { reply in
+            (reply.array ?? []).compactMap(\.string)
+        }
     }
 }
