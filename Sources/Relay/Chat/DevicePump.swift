@@ -48,35 +48,8 @@ final class DevicePump: Sendable {
     private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
     private let onStored: @Sendable (StoredChange) -> Void
     private let metrics: DeliveryMetrics
-    private let state = NIOLockedValueBox(State())
-
-    struct State {
-        /// Queue position of the last status or event handed over.
-        var queuePosition = 0
-        /// Per conversation, seqs handed over (or skipped) and not yet
-        /// acknowledged to the store, in order, with whether each is done.
-        var pending: [String: [(seq: UInt64, done: Bool)]] = [:]
-        /// Per conversation, the highest seq handed over or skipped.
-        var handed: [String: UInt64] = [:]
-        /// The device's cursors as the last read found them.
-        var acknowledged: [String: UInt64] = [:]
-        /// Whether `queuePosition` is the queue's counter (a read saw the whole queue past it).
-        var queueKnown = false
-        var inflight = 0
-        var fetching = false
-        var wakeAgain = false
-        /// A wake-up or an offer found the window full: read when it has room.
-        var behind = false
-        var stopped = false
-
-        /// The seq after which the device next needs `conversation`, if known.
-        func next(in conversation: String) -> UInt64? {
-            switch (handed[conversation], acknowledged[conversation]) {
-            case (nil, nil): return nil
-            case let (h, a): return max(h ?? 0, a ?? 0)
-            }
-        }
-    }
+    /// The decisions; the pump performs them.
+    private let state: NIOLockedValueBox<DevicePumpMachine>
 
     init(
         device: String,
@@ -106,56 +79,30 @@ final class DevicePump: Sendable {
         self.onDelivered = onDelivered
         self.onOverflow = onOverflow
         self.metrics = metrics
+        self.state = NIOLockedValueBox(DevicePumpMachine(window: window))
     }
 
     func stop() {
-        state.withLockedValue { $0.stopped = true }
+        state.withLockedValue { $0.stop() }
     }
 
     /// Reads more if the window has room.
     func wake() {
-        let plan: (queuePosition: Int, handed: [String: UInt64], room: Int)? = state.withLockedValue { s in
-            guard !s.stopped else { return nil }
-            if s.fetching {
-                s.wakeAgain = true
-                return nil
-            }
-            let room = window - s.inflight
-            guard room > 0 else {
-                s.behind = true
-                return nil
-            }
-            s.fetching = true
-            s.wakeAgain = false
-            s.behind = false
-            return (s.queuePosition, s.handed, room)
-        }
-        guard let plan else { return }
-        fetch(plan.queuePosition, handed: plan.handed, room: plan.room).whenComplete { result in
+        guard let read = state.withLockedValue({ $0.wake() }) else { return }
+        fetch(read.queuePosition, handed: read.handed, room: read.room).whenComplete { result in
             switch result {
             case .success(let batch):
-                let again = self.state.withLockedValue { s -> Bool in
-                    s.fetching = false
-                    if let last = batch.queued.last { s.queuePosition = max(s.queuePosition, last.position) }
-                    if let counter = batch.queueCounter {
-                        s.queuePosition = max(s.queuePosition, counter)
-                        s.queueKnown = true
-                    }
-                    s.acknowledged = batch.cursors
-                    for item in batch.messages {
-                        s.pending[item.conversation, default: []].append((item.seq, false))
-                        s.handed[item.conversation] = max(s.handed[item.conversation] ?? 0, item.seq)
-                    }
-                    s.inflight += batch.queued.count + batch.messages.count
-                    return s.wakeAgain || batch.queued.count + batch.messages.count == plan.room
-                }
+                let outcome = DevicePumpMachine.ReadResult(
+                    queuePositions: batch.queued.map(\.position), queueCounter: batch.queueCounter, cursors: batch.cursors,
+                    messages: batch.messages.map { ($0.conversation, $0.seq) })
+                let again = self.state.withLockedValue { $0.readCompleted(read, outcome) }
                 for (conversation, skipped) in batch.overflow { self.onOverflow(conversation, skipped) }
                 for item in batch.queued { self.deliverQueued(item) }
                 for item in batch.messages { self.deliverMessage(item) }
                 if again { self.wake() }
             case .failure(let error):
                 self.logger.warning("device queue read failed", metadata: ["device": "\(self.device)", "error": "\(error)"])
-                self.state.withLockedValue { $0.fetching = false }
+                self.state.withLockedValue { $0.readFailed() }
                 self.loop.scheduleTask(in: .seconds(1)) { self.wake() }
             }
         }
@@ -163,25 +110,19 @@ final class DevicePump: Sendable {
 
     /// Reads again if a wake-up found the window full (called as it frees).
     private func wakeIfBehind() {
-        let behind = state.withLockedValue { s -> Bool in
-            defer { s.behind = false }
-            return s.behind
-        }
-        if behind { wake() }
+        if state.withLockedValue({ $0.takeBehind() }) { wake() }
     }
 
     /// The device's channel said `conversation` has messages up to `seq`:
     /// reads unless they were handed over or acknowledged already.
     func woken(conversation: String, seq: UInt64) {
-        let known = state.withLockedValue { s in (s.next(in: conversation) ?? 0) >= seq }
-        if !known { wake() }
+        if state.withLockedValue({ $0.needsRead(conversation: conversation, upTo: seq) }) { wake() }
     }
 
     /// The device's channel said its queue has entries up to `position`:
     /// reads unless they were handed over already.
     func woken(queuePosition position: Int) {
-        let known = state.withLockedValue { s in s.queueKnown && s.queuePosition >= position }
-        if !known { wake() }
+        if state.withLockedValue({ $0.needsRead(queueUpTo: position) }) { wake() }
     }
 
     /// A message this node just stored and marked for the device (or the
@@ -206,13 +147,7 @@ final class DevicePump: Sendable {
     /// message no longer moves the cursor), and it reads again.
     func rewind(_ conversation: String, to seq: UInt64) {
         onLoop {
-            let floor = seq > 0 ? seq - 1 : 0
-            self.state.withLockedValue { s in
-                if let handed = s.handed[conversation], handed > floor { s.handed[conversation] = floor }
-                if let acknowledged = s.acknowledged[conversation], acknowledged > floor { s.acknowledged[conversation] = floor }
-                s.pending[conversation]?.removeAll { $0.seq > floor }
-                if s.pending[conversation]?.isEmpty == true { s.pending[conversation] = nil }
-            }
+            self.state.withLockedValue { $0.rewind(conversation, to: seq) }
             self.wake()
         }
     }
@@ -224,32 +159,9 @@ final class DevicePump: Sendable {
     }
 
     private func take(_ message: Relay_V1_ReplicatedMessage) {
-        enum Decision { case deliver, read, none }
         let conversation = message.conversation
         let own = message.device == device
-        let decision = state.withLockedValue { s -> Decision in
-            guard !s.stopped, !s.fetching else {
-                // A read in progress may have missed it: read again after.
-                if s.fetching && !own { s.wakeAgain = true }
-                return .none
-            }
-            guard let next = s.next(in: conversation) else { return own ? .none : .read }
-            guard message.seq > next else { return .none }
-            guard message.seq == next + 1 else { return own ? .none : .read }
-            if own {
-                s.handed[conversation] = message.seq
-                return .none
-            }
-            guard s.inflight < window else {
-                s.behind = true
-                return .none
-            }
-            s.handed[conversation] = message.seq
-            s.pending[conversation, default: []].append((message.seq, false))
-            s.inflight += 1
-            return .deliver
-        }
-        switch decision {
+        switch state.withLockedValue({ $0.offered(conversation: conversation, seq: message.seq, own: own) }) {
         case .deliver:
             var stored = ChatStore.StoredMessage(
                 user: message.user, device: message.device, time: message.timeMs, ciphertext: Array(message.ciphertext),
@@ -265,23 +177,7 @@ final class DevicePump: Sendable {
     }
 
     private func take(entry: [UInt8], at position: Int) {
-        enum Decision { case deliver, read, none }
-        let decision = state.withLockedValue { s -> Decision in
-            guard !s.stopped, position > s.queuePosition || !s.queueKnown else { return .none }
-            if s.fetching {
-                s.wakeAgain = true
-                return .none
-            }
-            guard s.queueKnown, position == s.queuePosition + 1 else { return .read }
-            guard s.inflight < window else {
-                s.behind = true
-                return .none
-            }
-            s.queuePosition = position
-            s.inflight += 1
-            return .deliver
-        }
-        switch decision {
+        switch state.withLockedValue({ $0.offered(queuePosition: position) }) {
         case .deliver: deliverQueued(queuedItem(position: position, entry: entry))
         case .read: wake()
         case .none: break
@@ -407,7 +303,7 @@ final class DevicePump: Sendable {
     private func acknowledgedQueued(_ item: QueuedItem) {
         store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { result in
             if case .success = result { self.onStored(.entry(item.entry)) }
-            self.state.withLockedValue { $0.inflight -= 1 }
+            self.state.withLockedValue { $0.entryFinished() }
             self.wakeIfBehind()
         }
     }
@@ -430,18 +326,7 @@ final class DevicePump: Sendable {
     /// A message was acknowledged or skipped: move the cursor over the
     /// conversation's done prefix.
     private func finished(_ item: MessageItem) {
-        let advance: UInt64? = state.withLockedValue { s in
-            s.inflight -= 1
-            guard var list = s.pending[item.conversation] else { return nil }
-            if let i = list.firstIndex(where: { $0.seq == item.seq && !$0.done }) { list[i].done = true }
-            var upTo: UInt64?
-            while let first = list.first, first.done {
-                upTo = first.seq
-                list.removeFirst()
-            }
-            s.pending[item.conversation] = list.isEmpty ? nil : list
-            return upTo
-        }
+        let advance = state.withLockedValue { $0.messageFinished(conversation: item.conversation, seq: item.seq) }
         guard let advance else {
             wakeIfBehind()
             return
