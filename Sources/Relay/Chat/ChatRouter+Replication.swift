@@ -17,35 +17,32 @@ extension ChatRouter {
     /// that does (its SEQUENCED status follows from there).
     func replicatedSend(_ accept: ChatStore.Accept, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
-            guard let home else {
-                // A group this region does not know has no member here (as in one region: not_member);
-                // a 1:1 with a user whose region's directory has not reached this one yet may come to be.
-                guard ConversationID(rawValue: accept.conversation)?.isGroup != true else {
-                    return loop.makeFailedFuture(ChatError("not_member", "\(accept.user) is not in \(accept.conversation)"))
-                }
-                return loop.makeFailedFuture(ChatError("not_found", "conversation \(accept.conversation) is not known in region \(replicator.local) (yet)"))
-            }
-            guard let serving = replicator.map.servingRegion(of: home) else {
-                return loop.makeFailedFuture(ChatError("unavailable", "region \(home) is failing back; retry shortly"))
-            }
-            if serving == replicator.local {
+            let route = SendRoute.of(
+                user: accept.user, conversation: accept.conversation,
+                isGroup: ConversationID(rawValue: accept.conversation)?.isGroup == true,
+                home: home, map: replicator.map, sync: replicator.mode == .sync)
+            let frames: [String: [Relay_V1_Frame]]
+            switch route {
+            case .refuse(let code, let message):
+                return loop.makeFailedFuture(ChatError(code, message))
+            case .sequenceHere(let home):
                 return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in .accepted }
-            }
-            var forwarded = Relay_V1_ForwardedSend()
-            forwarded.conversation = accept.conversation
-            forwarded.user = accept.user
-            forwarded.device = accept.device
-            forwarded.send = accept.wire
-            forwarded.receivedMs = accept.nowMilliseconds
-            var frames = [serving: [replicator.frame { $0.forwardedSend = forwarded }]]
-            // Sync: this region's standby gets a copy too, and the PUBACK waits for it, so that the
-            // send survives the loss of this region whatever the conversation's home (the standby
-            // passes it on; the home stores it once).
-            if replicator.mode == .sync, let standby = replicator.map.mirrorTarget(forHome: replicator.local),
-               standby != serving, standby != replicator.local {
-                var copy = forwarded
-                copy.standbyCopy = true
-                frames[standby] = [replicator.frame { $0.forwardedSend = copy }]
+            case .forward(let serving, let standbyCopy):
+                var forwarded = Relay_V1_ForwardedSend()
+                forwarded.conversation = accept.conversation
+                forwarded.user = accept.user
+                forwarded.device = accept.device
+                forwarded.send = accept.wire
+                forwarded.receivedMs = accept.nowMilliseconds
+                var byRegion = [serving: [replicator.frame { $0.forwardedSend = forwarded }]]
+                // Sync: the standby's copy makes the send survive the loss of this region
+                // whatever the conversation's home (the standby passes it on; the home stores it once).
+                if let standby = standbyCopy {
+                    var copy = forwarded
+                    copy.standbyCopy = true
+                    byRegion[standby] = [replicator.frame { $0.forwardedSend = copy }]
+                }
+                frames = byRegion
             }
             return replicator.ship(frames, on: loop).flatMap { ids in
                 replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
