@@ -26,10 +26,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HOST = "127.0.0.1"
 
 
+# Listening ports for the processes tests start come from below the kernel's
+# ephemeral range (ip_local_port_range, 32768-60999 by default): a port taken
+# from that range could be given to some process's outgoing connection (a
+# relay's Redis, shipper or heartbeat client) before the listener binds it.
+# Each test process walks its own slice of 20000-31999 and never hands a port
+# out twice.
+_PORT_FIRST, _PORT_COUNT = 20000, 12000
+_port_next = [_PORT_FIRST + (os.getpid() * 997) % _PORT_COUNT]
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    for _ in range(_PORT_COUNT):
+        port = _port_next[0]
+        _port_next[0] = _PORT_FIRST + (port - _PORT_FIRST + 1) % _PORT_COUNT
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d" % (_PORT_FIRST, _PORT_FIRST + _PORT_COUNT - 1))
 
 
 _pb = None

@@ -48,11 +48,10 @@ def broker_kind():
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    # One source of ports for every test (chat_support.free_port: below the
+    # ephemeral range, never handed out twice).
+    from chat_support import free_port as shared_free_port
+    return shared_free_port()
 
 
 # Brokers alive right now, so failures can show their logs.

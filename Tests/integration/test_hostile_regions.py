@@ -9,7 +9,7 @@ import time
 import pytest
 
 from chat_support import Device, direct, text_of, unique_names
-from regions_support import Cluster
+from regions_support import TOPOLOGY, Cluster
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -19,7 +19,7 @@ TWO_TO_63 = 1 << 63
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("hostile-regions"), names=("us-east", "eu-west"),
-                standbys={"us-east": "eu-west", "eu-west": "us-east"}, proxies=True, rtt_ms=80)
+                standbys={"us-east": "eu-west", "eu-west": "us-east"}, proxies=True, rtt_ms=TOPOLOGY)
     yield c
     c.stop()
 

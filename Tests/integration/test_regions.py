@@ -8,12 +8,13 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from chat_support import HOST, Device, direct, text_of, unique_names
-from regions_support import Cluster
+from regions_support import TOPOLOGY, Cluster
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(tmp_path)
+    # The shipped topology's link delays (80-200 ms) through the delay proxies.
+    c = Cluster(tmp_path, proxies=True, rtt_ms=TOPOLOGY)
     yield c
     c.stop()
 
@@ -186,7 +187,7 @@ def connack_when_settled(region, token, user, device, timeout=30):
 
 @pytest.fixture
 def sync_cluster(tmp_path):
-    c = Cluster(tmp_path, mirror="sync")
+    c = Cluster(tmp_path, mirror="sync", proxies=True, rtt_ms=TOPOLOGY)
     yield c
     c.stop()
 
@@ -245,7 +246,7 @@ def test_killed_region_fails_over_comes_back_fenced_and_fails_back_without_loss(
 
 @pytest.fixture
 def linked_cluster(tmp_path):
-    c = Cluster(tmp_path, names=("us-east", "eu-west"), proxies=True, rtt_ms=20)
+    c = Cluster(tmp_path, names=("us-east", "eu-west"), proxies=True, rtt_ms=TOPOLOGY)
     yield c
     c.stop()
 

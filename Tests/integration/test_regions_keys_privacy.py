@@ -15,17 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from chat_support import Device, await_responses, direct, publish_request, text_of, unique_names
-from regions_support import Cluster
+from regions_support import TOPOLOGY, Cluster
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
-# Round trip of every inter-region link (the shipped topology's are 80 to 200 ms).
-RTT_MS = 80
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("e2e"), proxies=True, rtt_ms=RTT_MS)
+    c = Cluster(tmp_path_factory.mktemp("e2e"), proxies=True, rtt_ms=TOPOLOGY)
     yield c
     c.stop()
 
