@@ -8,7 +8,7 @@ import Testing
             devices: 6, rate: 20, durationSeconds: 3, rtoMs: rto, rpoMessages: lost, rpoMs: 0, ackedBeforeKill: 10,
             lostAcknowledged: lost, duplicates: duplicates, outOfOrder: 0, maxReplicationLagMs: 0, maxReplicationLagRegion: nil,
             maxOutboxFrames: 0, lagSamples: 1, sent: 100, published: 100, acked: 100, delivered: 100 - lost, deliveries: 100,
-            unacknowledged: 0, refusals: 0, timeline: [:], notes: [])
+            unacknowledged: 0, refusals: 0, timeline: [:], notes: [], series: nil)
     }
 
     @Test func spreadAndTotalsOverTheRuns() throws {

@@ -4,6 +4,7 @@ restarted and failed back while drill devices (libmosquitto, MQTT 5) talk
 across regions; and a partition drill over the delay proxies. The drill's
 report is what its devices received; these tests check its figures."""
 
+import html.parser
 import json
 import os
 import subprocess
@@ -131,13 +132,43 @@ def test_automatic_sync_failover_drills_lose_nothing(deployment):
     assert summary["rtoMs"]["min"] <= summary["rtoMs"]["median"] <= summary["rtoMs"]["max"]
 
 
+class SVGPlots(html.parser.HTMLParser):
+    """The plots of a drill's HTML page: per svg id, its polylines' names
+    and point counts; and whether anything refers outside the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.plots, self.current, self.external = {}, None, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "svg":
+            self.current = a.get("id")
+            self.plots[self.current] = {}
+        elif tag == "polyline" and self.current:
+            self.plots[self.current][a.get("data-name")] = len(a.get("points", "").split())
+        if tag == "script" or "src" in a or "href" in a:
+            self.external.append((tag, a))
+
+
 @pytest.mark.parametrize("deployment", [("sync", True, True)], indirect=True)
-def test_automatic_partition_drill_fences_the_cut_off_region(deployment):
+def test_automatic_partition_drill_fences_the_cut_off_region(deployment, tmp_path):
     """A cut off from both other regions: it loses its lease and refuses
-    writes, its standby takes over, and after the heal A fails back."""
+    writes, its standby takes over, and after the heal A fails back. The
+    report is also written as a self-contained HTML page with its plots."""
     cluster, run_dir = deployment
+    page = tmp_path / "drill.html"
     (report,) = drill_lines(cluster, run_dir, "--region", "us-east", "--partition", "--automatic",
-                            "--devices", "6", "--rate", "20", "--duration", "3")
+                            "--devices", "6", "--rate", "20", "--duration", "3", "--html", str(page))
+    plots = SVGPlots()
+    plots.feed(page.read_text())
+    assert not plots.external, plots.external
+    assert set(plots.plots) == {"delivered", "lag", "outbox"}, plots.plots
+    delivered = plots.plots["delivered"]
+    assert set(delivered) == {"us-east", "eu-west", "ap-south"}, delivered
+    assert all(points > 10 for points in delivered.values()), delivered
+    assert plots.plots["lag"] and all(points > 0 for points in plots.plots["lag"].values())
+    assert sum(sum(counts) for counts in report["series"]["deliveredPer100ms"].values()) == report["deliveries"]
     assert report["kind"] == "partition" and report["automatic"], report
     timeline = report["timeline"]
     assert "us-east cut off from every region" in timeline

@@ -60,6 +60,9 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
         @Option(name: .customLong("repeat"), help: "Run the drill this many times, then print a summary.")
         var repetitions: Int = 1
 
+        @Option(help: "Also write the report as one self-contained HTML page with plots (with --repeat, FILE gets -<run> before its extension).")
+        var html: String?
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -74,6 +77,14 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
 
         /// For ArgumentParser, which sets the options.
         public init() {}
+
+        /// `report.html` for run 2 is `report-2.html`.
+        static func numbered(_ path: String, _ run: Int) -> String {
+            let name = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "\(path)-\(run)" }
+            let ext = name[name.index(after: dot)...]
+            return "\(path.dropLast(ext.count + 1))-\(run).\(ext)"
+        }
 
         /// Checks the numbers.
         public func validate() throws {
@@ -95,6 +106,14 @@ public struct RelayCtlDrillCommand: AsyncParsableCommand {
                 let report = try await FailoverDrill(options: options).run()
                 StandardOutput.writeLine(json ? report.json : report.text)
                 reports.append(report)
+                if let html {
+                    let path = repetitions > 1 ? Self.numbered(html, run) : html
+                    do {
+                        try DrillHTML.page(report).write(toFile: path, atomically: true, encoding: .utf8)
+                    } catch {
+                        throw RelayCtlError("cannot write the HTML report to \(path): \(error.localizedDescription)")
+                    }
+                }
             }
             if repetitions > 1 {
                 let summary = DrillSummary(reports)

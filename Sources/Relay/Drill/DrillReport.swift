@@ -62,6 +62,8 @@ struct DrillReport: Sendable, Codable, Hashable {
     var timeline: [String: Double]
     /// Things the drill noticed that bear on the figures.
     var notes: [String]
+    /// Deliveries, lag and outbox depth over time, for the plots.
+    var series: DrillSeries?
 
     /// One line of JSON, keys sorted.
     var json: String {

@@ -67,7 +67,7 @@ struct FailoverDrill: Sendable {
         }
 
         let devices = try await makeDevices(deployment, ledger: ledger, clock: clock)
-        let sampler = ReplicationLagSampler(regions: deployment.topology.regions.map { ($0.name, $0.http) })
+        let sampler = ReplicationLagSampler(regions: deployment.topology.regions.map { ($0.name, $0.http) }, clock: clock)
         let traffic = DrillTraffic(devices: devices, ledger: ledger, clock: clock, rate: options.rate)
         defer {
             traffic.stop()
@@ -203,6 +203,9 @@ struct FailoverDrill: Sendable {
         let figures = DrillChecker(regionDevices: Set(regionDevices.map(\.identity.index)), killMs: killMs).figures(of: ledger.snapshot)
         if figures.rtoMs == nil { notes.append("no message composed by \(region)'s devices after the \(options.partition ? "cut" : "kill") arrived") }
         let homes = Dictionary(uniqueKeysWithValues: devices.map { ($0.identity.index, $0.identity.home) })
+        let series = DrillSeries(
+            deliveries: ledger.snapshot.deliveries.map { ($0.arrivalMs, homes[$0.device] ?? "?") },
+            links: sampler.linkSamples, endMs: clock.nowMs)
         for send in figures.lost.prefix(10) {
             // Which messages, to look them up in the regions' logs and Redis.
             let acked = send.ackedMs.map { String(format: "%+.0f", $0 - killMs) } ?? "?"
@@ -217,7 +220,8 @@ struct FailoverDrill: Sendable {
             maxReplicationLagMs: peak.lagMs, maxReplicationLagRegion: peak.lagRegion, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
             sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
             deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
-            timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes)
+            timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes,
+            series: series)
     }
 
     private enum Drained {
