@@ -286,6 +286,7 @@ let package = Package(
             dependencies: [
                 "RelayStore", "RedisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict

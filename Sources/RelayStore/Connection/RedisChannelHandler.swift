@@ -80,32 +80,30 @@ final class RedisChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .failed = self.state else {
-            do {
-                try self.reader.feed(self.unwrapInboundIn(data))
-                while let reply = try self.reader.next() {
-                    switch self.state {
-                    case .ready:
-                        self.onReply(reply)
-                    case .handshaking(let remaining):
-                        if case .failure(let error) = reply.asResult {
-                            self.fail(error, context: context)
-                            return
-                        }
-                        if remaining > 1 {
-                            self.state = .handshaking(remaining: remaining - 1)
-                        } else {
-                            self.state = .ready
-                            self.onReady()
-                        }
-                    case .failed:
-                        return  // the owner closed the channel from `onReply`
+        if case .failed = self.state { return }
+        do {
+            try self.reader.feed(self.unwrapInboundIn(data))
+            while let reply = try self.reader.next() {
+                switch self.state {
+                case .ready:
+                    self.onReply(reply)
+                case .handshaking(let remaining):
+                    if case .failure(let error) = reply.asResult {
+                        self.fail(error, context: context)
+                        return
                     }
+                    if remaining > 1 {
+                        self.state = .handshaking(remaining: remaining - 1)
+                    } else {
+                        self.state = .ready
+                        self.onReady()
+                    }
+                case .failed:
+                    return  // the owner dropped the connection from a callback
                 }
-            } catch {
-                self.fail(error, context: context)
             }
-            return
+        } catch {
+            self.fail(error, context: context)
         }
     }
 
