@@ -6,8 +6,8 @@ import NIOPosix
 /// method runs there, and the socket is a NIO channel of that loop (no
 /// thread of its own, no blocking call).
 ///
-/// Requests are encoded as they arrive and written once per event-loop tick
-/// (one `writeAndFlush` for everything queued during the tick); replies come
+/// Requests are encoded and written as they arrive, and flushed once per
+/// event-loop tick (one `writev` for everything written during the tick); replies come
 /// back in order and complete the requests in order. At most
 /// `maximumPendingCommands` commands wait or are in flight: a request past
 /// that fails at once with `.overloaded` (nothing is sent).
@@ -84,8 +84,7 @@ final class RedisConnection {
     private var inFlight = CircularBuffer<InFlight>()
     /// Commands accepted and not yet completed (waiting or in flight).
     private var pendingCommands = 0
-    /// Encoded commands not yet written; written at the end of the tick.
-    private var outbound = ByteBuffer()
+    /// Whether a flush is scheduled for the end of this tick.
     private var flushScheduled = false
     private var timeoutCheck: Scheduled<Void>?
     private var backoff: Backoff
@@ -140,50 +139,52 @@ final class RedisConnection {
         }
         self.pendingCommands += count
         let tracked = Tracked(request)
-        if case .ready = self.state {
-            self.encode(tracked)
-            self.scheduleFlush()
+        if case .ready(let channel) = self.state {
+            self.write(tracked, on: channel)
         } else {
             self.waiting.append(tracked)
         }
     }
 
-    /// Encodes every command of `tracked` (with `SCRIPT LOAD`s where needed)
-    /// into `outbound`.
-    private func encode(_ tracked: Tracked) {
+    /// Encodes every command of `tracked` (with `SCRIPT LOAD`s where
+    /// needed) into one buffer and writes it, unflushed: the flush at the
+    /// end of the tick sends everything written during the tick at once
+    /// (NIO gathers the buffers into one `writev`). One small buffer per
+    /// request, rather than one growing buffer per tick, keeps the
+    /// allocations small and reused.
+    private func write(_ tracked: Tracked, on channel: any Channel) {
+        var buffer = channel.allocator.buffer(capacity: 64 * tracked.commands.count)
+        let now = NIODeadline.now()
         for (index, command) in tracked.commands.enumerated() {
             if let script = command.script, !self.loadedScripts.contains(script.sha1) {
-                self.append(script.loadCommand, .scriptLoad(tracked, index: index))
+                self.append(script.loadCommand, .scriptLoad(tracked, index: index), sentAt: now, to: &buffer)
                 self.loadedScripts.insert(script.sha1)
             }
-            self.append(command, .command(tracked, index: index, isRetry: false))
+            self.append(command, .command(tracked, index: index, isRetry: false), sentAt: now, to: &buffer)
         }
+        self.write(buffer, on: channel)
     }
 
-    private func append(_ command: RedisCommand, _ slot: Slot) {
+    private func append(_ command: RedisCommand, _ slot: Slot, sentAt: NIODeadline, to buffer: inout ByteBuffer) {
         do {
-            try command.encode(into: &self.outbound)
+            try command.encode(into: &buffer)
         } catch {
             if case .command(let tracked, let index, _) = slot { self.finish(tracked, index, .failure(error)) }
             return
         }
-        self.inFlight.append(InFlight(slot: slot, sentAt: .now()))
+        self.inFlight.append(InFlight(slot: slot, sentAt: sentAt))
         if self.timeoutCheck == nil { self.armTimeoutCheck() }
     }
 
-    private func scheduleFlush() {
+    private func write(_ buffer: ByteBuffer, on channel: any Channel) {
+        guard buffer.readableBytes > 0 else { return }
+        channel.write(buffer, promise: nil)
         guard !self.flushScheduled else { return }
         self.flushScheduled = true
-        self.eventLoop.assumeIsolated().execute { self.flush() }
-    }
-
-    /// Writes everything encoded during this tick in one write.
-    private func flush() {
-        self.flushScheduled = false
-        guard case .ready(let channel) = self.state, self.outbound.readableBytes > 0 else { return }
-        let buffer = self.outbound
-        self.outbound = channel.allocator.buffer(capacity: 0)
-        channel.writeAndFlush(buffer, promise: nil)
+        self.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            if case .ready(let channel) = self.state { channel.flush() }
+        }
     }
 
     /// Records the result of command `index` of `tracked` (the first result
@@ -219,10 +220,13 @@ final class RedisConnection {
                 let script = tracked.commands[index].script
             {
                 // The server's script cache was flushed: load it and run it again, once.
-                self.append(script.loadCommand, .scriptLoad(tracked, index: index))
+                guard case .ready(let channel) = self.state else { return }
+                var buffer = channel.allocator.buffer(capacity: script.source.utf8.count + 256)
+                let now = NIODeadline.now()
+                self.append(script.loadCommand, .scriptLoad(tracked, index: index), sentAt: now, to: &buffer)
                 self.loadedScripts.insert(script.sha1)
-                self.append(tracked.commands[index], .command(tracked, index: index, isRetry: true))
-                self.scheduleFlush()
+                self.append(tracked.commands[index], .command(tracked, index: index, isRetry: true), sentAt: now, to: &buffer)
+                self.write(buffer, on: channel)
                 return
             }
             self.finish(tracked, index, result)
@@ -278,8 +282,7 @@ final class RedisConnection {
         self.state = .ready(channel)
         self.backoff.reset()
         self.logger.debug("connected", metadata: ["redis.address": "\(self.configuration.host):\(self.configuration.port)"])
-        while let tracked = self.waiting.popFirst() { self.encode(tracked) }
-        self.scheduleFlush()
+        while let tracked = self.waiting.popFirst() { self.write(tracked, on: channel) }
     }
 
     /// The current channel or attempt failed with `error`.
@@ -325,7 +328,6 @@ final class RedisConnection {
     private func takeInFlight() -> CircularBuffer<InFlight> {
         let entries = self.inFlight
         self.inFlight.removeAll()
-        self.outbound.clear()
         self.timeoutCheck?.cancel()
         self.timeoutCheck = nil
         return entries
