@@ -69,6 +69,35 @@ struct RedisPipeliningTests {
         #expect(clients.split(separator: "\n").count == 1)
     }
 
+    @Test func aLightLoadStaysOnOneConnectionAndABurstSpillsOverTheLoopsConnections() async throws {
+        let server = try RedisServerProcess()
+        var configuration = server.configuration
+        configuration.connectionCount = 3
+        let client = RedisClient(configuration: configuration, eventLoopGroup: oneLoop)
+        defer { client.close() }
+        let observer = RedisClient(configuration: server.configuration, eventLoopGroup: oneLoop)
+        defer { observer.close() }
+        let eventLoop = oneLoop.next()
+        // Which connections ran a command of this name last (CLIENT LIST's cmd=).
+        @Sendable func connectionsThatRan(_ command: String) async throws -> Int {
+            let list = try await observer.send(RedisCommand("CLIENT", "LIST")).string ?? ""
+            return list.split(separator: "\n").filter { $0.contains(" cmd=\(command) ") }.count
+        }
+
+        for _ in 0..<5 { _ = try await client.send(RedisCommand("PING"), on: eventLoop).get() }
+        #expect(try await connectionsThatRan("ping") == 1)
+
+        // About 90 KB in one tick: past 16 KiB per connection, the rest goes to the next.
+        let value = String(repeating: "v", count: 150)
+        let futures = try await eventLoop.submit {
+            (0..<600).map { client.send(RedisCommand("ECHO", "\($0) \(value)"), on: eventLoop) }
+        }.get()
+        for (index, future) in futures.enumerated() {
+            #expect(try await future.get().string == "\(index) \(value)")
+        }
+        #expect(try await connectionsThatRan("echo") == 3)
+    }
+
     private static func commandsProcessed(_ client: RedisClient) async throws -> Int {
         let info = try await client.send(RedisCommand("INFO", "stats")).string ?? ""
         for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("total_commands_processed:") {

@@ -7,8 +7,10 @@ public struct RedisConfiguration: Sendable {
     /// The server's TCP port.
     public var port: Int
     /// How many connections a `RedisClient` keeps on each event loop of its
-    /// group. A request issued on a loop uses that loop's connections (in
-    /// turn when there are several), so it never leaves its loop.
+    /// group. A request issued on a loop uses that loop's connections, so it
+    /// never leaves its loop; the requests of one tick spill to the next
+    /// connection once 16 KiB are written to one (Redis reads at most that
+    /// from one client per pass of its event loop).
     public var connectionCount: Int = 1
     /// The longest a TCP connect may take.
     public var connectTimeout: TimeAmount = .seconds(2)

@@ -86,6 +86,9 @@ final class RedisConnection {
     private var pendingCommands = 0
     /// Whether a flush is scheduled for the end of this tick.
     private var flushScheduled = false
+    /// Bytes written during this tick, not flushed yet (see `RedisClient`'s
+    /// spreading of a tick's requests over a loop's connections).
+    private(set) var unflushedBytes = 0
     private var timeoutCheck: Scheduled<Void>?
     private var backoff: Backoff
     /// SHA1s of the scripts loaded on the current channel.
@@ -178,11 +181,13 @@ final class RedisConnection {
 
     private func write(_ buffer: ByteBuffer, on channel: any Channel) {
         guard buffer.readableBytes > 0 else { return }
+        self.unflushedBytes += buffer.readableBytes
         channel.write(buffer, promise: nil)
         guard !self.flushScheduled else { return }
         self.flushScheduled = true
         self.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
+            self.unflushedBytes = 0
             if case .ready(let channel) = self.state { channel.flush() }
         }
     }
