@@ -28,8 +28,8 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The region's Redis, HOST:PORT.")
     var redis: HostPort?
 
-    @Option(help: "Connections to Redis per event loop (a request uses its loop's connections; a tick's requests spill to the next one past 16 KiB).")
-    var redisConnections: Int = 4
+    @Option(help: "Connections to Redis per event loop (a request uses its loop's connections; with several, a tick's requests spill to the next past 16 KiB and lose their issue order).")
+    var redisConnections: Int = 1
 
     @Option(help: "Directory holding the deployment's public key (deployment.pub) and the peers' secret (peer.secret).")
     var keyDir: String = "keys"
