@@ -83,22 +83,50 @@ public final class RedisServerProcess {
     }
 
     private func waitForPing(deadline: NIODeadline) throws {
-        var lastError: (any Error)? = nil
+        var lastError = "no attempt"
         while NIODeadline.now() < deadline {
             guard self.process?.isRunning == true else { break }
-            do {
-                let connection = try RedisConnection.connect(host: "127.0.0.1", port: self.port, connectTimeout: .milliseconds(200))
-                switch try connection.execute(RedisCommand("PING")) {
-                case .success(.simpleString("PONG")): return
-                case .failure(let error) where error.kind == .server("NOAUTH"): return  // up, with a password
-                default: break
-                }
-            } catch {
-                lastError = error
+            // "+PONG", or "-NOAUTH" when it is up with a password.
+            switch Self.ping(port: self.port, timeout: 200_000) {
+            case .success(let reply) where reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH"): return
+            case .success(let reply): lastError = "reply \(reply)"
+            case .failure(let error): lastError = error.message
             }
             usleep(20_000)
         }
-        throw ServerStartError(message: "redis-server on port \(self.port) did not answer PING: \(String(describing: lastError))")
+        throw ServerStartError(message: "redis-server on port \(self.port) did not answer PING: \(lastError)")
+    }
+
+    /// Whether a Redis on loopback `port` answers an inline PING with PONG
+    /// (a blocking check with 200 ms timeouts, for starting servers).
+    public static func answersPing(port: Int) -> Bool {
+        guard case .success(let reply) = ping(port: port, timeout: 200_000) else { return false }
+        return reply.hasPrefix("+PONG")
+    }
+
+    /// Sends an inline PING over a blocking loopback socket (`timeout`
+    /// microseconds per send and receive) and returns what came back.
+    private static func ping(port: Int, timeout microseconds: Int) -> Result<String, ServerStartError> {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return .failure(ServerStartError(message: "socket failed")) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: .init(microseconds))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return .failure(ServerStartError(message: "connect: errno \(errno)")) }
+        let request = Array("PING\r\n".utf8)
+        guard send(fd, request, request.count, 0) == request.count else { return .failure(ServerStartError(message: "send failed")) }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = recv(fd, &reply, reply.count, 0)
+        guard count > 0 else { return .failure(ServerStartError(message: "no reply")) }
+        return .success(String(decoding: reply.prefix(count), as: UTF8.self))
     }
 
     /// The server did not come up.

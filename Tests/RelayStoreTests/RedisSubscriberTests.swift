@@ -114,7 +114,28 @@ struct RedisSubscriberTests {
         #expect(try await next(observed.messages, "message after reconnect") == Received(channel: channel, payload: ByteBuffer(string: "again")))
     }
 
-    @Test func closeJoinsAndRefusesLaterRequests() async throws {
+    @Test func resubscribesAfterClientKill() async throws {
+        let server = try RedisServerProcess()
+        let client = RedisClient(configuration: server.configuration)
+        defer { client.close() }
+        let observed = ObservedSubscriber(configuration: server.configuration)
+        defer { observed.subscriber.close() }
+
+        let channels = [RedisKey.deviceChannel("k1"), RedisKey.deviceChannel("k2")]
+        for channel in channels {
+            try await withTimeout(.seconds(10), "subscribe") { try await observed.subscriber.subscribe(channel: channel) }
+        }
+        // Redis drops the Pub/Sub connection; no server restart.
+        #expect(try await client.send(RedisCommand("CLIENT", "KILL", "TYPE", "pubsub")) == .integer(1))
+        try await next(observed.reconnects, within: .seconds(15), "onReconnect")
+        // Both channels are subscribed again, on one new connection.
+        let counts = try await client.send(RedisCommand("PUBSUB", "NUMSUB", channels[0], channels[1]))
+        #expect(counts.array?.compactMap(\.int) == [1, 1])
+        #expect(try await client.send(RedisCommand("PUBLISH", channels[1], "back")) == .integer(1))
+        #expect(try await next(observed.messages, "message after reconnect") == Received(channel: channels[1], payload: ByteBuffer(string: "back")))
+    }
+
+    @Test func closeRefusesLaterRequestsAndClosesTheConnection() async throws {
         let server = try RedisServerProcess()
         let observed = ObservedSubscriber(configuration: server.configuration)
         try await withTimeout(.seconds(10), "subscribe") { try await observed.subscriber.subscribe(channel: "c") }

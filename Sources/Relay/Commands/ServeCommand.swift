@@ -28,8 +28,8 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The region's Redis, HOST:PORT.")
     var redis: HostPort?
 
-    @Option(help: "Connections to Redis (each on its own thread).")
-    var redisConnections: Int = 4
+    @Option(help: "Connections to Redis per event loop (a request uses its loop's connections; with several, a tick's requests spill to the next past 16 KiB and lose their issue order).")
+    var redisConnections: Int = 1
 
     @Option(help: "Directory holding the deployment's public key (deployment.pub) and the peers' secret (peer.secret).")
     var keyDir: String = "keys"
@@ -63,7 +63,7 @@ public struct ServeCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: engine.threads ?? System.coreCount)
         var redisConfiguration = RedisConfiguration(host: redisAddress.host, port: redisAddress.port)
         redisConfiguration.connectionCount = redisConnections
-        let client = RedisClient(configuration: redisConfiguration, logger: logger)
+        let client = RedisClient(configuration: redisConfiguration, eventLoopGroup: group, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
         let regions = try await Regions.start(
             topologyPath: topology, settings: settings, mirror: mirror ?? settings.mirror ?? .async, keyDir: keyDir,
@@ -72,6 +72,7 @@ public struct ServeCommand: AsyncParsableCommand {
         regions?.attach(router)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,
+            eventLoop: group.next(),
             logger: logger,
             onReconnect: { router.wakeAll(); regions?.reload() },
             handler: { channel, payload in

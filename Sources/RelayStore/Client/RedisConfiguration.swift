@@ -6,13 +6,19 @@ public struct RedisConfiguration: Sendable {
     public var host: String
     /// The server's TCP port.
     public var port: Int
-    /// How many connections, each with its own thread, a `RedisClient` keeps.
-    public var connectionCount: Int = 2
+    /// How many connections a `RedisClient` keeps on each event loop of its
+    /// group. A request issued on a loop uses that loop's connections, so it
+    /// never leaves its loop; the requests of one tick spill to the next
+    /// connection once 16 KiB are written to one (Redis reads at most that
+    /// from one client per pass of its event loop).
+    public var connectionCount: Int = 1
     /// The longest a TCP connect may take.
     public var connectTimeout: TimeAmount = .seconds(2)
-    /// The longest one socket read or write may block; a connection that
-    /// times out is dropped and its in-flight requests fail with `.timeout`.
-    /// Keep it above the longest blocking command used (`BLPOP` and the like). nil: no limit.
+    /// The longest a command may wait for its reply; a connection whose
+    /// oldest command waits longer is dropped and its in-flight requests
+    /// fail with `.timeout`. Keep it above the longest blocking command used
+    /// (`BLPOP` and the like), which also holds up every command pipelined
+    /// behind it. nil: no limit.
     public var commandTimeout: TimeAmount? = .seconds(5)
     /// The ACL user for `AUTH` (nil: the default user).
     public var username: String? = nil
@@ -20,10 +26,15 @@ public struct RedisConfiguration: Sendable {
     public var password: String? = nil
     /// The database to `SELECT` (nil: 0). Pub/Sub ignores it, as Redis does.
     public var database: Int? = nil
-    /// The most commands one thread writes in one pipelined batch. One
-    /// `pipeline` request larger than this still goes as one batch.
-    public var maximumBatchCommands: Int = 512
-    /// The first delay before reconnecting after a failure.
+    /// The most commands one connection holds waiting or in flight; a
+    /// request past it fails at once with `.overloaded`. (A single request
+    /// larger than this still goes when the connection has nothing pending.)
+    public var maximumPendingCommands: Int = 65_536
+    /// The largest reply accepted, in bytes; a larger one (or a server that
+    /// streams garbage that never completes a reply) breaks the connection
+    /// with `.protocol`. Redis's own bulk limit is 512 MB.
+    public var maximumReplyBytes: Int = 512 * 1024 * 1024
+    /// The first delay before reconnecting after a failed attempt.
     public var minimumReconnectDelay: TimeAmount = .milliseconds(50)
     /// The longest delay between reconnect attempts.
     public var maximumReconnectDelay: TimeAmount = .seconds(2)
@@ -32,18 +43,5 @@ public struct RedisConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 6379) {
         self.host = host
         self.port = port
-    }
-
-    /// Opens one connection with these settings.
-    func connect() throws(RedisError) -> RedisConnection {
-        try RedisConnection.connect(
-            host: self.host,
-            port: self.port,
-            connectTimeout: self.connectTimeout,
-            commandTimeout: self.commandTimeout,
-            username: self.username,
-            password: self.password,
-            database: self.database
-        )
     }
 }

@@ -1,262 +1,381 @@
-import CHiredis
+import Logging
 import NIOCore
+import NIOPosix
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// One connection to Redis: the owner of one hiredis `redisContext`.
+/// One pipelined connection to Redis, living on one event loop: every
+/// method runs there, and the socket is a NIO channel of that loop (no
+/// thread of its own, no blocking call).
 ///
-/// Not thread-safe (hiredis contexts are not): use it from one thread at a
-/// time. `RedisClient` and `RedisSubscriber` give each of their threads one.
-public final class RedisConnection {
-    private let context: UnsafeMutablePointer<redisContext>
-    /// SHA1s of the scripts loaded through this connection (see `RedisScript`).
-    var loadedScripts: Set<String> = []
-
-    private init(context: UnsafeMutablePointer<redisContext>) {
-        self.context = context
+/// Requests are encoded and written as they arrive, and flushed once per
+/// event-loop tick (one `writev` for everything written during the tick); replies come
+/// back in order and complete the requests in order. At most
+/// `maximumPendingCommands` commands wait or are in flight: a request past
+/// that fails at once with `.overloaded` (nothing is sent).
+///
+/// When the connection breaks (closed, reset, a reply that is not RESP or
+/// too large, a command past `commandTimeout`), every request in flight
+/// fails with that error (`.connection`, `.protocol`, `.timeout`): it may or
+/// may not have run, and nothing is retried behind the caller's back. The
+/// connection reconnects right away; requests made meanwhile wait for it.
+/// A failed connect attempt (refused, timed out, `AUTH` or `SELECT`
+/// refused) fails the waiting requests with its error, and until the next
+/// attempt (after a growing delay) new requests fail at once with it too.
+///
+/// Scripts: an `EVALSHA` whose script this connection has not loaded is
+/// preceded by `SCRIPT LOAD` in the same write; an `EVALSHA` answered with
+/// `NOSCRIPT` (the server's script cache was flushed) is loaded and sent
+/// again, once, behind what was already pipelined.
+final class RedisConnection {
+    /// A request as handed over from any thread: its commands and what to
+    /// call with one result per command, in order.
+    struct Request: Sendable {
+        var commands: [RedisCommand]
+        var complete: @Sendable ([Result<RESPValue, RedisError>]) -> Void
     }
 
-    deinit {
-        redisFree(self.context)
+    /// A request accepted by this connection, collecting its results.
+    private final class Tracked {
+        let commands: [RedisCommand]
+        let complete: @Sendable ([Result<RESPValue, RedisError>]) -> Void
+        var results: [Result<RESPValue, RedisError>?]
+        var outstanding: Int
+
+        init(_ request: Request) {
+            self.commands = request.commands
+            self.complete = request.complete
+            self.results = Array(repeating: nil, count: request.commands.count)
+            self.outstanding = request.commands.count
+        }
     }
 
-    /// Connects to `host:port`, then authenticates and selects a database
-    /// when asked to.
-    ///
-    /// - Parameters:
-    ///   - connectTimeout: the longest the TCP connect may take.
-    ///   - commandTimeout: the longest a read or write of the socket may
-    ///     block (nil: no limit). A connection that timed out must be
-    ///     dropped: its replies are no longer in step with its commands.
-    ///   - username: the ACL user for `AUTH` (nil: the default user).
-    ///   - password: sent with `AUTH` when given.
-    ///   - database: selected with `SELECT` when given.
-    public static func connect(
-        host: String,
-        port: Int,
-        connectTimeout: TimeAmount = .seconds(5),
-        commandTimeout: TimeAmount? = .seconds(5),
-        username: String? = nil,
-        password: String? = nil,
-        database: Int? = nil
-    ) throws(RedisError) -> RedisConnection {
-        guard let raw = redisConnectWithTimeout(host, Int32(port), timeval(connectTimeout)) else {
-            throw RedisError(.connection, message: "cannot allocate a hiredis context")
+    /// What a reply in flight answers.
+    private enum Slot {
+        /// The `SCRIPT LOAD` put before command `index` of a request.
+        case scriptLoad(Tracked, index: Int)
+        /// Command `index` of a request; `isRetry` after a `NOSCRIPT`.
+        case command(Tracked, index: Int, isRetry: Bool)
+    }
+
+    private struct InFlight {
+        var slot: Slot
+        var sentAt: NIODeadline
+    }
+
+    private enum State {
+        /// Connecting (TCP, then the handshake); requests wait in `waiting`.
+        case connecting
+        /// Connected: requests are written as they come.
+        case ready(any Channel)
+        /// The last attempt failed with `error`; the next is at `nextAttempt`.
+        case waitingToReconnect(nextAttempt: NIODeadline, error: RedisError)
+        case closed
+    }
+
+    let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let handshake: [RedisCommand]
+    private var logger: Logger
+    private var state: State = .connecting
+    /// Bumped on every connect and on close: callbacks of an older channel are ignored.
+    private var generation = 0
+    /// The channel of the current attempt, once it exists.
+    private var channel: (any Channel)?
+    private var waiting = CircularBuffer<Tracked>()
+    private var inFlight = CircularBuffer<InFlight>()
+    /// Commands accepted and not yet completed (waiting or in flight).
+    private var pendingCommands = 0
+    /// Whether a flush is scheduled for the end of this tick.
+    private var flushScheduled = false
+    /// Bytes written during this tick, not flushed yet (see `RedisClient`'s
+    /// spreading of a tick's requests over a loop's connections).
+    private(set) var unflushedBytes = 0
+    private var timeoutCheck: Scheduled<Void>?
+    private var backoff: Backoff
+    /// SHA1s of the scripts loaded on the current channel.
+    private var loadedScripts: Set<String> = []
+
+    /// A connection for `eventLoop`; it connects on `start()`.
+    init(configuration: RedisConfiguration, eventLoop: any EventLoop, index: Int, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.handshake = RedisChannelHandler.handshake(for: configuration, selectDatabase: true)
+        self.logger = logger
+        self.logger[metadataKey: "redis.connection"] = "\(index)"
+        self.backoff = Backoff(minimum: configuration.minimumReconnectDelay, maximum: configuration.maximumReconnectDelay)
+    }
+
+    /// Makes the first connect attempt.
+    func start() {
+        self.eventLoop.preconditionInEventLoop()
+        guard case .connecting = self.state, self.generation == 0 else { return }
+        self.connect()
+    }
+
+    // MARK: Requests
+
+    /// Takes `request`: sends it, queues it until connected, or fails it at
+    /// once (`.closed`, `.overloaded`, or the last connect error while
+    /// waiting to reconnect).
+    func submit(_ request: Request) {
+        self.eventLoop.preconditionInEventLoop()
+        let count = request.commands.count
+        switch self.state {
+        case .closed:
+            request.complete(Array(repeating: .failure(.closedError), count: count))
+            return
+        case .waitingToReconnect(let nextAttempt, var error):
+            let milliseconds = max(0, (nextAttempt - .now()).nanoseconds / 1_000_000)
+            error.message += " (next connect attempt in \(milliseconds) ms)"
+            request.complete(Array(repeating: .failure(error), count: count))
+            return
+        case .connecting, .ready:
+            break
         }
-        // From here on the context is owned: `deinit` frees it on every failure path.
-        let connection = RedisConnection(context: raw)
-        if raw.pointee.err != 0 {
-            throw RedisError(.connection, message: "connect to \(host):\(port): \(connection.contextError)")
+        guard self.pendingCommands == 0 || self.pendingCommands + count <= self.configuration.maximumPendingCommands else {
+            let error = RedisError(.overloaded, message: "\(self.pendingCommands) commands already pending on this connection")
+            request.complete(Array(repeating: .failure(error), count: count))
+            return
         }
-        if let commandTimeout {
-            guard redisSetTimeout(raw, timeval(commandTimeout)) == REDIS_OK else {
-                throw RedisError(.connection, message: "set timeout: \(connection.contextError)")
+        guard count > 0 else {
+            request.complete([])
+            return
+        }
+        self.pendingCommands += count
+        let tracked = Tracked(request)
+        if case .ready(let channel) = self.state {
+            self.write(tracked, on: channel)
+        } else {
+            self.waiting.append(tracked)
+        }
+    }
+
+    /// Encodes every command of `tracked` (with `SCRIPT LOAD`s where
+    /// needed) into one buffer and writes it, unflushed: the flush at the
+    /// end of the tick sends everything written during the tick at once
+    /// (NIO gathers the buffers into one `writev`). One small buffer per
+    /// request, rather than one growing buffer per tick, keeps the
+    /// allocations small and reused.
+    private func write(_ tracked: Tracked, on channel: any Channel) {
+        var buffer = channel.allocator.buffer(capacity: 64 * tracked.commands.count)
+        let now = NIODeadline.now()
+        for (index, command) in tracked.commands.enumerated() {
+            if let script = command.script, !self.loadedScripts.contains(script.sha1) {
+                self.append(script.loadCommand, .scriptLoad(tracked, index: index), sentAt: now, to: &buffer)
+                self.loadedScripts.insert(script.sha1)
             }
+            self.append(command, .command(tracked, index: index, isRetry: false), sentAt: now, to: &buffer)
         }
-        if let password {
-            var auth = RedisCommand("AUTH", arguments: [])
-            if let username { auth.arguments.append(.string(username)) }
-            auth.arguments.append(.string(password))
-            _ = try connection.execute(auth).get()
-        }
-        if let database, database != 0 {
-            _ = try connection.execute(RedisCommand("SELECT", database)).get()
-        }
-        return connection
+        self.write(buffer, on: channel)
     }
 
-    /// The socket, for `poll()`.
-    var fileDescriptor: Int32 { self.context.pointee.fd }
-
-    /// Whether the context has seen an error; a failed connection is not reusable.
-    public var isBroken: Bool { self.context.pointee.err != 0 }
-
-    private var contextError: String {
-        withUnsafeBytes(of: self.context.pointee.errstr) { raw in
-            let bytes = raw.prefix { $0 != 0 }
-            return String(decoding: bytes, as: UTF8.self)
+    private func append(_ command: RedisCommand, _ slot: Slot, sentAt: NIODeadline, to buffer: inout ByteBuffer) {
+        do {
+            try command.encode(into: &buffer)
+        } catch {
+            if case .command(let tracked, let index, _) = slot { self.finish(tracked, index, .failure(error)) }
+            return
         }
+        self.inFlight.append(InFlight(slot: slot, sentAt: sentAt))
+        if self.timeoutCheck == nil { self.armTimeoutCheck() }
     }
 
-    /// The error that the context's current failure maps to.
-    private func contextFailure(_ what: String) -> RedisError {
-        let err = self.context.pointee.err
-        let text = self.contextError
-        switch err {
-        case REDIS_ERR_PROTOCOL:
-            return RedisError(.protocol, message: "\(what): \(text)")
-        case REDIS_ERR_IO where errno == EAGAIN || errno == EWOULDBLOCK || text.contains("temporarily unavailable"):
-            return RedisError(.timeout, message: "\(what): \(text)")
-        default:
-            return RedisError(.connection, message: "\(what): \(text.isEmpty ? "error \(err)" : text)")
+    private func write(_ buffer: ByteBuffer, on channel: any Channel) {
+        guard buffer.readableBytes > 0 else { return }
+        self.unflushedBytes += buffer.readableBytes
+        channel.write(buffer, promise: nil)
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        self.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.unflushedBytes = 0
+            if case .ready(let channel) = self.state { channel.flush() }
         }
     }
 
-    // MARK: Commands
+    /// Records the result of command `index` of `tracked` (the first result
+    /// recorded stands) and completes the request after its last command.
+    private func finish(_ tracked: Tracked, _ index: Int, _ result: Result<RESPValue, RedisError>) {
+        if tracked.results[index] == nil { tracked.results[index] = result }
+        tracked.outstanding -= 1
+        self.pendingCommands -= 1
+        if tracked.outstanding == 0 {
+            tracked.complete(tracked.results.map { $0 ?? .failure(RedisError(.protocol, message: "no result")) })
+        }
+    }
 
-    /// Appends `command` to the output buffer without sending it. Arguments
-    /// go through `redisAppendCommandArgv`, so any bytes are safe.
-    public func append(_ command: RedisCommand) throws(RedisError) {
-        var storage: [UInt8] = []
-        var lengths: [Int] = []
-        lengths.reserveCapacity(command.arguments.count + 1)
-        storage.append(contentsOf: command.name.utf8)
-        lengths.append(command.name.utf8.count)
-        for argument in command.arguments {
-            let before = storage.count
-            switch argument {
-            case .string(let string): storage.append(contentsOf: string.utf8)
-            case .bytes(let buffer): storage.append(contentsOf: buffer.readableBytesView)
-            case .integer(let value): storage.append(contentsOf: String(value).utf8)
+    // MARK: Replies
+
+    private func received(_ reply: RESPValue, generation: Int) {
+        guard generation == self.generation, case .ready = self.state else { return }
+        guard let head = self.inFlight.popFirst() else {
+            self.failed(RedisError(.protocol, message: "a reply to no request"), generation: generation)
+            return
+        }
+        switch head.slot {
+        case .scriptLoad(let tracked, let index):
+            if case .failure(let error) = reply.asResult {
+                // The script did not load (e.g. it does not compile): report
+                // that, not the NOSCRIPT that follows.
+                if let script = tracked.commands[index].script { self.loadedScripts.remove(script.sha1) }
+                if tracked.results[index] == nil { tracked.results[index] = .failure(error) }
             }
-            lengths.append(storage.count - before)
-        }
-        // hiredis rejects a NULL argv entry, so give the (possibly empty)
-        // storage at least one byte of capacity to point into.
-        storage.reserveCapacity(max(1, storage.count))
-        let status: Int32 = storage.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(lengths.count)
-            var offset = 0
-            for length in lengths {
-                pointers.append(base + offset)
-                offset += length
+        case .command(let tracked, let index, let isRetry):
+            let result = reply.asResult
+            if case .failure(let error) = result, error.serverCode == "NOSCRIPT", !isRetry, tracked.results[index] == nil,
+                let script = tracked.commands[index].script
+            {
+                // The server's script cache was flushed: load it and run it again, once.
+                guard case .ready(let channel) = self.state else { return }
+                var buffer = channel.allocator.buffer(capacity: script.source.utf8.count + 256)
+                let now = NIODeadline.now()
+                self.append(script.loadCommand, .scriptLoad(tracked, index: index), sentAt: now, to: &buffer)
+                self.loadedScripts.insert(script.sha1)
+                self.append(tracked.commands[index], .command(tracked, index: index, isRetry: true), sentAt: now, to: &buffer)
+                self.write(buffer, on: channel)
+                return
             }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    redisAppendCommandArgv(self.context, Int32(argv.count), argv.baseAddress, argvlen.baseAddress)
+            self.finish(tracked, index, result)
+        }
+    }
+
+    // MARK: Connecting
+
+    private func connect() {
+        self.state = .connecting
+        self.generation &+= 1
+        self.channel = nil
+        self.loadedScripts = []
+        let generation = self.generation
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        let handshake = self.handshake
+        let maximumReplyBytes = self.configuration.maximumReplyBytes
+        ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(self.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                // Runs on the channel's loop, which is this connection's.
+                let connection = bound.value
+                connection.channel = channel
+                do {
+                    let handler = try RedisChannelHandler(
+                        handshake: handshake,
+                        maximumReplyBytes: maximumReplyBytes,
+                        onReady: { [weak connection] in connection?.ready(channel, generation: generation) },
+                        onReply: { [weak connection] reply in connection?.received(reply, generation: generation) },
+                        onFailure: { [weak connection] error in connection?.failed(error, generation: generation) }
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
                 }
             }
+            .connect(host: self.configuration.host, port: self.configuration.port)
+            .assumeIsolated()
+            .whenFailure { error in
+                let redisError = error as? RedisError
+                    ?? RedisError(.connection, message: "connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+                self.failed(redisError, generation: generation)
+            }
+    }
+
+    private func ready(_ channel: any Channel, generation: Int) {
+        guard generation == self.generation, case .connecting = self.state else {
+            channel.close(promise: nil)
+            return
         }
-        guard status == REDIS_OK else { throw self.contextFailure("append \(command.name)") }
+        self.state = .ready(channel)
+        self.backoff.reset()
+        self.logger.debug("connected", metadata: ["redis.address": "\(self.configuration.host):\(self.configuration.port)"])
+        while let tracked = self.waiting.popFirst() { self.write(tracked, on: channel) }
     }
 
-    /// Flushes the output buffer if needed and blocks for the next reply.
-    /// An error reply is a `.success(.error)` at this level: only a failure of
-    /// the connection throws.
-    public func readReply() throws(RedisError) -> RESPValue {
-        var reply: UnsafeMutableRawPointer? = nil
-        guard redisGetReply(self.context, &reply) == REDIS_OK, let reply else {
-            throw self.contextFailure("read reply")
+    /// The current channel or attempt failed with `error`.
+    private func failed(_ error: RedisError, generation: Int) {
+        guard generation == self.generation else { return }
+        switch self.state {
+        case .closed, .waitingToReconnect:
+            return
+        case .ready(let channel):
+            self.logger.warning("Redis connection lost", metadata: ["error": "\(error)"])
+            let lost = self.takeInFlight()
+            // Reconnect at once; requests made from the failure callbacks
+            // wait for it. The new generation ignores the old channel's close.
+            self.connect()
+            channel.close(promise: nil)
+            for entry in lost {
+                if case .command(let tracked, let index, _) = entry.slot { self.finish(tracked, index, .failure(error)) }
+            }
+        case .connecting:
+            let channel = self.channel
+            self.channel = nil
+            let delay = self.backoff.next()
+            self.state = .waitingToReconnect(nextAttempt: .now() + delay, error: error)
+            channel?.close(promise: nil)
+            self.logger.warning("cannot connect to Redis", metadata: [
+                "redis.address": "\(self.configuration.host):\(self.configuration.port)",
+                "error": "\(error)",
+                "retry.ms": "\(delay.nanoseconds / 1_000_000)",
+            ])
+            _ = self.takeInFlight()  // handshake only: nothing of a caller's was written
+            let waiting = self.waiting
+            self.waiting.removeAll()
+            for tracked in waiting {
+                for index in 0..<tracked.commands.count { self.finish(tracked, index, .failure(error)) }
+            }
+            self.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                guard generation == self.generation, case .waitingToReconnect = self.state else { return }
+                self.connect()
+            }
         }
-        defer { freeReplyObject(reply) }
-        return RESPValue(reply.assumingMemoryBound(to: redisReply.self))
     }
 
-    /// Sends one command and waits for its reply; an error reply becomes a
-    /// `.server` failure.
-    public func execute(_ command: RedisCommand) throws(RedisError) -> Result<RESPValue, RedisError> {
-        try self.append(command)
-        return try self.readReply().asResult
+    private func takeInFlight() -> CircularBuffer<InFlight> {
+        let entries = self.inFlight
+        self.inFlight.removeAll()
+        self.timeoutCheck?.cancel()
+        self.timeoutCheck = nil
+        return entries
     }
 
-    /// Sends `commands` in one write and reads their replies in order.
-    /// Throws only when the connection fails, which leaves it broken.
-    public func pipeline(_ commands: [RedisCommand]) throws(RedisError) -> [Result<RESPValue, RedisError>] {
-        for command in commands { try self.append(command) }
-        var results: [Result<RESPValue, RedisError>] = []
-        results.reserveCapacity(commands.count)
-        for _ in commands { results.append(try self.readReply().asResult) }
-        return results
-    }
+    // MARK: Command timeout
 
-    // MARK: Non-blocking use (Pub/Sub)
-
-    /// Puts the socket in non-blocking mode for a `poll()` loop; only the
-    /// `buffer…` methods below are to be used after this.
-    func makeNonBlocking() throws(RedisError) {
-        let fd = self.context.pointee.fd
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
-            throw RedisError(.connection, message: "fcntl O_NONBLOCK failed: errno \(errno)")
+    private func armTimeoutCheck() {
+        guard let timeout = self.configuration.commandTimeout, let head = self.inFlight.first else { return }
+        let generation = self.generation
+        self.timeoutCheck = self.eventLoop.assumeIsolated().scheduleTask(deadline: head.sentAt + timeout) {
+            self.timeoutCheck = nil
+            guard generation == self.generation, case .ready = self.state, let head = self.inFlight.first else { return }
+            if head.sentAt + timeout <= .now() {
+                self.failed(RedisError(.timeout, message: "no reply within \(timeout.nanoseconds / 1_000_000) ms"), generation: generation)
+            } else {
+                self.armTimeoutCheck()
+            }
         }
-        self.context.pointee.flags &= ~Int32(REDIS_BLOCK)
     }
 
-    /// Writes as much of the output buffer as the socket takes; returns
-    /// whether all of it was written.
-    func bufferWrite() throws(RedisError) -> Bool {
-        var done: Int32 = 0
-        guard redisBufferWrite(self.context, &done) == REDIS_OK else { throw self.contextFailure("write") }
-        return done != 0
-    }
+    // MARK: Closing
 
-    /// Reads what the socket has into the reply reader.
-    func bufferRead() throws(RedisError) {
-        guard redisBufferRead(self.context) == REDIS_OK else { throw self.contextFailure("read") }
-    }
-
-    /// The next complete reply already read, if any.
-    func nextBufferedReply() throws(RedisError) -> RESPValue? {
-        var reply: UnsafeMutableRawPointer? = nil
-        guard redisGetReplyFromReader(self.context, &reply) == REDIS_OK else {
-            throw self.contextFailure("parse reply")
+    /// Closes the connection: fails every request waiting or in flight with
+    /// `.closed` (one in flight may or may not have run) and refuses later ones.
+    func close() {
+        self.eventLoop.preconditionInEventLoop()
+        if case .closed = self.state { return }
+        self.state = .closed
+        self.generation &+= 1
+        self.channel?.close(promise: nil)
+        self.channel = nil
+        let lost = self.takeInFlight()
+        let waiting = self.waiting
+        self.waiting.removeAll()
+        for entry in lost {
+            if case .command(let tracked, let index, _) = entry.slot { self.finish(tracked, index, .failure(.closedError)) }
         }
-        guard let reply else { return nil }
-        defer { freeReplyObject(reply) }
-        return RESPValue(reply.assumingMemoryBound(to: redisReply.self))
+        for tracked in waiting {
+            for index in 0..<tracked.commands.count { self.finish(tracked, index, .failure(.closedError)) }
+        }
     }
 }
 
 @available(*, unavailable)
 extension RedisConnection: Sendable {}
-
-extension RESPValue {
-    /// Copies a hiredis reply tree.
-    fileprivate init(_ reply: UnsafeMutablePointer<redisReply>) {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            var buffer = ByteBuffer()
-            if r.len > 0, let str = r.str {
-                buffer.writeBytes(UnsafeRawBufferPointer(start: str, count: Int(r.len)))
-            }
-            self = .bulk(buffer)
-        case REDIS_REPLY_ARRAY:
-            var elements: [RESPValue] = []
-            elements.reserveCapacity(Int(r.elements))
-            for index in 0..<Int(r.elements) {
-                if let element = r.element[index] {
-                    elements.append(RESPValue(element))
-                } else {
-                    elements.append(.null)
-                }
-            }
-            self = .array(elements)
-        case REDIS_REPLY_INTEGER:
-            self = .integer(r.integer)
-        case REDIS_REPLY_STATUS:
-            self = .simpleString(Self.text(r))
-        case REDIS_REPLY_ERROR:
-            self = .error(Self.text(r))
-        default:
-            self = .null
-        }
-    }
-
-    private static func text(_ r: redisReply) -> String {
-        guard let str = r.str, r.len > 0 else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: str, count: Int(r.len)), as: UTF8.self)
-    }
-
-    /// A top-level error reply as a failure, anything else as success.
-    var asResult: Result<RESPValue, RedisError> {
-        if case .error(let text) = self { return .failure(RedisError(serverReply: text)) }
-        return .success(self)
-    }
-}
-
-extension timeval {
-    fileprivate init(_ amount: TimeAmount) {
-        let nanoseconds = max(0, amount.nanoseconds)
-        self.init(
-            tv_sec: .init(nanoseconds / 1_000_000_000),
-            tv_usec: .init((nanoseconds % 1_000_000_000) / 1_000)
-        )
-    }
-}

@@ -11,6 +11,7 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
             case server(String)
             case timeout
             case closed
+            case overloaded
         }
 
         private let base: Base
@@ -33,6 +34,10 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let timeout = Kind(.timeout)
         /// The client or subscriber was closed before the request ran.
         public static let closed = Kind(.closed)
+        /// The connection already had `RedisConfiguration.maximumPendingCommands`
+        /// commands waiting or in flight: the request was refused without
+        /// being sent. Try later or shed load.
+        public static let overloaded = Kind(.overloaded)
 
         /// The error code when this is a server error reply, else nil.
         public var serverCode: String? {
@@ -47,6 +52,7 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
             case .server(let code): return "server(\(code))"
             case .timeout: return "timeout"
             case .closed: return "closed"
+            case .overloaded: return "overloaded"
             }
         }
     }

@@ -1,89 +1,89 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Redis Pub/Sub on a dedicated thread and connection.
+/// Redis Pub/Sub on one connection, spoken on one event loop.
 ///
 /// `subscribe` and `unsubscribe` may be called from any thread or task; they
-/// queue the request and wake the subscriber thread, which runs a `poll()`
-/// loop over the Redis socket (non-blocking) and a wakeup pipe.
+/// hop to the subscriber's event loop, which writes the commands (once per
+/// tick) and matches Redis's confirmations in order.
 ///
-/// Messages go to the handler given at `init`, called **on the subscriber
-/// thread**, one at a time, in the order Redis delivered them. It must
-/// return quickly and never block: hand work to an event loop or a task.
+/// Messages go to the handler given at `init`, called **on the subscriber's
+/// event loop**, one at a time, in the order Redis delivered them. It must
+/// return quickly and never block: hand heavy work elsewhere.
 ///
-/// When the connection breaks, the subscriber reconnects with a growing
-/// delay (up to `maximumReconnectDelay`), subscribes again to every channel
-/// it holds, and once Redis has confirmed them calls `onReconnect` (on the
-/// subscriber thread). Messages published while it was away are lost, as
-/// Pub/Sub is at-most-once: `onReconnect` is where callers re-read the state
-/// they might have missed.
+/// When the connection breaks, the subscriber reconnects (at once, then
+/// with a growing delay up to `maximumReconnectDelay`), subscribes again to
+/// every channel it holds, and once Redis has confirmed them calls
+/// `onReconnect` (on the event loop). Messages published while it was away
+/// are lost, as Pub/Sub is at-most-once: `onReconnect` is where callers
+/// re-read the state they might have missed.
 public final class RedisSubscriber: Sendable {
     /// Receives a message: its channel and payload.
     public typealias MessageHandler = @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void
 
-    fileprivate typealias Completion = @Sendable (Result<Void, RedisError>) -> Void
+    typealias Completion = @Sendable (Result<Void, RedisError>) -> Void
 
-    fileprivate enum Operation: Sendable {
-        case subscribe(String, Completion?)
-        case unsubscribe(String, Completion?)
-    }
-
-    /// What callers and the thread share, behind one lock.
-    fileprivate struct Shared: Sendable {
-        /// The channels held: subscribed, or to subscribe on (re)connect.
+    /// The channels held (subscribed, or to subscribe on (re)connect), and
+    /// whether the subscriber is closed; shared by callers and the loop.
+    struct Shared: Sendable {
         var channels: Set<String> = []
-        /// Requests the thread has not taken yet.
-        var pending: [Operation] = []
         var closed = false
     }
 
-    private let shared = NIOLockedValueBox(Shared())
-    private let wakeup = WakeupPipe()
-    private let thread: NIOLockedValueBox<DedicatedThread?>
+    private let shared: NIOLockedValueBox<Shared>
+    /// Filled on the event loop by the first task that runs there.
+    private let connection: NIOLoopBoundBox<SubscriberConnection?>
+    private let make: @Sendable () -> SubscriberConnection
 
-    /// Starts the subscriber thread, which connects right away.
+    /// Starts the subscriber, which connects right away.
     ///
     /// - Parameters:
     ///   - configuration: where to connect; `connectionCount` and `database`
     ///     do not apply.
-    ///   - onReconnect: called on the subscriber thread after a reconnect,
-    ///     once every held channel is subscribed again.
-    ///   - handler: called on the subscriber thread for every message.
+    ///   - eventLoop: the loop it runs on (nil: the next loop of
+    ///     `MultiThreadedEventLoopGroup.singleton`).
+    ///   - onReconnect: called on the event loop after a reconnect, once
+    ///     every held channel is subscribed again.
+    ///   - handler: called on the event loop for every message.
     public init(
         configuration: RedisConfiguration,
+        eventLoop: (any EventLoop)? = nil,
         logger: Logger = Logger(label: "RelayStore.RedisSubscriber"),
         onReconnect: (@Sendable () -> Void)? = nil,
         handler: @escaping MessageHandler
     ) {
-        self.thread = NIOLockedValueBox(nil)
-        let shared = self.shared
-        let wakeup = self.wakeup
-        let thread = DedicatedThread.start(name: "redis-pubsub") {
-            var loop = SubscriberLoop(
-                configuration: configuration,
-                logger: logger,
-                shared: shared,
-                wakeup: wakeup,
-                handler: handler,
-                onReconnect: onReconnect
-            )
-            loop.run()
+        let eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        let shared = NIOLockedValueBox(Shared())
+        self.shared = shared
+        self.connection = .makeEmptyBox(valueType: SubscriberConnection.self, eventLoop: eventLoop)
+        self.make = { @Sendable in
+            SubscriberConnection(
+                configuration: configuration, eventLoop: eventLoop, logger: logger,
+                shared: shared, handler: handler, onReconnect: onReconnect)
         }
-        self.thread.withLockedValue { $0 = thread }
+        let box = self.connection
+        let make = self.make
+        eventLoop.execute { _ = Self.connection(box, make) }
+    }
+
+    /// The connection, made (and started) on first use. Call on its loop.
+    private static func connection(
+        _ box: NIOLoopBoundBox<SubscriberConnection?>, _ make: @Sendable () -> SubscriberConnection
+    ) -> SubscriberConnection {
+        if let connection = box.value { return connection }
+        let connection = make()
+        box.value = connection
+        connection.start()
+        return connection
     }
 
     deinit {
-        // Without `close()`: stop the thread and let it go.
+        // Without `close()`: close the connection on its loop, without waiting.
         self.shared.withLockedValue { $0.closed = true }
-        self.wakeup.wake()
-        self.thread.withLockedValue { $0 }?.detach()
+        let box = self.connection
+        box.eventLoop.execute { box.value?.close() }
     }
 
     /// The channels currently held (subscribed, or to be subscribed on reconnect).
@@ -91,23 +91,21 @@ public final class RedisSubscriber: Sendable {
         self.shared.withLockedValue { $0.channels }
     }
 
-    private func submit(_ operation: Operation) {
+    private func submit(subscribe: Bool, _ channel: String, _ completion: @escaping Completion) {
         let accepted = self.shared.withLockedValue { shared -> Bool in
             guard !shared.closed else { return false }
-            switch operation {
-            case .subscribe(let channel, _): shared.channels.insert(channel)
-            case .unsubscribe(let channel, _): shared.channels.remove(channel)
-            }
-            shared.pending.append(operation)
+            if subscribe { shared.channels.insert(channel) } else { shared.channels.remove(channel) }
             return true
         }
-        if accepted {
-            self.wakeup.wake()
+        guard accepted else {
+            completion(.failure(.closedError))
+            return
+        }
+        let (box, make) = (self.connection, self.make)
+        if box.eventLoop.inEventLoop {
+            Self.connection(box, make).submit(subscribe: subscribe, channel, completion)
         } else {
-            switch operation {
-            case .subscribe(_, let completion), .unsubscribe(_, let completion):
-                completion?(.failure(.closedError))
-            }
+            box.eventLoop.execute { Self.connection(box, make).submit(subscribe: subscribe, channel, completion) }
         }
     }
 
@@ -118,7 +116,7 @@ public final class RedisSubscriber: Sendable {
     /// `onReconnect`), `.closed` after `close()`.
     public func subscribe(channel: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            self.submit(.subscribe(channel) { continuation.resume(with: $0.mapError { $0 as any Error }) })
+            self.submit(subscribe: true, channel) { continuation.resume(with: $0.mapError { $0 as any Error }) }
         }
     }
 
@@ -127,262 +125,153 @@ public final class RedisSubscriber: Sendable {
     /// No message of `channel` reaches the handler after it returns.
     public func unsubscribe(channel: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            self.submit(.unsubscribe(channel) { continuation.resume(with: $0.mapError { $0 as any Error }) })
+            self.submit(subscribe: false, channel) { continuation.resume(with: $0.mapError { $0 as any Error }) }
         }
     }
 
     /// `subscribe(channel:)`, completed on `eventLoop`.
     public func subscribe(channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
-        self.submit(.subscribe(channel) { promise.completeWith($0.mapError { $0 as any Error }) })
+        self.submit(subscribe: true, channel) { promise.completeWith($0.mapError { $0 as any Error }) }
         return promise.futureResult
     }
 
     /// `unsubscribe(channel:)`, completed on `eventLoop`.
     public func unsubscribe(channel: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
-        self.submit(.unsubscribe(channel) { promise.completeWith($0.mapError { $0 as any Error }) })
+        self.submit(subscribe: false, channel) { promise.completeWith($0.mapError { $0 as any Error }) }
         return promise.futureResult
     }
 
-    /// Stops the subscriber: pending requests fail with `.closed`, the
-    /// connection closes and the thread is joined (so this blocks briefly;
-    /// do not call it on an event loop, nor from the handler). No handler
-    /// call happens after it returns. Calling it again does nothing.
+    /// Stops the subscriber: pending requests fail with `.closed` and the
+    /// connection closes. Returns once that is done on the event loop (at
+    /// once when called on an event loop other than the subscriber's, which
+    /// closes right after); when it waited, or ran on the subscriber's own
+    /// loop, no handler call happens after it returns. Calling it again does
+    /// nothing.
     public func close() {
-        self.shared.withLockedValue { $0.closed = true }
-        self.wakeup.wake()
-        let thread = self.thread.withLockedValue { thread in
-            defer { thread = nil }
-            return thread
+        let first = self.shared.withLockedValue { shared in
+            defer { shared.closed = true }
+            return !shared.closed
         }
-        if let thread, !thread.isCurrent { thread.join() }
+        guard first else { return }
+        let (box, make) = (self.connection, self.make)
+        if box.eventLoop.inEventLoop {
+            Self.connection(box, make).close()
+            return
+        }
+        let done = box.eventLoop.submit { Self.connection(box, make).close() }
+        if MultiThreadedEventLoopGroup.currentEventLoop == nil { try? done.wait() }
     }
 }
 
-/// The subscriber thread's state and loop. Lives on that thread only.
-private struct SubscriberLoop {
+/// The subscriber's connection and its state; lives on its event loop only.
+final class SubscriberConnection {
     /// A confirmation Redis owes for a SUBSCRIBE or UNSUBSCRIBE sent.
-    struct Expected {
+    private struct Expected {
         var subscribe: Bool
         var channel: String
-        var completion: RedisSubscriber.Completion?
+        var completions: [RedisSubscriber.Completion]
         /// Part of the resubscription after a reconnect.
         var isResubscription: Bool
     }
 
-    let configuration: RedisConfiguration
-    var logger: Logger
-    let shared: NIOLockedValueBox<RedisSubscriber.Shared>
-    let wakeup: WakeupPipe
-    let handler: RedisSubscriber.MessageHandler
-    let onReconnect: (@Sendable () -> Void)?
+    private enum State {
+        /// Connecting; subscribes wait in `waitingForConnection`.
+        case connecting
+        case ready(any Channel)
+        case waitingToReconnect
+        case closed
+    }
 
-    var connection: RedisConnection? = nil
-    var expected: [Expected] = []
-    var expectedHead = 0
-    var wantsWrite = false
-    var hasConnected = false
-    var resubscriptionsOutstanding = 0
-    var backoff: Backoff
-    var nextAttempt: NIODeadline = .distantPast
+    let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let handshake: [RedisCommand]
+    private var logger: Logger
+    private let shared: NIOLockedValueBox<RedisSubscriber.Shared>
+    private let handler: RedisSubscriber.MessageHandler
+    private let onReconnect: (@Sendable () -> Void)?
+
+    private var state: State = .connecting
+    private var generation = 0
+    private var channel: (any Channel)?
+    private var expected = CircularBuffer<Expected>()
+    /// Subscribes made while connecting, by channel: settled by the
+    /// subscription of every held channel on connect.
+    private var waitingForConnection: [String: [RedisSubscriber.Completion]] = [:]
+    private var outbound = ByteBuffer()
+    private var flushScheduled = false
+    private var hasConnected = false
+    private var resubscriptionsOutstanding = 0
+    private var backoff: Backoff
 
     init(
         configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
         logger: Logger,
         shared: NIOLockedValueBox<RedisSubscriber.Shared>,
-        wakeup: WakeupPipe,
         handler: @escaping RedisSubscriber.MessageHandler,
         onReconnect: (@Sendable () -> Void)?
     ) {
         self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.handshake = RedisChannelHandler.handshake(for: configuration, selectDatabase: false)
         self.logger = logger
         self.shared = shared
-        self.wakeup = wakeup
         self.handler = handler
         self.onReconnect = onReconnect
         self.backoff = Backoff(minimum: configuration.minimumReconnectDelay, maximum: configuration.maximumReconnectDelay)
     }
 
-    mutating func run() {
-        while true {
-            let (closed, operations) = self.shared.withLockedValue { shared in
-                defer { shared.pending = [] }
-                return (shared.closed, shared.pending)
-            }
-            if closed {
-                self.finish(operations)
-                return
-            }
-            if self.connection == nil {
-                let now = NIODeadline.now()
-                if now < self.nextAttempt {
-                    Self.settleWhileDisconnected(operations, RedisError(.connection, message: "Pub/Sub not connected; reconnecting"))
-                    self.waitForWakeup(timeout: self.nextAttempt - now)
-                    continue
-                }
-                self.connect(then: operations)
+    func start() {
+        guard case .connecting = self.state, self.generation == 0 else { return }
+        self.connect()
+    }
+
+    // MARK: Requests
+
+    func submit(subscribe: Bool, _ channel: String, _ completion: @escaping RedisSubscriber.Completion) {
+        switch self.state {
+        case .closed:
+            completion(.failure(.closedError))
+        case .waitingToReconnect:
+            // Nothing is subscribed now: an unsubscribe is done; a subscribe
+            // fails, its channel held for the reconnect.
+            completion(subscribe ? .failure(RedisError(.connection, message: "Pub/Sub not connected; reconnecting")) : .success(()))
+        case .connecting:
+            // The connect subscribes to every channel held then.
+            if subscribe {
+                self.waitingForConnection[channel, default: []].append(completion)
             } else {
-                self.send(operations)
+                completion(.success(()))
             }
-            guard self.connection != nil else { continue }
-            self.pollOnce()
+        case .ready:
+            self.send(RedisCommand(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE", arguments: [.string(channel)]))
+            self.expected.append(Expected(subscribe: subscribe, channel: channel, completions: [completion], isResubscription: false))
         }
     }
 
-    /// Without a connection nothing is subscribed: an unsubscribe is done at
-    /// once, and a subscribe fails now (its channel stays held, to be
-    /// subscribed on reconnect).
-    private static func settleWhileDisconnected(_ operations: [RedisSubscriber.Operation], _ error: RedisError) {
-        for operation in operations {
-            switch operation {
-            case .subscribe(_, let completion): completion?(.failure(error))
-            case .unsubscribe(_, let completion): completion?(.success(()))
-            }
-        }
-    }
-
-    private func waitForWakeup(timeout: TimeAmount) {
-        var descriptor = pollfd(fd: self.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(clamping: max(1, (timeout.nanoseconds + 999_999) / 1_000_000))
-        _ = poll(&descriptor, 1, milliseconds)
-        self.wakeup.drain()
-    }
-
-    private mutating func connect(then operations: [RedisSubscriber.Operation]) {
-        var pubsub = self.configuration
-        pubsub.database = nil
-        let connection: RedisConnection
+    private func send(_ command: RedisCommand) {
         do {
-            connection = try pubsub.connect()
-            try connection.makeNonBlocking()
+            try command.encode(into: &self.outbound)
         } catch {
-            let delay = self.backoff.next()
-            self.nextAttempt = .now() + delay
-            self.logger.warning("cannot connect to Redis for Pub/Sub", metadata: [
-                "redis.address": "\(self.configuration.host):\(self.configuration.port)",
-                "error": "\(error)",
-                "retry.ms": "\(delay.nanoseconds / 1_000_000)",
-            ])
-            Self.settleWhileDisconnected(operations, error)
-            return
+            return  // only when hiredis cannot allocate; the confirmation never comes and the next failure settles it
         }
-        self.connection = connection
-        self.backoff.reset()
-        self.logger.debug("Pub/Sub connected", metadata: ["redis.address": "\(self.configuration.host):\(self.configuration.port)"])
-
-        let isReconnect = self.hasConnected
-        self.hasConnected = true
-        // Everything held is subscribed in one command. That covers the
-        // requests taken with this connect: a subscribe whose channel is held
-        // waits for that channel's confirmation; any other request is already
-        // settled, since the fresh connection has nothing else subscribed.
-        let channels = self.shared.withLockedValue { $0.channels }.sorted()
-        var waiting: [String: [RedisSubscriber.Completion]] = [:]
-        let held = Set(channels)
-        for operation in operations {
-            switch operation {
-            case .subscribe(let channel, let completion):
-                if held.contains(channel) {
-                    if let completion { waiting[channel, default: []].append(completion) }
-                } else {
-                    completion?(.success(()))  // unsubscribed again since
-                }
-            case .unsubscribe(_, let completion):
-                completion?(.success(()))
-            }
-        }
-        if !channels.isEmpty {
-            self.append(RedisCommand("SUBSCRIBE", arguments: channels.map { .string($0) }))
-            for channel in channels {
-                var completion: RedisSubscriber.Completion? = nil
-                if let completions = waiting[channel] {
-                    completion = { @Sendable (result: Result<Void, RedisError>) in
-                        for complete in completions { complete(result) }
-                    }
-                }
-                self.expected.append(Expected(subscribe: true, channel: channel, completion: completion, isResubscription: isReconnect))
-            }
-        }
-        if isReconnect {
-            self.resubscriptionsOutstanding = channels.count
-            if channels.isEmpty { self.onReconnect?() }
-        }
-        if self.connection == nil {
-            self.failExpected(RedisError(.connection, message: "connection lost"))
-        }
-        self.flush()
-    }
-
-    /// Appends one command; a failure drops the connection.
-    private mutating func append(_ command: RedisCommand) {
-        guard let connection = self.connection else { return }
-        do {
-            try connection.append(command)
-            self.wantsWrite = true
-        } catch {
-            self.dropConnection(error)
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        self.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            guard case .ready(let channel) = self.state, self.outbound.readableBytes > 0 else { return }
+            let buffer = self.outbound
+            self.outbound = channel.allocator.buffer(capacity: 0)
+            channel.writeAndFlush(buffer, promise: nil)
         }
     }
 
-    private mutating func send(_ operations: [RedisSubscriber.Operation]) {
-        for operation in operations {
-            switch operation {
-            case .subscribe(let channel, let completion):
-                self.append(RedisCommand("SUBSCRIBE", arguments: [.string(channel)]))
-                self.expected.append(Expected(subscribe: true, channel: channel, completion: completion, isResubscription: false))
-            case .unsubscribe(let channel, let completion):
-                self.append(RedisCommand("UNSUBSCRIBE", arguments: [.string(channel)]))
-                self.expected.append(Expected(subscribe: false, channel: channel, completion: completion, isResubscription: false))
-            }
-        }
-        if self.connection == nil {
-            // The connection broke while appending: settle what was just queued.
-            self.failExpected(RedisError(.connection, message: "connection lost"))
-        }
-        self.flush()
-    }
+    // MARK: Replies
 
-    private mutating func flush() {
-        guard self.wantsWrite, let connection = self.connection else { return }
-        do {
-            self.wantsWrite = try !connection.bufferWrite()
-        } catch {
-            self.dropConnection(error)
-        }
-    }
-
-    private mutating func pollOnce() {
-        guard let connection = self.connection else { return }
-        var descriptors = [
-            pollfd(fd: self.wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: connection.fileDescriptor, events: Int16(POLLIN) | (self.wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
-        ]
-        let ready = poll(&descriptors, 2, -1)
-        if ready < 0 {
-            if errno == EINTR { return }
-            self.dropConnection(RedisError(.connection, message: "poll failed: errno \(errno)"))
-            return
-        }
-        if descriptors[0].revents != 0 { self.wakeup.drain() }
-        let events = descriptors[1].revents
-        if events & Int16(POLLOUT) != 0 { self.flush() }
-        if events & (Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)) != 0 { self.readReplies() }
-    }
-
-    private mutating func readReplies() {
-        guard let connection = self.connection else { return }
-        do {
-            try connection.bufferRead()
-            while self.connection != nil, let reply = try connection.nextBufferedReply() {
-                self.handle(reply)
-            }
-        } catch {
-            self.dropConnection(error)
-        }
-    }
-
-    private mutating func handle(_ reply: RESPValue) {
+    private func received(_ reply: RESPValue, generation: Int) {
+        guard generation == self.generation, case .ready = self.state else { return }
         switch reply {
         case .array(let elements) where elements.count == 3:
             switch elements[0].string {
@@ -397,29 +286,20 @@ private struct SubscriberLoop {
             }
         case .error(let text):
             // A refused SUBSCRIBE (e.g. ACL): settle the oldest request with it.
-            if let expected = self.popExpected() { expected.completion?(.failure(RedisError(serverReply: text))) }
+            if let expected = self.expected.popFirst() {
+                for completion in expected.completions { completion(.failure(RedisError(serverReply: text))) }
+            }
         default:
             self.logger.debug("unexpected Pub/Sub reply", metadata: ["reply": "\(reply)"])
         }
     }
 
-    private mutating func popExpected() -> Expected? {
-        guard self.expectedHead < self.expected.count else { return nil }
-        let next = self.expected[self.expectedHead]
-        self.expectedHead += 1
-        if self.expectedHead == self.expected.count {
-            self.expected.removeAll(keepingCapacity: true)
-            self.expectedHead = 0
-        }
-        return next
-    }
-
-    private mutating func confirmed(subscribe: Bool, channel: String) {
-        guard let expected = self.popExpected() else { return }
+    private func confirmed(subscribe: Bool, channel: String) {
+        guard let expected = self.expected.popFirst() else { return }
         if expected.subscribe != subscribe || expected.channel != channel {
             self.logger.warning("Pub/Sub confirmation out of step", metadata: ["channel": "\(channel)", "expected": "\(expected.channel)"])
         }
-        expected.completion?(.success(()))
+        for completion in expected.completions { completion(.success(())) }
         if expected.isResubscription {
             self.resubscriptionsOutstanding -= 1
             if self.resubscriptionsOutstanding == 0 {
@@ -429,36 +309,144 @@ private struct SubscriberLoop {
         }
     }
 
-    private mutating func failExpected(_ error: RedisError) {
-        while let expected = self.popExpected() {
-            // An unsubscribe is done once the connection is gone.
-            expected.completion?(expected.subscribe ? .failure(error) : .success(()))
-        }
-        self.resubscriptionsOutstanding = 0
-    }
+    // MARK: Connecting
 
-    private mutating func dropConnection(_ error: RedisError) {
-        guard self.connection != nil else { return }
-        self.logger.warning("Pub/Sub connection lost", metadata: ["error": "\(error)"])
-        self.connection = nil
-        self.wantsWrite = false
-        self.failExpected(RedisError(.connection, message: "Pub/Sub connection lost: \(error.message)"))
-        // The first attempt right away; the backoff grows from there.
-        self.nextAttempt = .distantPast
-    }
-
-    /// On close: settle everything and let the connection go.
-    private mutating func finish(_ operations: [RedisSubscriber.Operation]) {
-        self.connection = nil
-        while let expected = self.popExpected() { expected.completion?(.failure(.closedError)) }
-        for operation in operations {
-            switch operation {
-            case .subscribe(_, let completion), .unsubscribe(_, let completion):
-                completion?(.failure(.closedError))
+    private func connect() {
+        self.state = .connecting
+        self.generation &+= 1
+        self.channel = nil
+        let generation = self.generation
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        let handshake = self.handshake
+        let maximumReplyBytes = self.configuration.maximumReplyBytes
+        ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(self.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                // Runs on the channel's loop, which is this connection's.
+                let connection = bound.value
+                connection.channel = channel
+                do {
+                    let handler = try RedisChannelHandler(
+                        handshake: handshake,
+                        maximumReplyBytes: maximumReplyBytes,
+                        onReady: { [weak connection] in connection?.ready(channel, generation: generation) },
+                        onReply: { [weak connection] reply in connection?.received(reply, generation: generation) },
+                        onFailure: { [weak connection] error in connection?.failed(error, generation: generation) }
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
             }
+            .connect(host: self.configuration.host, port: self.configuration.port)
+            .assumeIsolated()
+            .whenFailure { error in
+                let redisError = error as? RedisError
+                    ?? RedisError(.connection, message: "connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+                self.failed(redisError, generation: generation)
+            }
+    }
+
+    /// Connected: subscribe to everything held, in one command. That covers
+    /// the subscribes made while connecting: a subscribe whose channel is
+    /// still held waits for that channel's confirmation; one unsubscribed
+    /// again since is settled now.
+    private func ready(_ channel: any Channel, generation: Int) {
+        guard generation == self.generation, case .connecting = self.state else {
+            channel.close(promise: nil)
+            return
+        }
+        self.state = .ready(channel)
+        self.backoff.reset()
+        self.logger.debug("Pub/Sub connected", metadata: ["redis.address": "\(self.configuration.host):\(self.configuration.port)"])
+        let isReconnect = self.hasConnected
+        self.hasConnected = true
+        let channels = self.shared.withLockedValue { $0.channels }.sorted()
+        var waiting = self.waitingForConnection
+        self.waitingForConnection = [:]
+        if !channels.isEmpty {
+            self.send(RedisCommand("SUBSCRIBE", arguments: channels.map { .string($0) }))
+            for channel in channels {
+                self.expected.append(Expected(
+                    subscribe: true, channel: channel,
+                    completions: waiting.removeValue(forKey: channel) ?? [],
+                    isResubscription: isReconnect))
+            }
+        }
+        for completions in waiting.values {
+            for completion in completions { completion(.success(())) }
+        }
+        if isReconnect {
+            self.resubscriptionsOutstanding = channels.count
+            if channels.isEmpty { self.onReconnect?() }
+        }
+    }
+
+    private func failed(_ error: RedisError, generation: Int) {
+        guard generation == self.generation else { return }
+        switch self.state {
+        case .closed, .waitingToReconnect:
+            return
+        case .ready(let channel):
+            self.logger.warning("Pub/Sub connection lost", metadata: ["error": "\(error)"])
+            self.outbound.clear()
+            let lost = self.expected
+            self.expected.removeAll()
+            self.resubscriptionsOutstanding = 0
+            // Reconnect at once; the new generation ignores the old channel's close.
+            self.connect()
+            channel.close(promise: nil)
+            let failure = RedisError(error.kind, message: "Pub/Sub connection lost: \(error.message)")
+            for expected in lost {
+                // An unsubscribe is done once the connection is gone.
+                for completion in expected.completions { completion(expected.subscribe ? .failure(failure) : .success(())) }
+            }
+        case .connecting:
+            let channel = self.channel
+            self.channel = nil
+            let delay = self.backoff.next()
+            self.state = .waitingToReconnect
+            channel?.close(promise: nil)
+            self.logger.warning("cannot connect to Redis for Pub/Sub", metadata: [
+                "redis.address": "\(self.configuration.host):\(self.configuration.port)",
+                "error": "\(error)",
+                "retry.ms": "\(delay.nanoseconds / 1_000_000)",
+            ])
+            let waiting = self.waitingForConnection
+            self.waitingForConnection = [:]
+            for completions in waiting.values {
+                for completion in completions { completion(.failure(error)) }
+            }
+            self.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                guard generation == self.generation, case .waitingToReconnect = self.state else { return }
+                self.connect()
+            }
+        }
+    }
+
+    // MARK: Closing
+
+    /// Settles everything with `.closed` and lets the connection go.
+    func close() {
+        if case .closed = self.state { return }
+        self.state = .closed
+        self.generation &+= 1
+        self.channel?.close(promise: nil)
+        self.channel = nil
+        let lost = self.expected
+        self.expected.removeAll()
+        let waiting = self.waitingForConnection
+        self.waitingForConnection = [:]
+        for expected in lost {
+            for completion in expected.completions { completion(.failure(.closedError)) }
+        }
+        for completions in waiting.values {
+            for completion in completions { completion(.failure(.closedError)) }
         }
     }
 }
 
 @available(*, unavailable)
-extension SubscriberLoop: Sendable {}
+extension SubscriberConnection: Sendable {}

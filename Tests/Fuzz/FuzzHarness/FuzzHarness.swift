@@ -137,10 +137,7 @@ enum OwnRedis {
         }
         let deadline = NIODeadline.now() + .seconds(10)
         while NIODeadline.now() < deadline {
-            if let connection = try? RedisConnection.connect(host: "127.0.0.1", port: port, connectTimeout: .milliseconds(200)),
-               case .success(.simpleString("PONG"))? = try? connection.execute(RedisCommand("PING")) {
-                return port
-            }
+            if RedisServerProcess.answersPing(port: port) { return port }
             usleep(20_000)
         }
         stop()
