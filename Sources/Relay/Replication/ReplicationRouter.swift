@@ -27,7 +27,10 @@ import SwiftProtobuf
 /// cursor `r:in:<R>` were applied already and are skipped; the rest are
 /// applied strictly in order through the delegate, the cursor advancing
 /// after each. The batches of one origin are processed one after another
-/// on this node. Every PUBACK carries this region's states as user
+/// on this node, in the order they arrived (a shipper keeps several in
+/// flight). A batch that starts past the cursor while the origin still
+/// holds the frames in between (an earlier batch was refused) is refused
+/// too (0x80), so nothing is stepped over (``InboundPlan``). Every PUBACK carries this region's states as user
 /// property `regions`; the batch's own states go to `delegate.learn`.
 public final class ReplicationRouter: MQTTRouter {
     private let region: String
@@ -96,9 +99,12 @@ public final class ReplicationRouter: MQTTRouter {
         if batch.frames.isEmpty {
             return .completed(acknowledgement(.success))
         }
+        let acknowledged = message.properties.userProperties
+            .first { $0.name == ReplicationBatchCodec.acknowledgedProperty }
+            .flatMap { UInt64($0.value) }
         // The connection's loop when called on it, as the engine does.
         let loop = group.any()
-        return .pending(enqueue(batch, on: loop))
+        return .pending(enqueue(batch, originAcknowledged: acknowledged, on: loop))
     }
 
     public func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
@@ -123,14 +129,14 @@ public final class ReplicationRouter: MQTTRouter {
     }
 
     /// Runs `batch` after the batches of its origin queued before it.
-    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         let done = loop.makePromise(of: Void.self)
         let previous = tails.withLockedValue { tails in
             defer { tails[batch.origin] = done.futureResult }
             return tails[batch.origin]
         }
         let start = previous.map { $0.hop(to: loop) } ?? loop.makeSucceededVoidFuture()
-        let result = start.flatMap { self.apply(batch, on: loop) }
+        let result = start.flatMap { self.apply(batch, originAcknowledged: originAcknowledged, on: loop) }
         result.whenComplete { _ in
             done.succeed(())
             // Forget the tail once nothing is queued behind it.
@@ -141,10 +147,15 @@ public final class ReplicationRouter: MQTTRouter {
         return result
     }
 
-    private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+    private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         let origin = batch.origin
-        return cursor(origin: origin, on: loop).flatMap { cursor in
-            let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id))
+        return cursor(origin: origin, on: loop).flatMap { (cursor: UInt64) -> EventLoopFuture<Void> in
+            let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id), originAcknowledged: originAcknowledged)
+            if let gap = plan.gap {
+                // An earlier batch of the window failed or is not here: never step over it.
+                return loop.makeFailedFuture(ReplicationError(
+                    .gap, "frames \(gap.lowerBound)-\(gap.upperBound) not applied yet; ship from \(cursor + 1)"))
+            }
             if plan.missing > 0 {
                 self.logger.error("replication frames lost before reaching this region", metadata: [
                     "origin": "\(origin)", "after": "\(cursor)", "missing": "\(plan.missing)",
@@ -154,6 +165,11 @@ public final class ReplicationRouter: MQTTRouter {
         }.map { _ in
             self.acknowledgement(.success)
         }.flatMapErrorThrowing { error in
+            if let error = error as? ReplicationError, error.kind == .gap {
+                // Follows a batch refused just before: that one was logged.
+                self.logger.debug("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
+                return self.acknowledgement(.unspecifiedError, reason: error.message)
+            }
             self.logger.warning("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
             return self.acknowledgement(.unspecifiedError, reason: "not applied; retry")
         }

@@ -10,6 +10,8 @@ import RelayStore
 public struct ShipperConfiguration: Sendable {
     /// Frames and bytes per batch.
     public var limits = ReplicationBatchCodec.Limits()
+    /// Bounds of the window of batches in flight (``ReplicationWindow``).
+    public var window = ReplicationWindow.Configuration()
     /// First delay after a failure (connect, publish, refusal).
     public var minimumBackoff: Duration = .milliseconds(100)
     /// Longest delay after repeated failures.
@@ -37,11 +39,14 @@ public struct ShipperConfiguration: Sendable {
 /// One node of the region ships a link at a time: the holder of the Redis
 /// lease `{r:<peer>}:lease`. It connects with libmosquitto as
 /// `region-<origin>-to-<peer>` (user `region:<origin>`, password from
-/// ``PeerCredentials``), sends an empty batch (region gossip), then loops:
-/// read up to `limits` frames after the acknowledged id, publish them as one
-/// `ReplicationBatch` on `repl/<origin>`, and on PUBACK 0x00 advance the
-/// acknowledged id in Redis. One batch is in flight at a time, so frames
-/// arrive in order. On any failure it drops the connection, waits a
+/// ``PeerCredentials``), sends an empty batch (region gossip), then keeps
+/// several batches in flight: while the ``ReplicationWindow`` (sized to the
+/// link's bandwidth-delay product) has room, it reads the frames after the
+/// last one shipped and publishes them as one `ReplicationBatch` on
+/// `repl/<origin>`; each PUBACK 0x00 advances the acknowledged id in Redis.
+/// Batches go out in id order on one connection and the receiver applies
+/// them in that order, refusing one that would leave a gap. On any failure
+/// (a refusal, a PUBACK timeout, the link) it drops the connection, waits a
 /// growing delay and starts again from the acknowledged id, so a restart on
 /// either side loses nothing (the receiver skips what it applied already).
 ///
@@ -70,7 +75,7 @@ public final class Shipper: Sendable {
     private let wakeup: Wakeup
     /// Woken only by stop: ends a back-off early.
     private let stopped = Wakeup()
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private struct Waiter {
@@ -86,6 +91,11 @@ public final class Shipper: Sendable {
         var lastShipped: UInt64 = 0
         var lastError: String?
         var client: MosquittoClient?
+        /// Counts connections, so that a late PUBACK of an old one is ignored.
+        var connection = 0
+        /// Why the current connection must be dropped (set by a PUBACK task).
+        var failure: ReplicationError?
+        var window: ReplicationWindow
         var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
     }
@@ -114,6 +124,7 @@ public final class Shipper: Sendable {
         logger[metadataKey: "peer"] = "\(peer)"
         self.logger = logger
         self.wakeup = outbox.wakeup(for: peer)
+        self.state = NIOLockedValueBox(State(window: ReplicationWindow(configuration: configuration.window)))
     }
 
     /// Starts shipping (in a task of its own). Calling it again does nothing.
@@ -275,7 +286,8 @@ public final class Shipper: Sendable {
         metrics.connected(peer, connected)
     }
 
-    /// One connection: connect, gossip, ship until something fails.
+    /// One connection: connect, gossip, then keep the window full until
+    /// something fails (a refusal, a timeout, the link, the lease).
     private func connectAndShip(backoff: inout ReconnectBackoff) async throws {
         let client = try MosquittoClient(configuration: .init(
             clientID: "region-\(origin)-to-\(peer)", cleanStart: true, protocolVersion: .v5,
@@ -286,12 +298,15 @@ public final class Shipper: Sendable {
             return true
         }
         defer {
-            state.withLockedValue { $0.client = nil }
+            state.withLockedValue { state in
+                state.client = nil
+                state.window.disconnected()
+            }
             client.close()
         }
         guard installed else { return }
         // The single consumer of the client's events: a disconnection closes
-        // the client, which fails a publish waiting for its PUBACK at once.
+        // the client, which fails the PUBACKs still awaited at once.
         let wakeup = self.wakeup
         let watcher = Task {
             for await event in client.events {
@@ -313,12 +328,18 @@ public final class Shipper: Sendable {
         }
         setConnected(true)
         logger.info("replication link up", metadata: ["address": "\(address)"])
-        var acknowledged = try await outbox.acknowledged(peer: peer, on: loop).get()
-        observeAcknowledged(acknowledged)
+        let stored = try await outbox.acknowledged(peer: peer, on: loop).get()
+        observeAcknowledged(stored)
+        let connection = state.withLockedValue { state in
+            state.connection += 1
+            state.failure = nil
+            state.window.connected(acknowledged: stored)
+            return state.connection
+        }
         let clock = ContinuousClock()
         var lastRenewal = clock.now
         var lastSent = clock.now
-        try await ship([], via: client)
+        try await gossip(via: client)
         backoff.reset()
 
         while !isStopping {
@@ -330,48 +351,128 @@ public final class Shipper: Sendable {
             }
             guard client.isLinkUp else { throw ReplicationError(.shutdown, "the connection to \(peer) closed") }
             let generation = wakeup.generation
-            let entries = try await outbox.read(
-                peer: peer, after: acknowledged, limit: configuration.limits.maximumFrames, on: loop
-            ).get()
-            if entries.isEmpty {
-                if lastSent.duration(to: clock.now) >= configuration.gossipInterval {
-                    try await ship([], via: client)
+            let window = state.withLockedValue { state in
+                (failure: state.failure, mayShip: state.window.mayShip, after: state.window.shipped,
+                 idle: state.window.inFlight.isEmpty)
+            }
+            if let failure = window.failure { throw failure }
+            if window.mayShip {
+                let entries = try await outbox.read(
+                    peer: peer, after: window.after, limit: configuration.limits.maximumFrames, on: loop
+                ).get()
+                if !entries.isEmpty {
+                    let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
+                    try send(entries[..<count], via: client, connection: connection)
                     lastSent = clock.now
-                } else {
-                    await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval))
+                    continue
                 }
+            }
+            if window.idle && lastSent.duration(to: clock.now) >= configuration.gossipInterval {
+                try await gossip(via: client)
+                lastSent = clock.now
                 continue
             }
-            let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
-            if let acked = try await ship(entries[..<count], via: client) {
-                acknowledged = acked
-            }
-            lastSent = clock.now
+            await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval))
         }
     }
 
-    /// Publishes one batch and waits for its PUBACK; on success records the
-    /// acknowledgement and returns the acknowledged id (nil for no frames).
-    @discardableResult
-    private func ship(_ entries: ArraySlice<OutboxEntry>, via client: MosquittoClient) async throws -> UInt64? {
-        let batch = ReplicationBatchCodec.batch(origin: origin, entries: entries, regions: delegate.regionStates())
-        let payload: [UInt8] = try batch.serializedBytes()
+    /// Publishes an empty batch (region gossip) and waits for its PUBACK.
+    private func gossip(via client: MosquittoClient) async throws {
+        let batch = ReplicationBatchCodec.batch(origin: origin, entries: [], regions: delegate.regionStates())
         let ack = try await client.publish(
-            topic: ReplicationBatchCodec.topic(origin: origin), payload: payload, qos: 1,
+            topic: ReplicationBatchCodec.topic(origin: origin), payload: try batch.serializedBytes(), qos: 1,
             timeout: configuration.publishTimeout)
-        if let value = ack.properties.userProperties.first(where: { $0.name == ReplicationBatchCodec.regionsProperty })?.value,
-            let states = ReplicationBatchCodec.regions(fromValue: value), !states.isEmpty {
-            delegate.learn(states, from: peer)
-        }
+        learnRegions(from: ack)
         guard ack.reasonCode == 0 else {
             throw ReplicationError(
                 .refused, "PUBACK 0x\(String(ack.reasonCode, radix: 16)) \(ack.properties.reasonString ?? "")")
         }
-        guard let last = entries.last else { return nil }
-        state.withLockedValue { $0.lastShipped = max($0.lastShipped, last.id) }
-        let acknowledged = try await outbox.acknowledge(peer: peer, through: last.id, on: loop).get()
-        metrics.shipped(peer, count: entries.count)
-        observeAcknowledged(acknowledged)
-        return acknowledged
+    }
+
+    /// Puts `entries` in the window and queues them as one batch; a task
+    /// of their own awaits the PUBACK (``acknowledged(_:first:last:connection:)``).
+    private func send(_ entries: ArraySlice<OutboxEntry>, via client: MosquittoClient, connection: Int) throws {
+        guard let first = entries.first?.id, let last = entries.last?.id else { return }
+        let bytes = entries.reduce(0) { $0 + $1.frame.count }
+        let batch = ReplicationBatchCodec.batch(origin: origin, entries: entries, regions: delegate.regionStates())
+        let payload: [UInt8] = try batch.serializedBytes()
+        let now = DispatchTime.now().uptimeNanoseconds
+        let trimmed = try state.withLockedValue { state throws(ReplicationError) -> UInt64 in
+            if let failure = state.failure { throw failure }
+            guard state.connection == connection, state.window.shipped(first: first, last: last, bytes: bytes, at: now) else {
+                throw ReplicationError(.shutdown, "the window to \(peer) closed while frames \(first)-\(last) were read")
+            }
+            state.lastShipped = max(state.lastShipped, last)
+            return state.window.acknowledged
+        }
+        // Queued in id order here, on the shipping task; only the waits run elsewhere.
+        let messageID = try client.enqueuePublish(
+            topic: ReplicationBatchCodec.topic(origin: origin), payload: payload, qos: 1,
+            properties: MosquittoProperties(userProperties: [
+                .init(ReplicationBatchCodec.acknowledgedProperty, "\(trimmed)")
+            ]))
+        let timeout = configuration.publishTimeout
+        Task {
+            let outcome: Result<PublishAcknowledgement, any Error>
+            do {
+                outcome = .success(try await client.acknowledgement(of: messageID, timeout: timeout))
+            } catch {
+                outcome = .failure(error)
+            }
+            await self.acknowledged(outcome, first: first, last: last, connection: connection, client: client)
+        }
+    }
+
+    /// Feeds a batch's PUBACK (or its absence) to the window and performs
+    /// what it says: record the acknowledgement, or drop the connection.
+    private func acknowledged(_ outcome: Result<PublishAcknowledgement, any Error>, first: UInt64, last: UInt64,
+                              connection: Int, client: MosquittoClient) async {
+        if case .success(let ack) = outcome { learnRegions(from: ack) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let (action, previous) = state.withLockedValue { state -> (ReplicationWindow.AcknowledgementAction, UInt64) in
+            guard state.connection == connection, state.failure == nil else { return (.ignore, 0) }
+            let previous = state.window.acknowledged
+            switch outcome {
+            case .success(let ack) where ack.reasonCode == 0:
+                return (state.window.acknowledged(through: last, at: now), previous)
+            case .success(let ack):
+                return (state.window.refused(
+                    through: last,
+                    reason: "PUBACK 0x\(String(ack.reasonCode, radix: 16)) for frames \(first)-\(last) \(ack.properties.reasonString ?? "")"),
+                    previous)
+            case .failure(let error):
+                return (state.window.refused(through: last, reason: "frames \(first)-\(last): \(error)"), previous)
+            }
+        }
+        switch action {
+        case .ignore:
+            return
+        case .reconnect(let reason):
+            state.withLockedValue { state in
+                if state.connection == connection, state.failure == nil {
+                    state.failure = ReplicationError(.refused, reason)
+                }
+            }
+            client.close()
+            wakeup.notify()
+        case .advance(let id):
+            wakeup.notify()
+            metrics.shipped(peer, count: Int(clamping: id - min(previous, id)))
+            do {
+                let recorded = try await outbox.acknowledge(peer: peer, through: id, on: loop).get()
+                observeAcknowledged(recorded)
+            } catch {
+                // The acknowledgement is known here; the outbox learns it with a later one.
+                observeAcknowledged(id)
+                logger.warning("acknowledgement not recorded", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func learnRegions(from ack: PublishAcknowledgement) {
+        if let value = ack.properties.userProperties.first(where: { $0.name == ReplicationBatchCodec.regionsProperty })?.value,
+            let states = ReplicationBatchCodec.regions(fromValue: value), !states.isEmpty {
+            delegate.learn(states, from: peer)
+        }
     }
 }

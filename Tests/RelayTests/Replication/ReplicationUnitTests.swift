@@ -146,6 +146,22 @@ import Testing
         #expect(InboundPlan(cursor: 3, ids: [7, 8]) == InboundPlan(skipped: 0, missing: 3))
         #expect(InboundPlan(cursor: 9, ids: []) == InboundPlan(skipped: 0, missing: 0))
     }
+
+    @Test func refusesToStepOverFramesTheOriginStillHolds() {
+        // Batch 4-6 of a pipelined link was refused; 7-8 must not be applied past it.
+        let plan = InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 3)
+        #expect(plan.gap == 4...6)
+        #expect(plan.missing == 0)
+        // The origin trimmed 4-5 (acknowledged by this region before its Redis lost them)
+        // but still holds 6: refused, the origin ships from 6 again.
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 5).gap == 6...6)
+        // Everything in between is trimmed at the origin: lost for good, applied past.
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 6) == InboundPlan(skipped: 0, missing: 3))
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 9) == InboundPlan(skipped: 0, missing: 3))
+        // No gap, whatever the origin says.
+        #expect(InboundPlan(cursor: 3, ids: [4, 5], originAcknowledged: 0) == InboundPlan(skipped: 0, missing: 0))
+        #expect(InboundPlan(cursor: 5, ids: [4, 5, 6], originAcknowledged: 3) == InboundPlan(skipped: 2, missing: 0))
+    }
 }
 
 extension InboundPlan {
