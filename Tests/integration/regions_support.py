@@ -13,6 +13,14 @@ from chat_support import HOST, Process, bin_path, free_port, start_redis
 DEFAULT_STANDBYS = {"us-east": "eu-west", "eu-west": "us-east", "ap-south": "eu-west"}
 
 
+def topology_rtts():
+    """The shipped topology.json's round trip per link, {(a, b) sorted: ms}:
+    pass as Cluster(rtt_ms=...) to run on the conditions the product is for."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "topology.json")
+    with open(path) as f:
+        return {tuple(sorted(link["between"])): link["rttMs"] for link in json.load(f).get("links", [])}
+
+
 class Region:
     """One region; duck-types chat_support.Deployment for Device."""
 
@@ -94,7 +102,9 @@ class Region:
 
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
-                 mirror="async", proxies=False, rtt_ms=0, extra_args=()):
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), settings=None):
+        """rtt_ms: one round trip for every link, or {(a, b) sorted: ms}
+        (topology_rtts()); settings: more keys for every regions/<name>.json."""
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)
@@ -107,7 +117,8 @@ class Cluster:
         self.links = []
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                link = {"between": [a, b], "rttMs": rtt_ms, "bandwidthKbps": 100000, "loss": 0, "proxies": []}
+                rtt = rtt_ms.get(tuple(sorted((a, b))), 0) if isinstance(rtt_ms, dict) else rtt_ms
+                link = {"between": [a, b], "rttMs": rtt, "bandwidthKbps": 100000, "loss": 0, "proxies": []}
                 if proxies:
                     for to in (a, b):
                         p = {"to": to, "listen": "%s:%d" % (HOST, free_port()), "control": "%s:%d" % (HOST, free_port())}
@@ -124,8 +135,8 @@ class Cluster:
                 entry["standby"] = r.standby
             topology["regions"].append(entry)
             with open(r.settings_path, "w") as f:
-                json.dump({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
-                           "sendBurst": 1000, "sendsPerSecond": 1000}, f)
+                json.dump(dict({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
+                                "sendBurst": 1000, "sendsPerSecond": 1000}, **(settings or {})), f)
         with open(self.topology_path, "w") as f:
             json.dump(topology, f, indent=2)
         try:

@@ -96,6 +96,9 @@ public final class Shipper: Sendable {
         /// Why the current connection must be dropped (set by a PUBACK task).
         var failure: ReplicationError?
         var window: ReplicationWindow
+        var peakInFlight = 0
+        /// Set while the outbox says the link is broken at its cap.
+        var broken: OutboxBreak?
         var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
     }
@@ -170,24 +173,28 @@ public final class Shipper: Sendable {
 
     /// Completes once the peer has acknowledged frame `id` (and so every
     /// frame before it), or fails with ``ReplicationError/Kind/timedOut``
-    /// after `timeout` (the frame stays in the outbox and is still shipped).
+    /// after `timeout` (the frame stays in the outbox and is still shipped),
+    /// or with ``ReplicationError/Kind/linkBroken`` at once while the link
+    /// is broken at its outbox's cap (the frame was discarded).
     public func waitUntilAcknowledged(_ id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
-        let token = state.withLockedValue { state -> UInt64? in
-            if state.stopping {
-                return nil
-            }
-            if state.acknowledged >= id { return 0 }
+        enum Registration { case stopped, acknowledged, broken, waiting(UInt64) }
+        let registration = state.withLockedValue { state -> Registration in
+            if state.stopping { return .stopped }
+            if state.acknowledged >= id { return .acknowledged }
+            if state.broken != nil { return .broken }
             state.nextToken += 1
             state.waiters[state.nextToken] = Waiter(id: id, promise: promise)
-            return state.nextToken
+            return .waiting(state.nextToken)
         }
-        switch token {
-        case nil:
+        switch registration {
+        case .stopped:
             promise.fail(ReplicationError(.shutdown, "the shipper to \(peer) stopped"))
-        case 0:
+        case .acknowledged:
             promise.succeed(())
-        case let token?:
+        case .broken:
+            promise.fail(ReplicationError(.linkBroken, "the link to \(peer) is broken at the outbox cap"))
+        case .waiting(let token):
             let peer = self.peer
             let timer = loop.scheduleTask(in: timeout) {
                 let waiter = self.state.withLockedValue { $0.waiters.removeValue(forKey: token) }
@@ -201,18 +208,40 @@ public final class Shipper: Sendable {
         return promise.futureResult
     }
 
-    /// This node's view of the link, with the outbox's depth and lag.
+    /// This node's view of the link, with the outbox's depth, bytes and
+    /// lag, whether it is broken, and the window.
     public func linkState() -> EventLoopFuture<ReplicationLinkState> {
         let now = outbox.nowMs()
         return outbox.status(peer: peer, on: loop).map { status in
-            let local = self.state.withLockedValue { $0 }
-            self.metrics.outbox(self.peer, frames: status.depth, lagMs: status.lagMs(at: now))
-            return ReplicationLinkState(
+            let (local, newlyBroken) = self.state.withLockedValue { state in
+                defer { state.broken = status.broken }
+                return (state, state.broken == nil && status.broken != nil)
+            }
+            if newlyBroken, let broken = status.broken {
+                self.logger.error("replication link broken: the outbox reached its cap; frames discarded, nothing shipped until reset", metadata: [
+                    "frames": "\(broken.frames)", "bytes": "\(broken.bytes)", "discarded": "\(broken.discarded)",
+                    "maximumFrames": "\(self.outbox.cap.maximumFrames)", "maximumBytes": "\(self.outbox.cap.maximumBytes)",
+                ])
+                self.failWaiters(ReplicationError(.linkBroken, "the link to \(self.peer) is broken at the outbox cap"))
+            }
+            let link = ReplicationLinkState(
                 peer: self.peer, address: self.address.description, connected: local.connected,
                 shipping: local.shipping, acknowledged: max(local.acknowledged, status.acknowledged),
                 lastShipped: local.lastShipped, frames: status.depth, lagMs: status.lagMs(at: now),
-                lastError: local.lastError)
+                lastError: local.lastError, bytes: status.bytes, broken: status.broken,
+                batchesInFlight: local.window.inFlight.count, peakBatchesInFlight: local.peakInFlight,
+                windowBytes: local.window.windowBytes, bandwidthDelayProduct: local.window.bandwidthDelayProduct)
+            self.metrics.link(link)
+            return link
         }
+    }
+
+    private func failWaiters(_ error: ReplicationError) {
+        let waiters = state.withLockedValue { state in
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.promise.fail(error) }
     }
 
     // MARK: - Shipping
@@ -360,6 +389,10 @@ public final class Shipper: Sendable {
                 let entries = try await outbox.read(
                     peer: peer, after: window.after, limit: configuration.limits.maximumFrames, on: loop
                 ).get()
+                if let first = entries.first, first.id != window.after + 1 {
+                    // The outbox moved on without this window (an operator reset a broken link).
+                    throw ReplicationError(.shutdown, "the outbox to \(peer) continues at \(first.id), after \(window.after) was shipped; starting again")
+                }
                 if !entries.isEmpty {
                     let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
                     try send(entries[..<count], via: client, connection: connection)
@@ -403,6 +436,7 @@ public final class Shipper: Sendable {
                 throw ReplicationError(.shutdown, "the window to \(peer) closed while frames \(first)-\(last) were read")
             }
             state.lastShipped = max(state.lastShipped, last)
+            state.peakInFlight = max(state.peakInFlight, state.window.inFlight.count)
             return state.window.acknowledged
         }
         // Queued in id order here, on the shipping task; only the waits run elsewhere.

@@ -183,6 +183,25 @@ extension InboundPlan {
     }
 }
 
+@Suite struct OutboxCapTests {
+    @Test func aBrokenOutboxHoldsNothingAndSaysWhy() {
+        let broken = OutboxBreak(atMs: 5000, frames: 40, bytes: 900, acknowledged: 10, discarded: 60)
+        let status = OutboxStatus(appended: 70, acknowledged: 10, oldestAppendedMs: nil, bytes: 0, broken: broken)
+        #expect(status.depth == 0 && status.lagMs(at: 9000) == 0)
+        let link = ReplicationLinkState(
+            peer: "eu-west", address: "127.0.0.1:7001", connected: true, shipping: true, acknowledged: 10,
+            lastShipped: 10, frames: 0, lagMs: 0, broken: broken)
+        let text = ReplicationReadiness.describe([link], region: "us-east")
+        #expect(text == "eu-west: connected, BROKEN at the outbox cap since 5000 ms (40 frames, 900 bytes held; "
+            + "60 frames discarded, nothing shipped): re-seed eu-west, then relayctl outbox reset --region us-east --peer eu-west")
+    }
+
+    @Test func defaultCapHoldsHoursOfTheBusiestLink() {
+        let cap = OutboxCap()
+        #expect(cap.maximumFrames == 4_000_000 && cap.maximumBytes == 1 << 30)
+    }
+}
+
 @Suite struct OutboxStatusTests {
     @Test func depthAndLag() {
         let status = OutboxStatus(appended: 10, acknowledged: 4, oldestAppendedMs: 1_000)
