@@ -88,6 +88,9 @@ public struct ReplicationWindow: Sendable, Equatable {
     /// Recent delivery rates (bytes per second), newest last.
     public private(set) var deliveryRates: [Double] = []
     private var delivered = 0
+    /// When the window last made progress: an acknowledgement, or a batch
+    /// shipped into an empty window (ns).
+    public private(set) var lastProgress: UInt64 = 0
 
     /// A closed window; nothing is in flight.
     public init(configuration: Configuration = Configuration(), acknowledged: UInt64 = 0) {
@@ -120,6 +123,17 @@ public struct ReplicationWindow: Sendable, Equatable {
         isOpen && inFlight.count < configuration.maximumBatches && bytesInFlight < windowBytes
     }
 
+    /// True when batches are in flight and none was acknowledged for
+    /// `timeout` ns: the peer or the connection is stuck, and the shipper
+    /// reconnects. Measured from the last progress, not from each batch's
+    /// send, so a receiver working through a deep window is not cut off
+    /// while it keeps acknowledging.
+    public func isStalled(at now: UInt64, timeout: UInt64) -> Bool {
+        guard let oldest = inFlight.first else { return false }
+        let since = max(lastProgress, oldest.sentAt)
+        return now > since && now - since > timeout
+    }
+
     // MARK: - Events
 
     /// A connection is up and the outbox says the peer acknowledged
@@ -147,6 +161,7 @@ public struct ReplicationWindow: Sendable, Equatable {
     @discardableResult
     public mutating func shipped(first: UInt64, last: UInt64, bytes: Int, at now: UInt64) -> Bool {
         guard isOpen, first == shipped + 1, last >= first else { return false }
+        if inFlight.isEmpty { lastProgress = max(lastProgress, now) }
         inFlight.append(Batch(first: first, last: last, bytes: max(0, bytes), sentAt: now, deliveredAtSend: delivered))
         shipped = last
         return true
@@ -164,6 +179,7 @@ public struct ReplicationWindow: Sendable, Equatable {
         delivered += covered.reduce(0) { $0 + $1.bytes }
         inFlight.removeFirst(index + 1)
         acknowledged = last
+        lastProgress = max(lastProgress, now)
         if now > batch.sentAt {
             let roundTrip = now - batch.sentAt
             minimumRoundTrip = min(minimumRoundTrip ?? roundTrip, roundTrip)

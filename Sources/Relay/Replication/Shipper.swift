@@ -18,7 +18,8 @@ public struct ShipperConfiguration: Sendable {
     public var maximumBackoff: Duration = .seconds(2)
     /// Longest wait for CONNACK.
     public var connectTimeout: Duration = .seconds(5)
-    /// Longest wait for a batch's PUBACK; then the connection is dropped.
+    /// Longest wait with batches in flight and no PUBACK; then the
+    /// connection is dropped.
     public var publishTimeout: Duration = .seconds(2)
     /// MQTT keep-alive, seconds.
     public var keepAlive = 10
@@ -380,11 +381,16 @@ public final class Shipper: Sendable {
             }
             guard client.isLinkUp else { throw ReplicationError(.shutdown, "the connection to \(peer) closed") }
             let generation = wakeup.generation
+            let now = DispatchTime.now().uptimeNanoseconds
             let window = state.withLockedValue { state in
                 (failure: state.failure, mayShip: state.window.mayShip, after: state.window.shipped,
-                 idle: state.window.inFlight.isEmpty)
+                 idle: state.window.inFlight.isEmpty, batches: state.window.inFlight.count,
+                 stalled: state.window.isStalled(at: now, timeout: Self.nanoseconds(configuration.publishTimeout)))
             }
             if let failure = window.failure { throw failure }
+            if window.stalled {
+                throw ReplicationError(.timedOut, "no PUBACK from \(peer) for \(configuration.publishTimeout) with \(window.batches) batches in flight")
+            }
             if window.mayShip {
                 let entries = try await outbox.read(
                     peer: peer, after: window.after, limit: configuration.limits.maximumFrames, on: loop
@@ -405,8 +411,13 @@ public final class Shipper: Sendable {
                 lastSent = clock.now
                 continue
             }
-            await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval))
+            await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval, configuration.publishTimeout / 4))
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let parts = duration.components
+        return UInt64(clamping: max(0, parts.seconds)) &* 1_000_000_000 &+ UInt64(clamping: max(0, parts.attoseconds / 1_000_000_000))
     }
 
     /// Publishes an empty batch (region gossip) and waits for its PUBACK.
@@ -445,7 +456,9 @@ public final class Shipper: Sendable {
             properties: MosquittoProperties(userProperties: [
                 .init(ReplicationBatchCodec.acknowledgedProperty, "\(trimmed)")
             ]))
-        let timeout = configuration.publishTimeout
+        // The window watches progress (``ReplicationWindow/isStalled(at:timeout:)``);
+        // this bound only ends the wait of a batch deep in a window that kept moving.
+        let timeout = configuration.publishTimeout * configuration.window.maximumBatches
         Task {
             let outcome: Result<PublishAcknowledgement, any Error>
             do {

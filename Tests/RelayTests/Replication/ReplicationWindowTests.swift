@@ -193,3 +193,25 @@ import Testing
         #expect(window.windowBytes == 20_000)
     }
 }
+
+extension ReplicationWindowTests {
+    @Test func stalledOnlyWhenNothingWasAcknowledgedForTheTimeout() {
+        var window = open()
+        #expect(!window.isStalled(at: 10_000 * ms, timeout: 2000 * ms), "nothing in flight")
+        let first = window.shipped(first: 1, last: 1, bytes: 10, at: 0)
+        #expect(first)
+        for n in UInt64(2)...40 {
+            _ = window.shipped(first: n, last: n, bytes: 10, at: n * ms)
+            if window.inFlight.count == 4 {
+                let ack = window.acknowledged(through: n - 3, at: n * 100 * ms)
+                #expect(ack == .advance(to: n - 3))
+            }
+        }
+        // Batches shipped long ago, but the window kept moving: not stalled.
+        #expect(!window.isStalled(at: 4000 * ms + 100 * ms, timeout: 2000 * ms))
+        // No acknowledgement for longer than the timeout: stalled.
+        #expect(window.isStalled(at: 4000 * ms + 2001 * ms, timeout: 2000 * ms))
+        window.disconnected()
+        #expect(!window.isStalled(at: 9000 * ms, timeout: 2000 * ms))
+    }
+}
