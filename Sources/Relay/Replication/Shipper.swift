@@ -100,6 +100,10 @@ public final class Shipper: Sendable {
         var peakInFlight = 0
         /// Set while the outbox says the link is broken at its cap.
         var broken: OutboxBreak?
+        /// The highest id acknowledged by the peer, to write to the outbox,
+        /// and whether a write is under way.
+        var acknowledgedToRecord: UInt64 = 0
+        var recordingAcknowledgement = false
         var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
     }
@@ -505,14 +509,35 @@ public final class Shipper: Sendable {
         case .advance(let id):
             wakeup.notify()
             metrics.shipped(peer, count: Int(clamping: id - min(previous, id)))
+            // The peer applied it: sync waiters need not wait for the outbox's write.
+            observeAcknowledged(id)
+            let persist = state.withLockedValue { state -> Bool in
+                state.acknowledgedToRecord = max(state.acknowledgedToRecord, id)
+                defer { state.recordingAcknowledgement = true }
+                return !state.recordingAcknowledgement
+            }
+            if persist { await recordAcknowledgements() }
+        }
+    }
+
+    /// Writes the highest acknowledged id to the outbox (which trims it),
+    /// one write at a time: PUBACKs arriving meanwhile are folded into the
+    /// next write rather than each making its own.
+    private func recordAcknowledgements() async {
+        while true {
+            let id = state.withLockedValue { $0.acknowledgedToRecord }
             do {
-                let recorded = try await outbox.acknowledge(peer: peer, through: id, on: loop).get()
-                observeAcknowledged(recorded)
+                observeAcknowledged(try await outbox.acknowledge(peer: peer, through: id, on: loop).get())
             } catch {
-                // The acknowledgement is known here; the outbox learns it with a later one.
-                observeAcknowledged(id)
+                // The next acknowledgement's write records it.
                 logger.warning("acknowledgement not recorded", metadata: ["id": "\(id)", "error": "\(error)"])
             }
+            let more = state.withLockedValue { state -> Bool in
+                if state.acknowledgedToRecord > id { return true }
+                state.recordingAcknowledgement = false
+                return false
+            }
+            if !more { return }
         }
     }
 
