@@ -43,6 +43,12 @@ public final class ReplicationRouter: MQTTRouter {
     private let logger: Logger
     /// Per origin, the end of the last batch queued.
     private let tails = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
+    /// Per connection with batches queued: how many, and whether it ended.
+    /// A batch whose connection ended is not applied when its turn comes:
+    /// its PUBACK has nowhere to go and the origin ships it again, so
+    /// applying it would only hold up the new connection's batches (and,
+    /// with a window of batches per connection, snowball).
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: (queued: Int, ended: Bool)]>([:])
     private let stopping = NIOLockedValueBox(false)
 
     /// A router for region `region` applying through `delegate`, with its
@@ -104,7 +110,7 @@ public final class ReplicationRouter: MQTTRouter {
             .flatMap { UInt64($0.value) }
         // The connection's loop when called on it, as the engine does.
         let loop = group.any()
-        return .pending(enqueue(batch, originAcknowledged: acknowledged, on: loop))
+        return .pending(enqueue(batch, originAcknowledged: acknowledged, from: session, on: loop))
     }
 
     public func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
@@ -115,7 +121,11 @@ public final class ReplicationRouter: MQTTRouter {
         topicFilters.map { _ in .noSubscriptionExisted }
     }
 
-    public func sessionEnded(_ session: MQTTSession) {}
+    public func sessionEnded(_ session: MQTTSession) {
+        connections.withLockedValue { connections in
+            connections[ObjectIdentifier(session)]?.ended = true
+        }
+    }
 
     // MARK: - Applying
 
@@ -129,15 +139,32 @@ public final class ReplicationRouter: MQTTRouter {
     }
 
     /// Runs `batch` after the batches of its origin queued before it.
-    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, from session: MQTTSession,
+                         on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let connection = ObjectIdentifier(session)
+        connections.withLockedValue { $0[connection, default: (0, false)].queued += 1 }
         let done = loop.makePromise(of: Void.self)
         let previous = tails.withLockedValue { tails in
             defer { tails[batch.origin] = done.futureResult }
             return tails[batch.origin]
         }
         let start = previous.map { $0.hop(to: loop) } ?? loop.makeSucceededVoidFuture()
-        let result = start.flatMap { self.apply(batch, originAcknowledged: originAcknowledged, on: loop) }
+        let result = start.flatMap { () -> EventLoopFuture<MQTTPublishAcknowledgement> in
+            if self.connections.withLockedValue({ $0[connection]?.ended ?? false }) {
+                return loop.makeSucceededFuture(self.acknowledgement(.unspecifiedError, reason: "the connection closed"))
+            }
+            return self.apply(batch, originAcknowledged: originAcknowledged, on: loop)
+        }
         result.whenComplete { _ in
+            // `session` is held until here, so its identifier is not reused meanwhile.
+            self.connections.withLockedValue { connections in
+                guard let entry = connections[ObjectIdentifier(session)] else { return }
+                if entry.queued <= 1 {
+                    connections[connection] = nil
+                } else {
+                    connections[connection]?.queued = entry.queued - 1
+                }
+            }
             done.succeed(())
             // Forget the tail once nothing is queued behind it.
             self.tails.withLockedValue { tails in

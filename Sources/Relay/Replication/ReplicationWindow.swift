@@ -24,6 +24,9 @@
 /// rate or the link is what limits it), held between
 /// `minimumBytes` and `maximumBytes`, and never more than
 /// `maximumBatches` batches (below the peer listener's Receive Maximum).
+/// The floor is small on purpose: frames are small (a few hundred bytes),
+/// and what the receiver has queued it applies one frame after another,
+/// so a window far above the product is only a queue at the receiver.
 /// Before the first sample the window is `minimumBytes`.
 public struct ReplicationWindow: Sendable, Equatable {
     /// Bounds and gain of the window.
@@ -41,7 +44,7 @@ public struct ReplicationWindow: Sendable, Equatable {
         public var rateSamples: Int
 
         /// Bounds with every field given (the defaults suit 80–200 ms links).
-        public init(minimumBytes: Int = 256 * 1024, maximumBytes: Int = 32 * 1_048_576,
+        public init(minimumBytes: Int = 32 * 1024, maximumBytes: Int = 32 * 1_048_576,
                     maximumBatches: Int = 64, gain: Double = 2, rateSamples: Int = 16) {
             self.minimumBytes = max(1, minimumBytes)
             self.maximumBytes = max(self.minimumBytes, maximumBytes)
