@@ -24,6 +24,14 @@ def shipped_links():
     return {frozenset(l["between"]): (l["rttMs"], l["bandwidthKbps"]) for l in links}
 
 
+def topology_rtts():
+    """The shipped topology.json's round trip per link, {(a, b) sorted: ms}:
+    pass as Cluster(rtt_ms=...) to run on the conditions the product is for."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "topology.json")
+    with open(path) as f:
+        return {tuple(sorted(link["between"])): link["rttMs"] for link in json.load(f).get("links", [])}
+
+
 class Region:
     """One region; duck-types chat_support.Deployment for Device."""
 
@@ -105,7 +113,10 @@ class Region:
 
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
-                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False):
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False, settings=None):
+        """rtt_ms: one round trip for every link, {(a, b) sorted: ms}
+        (topology_rtts()), or TOPOLOGY (the shipped links' round trips and
+        bandwidths); settings: more keys for every regions/<name>.json."""
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)
@@ -119,7 +130,10 @@ class Cluster:
         shipped = shipped_links() if rtt_ms == TOPOLOGY else {}
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                rtt, kbps = shipped.get(frozenset((a, b)), (0 if rtt_ms == TOPOLOGY else rtt_ms, 100000))
+                if isinstance(rtt_ms, dict):
+                    rtt, kbps = rtt_ms.get(tuple(sorted((a, b))), 0), 100000
+                else:
+                    rtt, kbps = shipped.get(frozenset((a, b)), (0 if rtt_ms == TOPOLOGY else rtt_ms, 100000))
                 link = {"between": [a, b], "rttMs": rtt, "bandwidthKbps": kbps, "loss": 0, "proxies": []}
                 if proxies:
                     for to in (a, b):
@@ -140,8 +154,8 @@ class Cluster:
                 entry["standby"] = r.standby
             topology["regions"].append(entry)
             with open(r.settings_path, "w") as f:
-                json.dump({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
-                           "sendBurst": 1000, "sendsPerSecond": 1000}, f)
+                json.dump(dict({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
+                                "sendBurst": 1000, "sendsPerSecond": 1000}, **(settings or {})), f)
         with open(self.topology_path, "w") as f:
             json.dump(topology, f, indent=2)
         try:

@@ -13,6 +13,7 @@ public struct RelayCtlCommand: AsyncParsableCommand {
             RelayCtlFailoverCommand.self, RelayCtlFailbackCommand.self,
             RelayCtlDrillCommand.self,
             RelayCtlDeadLetterCommand.self,
+            RelayCtlOutboxCommand.self,
         ]
     )
 

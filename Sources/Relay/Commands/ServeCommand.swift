@@ -150,6 +150,9 @@ struct RegionSettings: Codable {
     var typingBurst: Int?
     var typingPerSecond: Double?
     var mirror: MirrorMode?
+    /// The cap on each outbox to a peer (decision 0015); 0 for no bound.
+    var outboxMaxFrames: UInt64?
+    var outboxMaxBytes: UInt64?
 
     init() {}
 
@@ -173,6 +176,14 @@ struct RegionSettings: Codable {
         typingBurst = try c.decodeIfPresent(Int.self, forKey: .typingBurst)
         typingPerSecond = try c.decodeIfPresent(Double.self, forKey: .typingPerSecond)
         mirror = try c.decodeIfPresent(MirrorMode.self, forKey: .mirror)
+        outboxMaxFrames = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxFrames)
+        outboxMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxBytes)
+    }
+
+    /// The cap on each outbox these settings give.
+    var outboxCap: OutboxCap {
+        OutboxCap(maximumFrames: outboxMaxFrames ?? OutboxCap.defaultFrames,
+                  maximumBytes: outboxMaxBytes ?? OutboxCap.defaultBytes)
     }
 
     static func load(path: String) throws -> RegionSettings {

@@ -45,7 +45,7 @@ struct Regions: Sendable {
         try await authority.reload(on: loop).get()
         let delegate = ChatReplication(authority: authority, loop: loop)
         let service = try ReplicationService(
-            region: settings.name, topology: topology, outbox: try Outbox(redis: redis), credentials: credentials,
+            region: settings.name, topology: topology, outbox: try Outbox(redis: redis, cap: settings.outboxCap), credentials: credentials,
             delegate: delegate, redis: redis, redisConfiguration: redisConfiguration, group: group, logger: logger)
         let replicator = Replicator(
             local: settings.name, authority: authority, directory: Directory(redis: redis), sink: service, mode: mirror,

@@ -20,6 +20,11 @@ public enum ReplicationBatchCodec {
     /// The PUBACK user property holding the receiver's region states.
     public static let regionsProperty = "regions"
 
+    /// The PUBLISH user property holding the highest id the origin had
+    /// acknowledged when it shipped the batch: frames up to it are trimmed
+    /// from its outbox and will never come again (``InboundPlan``).
+    public static let acknowledgedProperty = "acked"
+
     /// Limits on one batch.
     public struct Limits: Sendable, Equatable {
         /// At most this many frames.

@@ -17,6 +17,11 @@ public struct ReplicationError: Error, Sendable, CustomStringConvertible {
         case unknownPeer
         /// The service or shipper was shut down.
         case shutdown
+        /// A batch starts after frames the receiver has not applied yet
+        /// and the origin still holds (an earlier batch was refused).
+        case gap
+        /// The outbox reached its cap and the link is broken until reset.
+        case linkBroken
     }
 
     /// The kind.

@@ -14,11 +14,16 @@ public enum ReplicationKey {
     public static func stream(_ peer: String) -> String { tag(peer) + ":out" }
     /// `{r:<peer>}:acked`: the highest id `peer` acknowledged.
     public static func acknowledged(_ peer: String) -> String { tag(peer) + ":acked" }
+    /// `{r:<peer>}:bytes`: hash of bytes appended (`in`) and acknowledged (`acked`).
+    public static func bytes(_ peer: String) -> String { tag(peer) + ":bytes" }
+    /// `{r:<peer>}:broken`: present while the link is broken at the outbox's cap.
+    public static func broken(_ peer: String) -> String { tag(peer) + ":broken" }
     /// `{r:<peer>}:lease`: the node of this region that ships to `peer`.
     public static func lease(_ peer: String) -> String { tag(peer) + ":lease" }
     /// `r:in:<origin>`: the highest id applied from `origin` (receiver side).
     public static func inbound(_ origin: String) -> String { "r:in:\(origin)" }
     /// `r:<peer>`: Pub/Sub channel waking the region's shipper to `peer`:
-    /// `n<id>` after an append, `a<id>` after an acknowledgement.
+    /// `n<id>` after an append, `a<id>` after an acknowledgement, `b<id>`
+    /// when an append broke the link at the cap, `r<id>` after a reset.
     public static func channel(_ peer: String) -> String { "r:\(peer)" }
 }

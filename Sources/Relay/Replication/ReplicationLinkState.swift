@@ -18,10 +18,29 @@ public struct ReplicationLinkState: Sendable, Equatable, Codable {
     public var lagMs: Int64
     /// Why the last attempt failed, if it did.
     public var lastError: String?
+    /// Bytes of the frames held.
+    public var bytes: UInt64
+    /// Set while the link is broken at the outbox's cap (decision 0015).
+    public var broken: OutboxBreak?
+    /// Batches in flight now, and the most this node had in flight at once.
+    public var batchesInFlight: Int
+    public var peakBatchesInFlight: Int
+    /// The window (bytes that may be in flight) and the measured
+    /// bandwidth-delay product it follows (nil before a sample).
+    public var windowBytes: Int
+    public var bandwidthDelayProduct: Int?
 
     /// A state with every field given.
     public init(peer: String, address: String, connected: Bool, shipping: Bool, acknowledged: UInt64,
-                lastShipped: UInt64, frames: UInt64, lagMs: Int64, lastError: String? = nil) {
+                lastShipped: UInt64, frames: UInt64, lagMs: Int64, lastError: String? = nil, bytes: UInt64 = 0,
+                broken: OutboxBreak? = nil, batchesInFlight: Int = 0, peakBatchesInFlight: Int = 0,
+                windowBytes: Int = 0, bandwidthDelayProduct: Int? = nil) {
+        self.bytes = bytes
+        self.broken = broken
+        self.batchesInFlight = batchesInFlight
+        self.peakBatchesInFlight = peakBatchesInFlight
+        self.windowBytes = windowBytes
+        self.bandwidthDelayProduct = bandwidthDelayProduct
         self.peer = peer
         self.address = address
         self.connected = connected

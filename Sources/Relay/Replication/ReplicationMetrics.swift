@@ -11,12 +11,22 @@ import NIOConcurrencyHelpers
 /// | `relay_replication_frames_applied_total` | counter: frames applied here | `origin` |
 /// | `relay_replication_peer_connected` | gauge: 1 while this node's shipper is connected | `peer` |
 /// | `relay_replication_frames_quarantined_total` | counter: frames set aside as dead letters | `origin` |
+/// | `relay_replication_outbox_bytes` | gauge: bytes of the frames not yet acknowledged | `peer` |
+/// | `relay_replication_link_broken` | gauge: 1 while the link is broken at the outbox's cap | `peer` |
+/// | `relay_replication_outbox_discarded_frames` | gauge: frames discarded since the link broke | `peer` |
+/// | `relay_replication_window_bytes` | gauge: the send window (bytes that may be in flight) | `peer` |
+/// | `relay_replication_batches_in_flight` | gauge: batches awaiting their PUBACK | `peer` |
 public final class ReplicationMetrics: Sendable {
     private struct Peer {
         let frames: Gauge
         let lag: Gauge
         let shipped: Counter
         let connected: Gauge
+        let bytes: Gauge
+        let broken: Gauge
+        let discarded: Gauge
+        let window: Gauge
+        let inFlight: Gauge
     }
 
     private let peers = NIOLockedValueBox<[String: Peer]>([:])
@@ -34,17 +44,27 @@ public final class ReplicationMetrics: Sendable {
                 frames: Gauge(label: "relay_replication_outbox_frames", dimensions: dimensions),
                 lag: Gauge(label: "relay_replication_lag_seconds", dimensions: dimensions),
                 shipped: Counter(label: "relay_replication_frames_shipped_total", dimensions: dimensions),
-                connected: Gauge(label: "relay_replication_peer_connected", dimensions: dimensions))
+                connected: Gauge(label: "relay_replication_peer_connected", dimensions: dimensions),
+                bytes: Gauge(label: "relay_replication_outbox_bytes", dimensions: dimensions),
+                broken: Gauge(label: "relay_replication_link_broken", dimensions: dimensions),
+                discarded: Gauge(label: "relay_replication_outbox_discarded_frames", dimensions: dimensions),
+                window: Gauge(label: "relay_replication_window_bytes", dimensions: dimensions),
+                inFlight: Gauge(label: "relay_replication_batches_in_flight", dimensions: dimensions))
             peers[name] = peer
             return peer
         }
     }
 
-    /// The outbox to `peer` holds `frames`, the oldest `lagMs` old.
-    func outbox(_ peer: String, frames: UInt64, lagMs: Int64) {
-        let metrics = self.peer(peer)
-        metrics.frames.record(Double(frames))
-        metrics.lag.record(Double(lagMs) / 1000)
+    /// The state of the link to `peer`: its outbox and its window.
+    func link(_ state: ReplicationLinkState) {
+        let metrics = self.peer(state.peer)
+        metrics.frames.record(Double(state.frames))
+        metrics.lag.record(Double(state.lagMs) / 1000)
+        metrics.bytes.record(Double(state.bytes))
+        metrics.broken.record(state.broken == nil ? 0 : 1)
+        metrics.discarded.record(Double(state.broken?.discarded ?? 0))
+        metrics.window.record(Double(state.windowBytes))
+        metrics.inFlight.record(Double(state.batchesInFlight))
     }
 
     /// `peer` acknowledged `count` more frames.

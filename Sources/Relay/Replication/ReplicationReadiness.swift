@@ -6,7 +6,10 @@ import NIOCore
 ///
 /// A peer that is down never makes this region unready: a region keeps
 /// serving its devices when partitioned, and its outboxes hold the frames
-/// until the link heals. The body says so. (Redis being down is the
+/// until the link heals. The body says so. Nor does a link broken at its
+/// outbox's cap (decision 0015): the region still serves its own devices;
+/// the body says BROKEN and what the operator runs, and
+/// `relay_replication_link_broken` is 1. (Redis being down is the
 /// `redis` check's business; here it shows as links of unknown state.)
 public struct ReplicationReadiness: ReadinessCheck {
     private let service: ReplicationService
@@ -20,14 +23,15 @@ public struct ReplicationReadiness: ReadinessCheck {
 
     public func check(on eventLoop: any EventLoop) -> EventLoopFuture<ReadinessResult> {
         service.links(on: eventLoop).map { links in
-            .ready(Self.describe(links))
+            .ready(Self.describe(links, region: service.region))
         }.recover { error in
             .ready("link state unknown: \(error)")
         }
     }
 
-    /// One clause per link, `; `-separated.
-    public static func describe(_ links: [ReplicationLinkState]) -> String {
+    /// One clause per link, `; `-separated; `region` is this region (named
+    /// in what to run for a broken link).
+    public static func describe(_ links: [ReplicationLinkState], region: String = "<this region>") -> String {
         if links.isEmpty { return "no peers" }
         return links.map { link in
             var parts: [String] = []
@@ -38,8 +42,16 @@ public struct ReplicationReadiness: ReadinessCheck {
             } else {
                 parts.append("\(link.peer): DOWN (\(link.lastError ?? "not connected"); still serving, frames kept)")
             }
+            if let broken = link.broken {
+                parts.append(
+                    "BROKEN at the outbox cap since \(broken.atMs) ms (\(broken.frames) frames, \(broken.bytes) bytes held; "
+                        + "\(broken.discarded) frames discarded, nothing shipped): re-seed \(link.peer), then "
+                        + "relayctl outbox reset --region \(region) --peer \(link.peer)")
+                return parts.joined(separator: ", ")
+            }
             parts.append("\(link.frames) frames")
             parts.append("lag \(link.lagMs) ms")
+            parts.append("\(link.bytes) bytes held")
             return parts.joined(separator: ", ")
         }.joined(separator: "; ")
     }

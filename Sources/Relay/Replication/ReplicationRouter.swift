@@ -28,7 +28,10 @@ import SwiftProtobuf
 /// cursor `r:in:<R>` were applied already and are skipped; the rest are
 /// applied strictly in order through the delegate, the cursor advancing
 /// after each. The batches of one origin are processed one after another
-/// on this node. Every PUBACK carries this region's states as user
+/// on this node, in the order they arrived (a shipper keeps several in
+/// flight). A batch that starts past the cursor while the origin still
+/// holds the frames in between (an earlier batch was refused) is refused
+/// too (0x80), so nothing is stepped over (``InboundPlan``). Every PUBACK carries this region's states as user
 /// property `regions`; the batch's own states go to `delegate.learn`.
 public final class ReplicationRouter: MQTTRouter {
     private let region: String
@@ -41,6 +44,12 @@ public final class ReplicationRouter: MQTTRouter {
     private let logger: Logger
     /// Per origin, the end of the last batch queued.
     private let tails = NIOLockedValueBox<[String: EventLoopFuture<Void>]>([:])
+    /// Per connection with batches queued: how many, and whether it ended.
+    /// A batch whose connection ended is not applied when its turn comes:
+    /// its PUBACK has nowhere to go and the origin ships it again, so
+    /// applying it would only hold up the new connection's batches (and,
+    /// with a window of batches per connection, snowball).
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: (queued: Int, ended: Bool)]>([:])
     private let stopping = NIOLockedValueBox(false)
 
     /// A router for region `region` applying through `delegate`, with its
@@ -102,9 +111,12 @@ public final class ReplicationRouter: MQTTRouter {
         if batch.frames.isEmpty {
             return .completed(acknowledgement(.success))
         }
+        let acknowledged = message.properties.userProperties
+            .first { $0.name == ReplicationBatchCodec.acknowledgedProperty }
+            .flatMap { UInt64($0.value) }
         // The connection's loop when called on it, as the engine does.
         let loop = group.any()
-        return .pending(enqueue(batch, on: loop))
+        return .pending(enqueue(batch, originAcknowledged: acknowledged, from: session, on: loop))
     }
 
     public func subscribe(_ request: MQTTSubscribeRequest, from session: MQTTSession) -> MQTTSubscribeResult {
@@ -115,7 +127,11 @@ public final class ReplicationRouter: MQTTRouter {
         topicFilters.map { _ in .noSubscriptionExisted }
     }
 
-    public func sessionEnded(_ session: MQTTSession) {}
+    public func sessionEnded(_ session: MQTTSession) {
+        connections.withLockedValue { connections in
+            connections[ObjectIdentifier(session)]?.ended = true
+        }
+    }
 
     // MARK: - Applying
 
@@ -148,15 +164,32 @@ public final class ReplicationRouter: MQTTRouter {
     }
 
     /// Runs `batch` after the batches of its origin queued before it.
-    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+    private func enqueue(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, from session: MQTTSession,
+                         on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let connection = ObjectIdentifier(session)
+        connections.withLockedValue { $0[connection, default: (0, false)].queued += 1 }
         let done = loop.makePromise(of: Void.self)
         let previous = tails.withLockedValue { tails in
             defer { tails[batch.origin] = done.futureResult }
             return tails[batch.origin]
         }
         let start = previous.map { $0.hop(to: loop) } ?? loop.makeSucceededVoidFuture()
-        let result = start.flatMap { self.apply(batch, on: loop) }
+        let result = start.flatMap { () -> EventLoopFuture<MQTTPublishAcknowledgement> in
+            if self.connections.withLockedValue({ $0[connection]?.ended ?? false }) {
+                return loop.makeSucceededFuture(self.acknowledgement(.unspecifiedError, reason: "the connection closed"))
+            }
+            return self.apply(batch, originAcknowledged: originAcknowledged, on: loop)
+        }
         result.whenComplete { _ in
+            // `session` is held until here, so its identifier is not reused meanwhile.
+            self.connections.withLockedValue { connections in
+                guard let entry = connections[ObjectIdentifier(session)] else { return }
+                if entry.queued <= 1 {
+                    connections[connection] = nil
+                } else {
+                    connections[connection]?.queued = entry.queued - 1
+                }
+            }
             done.succeed(())
             // Forget the tail once nothing is queued behind it.
             self.tails.withLockedValue { tails in
@@ -166,10 +199,15 @@ public final class ReplicationRouter: MQTTRouter {
         return result
     }
 
-    private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+    private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         let origin = batch.origin
-        return cursor(origin: origin, on: loop).flatMap { cursor in
-            let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id))
+        return cursor(origin: origin, on: loop).flatMap { (cursor: UInt64) -> EventLoopFuture<Void> in
+            let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id), originAcknowledged: originAcknowledged)
+            if let gap = plan.gap {
+                // An earlier batch of the window failed or is not here: never step over it.
+                return loop.makeFailedFuture(ReplicationError(
+                    .gap, "frames \(gap.lowerBound)-\(gap.upperBound) not applied yet; ship from \(cursor + 1)"))
+            }
             if plan.missing > 0 {
                 self.logger.error("replication frames lost before reaching this region", metadata: [
                     "origin": "\(origin)", "after": "\(cursor)", "missing": "\(plan.missing)",
@@ -179,12 +217,18 @@ public final class ReplicationRouter: MQTTRouter {
         }.map { _ in
             self.acknowledgement(.success)
         }.flatMapErrorThrowing { error in
+            if let error = error as? ReplicationError, error.kind == .gap {
+                // Follows a batch refused just before: that one was logged.
+                self.logger.debug("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
+                return self.acknowledgement(.unspecifiedError, reason: error.message)
+            }
             self.logger.warning("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
             return self.acknowledgement(.unspecifiedError, reason: "not applied; retry")
         }
     }
 
-    /// Applies `frames` one after another, advancing the cursor after each.
+    /// Applies `frames` one after another, advancing the cursor after each
+    /// (never before its frame is applied).
     private func applyFrames(_ frames: ArraySlice<ReplicationBatchCodec.DecodedFrame>, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard let first = frames.first else { return loop.makeSucceededVoidFuture() }
         if stopping.withLockedValue({ $0 }) {
@@ -203,10 +247,18 @@ public final class ReplicationRouter: MQTTRouter {
                 body: (try? first.frame.serializedBytes()) ?? [])
             return self.deadLetters.quarantine(letter, on: loop).map { false }
         }.flatMap { applied in
-            self.redis.send(self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop).map { _ in applied }
-        }.flatMap { applied in
             if applied { self.metrics.applied(origin) }
-            return self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
+            // The cursor passes this frame now that it is applied; the next
+            // frame's apply need not wait for that write (the cursor only
+            // moves forward, and the batch is acknowledged once every write
+            // is done), which saves a Redis round trip per frame.
+            let cursor = self.redis.send(
+                self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop)
+            let rest = self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
+            // Both settle before the batch is answered, whatever fails.
+            return EventLoopFuture.whenAllComplete([rest, cursor.map { _ in }], on: loop).flatMapThrowing { results in
+                for result in results { try result.get() }
+            }
         }
     }
 }

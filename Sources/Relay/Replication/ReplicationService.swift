@@ -116,6 +116,12 @@ public final class ReplicationService: Sendable {
                 let text = String(buffer: payload)
                 if text.hasPrefix("a"), let id = UInt64(text.dropFirst()) {
                     shipper.observeAcknowledged(id)
+                } else if text.hasPrefix("b") || text.hasPrefix("r") {
+                    // The link broke at its cap, or an operator reset it: learn which at once.
+                    shipper.linkState().whenFailure { error in
+                        logger.warning("link state not read", metadata: ["peer": "\(shipper.peer)", "error": "\(error)"])
+                    }
+                    outbox.wakeup(for: shipper.peer).notify()
                 } else {
                     outbox.wakeup(for: shipper.peer).notify()
                 }

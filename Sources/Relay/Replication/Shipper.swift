@@ -10,13 +10,16 @@ import RelayStore
 public struct ShipperConfiguration: Sendable {
     /// Frames and bytes per batch.
     public var limits = ReplicationBatchCodec.Limits()
+    /// Bounds of the window of batches in flight (``ReplicationWindow``).
+    public var window = ReplicationWindow.Configuration()
     /// First delay after a failure (connect, publish, refusal).
     public var minimumBackoff: Duration = .milliseconds(100)
     /// Longest delay after repeated failures.
     public var maximumBackoff: Duration = .seconds(2)
     /// Longest wait for CONNACK.
     public var connectTimeout: Duration = .seconds(5)
-    /// Longest wait for a batch's PUBACK; then the connection is dropped.
+    /// Longest wait with batches in flight and no PUBACK; then the
+    /// connection is dropped.
     public var publishTimeout: Duration = .seconds(2)
     /// MQTT keep-alive, seconds.
     public var keepAlive = 10
@@ -37,11 +40,14 @@ public struct ShipperConfiguration: Sendable {
 /// One node of the region ships a link at a time: the holder of the Redis
 /// lease `{r:<peer>}:lease`. It connects with libmosquitto as
 /// `region-<origin>-to-<peer>` (user `region:<origin>`, password from
-/// ``PeerCredentials``), sends an empty batch (region gossip), then loops:
-/// read up to `limits` frames after the acknowledged id, publish them as one
-/// `ReplicationBatch` on `repl/<origin>`, and on PUBACK 0x00 advance the
-/// acknowledged id in Redis. One batch is in flight at a time, so frames
-/// arrive in order. On any failure it drops the connection, waits a
+/// ``PeerCredentials``), sends an empty batch (region gossip), then keeps
+/// several batches in flight: while the ``ReplicationWindow`` (sized to the
+/// link's bandwidth-delay product) has room, it reads the frames after the
+/// last one shipped and publishes them as one `ReplicationBatch` on
+/// `repl/<origin>`; each PUBACK 0x00 advances the acknowledged id in Redis.
+/// Batches go out in id order on one connection and the receiver applies
+/// them in that order, refusing one that would leave a gap. On any failure
+/// (a refusal, a PUBACK timeout, the link) it drops the connection, waits a
 /// growing delay and starts again from the acknowledged id, so a restart on
 /// either side loses nothing (the receiver skips what it applied already).
 ///
@@ -70,7 +76,7 @@ public final class Shipper: Sendable {
     private let wakeup: Wakeup
     /// Woken only by stop: ends a back-off early.
     private let stopped = Wakeup()
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private struct Waiter {
@@ -86,6 +92,18 @@ public final class Shipper: Sendable {
         var lastShipped: UInt64 = 0
         var lastError: String?
         var client: MosquittoClient?
+        /// Counts connections, so that a late PUBACK of an old one is ignored.
+        var connection = 0
+        /// Why the current connection must be dropped (set by a PUBACK task).
+        var failure: ReplicationError?
+        var window: ReplicationWindow
+        var peakInFlight = 0
+        /// Set while the outbox says the link is broken at its cap.
+        var broken: OutboxBreak?
+        /// The highest id acknowledged by the peer, to write to the outbox,
+        /// and whether a write is under way.
+        var acknowledgedToRecord: UInt64 = 0
+        var recordingAcknowledgement = false
         var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
     }
@@ -114,6 +132,7 @@ public final class Shipper: Sendable {
         logger[metadataKey: "peer"] = "\(peer)"
         self.logger = logger
         self.wakeup = outbox.wakeup(for: peer)
+        self.state = NIOLockedValueBox(State(window: ReplicationWindow(configuration: configuration.window)))
     }
 
     /// Starts shipping (in a task of its own). Calling it again does nothing.
@@ -159,24 +178,28 @@ public final class Shipper: Sendable {
 
     /// Completes once the peer has acknowledged frame `id` (and so every
     /// frame before it), or fails with ``ReplicationError/Kind/timedOut``
-    /// after `timeout` (the frame stays in the outbox and is still shipped).
+    /// after `timeout` (the frame stays in the outbox and is still shipped),
+    /// or with ``ReplicationError/Kind/linkBroken`` at once while the link
+    /// is broken at its outbox's cap (the frame was discarded).
     public func waitUntilAcknowledged(_ id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
-        let token = state.withLockedValue { state -> UInt64? in
-            if state.stopping {
-                return nil
-            }
-            if state.acknowledged >= id { return 0 }
+        enum Registration { case stopped, acknowledged, broken, waiting(UInt64) }
+        let registration = state.withLockedValue { state -> Registration in
+            if state.stopping { return .stopped }
+            if state.acknowledged >= id { return .acknowledged }
+            if state.broken != nil { return .broken }
             state.nextToken += 1
             state.waiters[state.nextToken] = Waiter(id: id, promise: promise)
-            return state.nextToken
+            return .waiting(state.nextToken)
         }
-        switch token {
-        case nil:
+        switch registration {
+        case .stopped:
             promise.fail(ReplicationError(.shutdown, "the shipper to \(peer) stopped"))
-        case 0:
+        case .acknowledged:
             promise.succeed(())
-        case let token?:
+        case .broken:
+            promise.fail(ReplicationError(.linkBroken, "the link to \(peer) is broken at the outbox cap"))
+        case .waiting(let token):
             let peer = self.peer
             let timer = loop.scheduleTask(in: timeout) {
                 let waiter = self.state.withLockedValue { $0.waiters.removeValue(forKey: token) }
@@ -190,18 +213,40 @@ public final class Shipper: Sendable {
         return promise.futureResult
     }
 
-    /// This node's view of the link, with the outbox's depth and lag.
+    /// This node's view of the link, with the outbox's depth, bytes and
+    /// lag, whether it is broken, and the window.
     public func linkState() -> EventLoopFuture<ReplicationLinkState> {
         let now = outbox.nowMs()
         return outbox.status(peer: peer, on: loop).map { status in
-            let local = self.state.withLockedValue { $0 }
-            self.metrics.outbox(self.peer, frames: status.depth, lagMs: status.lagMs(at: now))
-            return ReplicationLinkState(
+            let (local, newlyBroken) = self.state.withLockedValue { state in
+                defer { state.broken = status.broken }
+                return (state, state.broken == nil && status.broken != nil)
+            }
+            if newlyBroken, let broken = status.broken {
+                self.logger.error("replication link broken: the outbox reached its cap; frames discarded, nothing shipped until reset", metadata: [
+                    "frames": "\(broken.frames)", "bytes": "\(broken.bytes)", "discarded": "\(broken.discarded)",
+                    "maximumFrames": "\(self.outbox.cap.maximumFrames)", "maximumBytes": "\(self.outbox.cap.maximumBytes)",
+                ])
+                self.failWaiters(ReplicationError(.linkBroken, "the link to \(self.peer) is broken at the outbox cap"))
+            }
+            let link = ReplicationLinkState(
                 peer: self.peer, address: self.address.description, connected: local.connected,
                 shipping: local.shipping, acknowledged: max(local.acknowledged, status.acknowledged),
                 lastShipped: local.lastShipped, frames: status.depth, lagMs: status.lagMs(at: now),
-                lastError: local.lastError)
+                lastError: local.lastError, bytes: status.bytes, broken: status.broken,
+                batchesInFlight: local.window.inFlight.count, peakBatchesInFlight: local.peakInFlight,
+                windowBytes: local.window.windowBytes, bandwidthDelayProduct: local.window.bandwidthDelayProduct)
+            self.metrics.link(link)
+            return link
         }
+    }
+
+    private func failWaiters(_ error: ReplicationError) {
+        let waiters = state.withLockedValue { state in
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.promise.fail(error) }
     }
 
     // MARK: - Shipping
@@ -275,7 +320,8 @@ public final class Shipper: Sendable {
         metrics.connected(peer, connected)
     }
 
-    /// One connection: connect, gossip, ship until something fails.
+    /// One connection: connect, gossip, then keep the window full until
+    /// something fails (a refusal, a timeout, the link, the lease).
     private func connectAndShip(backoff: inout ReconnectBackoff) async throws {
         let client = try MosquittoClient(configuration: .init(
             clientID: "region-\(origin)-to-\(peer)", cleanStart: true, protocolVersion: .v5,
@@ -286,12 +332,15 @@ public final class Shipper: Sendable {
             return true
         }
         defer {
-            state.withLockedValue { $0.client = nil }
+            state.withLockedValue { state in
+                state.client = nil
+                state.window.disconnected()
+            }
             client.close()
         }
         guard installed else { return }
         // The single consumer of the client's events: a disconnection closes
-        // the client, which fails a publish waiting for its PUBACK at once.
+        // the client, which fails the PUBACKs still awaited at once.
         let wakeup = self.wakeup
         let watcher = Task {
             for await event in client.events {
@@ -313,12 +362,18 @@ public final class Shipper: Sendable {
         }
         setConnected(true)
         logger.info("replication link up", metadata: ["address": "\(address)"])
-        var acknowledged = try await outbox.acknowledged(peer: peer, on: loop).get()
-        observeAcknowledged(acknowledged)
+        let stored = try await outbox.acknowledged(peer: peer, on: loop).get()
+        observeAcknowledged(stored)
+        let connection = state.withLockedValue { state in
+            state.connection += 1
+            state.failure = nil
+            state.window.connected(acknowledged: stored)
+            return state.connection
+        }
         let clock = ContinuousClock()
         var lastRenewal = clock.now
         var lastSent = clock.now
-        try await ship([], via: client)
+        try await gossip(via: client)
         backoff.reset()
 
         while !isStopping {
@@ -330,48 +385,166 @@ public final class Shipper: Sendable {
             }
             guard client.isLinkUp else { throw ReplicationError(.shutdown, "the connection to \(peer) closed") }
             let generation = wakeup.generation
-            let entries = try await outbox.read(
-                peer: peer, after: acknowledged, limit: configuration.limits.maximumFrames, on: loop
-            ).get()
-            if entries.isEmpty {
-                if lastSent.duration(to: clock.now) >= configuration.gossipInterval {
-                    try await ship([], via: client)
-                    lastSent = clock.now
-                } else {
-                    await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval))
+            let now = DispatchTime.now().uptimeNanoseconds
+            let window = state.withLockedValue { state in
+                (failure: state.failure, mayShip: state.window.mayShip, after: state.window.shipped,
+                 idle: state.window.inFlight.isEmpty, batches: state.window.inFlight.count,
+                 stalled: state.window.isStalled(at: now, timeout: Self.nanoseconds(configuration.publishTimeout)))
+            }
+            if let failure = window.failure { throw failure }
+            if window.stalled {
+                throw ReplicationError(.timedOut, "no PUBACK from \(peer) for \(configuration.publishTimeout) with \(window.batches) batches in flight")
+            }
+            if window.mayShip {
+                let entries = try await outbox.read(
+                    peer: peer, after: window.after, limit: configuration.limits.maximumFrames, on: loop
+                ).get()
+                if let first = entries.first, first.id != window.after + 1 {
+                    // The outbox moved on without this window (an operator reset a broken link).
+                    throw ReplicationError(.shutdown, "the outbox to \(peer) continues at \(first.id), after \(window.after) was shipped; starting again")
                 }
+                if !entries.isEmpty {
+                    let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
+                    try send(entries[..<count], via: client, connection: connection)
+                    lastSent = clock.now
+                    continue
+                }
+            }
+            if window.idle && lastSent.duration(to: clock.now) >= configuration.gossipInterval {
+                try await gossip(via: client)
+                lastSent = clock.now
                 continue
             }
-            let count = ReplicationBatchCodec.batchCount(entries, limits: configuration.limits)
-            if let acked = try await ship(entries[..<count], via: client) {
-                acknowledged = acked
-            }
-            lastSent = clock.now
+            await wakeup.wait(after: generation, timeout: min(configuration.idlePoll, renewInterval, configuration.publishTimeout / 4))
         }
     }
 
-    /// Publishes one batch and waits for its PUBACK; on success records the
-    /// acknowledgement and returns the acknowledged id (nil for no frames).
-    @discardableResult
-    private func ship(_ entries: ArraySlice<OutboxEntry>, via client: MosquittoClient) async throws -> UInt64? {
-        let batch = ReplicationBatchCodec.batch(origin: origin, entries: entries, regions: delegate.regionStates())
-        let payload: [UInt8] = try batch.serializedBytes()
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let parts = duration.components
+        return UInt64(clamping: max(0, parts.seconds)) &* 1_000_000_000 &+ UInt64(clamping: max(0, parts.attoseconds / 1_000_000_000))
+    }
+
+    /// Publishes an empty batch (region gossip) and waits for its PUBACK.
+    private func gossip(via client: MosquittoClient) async throws {
+        let batch = ReplicationBatchCodec.batch(origin: origin, entries: [], regions: delegate.regionStates())
         let ack = try await client.publish(
-            topic: ReplicationBatchCodec.topic(origin: origin), payload: payload, qos: 1,
+            topic: ReplicationBatchCodec.topic(origin: origin), payload: try batch.serializedBytes(), qos: 1,
             timeout: configuration.publishTimeout)
-        if let value = ack.properties.userProperties.first(where: { $0.name == ReplicationBatchCodec.regionsProperty })?.value,
-            let states = ReplicationBatchCodec.regions(fromValue: value), !states.isEmpty {
-            delegate.learn(states, from: peer)
-        }
+        learnRegions(from: ack)
         guard ack.reasonCode == 0 else {
             throw ReplicationError(
                 .refused, "PUBACK 0x\(String(ack.reasonCode, radix: 16)) \(ack.properties.reasonString ?? "")")
         }
-        guard let last = entries.last else { return nil }
-        state.withLockedValue { $0.lastShipped = max($0.lastShipped, last.id) }
-        let acknowledged = try await outbox.acknowledge(peer: peer, through: last.id, on: loop).get()
-        metrics.shipped(peer, count: entries.count)
-        observeAcknowledged(acknowledged)
-        return acknowledged
+    }
+
+    /// Puts `entries` in the window and queues them as one batch; a task
+    /// of their own awaits the PUBACK (``acknowledged(_:first:last:connection:)``).
+    private func send(_ entries: ArraySlice<OutboxEntry>, via client: MosquittoClient, connection: Int) throws {
+        guard let first = entries.first?.id, let last = entries.last?.id else { return }
+        let bytes = entries.reduce(0) { $0 + $1.frame.count }
+        let batch = ReplicationBatchCodec.batch(origin: origin, entries: entries, regions: delegate.regionStates())
+        let payload: [UInt8] = try batch.serializedBytes()
+        let now = DispatchTime.now().uptimeNanoseconds
+        let trimmed = try state.withLockedValue { state throws(ReplicationError) -> UInt64 in
+            if let failure = state.failure { throw failure }
+            guard state.connection == connection, state.window.shipped(first: first, last: last, bytes: bytes, at: now) else {
+                throw ReplicationError(.shutdown, "the window to \(peer) closed while frames \(first)-\(last) were read")
+            }
+            state.lastShipped = max(state.lastShipped, last)
+            state.peakInFlight = max(state.peakInFlight, state.window.inFlight.count)
+            return state.window.acknowledged
+        }
+        // Queued in id order here, on the shipping task; only the waits run elsewhere.
+        let messageID = try client.enqueuePublish(
+            topic: ReplicationBatchCodec.topic(origin: origin), payload: payload, qos: 1,
+            properties: MosquittoProperties(userProperties: [
+                .init(ReplicationBatchCodec.acknowledgedProperty, "\(trimmed)")
+            ]))
+        // The window watches progress (``ReplicationWindow/isStalled(at:timeout:)``);
+        // this bound only ends the wait of a batch deep in a window that kept moving.
+        let timeout = configuration.publishTimeout * configuration.window.maximumBatches
+        Task {
+            let outcome: Result<PublishAcknowledgement, any Error>
+            do {
+                outcome = .success(try await client.acknowledgement(of: messageID, timeout: timeout))
+            } catch {
+                outcome = .failure(error)
+            }
+            await self.acknowledged(outcome, first: first, last: last, connection: connection, client: client)
+        }
+    }
+
+    /// Feeds a batch's PUBACK (or its absence) to the window and performs
+    /// what it says: record the acknowledgement, or drop the connection.
+    private func acknowledged(_ outcome: Result<PublishAcknowledgement, any Error>, first: UInt64, last: UInt64,
+                              connection: Int, client: MosquittoClient) async {
+        if case .success(let ack) = outcome { learnRegions(from: ack) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let (action, previous) = state.withLockedValue { state -> (ReplicationWindow.AcknowledgementAction, UInt64) in
+            guard state.connection == connection, state.failure == nil else { return (.ignore, 0) }
+            let previous = state.window.acknowledged
+            switch outcome {
+            case .success(let ack) where ack.reasonCode == 0:
+                return (state.window.acknowledged(through: last, at: now), previous)
+            case .success(let ack):
+                return (state.window.refused(
+                    through: last,
+                    reason: "PUBACK 0x\(String(ack.reasonCode, radix: 16)) for frames \(first)-\(last) \(ack.properties.reasonString ?? "")"),
+                    previous)
+            case .failure(let error):
+                return (state.window.refused(through: last, reason: "frames \(first)-\(last): \(error)"), previous)
+            }
+        }
+        switch action {
+        case .ignore:
+            return
+        case .reconnect(let reason):
+            state.withLockedValue { state in
+                if state.connection == connection, state.failure == nil {
+                    state.failure = ReplicationError(.refused, reason)
+                }
+            }
+            client.close()
+            wakeup.notify()
+        case .advance(let id):
+            wakeup.notify()
+            metrics.shipped(peer, count: Int(clamping: id - min(previous, id)))
+            // The peer applied it: sync waiters need not wait for the outbox's write.
+            observeAcknowledged(id)
+            let persist = state.withLockedValue { state -> Bool in
+                state.acknowledgedToRecord = max(state.acknowledgedToRecord, id)
+                defer { state.recordingAcknowledgement = true }
+                return !state.recordingAcknowledgement
+            }
+            if persist { await recordAcknowledgements() }
+        }
+    }
+
+    /// Writes the highest acknowledged id to the outbox (which trims it),
+    /// one write at a time: PUBACKs arriving meanwhile are folded into the
+    /// next write rather than each making its own.
+    private func recordAcknowledgements() async {
+        while true {
+            let id = state.withLockedValue { $0.acknowledgedToRecord }
+            do {
+                observeAcknowledged(try await outbox.acknowledge(peer: peer, through: id, on: loop).get())
+            } catch {
+                // The next acknowledgement's write records it.
+                logger.warning("acknowledgement not recorded", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+            let more = state.withLockedValue { state -> Bool in
+                if state.acknowledgedToRecord > id { return true }
+                state.recordingAcknowledgement = false
+                return false
+            }
+            if !more { return }
+        }
+    }
+
+    private func learnRegions(from ack: PublishAcknowledgement) {
+        if let value = ack.properties.userProperties.first(where: { $0.name == ReplicationBatchCodec.regionsProperty })?.value,
+            let states = ReplicationBatchCodec.regions(fromValue: value), !states.isEmpty {
+            delegate.learn(states, from: peer)
+        }
     }
 }

@@ -271,10 +271,30 @@ public final class MosquittoClient: @unchecked Sendable {
             let mid = try publishRaw(topic: topic, payload: payload, qos: 0, retain: retain, properties: properties)
             return PublishAcknowledgement(messageID: mid, reasonCode: 0)
         }
-        let mid = try publishes.register { () throws(MosquittoError) -> Int32 in
-            try publishRaw(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        let mid = try enqueuePublish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        return try await acknowledgement(of: mid, timeout: timeout)
+    }
+
+    /// Queues a QoS 1 or 2 PUBLISH and returns its packet identifier, whose
+    /// acknowledgement ``acknowledgement(of:timeout:)`` awaits. PUBLISHes go
+    /// out in the order of these calls, so a caller keeping several in
+    /// flight (a pipelined replication link) decides their order here and
+    /// awaits their acknowledgements from other tasks.
+    public func enqueuePublish(topic: String, payload: [UInt8], qos: UInt8, retain: Bool = false,
+                               properties: MosquittoProperties = MosquittoProperties()) throws(MosquittoError) -> Int32 {
+        try publishes.register { () throws(MosquittoError) -> Int32 in
+            try publishRaw(topic: topic, payload: payload, qos: max(1, qos), retain: retain, properties: properties)
         }
-        return try await publishes.wait(for: mid, timeout: timeout)
+    }
+
+    /// Waits for the acknowledgement of a PUBLISH queued with
+    /// ``enqueuePublish(topic:payload:qos:retain:properties:)`` (PUBACK or
+    /// PUBCOMP). A failure reason code is returned, not thrown; throws
+    /// `MosquittoClientError.timedOut` after `timeout`, `.closed` once the
+    /// client is closed.
+    public func acknowledgement(of messageID: Int32, timeout: Duration) async throws -> PublishAcknowledgement {
+        if state.withLock({ $0.closed }) { throw MosquittoClientError.closed }
+        return try await publishes.wait(for: messageID, timeout: timeout)
     }
 
     /// Subscribes to `filter` and waits for SUBACK. `options` are MQTT 5

@@ -146,11 +146,11 @@ final class RecordingDelegate: ReplicationDelegate {
         return Topology(regions: regions, links: links)
     }
 
-    static func start(_ region: Region, topology: Topology) async throws {
+    static func start(_ region: Region, topology: Topology, cap: OutboxCap = OutboxCap()) async throws {
         var logger = Logger(label: "test.replication.\(region.name)")
         logger.logLevel = .critical
         let service = try ReplicationService(
-            region: region.name, topology: topology, outbox: Outbox(redis: region.client), credentials: credentials,
+            region: region.name, topology: topology, outbox: Outbox(redis: region.client, cap: cap), credentials: credentials,
             delegate: region.delegate, redis: region.client, redisConfiguration: region.redis.configuration,
             group: group, logger: logger, configuration: configuration())
         try await service.start()

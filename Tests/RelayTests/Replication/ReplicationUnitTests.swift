@@ -146,6 +146,22 @@ import Testing
         #expect(InboundPlan(cursor: 3, ids: [7, 8]) == InboundPlan(skipped: 0, missing: 3))
         #expect(InboundPlan(cursor: 9, ids: []) == InboundPlan(skipped: 0, missing: 0))
     }
+
+    @Test func refusesToStepOverFramesTheOriginStillHolds() {
+        // Batch 4-6 of a pipelined link was refused; 7-8 must not be applied past it.
+        let plan = InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 3)
+        #expect(plan.gap == 4...6)
+        #expect(plan.missing == 0)
+        // The origin trimmed 4-5 (acknowledged by this region before its Redis lost them)
+        // but still holds 6: refused, the origin ships from 6 again.
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 5).gap == 6...6)
+        // Everything in between is trimmed at the origin: lost for good, applied past.
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 6) == InboundPlan(skipped: 0, missing: 3))
+        #expect(InboundPlan(cursor: 3, ids: [7, 8], originAcknowledged: 9) == InboundPlan(skipped: 0, missing: 3))
+        // No gap, whatever the origin says.
+        #expect(InboundPlan(cursor: 3, ids: [4, 5], originAcknowledged: 0) == InboundPlan(skipped: 0, missing: 0))
+        #expect(InboundPlan(cursor: 5, ids: [4, 5, 6], originAcknowledged: 3) == InboundPlan(skipped: 2, missing: 0))
+    }
 }
 
 extension InboundPlan {
@@ -164,6 +180,25 @@ extension InboundPlan {
                            .milliseconds(1600), .seconds(2), .seconds(2)])
         backoff.reset()
         #expect(backoff.next() == .milliseconds(100))
+    }
+}
+
+@Suite struct OutboxCapTests {
+    @Test func aBrokenOutboxHoldsNothingAndSaysWhy() {
+        let broken = OutboxBreak(atMs: 5000, frames: 40, bytes: 900, acknowledged: 10, discarded: 60)
+        let status = OutboxStatus(appended: 70, acknowledged: 10, oldestAppendedMs: nil, bytes: 0, broken: broken)
+        #expect(status.depth == 0 && status.lagMs(at: 9000) == 0)
+        let link = ReplicationLinkState(
+            peer: "eu-west", address: "127.0.0.1:7001", connected: true, shipping: true, acknowledged: 10,
+            lastShipped: 10, frames: 0, lagMs: 0, broken: broken)
+        let text = ReplicationReadiness.describe([link], region: "us-east")
+        #expect(text == "eu-west: connected, BROKEN at the outbox cap since 5000 ms (40 frames, 900 bytes held; "
+            + "60 frames discarded, nothing shipped): re-seed eu-west, then relayctl outbox reset --region us-east --peer eu-west")
+    }
+
+    @Test func defaultCapHoldsHoursOfTheBusiestLink() {
+        let cap = OutboxCap()
+        #expect(cap.maximumFrames == 4_000_000 && cap.maximumBytes == 1 << 30)
     }
 }
 
