@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
         .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
         .library(name: "RelayClient", targets: ["RelayClient"]),
+        .library(name: "Signal", targets: ["Signal"]),
         .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
     ],
     dependencies: [
@@ -134,6 +135,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libsignal-protocol-c (Debian's libsignal-protocol-c-dev, GPLv3: see LICENSE and
+        // docs/decisions/0016) and OpenSSL's libcrypto for its crypto provider; only Signal imports them.
+        .systemLibrary(
+            name: "CSignal",
+            pkgConfig: "libsignal-protocol-c",
+            providers: [.apt(["libsignal-protocol-c-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The Signal protocol over libsignal-protocol-c: X3DH, Double Ratchet, Sender Keys,
+        // XEdDSA, safety numbers; stores as Swift protocols, a file-backed store.
+        .target(
+            name: "Signal",
+            dependencies: ["CSignal", "COpenSSL"],
+            swiftSettings: strict
+        ),
         // relay-cli's commands over RelayClient, and the placeholder MessageSealer.
         .target(
             name: "RelayCLIKit",
@@ -182,6 +202,11 @@ let package = Package(
                 "RelayClient", "RelayCore", "RelayCLIKit",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SignalTests",
+            dependencies: ["Signal"],
             swiftSettings: strict
         ),
         .testTarget(
