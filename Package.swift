@@ -85,6 +85,8 @@ let package = Package(
                 "RelayCore", "RelayIdentity", "RelayStore", "MetricsScrape",
                 // MosquittoClient: the replication shipper speaks MQTT to peers over libmosquitto.
                 "RelayClient",
+                // XEdDSA: the key directory verifies signed prekeys (libsignal-protocol-c; decision 0016).
+                "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -235,6 +237,8 @@ let package = Package(
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
                 // Replication tests: real Redis, frames, and libmosquitto as a peer.
                 "RelayStore", "RelayCore", "RelayClient", "RedisTestSupport",
+                // Signal-format keys for the key directory's tests.
+                "Signal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -276,7 +280,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzChat",
             dependencies: [
-                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer",
+                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
