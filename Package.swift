@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
         .library(name: "RelayClient", targets: ["RelayClient"]),
         .library(name: "Signal", targets: ["Signal"]),
+        .library(name: "RelayE2EE", targets: ["RelayE2EE"]),
         .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
     ],
     dependencies: [
@@ -156,13 +157,23 @@ let package = Package(
             dependencies: ["CSignal", "COpenSSL"],
             swiftSettings: strict
         ),
-        // relay-cli's commands over RelayClient, and the placeholder MessageSealer.
+        // End-to-end encryption for the SDK and relay-cli: the Signal protocol (Signal)
+        // over RelayClient; docs/e2ee.md.
+        .target(
+            name: "RelayE2EE",
+            dependencies: [
+                "Signal", "RelayClient", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // relay-cli's commands over RelayClient and RelayE2EE.
         .target(
             name: "RelayCLIKit",
             dependencies: [
-                "RelayClient", "RelayCore",
+                "RelayClient", "RelayCore", "RelayE2EE", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -201,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "RelayClientTests",
             dependencies: [
-                "RelayClient", "RelayCore", "RelayCLIKit",
+                "RelayClient", "RelayCore", "RelayCLIKit", "RelayE2EE", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict

@@ -43,6 +43,12 @@ public struct PublicPreKey: Hashable, Sendable {
     public var id: UInt32
     /// Its public key.
     public var publicKey: SignalPublicKey
+
+    /// A prekey from its parts.
+    public init(id: UInt32, publicKey: SignalPublicKey) {
+        self.id = id
+        self.publicKey = publicKey
+    }
 }
 
 /// A signed prekey's public half and its XEdDSA signature by the identity key.
@@ -55,6 +61,14 @@ public struct PublicSignedPreKey: Hashable, Sendable {
     public var signature: Data
     /// When it was made (ms since the Unix epoch).
     public var timestampMs: UInt64
+
+    /// A signed prekey from its parts.
+    public init(id: UInt32, publicKey: SignalPublicKey, signature: Data, timestampMs: UInt64) {
+        self.id = id
+        self.publicKey = publicKey
+        self.signature = signature
+        self.timestampMs = timestampMs
+    }
 }
 
 /// What X3DH needs of a peer device (a `keys.fetch` bundle).

@@ -131,6 +131,27 @@ public final class SignalProtocol: @unchecked Sendable {
         }
     }
 
+    /// Generates one prekey with exactly `id` (e.g. the last-resort prekey,
+    /// 0xFFFFFF, which the id-wrapping helper never makes), stores it, returns its public half.
+    public func generatePreKey(id: UInt32) throws(SignalError) -> PublicPreKey {
+        try locked { () throws(SignalError) -> PublicPreKey in
+            var pair: OpaquePointer?
+            try SignalError.check(curve_generate_key_pair(context, &pair), "curve_generate_key_pair")
+            defer { unref(pair) }
+            var preKey: OpaquePointer?
+            try SignalError.check(session_pre_key_create(&preKey, id, pair), "session_pre_key_create")
+            defer { unref(preKey) }
+            let record = try serialize(preKey, session_pre_key_serialize)
+            let publicKey = try SignalPublicKey(serialized: serialize(ec_key_pair_get_public(pair), ec_public_key_serialize))
+            do throws(any Error) {
+                try store.storePreKey(record, id: id)
+            } catch {
+                throw SignalError(.storeFailed, function: "storePreKey")
+            }
+            return PublicPreKey(id: id, publicKey: publicKey)
+        }
+    }
+
     /// Generates signed prekey `id` (signed with the identity key, XEdDSA), stores it, returns its public half.
     public func generateSignedPreKey(id: UInt32, timestampMs: UInt64) throws(SignalError) -> PublicSignedPreKey {
         try locked { () throws(SignalError) -> PublicSignedPreKey in

@@ -151,7 +151,15 @@ public final class SignalRecordStore: SignalProtocolStore {
 
     public func preKey(_ id: UInt32) throws -> Data? { try storage.read("prekey.\(id)") }
     public func storePreKey(_ record: Data, id: UInt32) throws { try storage.write(record, to: "prekey.\(id)") }
-    public func removePreKey(_ id: UInt32) throws { try storage.remove("prekey.\(id)") }
+    /// Deletes a used one-time prekey; the last-resort prekey
+    /// (`lastResortPreKeyID`) stays, since it may be handed out again.
+    public func removePreKey(_ id: UInt32) throws {
+        guard id != Self.lastResortPreKeyID else { return }
+        try storage.remove("prekey.\(id)")
+    }
+
+    /// The id of the last-resort prekey (Signal's `Medium.MAX_VALUE`).
+    public static let lastResortPreKeyID: UInt32 = 0xFF_FFFF
 
     /// The ids of the one-time prekeys kept.
     public func preKeyIDs() throws -> [UInt32] {

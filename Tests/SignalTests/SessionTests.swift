@@ -222,3 +222,22 @@ struct SessionTests {
         #expect(throws: SignalError.self) { try SignalPublicKey(serialized: Data([0x06]) + Data(count: 32)) }
     }
 }
+
+@Suite("The last-resort prekey")
+struct LastResortTests {
+    @Test("it is kept after use, so two first contacts can use it")
+    func reusable() throws {
+        let bob = try TestDevice("bob", preKeys: 1)
+        let lastResort = try bob.signal.generatePreKey(id: SignalRecordStore.lastResortPreKeyID)
+        #expect(lastResort.id == 0xFF_FFFF)
+        for name in ["alice", "carol"] {
+            let peer = try TestDevice(name)
+            let bundle = PreKeyBundle(registrationID: bob.identity.registrationID, deviceID: 1, preKey: lastResort,
+                                          signedPreKey: bob.signedPreKey, identityKey: bob.identity.publicKey)
+            try peer.signal.processBundle(bundle, for: bob.address)
+            let message = try peer.signal.encrypt(Data("via last resort".utf8), for: bob.address)
+            #expect(try bob.signal.decrypt(message, from: peer.address) == Data("via last resort".utf8))
+        }
+        #expect(try bob.store.preKey(SignalRecordStore.lastResortPreKeyID) != nil)
+    }
+}
