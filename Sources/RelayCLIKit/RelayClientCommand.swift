@@ -214,9 +214,13 @@ struct DeliveryLine: Encodable {
     var clientMessageID: String
     var text: String?
     var error: String?
+    /// Set when this delivery was a retry request that was answered: the message sent again, and to which device.
+    var resent: String?
+    var resentTo: String?
 
     enum CodingKeys: String, CodingKey {
-        case conversation, epoch, seq, from, text, error
+        case conversation, epoch, seq, from, text, error, resent
+        case resentTo = "resent_to"
         case fromDevice = "from_device"
         case clientMessageID = "client_message_id"
     }
@@ -240,6 +244,10 @@ struct DeliveryLine: Encodable {
             if let resendOf { clientMessageID = resendOf }
         case .membership:
             self.init(delivery, text: nil, error: nil)
+        case .resent(_, let id, let device):
+            self.init(delivery, text: nil, error: nil)
+            resent = id
+            resentTo = device
         case .control:
             return nil
         case .failed(let error, let retryRequested):

@@ -39,7 +39,9 @@ public final class SecureMessenger: Sendable {
         case message(Data, resendOf: String?)
         /// A membership change of a group (not encrypted).
         case membership(Relay_V1_MembershipEvent)
-        /// Nothing for the app: a retry request answered, a frame for other devices.
+        /// A device asked for a message again and it was sent again (`<id>.r<n>`).
+        case resent(conversation: String, clientMessageID: String, to: String)
+        /// Nothing for the app: a frame for other devices, a duplicate, a retry request for a message no longer kept.
         case control
         /// Could not be decrypted; `retryRequested` when the sender was asked to send it again.
         case failed(SecureMessengerError, retryRequested: Bool)
@@ -433,8 +435,9 @@ public final class SecureMessenger: Sendable {
                 let outer = try Relay_E2ee_V1_Content(serializedBytes: signal.decrypt(ciphertext, from: sender))
                 try update { $0.learn([delivery.fromDevice], of: delivery.fromUser) }
                 if outer.hasRetryRequest {
-                    await answerRetry(outer.retryRequest, from: delivery.fromUser, device: delivery.fromDevice)
-                    return .control
+                    let answered = await answerRetry(outer.retryRequest, from: delivery.fromUser, device: delivery.fromDevice)
+                    return answered ? .resent(conversation: outer.retryRequest.conversation,
+                                              clientMessageID: outer.retryRequest.clientMessageID, to: delivery.fromDevice) : .control
                 }
                 if !outer.senderKeyDistribution.isEmpty {
                     let name = SenderKeyName(groupID: delivery.conversation, sender: sender)
@@ -484,7 +487,7 @@ public final class SecureMessenger: Sendable {
     /// Sends a remembered message again to the one device that asked,
     /// under a derived client message id (`<id>.r<n>`; the relay stores a
     /// retried id once), with this device's sender key when it is a group.
-    private func answerRetry(_ retry: Relay_E2ee_V1_RetryRequest, from peer: String, device peerDevice: String) async {
+    private func answerRetry(_ retry: Relay_E2ee_V1_RetryRequest, from peer: String, device peerDevice: String) async -> Bool {
         do {
             let resend = try update { state -> MessengerState.SentMessage? in
                 guard let index = state.outbox.firstIndex(where: {
@@ -493,7 +496,7 @@ public final class SecureMessenger: Sendable {
                 state.outbox[index].resends += 1
                 return state.outbox[index]
             }
-            guard let resend else { return }
+            guard let resend else { return false }
             var content = Relay_E2ee_V1_Content()
             content.body = resend.body
             content.resendOf = resend.clientMessageID
@@ -513,8 +516,10 @@ public final class SecureMessenger: Sendable {
                     state.groups[resend.conversation] = group
                 }
             }
+            return true
         } catch {
             // The requester asks again on its next failure; nothing else to do here.
+            return false
         }
     }
 }

@@ -66,6 +66,7 @@ class AxolotlDevice:
         self.store = InMemoryAxolotlStore()
         self.sender_keys = InMemorySenderKeyStore()
         self.devices = {}  # user -> [device ids]
+        self.last_group_message = None  # the sender key message of the last group delivery opened
 
     def close(self):
         self.net.close()
@@ -153,6 +154,7 @@ class AxolotlDevice:
             return None
         if kind == SENDER_KEY:
             name = SenderKeyName(delivery.conversation, AxolotlAddress(delivery.from_user, number))
+            self.last_group_message = body
             return self.e2ee.Content.FromString(GroupCipher(self.sender_keys, name).decrypt(body))
         cipher = SessionCipher(self.store, self.store, self.store, self.store, delivery.from_user, number)
         if kind == PREKEY:
@@ -170,6 +172,7 @@ class AxolotlDevice:
             GroupSessionBuilder(self.sender_keys).process(
                 name, SenderKeyDistributionMessage(serialized=content.sender_key_distribution))
             if content.group_message:
+                self.last_group_message = content.group_message
                 return self.e2ee.Content.FromString(GroupCipher(self.sender_keys, name).decrypt(content.group_message))
         return content
 
