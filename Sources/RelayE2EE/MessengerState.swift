@@ -29,8 +29,6 @@ struct MessengerState: Codable, Sendable, Equatable {
         var distributedTo: [String] = []
         /// A member or device left: start a new sender key before the next send.
         var rotate = false
-        /// The group's log was read for membership changes up to this seq.
-        var syncedSeq: UInt64 = 0
     }
 
     struct SentMessage: Codable, Sendable, Equatable {

@@ -245,7 +245,6 @@ public final class SecureMessenger: Sendable {
     /// last send makes a new sender key first.
     @discardableResult
     public func send(_ body: Data, toGroup group: String) async throws -> SendReceipt {
-        try await syncMembership(of: group)
         let name = SenderKeyName(groupID: group, sender: address)
         let rotate = try update { state -> Bool in
             guard state.groups[group]?.rotate == true else { return false }
@@ -278,31 +277,6 @@ public final class SecureMessenger: Sendable {
         }
         try remember(conversation: group, clientMessageID: receipt.clientMessageID, body: body)
         return receipt
-    }
-
-    /// Reads `group`'s log since the last time (`history.sync`) and applies
-    /// its membership events, so that a device that only sends still knows
-    /// who is in the group and who left.
-    public func syncMembership(of group: String) async throws {
-        var after = snapshot.groups[group]?.syncedSeq ?? 0
-        for _ in 0 ..< 1_000 {
-            var request = Relay_V1_Request()
-            request.historySync.conversation = group
-            request.historySync.afterSeq = after
-            request.historySync.limit = 500
-            let response = try await client.request(RequestMethod.historySync.rawValue, request)
-            if response.hasError { throw SecureMessengerError.relay(code: response.error.code, message: response.error.message) }
-            let page = response.history
-            try update { state in
-                for message in page.messages where message.hasMembership {
-                    if let change = Self.change(message.membership) { state.apply(change, group: group) }
-                }
-                let last = page.messages.map(\.seq).max() ?? after
-                state.groups[group, default: MessengerState.GroupState()].syncedSeq = max(state.groups[group]?.syncedSeq ?? 0, last)
-            }
-            guard page.more, let last = page.messages.map(\.seq).max(), last > after else { return }
-            after = last
-        }
     }
 
     /// How a membership event changes the member list.
@@ -408,12 +382,7 @@ public final class SecureMessenger: Sendable {
     public func open(_ delivery: Relay_V1_Delivery) async -> Incoming {
         if delivery.hasMembership {
             let event = delivery.membership
-            try? update { state in
-                // Once: a delivery seen before in the group's log (syncMembership) is not applied again.
-                guard delivery.seq > state.groups[delivery.conversation]?.syncedSeq ?? 0 else { return }
-                if let change = Self.change(event) { state.apply(change, group: delivery.conversation) }
-                state.groups[delivery.conversation, default: MessengerState.GroupState()].syncedSeq = delivery.seq
-            }
+            if let change = Self.change(event) { try? update { $0.apply(change, group: delivery.conversation) } }
             return .membership(event)
         }
         guard !(delivery.fromUser == user && delivery.fromDevice == device) else { return .control }
