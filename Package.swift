@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Signal", targets: ["Signal"]),
         .library(name: "RelayE2EE", targets: ["RelayE2EE"]),
         .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
+        .executable(name: "signal-bench", targets: ["SignalBenchCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -179,6 +180,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLIClient", dependencies: ["RelayCLIKit"], swiftSettings: strict),
+        // What end-to-end encryption costs a device (BENCHMARKS.md); in-process, no relay.
+        .executableTarget(
+            name: "SignalBenchCLI",
+            dependencies: ["Signal", "RelayE2EE", "RelayClient", "RelayCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict
+        ),
         // Load generator over the project's own codec; the chat scenarios
         // issue device tokens and speak the device contract's protobuf.
         .target(

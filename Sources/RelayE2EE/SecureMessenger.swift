@@ -27,6 +27,9 @@ public final class SecureMessenger: Sendable {
         public var outboxLimit = 64
         /// Resends of one message at most.
         public var maximumResends = 3
+        /// Ciphertext bytes per `Send` at most (the relay refuses a `Send` over 64 KiB by default);
+        /// a group's sender key distribution beyond it goes in Sends of its own.
+        public var maximumSendBytes = 56 * 1024
 
         /// Defaults.
         public init() {}
@@ -259,24 +262,53 @@ public final class SecureMessenger: Sendable {
         let groupMessage = try signal.groupEncrypt(content.serializedData(), for: name)
         let current = snapshot.groups[group] ?? MessengerState.GroupState()
         let targets = try await devices(of: Set(current.members).union([user]))
+        let missing = targets.filter { !current.distributedTo.contains($0.user + "/" + $0.device) }
         var carrier = Relay_E2ee_V1_Content()
         carrier.senderKeyDistribution = distribution
         carrier.groupMessage = groupMessage
         var perDevice: [String: Data] = [:]
-        for (peerUser, peerDevice) in targets where !current.distributedTo.contains(peerUser + "/" + peerDevice) {
+        for (peerUser, peerDevice) in missing {
             perDevice[peerDevice] = try await pairwise(carrier, to: peerUser, device: peerDevice)
+        }
+        if perDevice.values.reduce(0, { $0 + $1.count + peerDevicesOverhead }) > configuration.maximumSendBytes {
+            // Too big for one Send (a large group's first message): the distribution goes
+            // ahead in Sends of its own (sequenced before the message, so read first).
+            perDevice = [:]
+            try await distributeInBatches(distribution, to: missing, group: group)
         }
         let frame = E2EEFrame.signal(SignalCiphertext(kind: .senderKey, body: groupMessage)).bytes
         let receipt = try await client.send(conversation: group, ciphertext: frame, deviceCiphertexts: perDevice)
         try update { state in
             var groupState = state.groups[group] ?? MessengerState.GroupState()
-            groupState.distributedTo = Array(Set(groupState.distributedTo).union(perDevice.keys.compactMap { device in
-                targets.first { $0.device == device }.map { $0.user + "/" + $0.device }
-            })).sorted()
+            groupState.distributedTo = Array(Set(groupState.distributedTo).union(missing.map { $0.user + "/" + $0.device })).sorted()
             state.groups[group] = groupState
         }
         try remember(conversation: group, clientMessageID: receipt.clientMessageID, body: body)
         return receipt
+    }
+
+    /// Bytes a `device_ciphertexts` entry adds besides its value (map entry, key, lengths).
+    private let peerDevicesOverhead = 80
+
+    /// Sends `distribution` pairwise to `devices` in `group`, as many Sends as the size limit needs.
+    private func distributeInBatches(_ distribution: Data, to devices: [(user: String, device: String)], group: String) async throws {
+        var carrier = Relay_E2ee_V1_Content()
+        carrier.senderKeyDistribution = distribution
+        var batch: [String: Data] = [:]
+        var bytes = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            _ = try await client.send(conversation: group, ciphertext: E2EEFrame.notForYou.bytes, deviceCiphertexts: batch)
+            batch = [:]
+            bytes = 0
+        }
+        for (peerUser, peerDevice) in devices {
+            let frame = try await pairwise(carrier, to: peerUser, device: peerDevice)
+            if bytes + frame.count + peerDevicesOverhead > configuration.maximumSendBytes { try await flush() }
+            batch[peerDevice] = frame
+            bytes += frame.count + peerDevicesOverhead
+        }
+        try await flush()
     }
 
     /// How a membership event changes the member list.
