@@ -14,7 +14,10 @@ let package = Package(
         .executable(name: "relay-bench", targets: ["RelayBenchCLI"]),
         .executable(name: "relayctl", targets: ["RelayCtlCLI"]),
         .library(name: "RelayClient", targets: ["RelayClient"]),
+        .library(name: "Signal", targets: ["Signal"]),
+        .library(name: "RelayE2EE", targets: ["RelayE2EE"]),
         .executable(name: "relay-cli", targets: ["RelayCLIClient"]),
+        .executable(name: "signal-bench", targets: ["SignalBenchCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -84,6 +87,8 @@ let package = Package(
                 "RelayCore", "RelayIdentity", "RelayStore", "MetricsScrape",
                 // MosquittoClient: the replication shipper speaks MQTT to peers over libmosquitto.
                 "RelayClient",
+                // XEdDSA: the key directory verifies signed prekeys (libsignal-protocol-c; decision 0016).
+                "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,18 +140,53 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // relay-cli's commands over RelayClient, and the placeholder MessageSealer.
+        // libsignal-protocol-c (Debian's libsignal-protocol-c-dev, GPLv3: see LICENSE and
+        // docs/decisions/0016) and OpenSSL's libcrypto for its crypto provider; only Signal imports them.
+        .systemLibrary(
+            name: "CSignal",
+            pkgConfig: "libsignal-protocol-c",
+            providers: [.apt(["libsignal-protocol-c-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The Signal protocol over libsignal-protocol-c: X3DH, Double Ratchet, Sender Keys,
+        // XEdDSA, safety numbers; stores as Swift protocols, a file-backed store.
+        .target(
+            name: "Signal",
+            dependencies: ["CSignal", "COpenSSL"],
+            swiftSettings: strict
+        ),
+        // End-to-end encryption for the SDK and relay-cli: the Signal protocol (Signal)
+        // over RelayClient; docs/e2ee.md.
+        .target(
+            name: "RelayE2EE",
+            dependencies: [
+                "Signal", "RelayClient", "RelayCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // relay-cli's commands over RelayClient and RelayE2EE.
         .target(
             name: "RelayCLIKit",
             dependencies: [
-                "RelayClient", "RelayCore",
+                "RelayClient", "RelayCore", "RelayE2EE", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLIClient", dependencies: ["RelayCLIKit"], swiftSettings: strict),
+        // What end-to-end encryption costs a device (BENCHMARKS.md); in-process, no relay.
+        .executableTarget(
+            name: "SignalBenchCLI",
+            dependencies: ["Signal", "RelayE2EE", "RelayClient", "RelayCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict
+        ),
         // Load generator over the project's own codec; the chat scenarios
         // issue device tokens and speak the device contract's protobuf.
         .target(
@@ -180,9 +220,14 @@ let package = Package(
         .testTarget(
             name: "RelayClientTests",
             dependencies: [
-                "RelayClient", "RelayCore", "RelayCLIKit",
+                "RelayClient", "RelayCore", "RelayCLIKit", "RelayE2EE", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SignalTests",
+            dependencies: ["Signal"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -211,6 +256,8 @@ let package = Package(
                 "Relay", "RelayIdentity", "MQTT", "MQTTServer",
                 // Replication tests: real Redis, frames, and libmosquitto as a peer.
                 "RelayStore", "RelayCore", "RelayClient", "RedisTestSupport",
+                // Signal-format keys for the key directory's tests.
+                "Signal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -252,7 +299,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzChat",
             dependencies: [
-                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer",
+                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

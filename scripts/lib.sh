@@ -5,9 +5,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages the project needs at build, run or test time.
 DEBIAN_PACKAGES=(
-  pkg-config libssl-dev libmosquitto-dev libhiredis-dev
+  pkg-config libssl-dev libmosquitto-dev libhiredis-dev libsignal-protocol-c-dev
   redis-server mosquitto mosquitto-clients
-  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography protobuf-compiler
+  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl protobuf-compiler
   openssl procps
 )
 

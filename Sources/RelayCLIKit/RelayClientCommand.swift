@@ -2,19 +2,24 @@ import ArgumentParser
 import Foundation
 import RelayClient
 import RelayCore
+import RelayE2EE
+import Signal
 import SwiftProtobuf
 
 /// `relay-cli`: a device on the command line, over `RelayClient`.
 public struct RelayClientCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "relay-cli",
-        abstract: "Send and receive end-to-end sealed messages through the relay as one device.",
+        abstract: "Send and receive end-to-end encrypted messages through the relay as one device.",
         discussion: """
-            Message text is sealed with a PLACEHOLDER: ChaCha20-Poly1305 under a key derived \
-            from a secret shared out of band (--secret or RELAY_SECRET). The relay sees only \
-            ciphertext, but this is not end-to-end key agreement; that comes with the key directory.
+            Messages are end-to-end encrypted with the Signal protocol (X3DH, Double Ratchet, \
+            Sender Keys for groups; docs/e2ee.md). The device's keys and sessions live in the \
+            state directory (--state, default ~/.relay-cli/<user>/<device>, mode 0700); its \
+            first use uploads the device's keys. A peer whose identity key changed is refused \
+            until accepted with `trust USER` (compare `safety-number USER` first).
             """,
-        subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self]
+        subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self,
+                      SafetyNumber.self, Trust.self]
     )
 
     @Option(help: "User id (MQTT user name).")
@@ -38,8 +43,8 @@ public struct RelayClientCommand: AsyncParsableCommand {
     @Option(help: "CA file for TLS (enables TLS).")
     var tlsCA: String?
 
-    @Option(help: "Shared secret for the placeholder sealer (default: $RELAY_SECRET).")
-    var secret: String?
+    @Option(help: "State directory: this device's keys and sessions (default ~/.relay-cli/<user>/<device>).")
+    var state: String?
 
     @Option(help: "Seconds to wait for acknowledgements and answers.")
     var wait: Int = 10
@@ -94,15 +99,54 @@ public struct RelayClientCommand: AsyncParsableCommand {
         return try RelayClient(configuration: configuration)
     }
 
-    func makeSealer() throws -> any MessageSealer {
-        guard let secret = secret ?? ProcessInfo.processInfo.environment["RELAY_SECRET"], !secret.isEmpty else {
-            throw ValidationError("give --secret or set RELAY_SECRET (placeholder sealing needs a shared secret)")
+    /// The state directory: `--state`, else `~/.relay-cli/<user>/<device>`.
+    func stateDirectory() throws -> URL {
+        if let state { return URL(fileURLWithPath: state) }
+        guard UserID(rawValue: user) != nil, DeviceID(rawValue: device) != nil else {
+            throw ValidationError("not a user and device id: \(user) \(device)")
         }
-        return SharedSecretSealer(secret: secret)
+        let home = ProcessInfo.processInfo.environment["HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser
+        return home.appendingPathComponent(".relay-cli").appendingPathComponent(user).appendingPathComponent(device)
+    }
+
+    /// Connects, opens this device's end-to-end state (uploading its keys on
+    /// first use), runs `body`, and closes the client whatever happens.
+    /// Unless `handlingEvents` is false (`listen` reads the events itself),
+    /// events that arrive meanwhile (membership changes, prekeys low) are
+    /// handled so that they are not lost to this device's state.
+    func withMessenger<T>(handlingEvents: Bool = true, _ body: (SecureMessenger) async throws -> T) async throws -> T {
+        let directory = try stateDirectory()
+        return try await withConnection { client in
+            let messenger = try SecureMessenger(client: client, stateDirectory: directory)
+            let events = handlingEvents ? Task {
+                for await event in client.events {
+                    try? await messenger.handle(event)
+                }
+            } : nil
+            defer { events?.cancel() }
+            try await messenger.start()
+            do {
+                return try await body(messenger)
+            } catch let error as SecureMessengerError {
+                Output.error("relay-cli: \(error)")
+                throw ExitCode(error.isUntrusted ? 3 : 2)
+            }
+        }
+    }
+
+    /// The messenger over this device's state without connecting (for local-only commands).
+    func offlineStore() throws -> SignalRecordStore {
+        SignalRecordStore(storage: try DirectoryRecordStorage(directory: stateDirectory()))
+    }
+
+    /// Like `withMessenger` (so that any first use uploads the device's keys), for commands that need only the client.
+    func withClient<T>(_ body: (RelayClient) async throws -> T) async throws -> T {
+        try await withMessenger { try await body($0.client) }
     }
 
     /// Connects, runs `body`, and closes the client whatever happens.
-    func withClient<T>(_ body: (RelayClient) async throws -> T) async throws -> T {
+    func withConnection<T>(_ body: (RelayClient) async throws -> T) async throws -> T {
         let client = try makeClient()
         defer { client.close() }
         try await client.connect()
@@ -114,6 +158,13 @@ public struct RelayClientCommand: AsyncParsableCommand {
             client.disconnect()
             throw error
         }
+    }
+}
+
+extension SecureMessengerError {
+    var isUntrusted: Bool {
+        if case .untrustedIdentity = self { return true }
+        return false
     }
 }
 
@@ -138,6 +189,21 @@ enum Output {
     }
 }
 
+/// A membership event as `listen` prints it.
+struct MembershipLine: Encodable {
+    var conversation: String
+    var membership: String
+    var actor: String
+    var users: [String]
+
+    init(_ event: Relay_V1_MembershipEvent) {
+        conversation = event.conversation
+        membership = "\(event.change)"
+        actor = event.actor
+        users = event.users
+    }
+}
+
 /// A delivery as `listen` and `history` print it.
 struct DeliveryLine: Encodable {
     var conversation: String
@@ -148,27 +214,44 @@ struct DeliveryLine: Encodable {
     var clientMessageID: String
     var text: String?
     var error: String?
+    /// Set when this delivery was a retry request that was answered: the message sent again, and to which device.
+    var resent: String?
+    var resentTo: String?
 
     enum CodingKeys: String, CodingKey {
-        case conversation, epoch, seq, from, text, error
+        case conversation, epoch, seq, from, text, error, resent
+        case resentTo = "resent_to"
         case fromDevice = "from_device"
         case clientMessageID = "client_message_id"
     }
 
-    init(_ delivery: Relay_V1_Delivery, sealer: any MessageSealer) {
+    init(_ delivery: Relay_V1_Delivery, text: String?, error: String?) {
         conversation = delivery.conversation
         epoch = delivery.epoch
         seq = delivery.seq
         from = delivery.fromUser
         fromDevice = delivery.fromDevice
         clientMessageID = delivery.clientMessageID
-        if delivery.hasMembership {
-            text = nil
-            error = nil
-        } else if let plain = try? sealer.open(delivery.ciphertext, conversation: delivery.conversation) {
-            text = String(decoding: plain, as: UTF8.self)
-        } else {
-            error = "cannot open (wrong secret?)"
+        self.text = text
+        self.error = error
+    }
+
+    /// A delivery as `open` made it; nil for what is not the app's (retry requests answered, frames for others).
+    init?(_ delivery: Relay_V1_Delivery, incoming: SecureMessenger.Incoming) {
+        switch incoming {
+        case .message(let body, let resendOf):
+            self.init(delivery, text: String(decoding: body, as: UTF8.self), error: nil)
+            if let resendOf { clientMessageID = resendOf }
+        case .membership:
+            self.init(delivery, text: nil, error: nil)
+        case .resent(_, let id, let device):
+            self.init(delivery, text: nil, error: nil)
+            resent = id
+            resentTo = device
+        case .control:
+            return nil
+        case .failed(let error, let retryRequested):
+            self.init(delivery, text: nil, error: "cannot decrypt: \(error)" + (retryRequested ? " (asked the sender to send it again)" : ""))
         }
     }
 }
@@ -199,27 +282,22 @@ extension RelayClientCommand {
             var seq: UInt64?
         }
 
-        func conversation() throws -> String {
+        func run() async throws {
             switch (to, group) {
             case (let user?, nil):
-                guard let me = UserID(rawValue: root.user), let them = UserID(rawValue: user) else {
+                guard UserID(rawValue: root.user) != nil, UserID(rawValue: user) != nil else {
                     throw ValidationError("not a user id: \(user)")
                 }
-                return ConversationID.direct(me, them).rawValue
             case (nil, let group?):
-                return group
+                guard ConversationID(rawValue: group)?.isGroup == true else { throw ValidationError("not a group id: \(group)") }
             default:
                 throw ValidationError("give --to USER or --group G")
             }
-        }
-
-        func run() async throws {
-            let conversation = try conversation()
-            let sealer = try root.makeSealer()
-            try await root.withClient { client in
+            try await root.withMessenger { messenger in
                 func sendOne(_ text: String) async throws {
-                    let sealed = try sealer.seal(Data(text.utf8), conversation: conversation)
-                    let receipt = try await client.send(conversation: conversation, ciphertext: sealed)
+                    let body = Data(text.utf8)
+                    let receipt = if let to { try await messenger.send(body, to: to) } else { try await messenger.send(body, toGroup: group ?? "") }
+                    let conversation = receipt.conversation
                     Output.line(ReceiptLine(conversation: conversation, client_message_id: receipt.clientMessageID,
                                             reason_code: receipt.reasonCode, attempts: receipt.attempts,
                                             epoch: receipt.epoch, seq: receipt.seq))
@@ -249,20 +327,44 @@ extension RelayClientCommand {
         var timeout: Double?
 
         func run() async throws {
-            let sealer = try root.makeSealer()
             let count = self.count
             let timeout = self.timeout
-            let reached = try await root.withClient { client -> Bool in
-                try await withThrowingTaskGroup(of: Bool.self) { group in
+            let reached = try await root.withMessenger(handlingEvents: false) { messenger -> Bool in
+                let client = messenger.client
+                return try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask {
-                        var seen = 0
                         if let count, count <= 0 { return true }
-                        for await delivery in client.deliveries {
-                            Output.line(DeliveryLine(delivery, sealer: sealer))
-                            seen += 1
-                            if let count, seen >= count { return true }
+                        let lines = AsyncStream<Void>.makeStream()
+                        // Deliveries and membership events both print a line and count.
+                        try await withThrowingTaskGroup(of: Void.self) { readers in
+                            readers.addTask {
+                                for await delivery in client.deliveries {
+                                    guard let line = DeliveryLine(delivery, incoming: await messenger.open(delivery)) else { continue }
+                                    Output.line(line)
+                                    lines.continuation.yield()
+                                }
+                            }
+                            readers.addTask {
+                                for await event in client.events {
+                                    do {
+                                        try await messenger.handle(event)
+                                    } catch {
+                                        Output.error("relay-cli: handling an event: \(error)")
+                                    }
+                                    if case .membership(let membership)? = event.event {
+                                        Output.line(MembershipLine(membership))
+                                        lines.continuation.yield()
+                                    }
+                                }
+                            }
+                            var seen = 0
+                            for await _ in lines.stream {
+                                seen += 1
+                                if let count, seen >= count { break }
+                            }
+                            readers.cancelAll()
                         }
-                        return count == nil
+                        return true
                     }
                     if let timeout {
                         group.addTask {
@@ -426,7 +528,6 @@ extension RelayClientCommand {
         @Option(help: "At most this many per request.") var limit: UInt32 = 100
 
         func run() async throws {
-            let sealer = try root.makeSealer()
             try await root.withClient { client in
                 var after = self.after
                 while true {
@@ -437,7 +538,8 @@ extension RelayClientCommand {
                     let response = try await client.request(RequestMethod.historySync.rawValue, request)
                     try RelayClientCommand.check(response)
                     for message in response.history.messages {
-                        Output.line(DeliveryLine(message, sealer: sealer))
+                        // Each Signal message key decrypts once (forward secrecy): history shows what, not the text.
+                        Output.line(DeliveryLine(message, text: nil, error: message.hasMembership ? nil : "not decrypted (history)"))
                         after = max(after, message.seq)
                     }
                     if !response.history.more || response.history.messages.isEmpty { break }
@@ -446,13 +548,43 @@ extension RelayClientCommand {
         }
     }
 
+    /// `safety-number USER`
+    struct SafetyNumber: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "safety-number",
+            abstract: "Print the 60-digit safety number of you and USER (compare it with USER's out of band).")
+        @ParentCommand var root: RelayClientCommand
+        @Argument(help: "The user.") var user: String
+
+        func run() async throws {
+            let number = try await root.withMessenger { try await $0.safetyNumber(with: user) }
+            print(number)
+        }
+    }
+
+    /// `trust USER`
+    struct Trust: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accept USER's changed identity key (after checking the safety number); prints the devices accepted as JSON.")
+        @ParentCommand var root: RelayClientCommand
+        @Argument(help: "The user.") var user: String
+
+        func run() async throws {
+            let accepted = try root.offlineStore().acceptIdentityChange(of: user)
+            Output.line(["user": user, "accepted_devices": "\(accepted.count)"])
+        }
+    }
+
     /// Sends a request and prints the response body as JSON.
     func ask(_ method: String, _ request: Relay_V1_Request) async throws {
-        try await withClient { client in
-            let response = try await client.request(method, request)
+        try await withMessenger { messenger in
+            let response = try await messenger.client.request(method, request)
             try Self.check(response)
             switch response.body {
-            case .group(let group)?: Output.message(group)
+            case .group(let group)?:
+                // The member list is what group sends encrypt for (sender key distribution).
+                try messenger.noteGroup(group)
+                Output.message(group)
             case .presence(let presence)?: Output.message(presence)
             case .history(let history)?: Output.message(history)
             case .devices(let devices)?: Output.message(devices)

@@ -1,12 +1,11 @@
 import Foundation
-import RelayCLIKit
 import RelayCore
 import SwiftProtobuf
 import Testing
 
 @testable import RelayClient
 
-@Suite("Envelopes and sealing")
+@Suite("Envelopes")
 struct EnvelopeTests {
     @Test("a Send carries the client message id, ciphertexts and reply-to through encoding")
     func sendEncoding() throws {
@@ -30,19 +29,6 @@ struct EnvelopeTests {
         #expect(try Endpoint(parsing: "mqtt://10.0.0.1:1886") == Endpoint(host: "10.0.0.1", port: 1886))
         #expect(throws: RelayClientError.self) { try Endpoint(parsing: "host:notaport") }
         #expect(throws: RelayClientError.self) { try Endpoint(parsing: ":1883") }
-    }
-
-    @Test("the placeholder sealer never puts plaintext on the wire and opens only with the same secret and conversation")
-    func sealer() throws {
-        let sealer = SharedSecretSealer(secret: "s3cret")
-        let plaintext = Data("hello hello hello".utf8)
-        let sealed = try sealer.seal(plaintext, conversation: "alice~bob")
-        #expect(sealed.range(of: Data("hello".utf8)) == nil)
-        #expect(try sealer.open(sealed, conversation: "alice~bob") == plaintext)
-        #expect(throws: (any Error).self) { try sealer.open(sealed, conversation: "alice~carol") }
-        #expect(throws: (any Error).self) {
-            try SharedSecretSealer(secret: "other").open(sealed, conversation: "alice~bob")
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 """The key directory (keys.upload / keys.fetch) and the per-device rate
 limits, against a real redis-server and relay serve nodes, with paho clients
-and real Ed25519 / X25519 keys (Debian's python3-cryptography)."""
+and real keys in the Signal protocol's formats (Debian's python3-axolotl:
+Curve25519 keys, XEdDSA signatures)."""
 
 import math
 import os
@@ -11,12 +12,11 @@ import time
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from axolotl.ecc.curve import Curve
 
 from chat_support import (ROOT, Deployment, Device, await_responses, publish_request,
                           record_puback_codes, text_of)
+from signal_keys import SignalKeys, public_key
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -36,34 +36,8 @@ def names():
     return lambda name: "%s-%s" % (name, tag)
 
 
-def raw(public_key):
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-class Keys:
+class Keys(SignalKeys):
     """A device's key material, as a client would make it."""
-
-    def __init__(self, pb, one_time=0, first_id=1, identity=None):
-        self.pb = pb
-        self.identity = identity or Ed25519PrivateKey.generate()
-        self.identity_public = raw(self.identity.public_key())
-        self.signed = self.signed_prekey(1)
-        self.last_resort = self.signed_prekey(1000)
-        self.one_time = [self.one_time_prekey(first_id + i) for i in range(one_time)]
-
-    def signed_prekey(self, id):
-        public = raw(X25519PrivateKey.generate().public_key())
-        return self.pb.SignedPrekey(id=id, public_key=public, signature=self.identity.sign(public))
-
-    def one_time_prekey(self, id):
-        return self.pb.OneTimePrekey(id=id, public_key=raw(X25519PrivateKey.generate().public_key()))
-
-    def upload(self, last_resort=True):
-        upload = self.pb.KeysUpload(identity_key=self.identity_public, signed_prekey=self.signed)
-        upload.one_time_prekeys.extend(self.one_time)
-        if last_resort:
-            upload.last_resort_prekey.CopyFrom(self.last_resort)
-        return upload
 
 
 def upload(device, keys, **kw):
@@ -105,9 +79,10 @@ def test_upload_and_fetch_round_trip(region, names):
     assert bundle.signed_prekey == keys.signed
     assert bundle.one_time_prekey == keys.one_time[0]
     assert bundle.last_resort_prekey == keys.last_resort
+    assert (bundle.registration_id, bundle.device_id) == (keys.registration_id, keys.device_id)
     # What the fetching client checks before it starts a session.
-    Ed25519PublicKey.from_public_bytes(bundle.identity_key).verify(
-        bundle.signed_prekey.signature, bundle.signed_prekey.public_key)
+    assert Curve.verifySignature(Curve.decodePoint(bundle.identity_key), bundle.signed_prekey.public_key,
+                                 bundle.signed_prekey.signature)
 
     # The next fetch gets the next one-time prekey: each is handed out once.
     assert fetch(b, alice).key_bundles.bundles[0].one_time_prekey == keys.one_time[1]
@@ -124,12 +99,27 @@ def test_bad_uploads_are_refused(region, names):
     keys = Keys(phone.pb, one_time=2)
 
     forged = keys.upload()
-    forged.signed_prekey.signature = Ed25519PrivateKey.generate().sign(forged.signed_prekey.public_key)
+    forged.signed_prekey.signature = Curve.calculateSignature(Curve.generateKeyPair().getPrivateKey(),
+                                                              forged.signed_prekey.public_key)
     assert phone.request("keys.upload", keys_upload=forged).error.code == "bad_signature"
 
+    # A signature over another key, by the right identity key.
     forged = keys.upload()
-    forged.last_resort_prekey.public_key = raw(X25519PrivateKey.generate().public_key())
+    forged.signed_prekey.public_key = public_key()
     assert phone.request("keys.upload", keys_upload=forged).error.code == "bad_signature"
+
+    # An Ed25519-style raw 32-byte key is not a Signal key.
+    short = keys.upload()
+    short.signed_prekey.public_key = short.signed_prekey.public_key[1:]
+    assert phone.request("keys.upload", keys_upload=short).error.code == "bad_request"
+
+    wrong_type = keys.upload()
+    wrong_type.identity_key = b"\x06" + keys.identity_public[1:]
+    assert phone.request("keys.upload", keys_upload=wrong_type).error.code == "bad_request"
+
+    no_ids = keys.upload()
+    no_ids.registration_id = 0
+    assert phone.request("keys.upload", keys_upload=no_ids).error.code == "bad_request"
 
     short = keys.upload()
     short.identity_key = keys.identity_public[:31]

@@ -10,11 +10,8 @@ import queue
 import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from chat_support import Device, await_responses, direct, publish_request, text_of, unique_names
+from signal_keys import LAST_RESORT_ID, SignalKeys
 from regions_support import TOPOLOGY, Cluster
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
@@ -26,22 +23,10 @@ def cluster(tmp_path_factory):
     c.stop()
 
 
-def raw(public_key):
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def key_upload(pb, one_time_ids):
-    identity = Ed25519PrivateKey.generate()
-
-    def signed(id):
-        public = raw(X25519PrivateKey.generate().public_key())
-        return pb.SignedPrekey(id=id, public_key=public, signature=identity.sign(public))
-
-    upload = pb.KeysUpload(identity_key=raw(identity.public_key()), signed_prekey=signed(1))
-    upload.last_resort_prekey.CopyFrom(signed(1000))
-    for id in one_time_ids:
-        upload.one_time_prekeys.append(pb.OneTimePrekey(id=id, public_key=raw(X25519PrivateKey.generate().public_key())))
-    return upload
+    keys = SignalKeys(pb)
+    keys.one_time = [keys.one_time_prekey(id) for id in one_time_ids]
+    return keys.upload()
 
 
 def ok(resp):
@@ -111,7 +96,7 @@ def test_keys_fetch_for_a_user_of_another_region_hands_each_prekey_out_once(clus
         assert bundle.device == alice + "-phone"
         handed.append(bundle.one_time_prekey.id if bundle.HasField("one_time_prekey") else None)
         if handed[-1] is None:
-            assert bundle.last_resort_prekey.id == 1000
+            assert bundle.last_resort_prekey.id == LAST_RESORT_ID
     assert sorted(handed[:4]) == [1, 2, 3, 4], handed
     assert handed[4] is None, "a one-time prekey was handed out twice: %s" % handed
     # The owner's region told alice her prekeys run low, whichever region fetched.

@@ -1,4 +1,6 @@
-"""relay-cli, the people-and-scripts client, against a real relay region."""
+"""relay-cli, the people-and-scripts client, against a real relay region:
+messages end-to-end encrypted with the Signal protocol, each device's keys
+in its own state directory, no shared secret."""
 
 import json
 import os
@@ -20,26 +22,29 @@ def region(tmp_path_factory):
     d.stop()
 
 
+def state_dir(region, device):
+    return os.path.join(region.workdir, "cli-state", device)
+
+
 def cli(region, user, device, *args, stdin=None, timeout=30):
     cmd = [bin_path("relay-cli"), "--user", user, "--device", device,
-           "--token", region.token(user, device),
+           "--token", region.token(user, device), "--state", state_dir(region, device),
            "--server", "127.0.0.1:%d" % region.nodes[0].port, *args]
-    env = dict(os.environ, RELAY_SECRET="cli-test-secret")
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
-def start_listen(region, user, device, count):
+def start_listen(region, user, device, count, register=True):
     # Connect once first: a device is registered at its first connection,
     # and only registered devices get what is sent (earlier messages are for
-    # history.sync).
-    first = cli(region, user, device, "presence", user)
-    assert first.returncode == 0, first.stderr
+    # history.sync); its first use also uploads its keys.
+    if register:
+        first = cli(region, user, device, "presence", user)
+        assert first.returncode == 0, first.stderr
     cmd = [bin_path("relay-cli"), "--user", user, "--device", device,
-           "--token", region.token(user, device),
+           "--token", region.token(user, device), "--state", state_dir(region, device),
            "--server", "127.0.0.1:%d" % region.nodes[0].port,
            "listen", "--count", str(count), "--timeout", "30"]
-    env = dict(os.environ, RELAY_SECRET="cli-test-secret")
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_send_and_listen_one_to_one_and_from_stdin(region):
@@ -64,26 +69,38 @@ def test_send_and_listen_one_to_one_and_from_stdin(region):
 def test_group_create_send_and_history(region):
     tag = uuid.uuid4().hex[:8]
     alice, bob, carol = "alice-" + tag, "bob-" + tag, "carol-" + tag
+    # Every device is registered (and its keys up) before the group exists,
+    # so each gets the group's creation (its member list) in its queue.
+    for user in (bob, carol):
+        assert cli(region, user, user + "-phone", "presence", user).returncode == 0
     created = cli(region, alice, alice + "-phone", "group", "create", bob, carol)
     assert created.returncode == 0, created.stderr
     group = json.loads(created.stdout)["conversation"]
-    listener = start_listen(region, carol, carol + "-phone", 1)
+    # bob reads his queue: the membership event tells his device who is in the group.
+    seen = cli(region, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "20")
+    assert seen.returncode == 0, seen.stderr
+    listener = start_listen(region, carol, carol + "-phone", 2, register=False)
     sent = cli(region, bob, bob + "-phone", "send", "--group", group, "to the group")
     assert sent.returncode == 0, sent.stderr
     out, err = listener.communicate(timeout=60)
-    assert listener.returncode == 0, err
-    (line,) = [json.loads(l) for l in out.strip().splitlines()]
-    assert (line["conversation"], line["from"], line["text"]) == (group, bob, "to the group")
+    assert listener.returncode == 0, (out, err)
+    membership, line = [json.loads(l) for l in out.strip().splitlines()]
+    assert (membership["membership"], membership["actor"]) == ("created", alice)
+    assert sorted(membership["users"]) == sorted([alice, bob, carol])
+    assert (line["conversation"], line["from"], line.get("text")) == (group, bob, "to the group"), line
     history = cli(region, alice, alice + "-phone", "history", group)
     assert history.returncode == 0, history.stderr
-    assert [json.loads(l)["text"] for l in history.stdout.strip().splitlines()] == ["to the group"]
+    # History shows the message, not its text: a Signal message key decrypts once.
+    (entry,) = [json.loads(l) for l in history.stdout.strip().splitlines()]
+    assert (entry["from"], entry.get("text")) == (bob, None)
+    assert "to the group" not in history.stdout
 
 
 def test_bad_token_is_a_clear_error(region):
     cmd = [bin_path("relay-cli"), "--user", "x", "--device", "x-phone", "--token", "nonsense",
            "--server", "127.0.0.1:%d" % region.nodes[0].port, "send", "--to", "y", "hi"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
-                         env=dict(os.environ, RELAY_SECRET="s"))
+    cmd[5:5] = ["--state", state_dir(region, "x-phone")]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert run.returncode != 0
     assert run.stderr.strip(), "says what went wrong"
 

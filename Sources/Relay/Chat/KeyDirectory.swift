@@ -1,26 +1,31 @@
-import Crypto
 import Foundation
 import Logging
 import NIOCore
 import RelayCore
 import RelayStore
+import Signal
 import SwiftProtobuf
 
 /// The relay's side of end-to-end encryption (docs/protocol.md, `keys.upload`
 /// and `keys.fetch`): a directory of each device's public keys, from which
 /// other devices start sessions.
 ///
-/// Per device, under its hash tag: `{d:<device>}:keys` (a hash: identity
-/// key, signed prekey, last-resort prekey), `{d:<device>}:otk` (a list of
+/// Keys are in Signal's formats (docs/e2ee.md). Per device, under its hash
+/// tag: `{d:<device>}:keys` (a hash: identity key, signed prekey,
+/// last-resort prekey, registration id, Signal device id), `{d:<device>}:otk` (a list of
 /// one-time prekeys, each handed out once) and `{d:<device>}:otk:low` (set
 /// once the device was told its one-time prekeys run low; an upload clears
 /// it). A device uploads only its own keys: the keys it names are the
 /// session's device's.
 final class KeyDirectory: Sendable {
-    /// Bytes of an Ed25519 or X25519 public key.
-    static let publicKeyBytes = 32
-    /// Bytes of an Ed25519 signature.
-    static let signatureBytes = 64
+    /// Bytes of a public key in Signal's form (type byte 0x05 and the Curve25519 key).
+    static let publicKeyBytes = SignalPublicKey.serializedCount
+    /// Bytes of an XEdDSA signature.
+    static let signatureBytes = XEdDSA.signatureCount
+    /// Prekey ids are 24-bit in the Signal protocol (`Medium.MAX_VALUE`).
+    static let maximumPrekeyID: UInt32 = 0xFF_FFFF
+    /// Registration and device ids are positive 31-bit numbers.
+    static let maximumSignalID: UInt32 = UInt32(Int32.max)
 
     private let store: ChatStore
     private let configuration: ChatConfiguration
@@ -43,34 +48,41 @@ final class KeyDirectory: Sendable {
 
     // MARK: - Upload
 
-    /// Checks an upload: key and signature sizes ("bad_request"), the signed
-    /// and last-resort prekeys' signatures by the identity key
-    /// ("bad_signature"), and the number of one-time prekeys.
+    /// Checks an upload (docs/protocol.md, "Keys"): keys in Signal's form
+    /// (33 bytes, type 0x05), ids in range ("bad_request"), and the signed
+    /// prekey's XEdDSA signature by the identity key ("bad_signature"),
+    /// verified with libsignal-protocol-c's `curve_verify_signature`.
     static func validate(_ upload: Relay_V1_KeysUpload, maximumOneTimePrekeys: Int) throws(ChatError) {
-        guard upload.identityKey.count == publicKeyBytes,
-              let identity = try? Curve25519.Signing.PublicKey(rawRepresentation: upload.identityKey)
-        else {
-            throw ChatError("bad_request", "identity_key must be a \(publicKeyBytes)-byte Ed25519 public key")
+        guard let identity = try? SignalPublicKey(serialized: upload.identityKey) else {
+            throw ChatError("bad_request", "identity_key must be a \(publicKeyBytes)-byte Curve25519 public key (0x05 and 32 bytes)")
+        }
+        guard (1 ... maximumSignalID).contains(upload.registrationID), (1 ... maximumSignalID).contains(upload.deviceID) else {
+            throw ChatError("bad_request", "registration_id and device_id must be 1 ... \(maximumSignalID)")
         }
         guard upload.hasSignedPrekey else { throw ChatError("bad_request", "signed_prekey is missing") }
-        try check(upload.signedPrekey, named: "signed_prekey", by: identity)
+        let signed = upload.signedPrekey
+        guard (1 ... maximumPrekeyID).contains(signed.id), (try? SignalPublicKey(serialized: signed.publicKey)) != nil,
+              signed.signature.count == signatureBytes
+        else {
+            throw ChatError("bad_request", "signed_prekey needs an id 1 ... \(maximumPrekeyID), a \(publicKeyBytes)-byte key and a \(signatureBytes)-byte signature")
+        }
+        guard XEdDSA.isValidSignature(signed.signature, of: signed.publicKey, by: identity) else {
+            throw ChatError("bad_signature", "signed_prekey is not signed by identity_key (XEdDSA)")
+        }
         if upload.hasLastResortPrekey {
-            try check(upload.lastResortPrekey, named: "last_resort_prekey", by: identity)
+            try check(upload.lastResortPrekey, named: "last_resort_prekey")
         }
         guard upload.oneTimePrekeys.count <= maximumOneTimePrekeys else {
             throw ChatError("bad_request", "at most \(maximumOneTimePrekeys) one-time prekeys per upload")
         }
-        for prekey in upload.oneTimePrekeys where prekey.publicKey.count != publicKeyBytes {
-            throw ChatError("bad_request", "one-time prekey \(prekey.id) must be \(publicKeyBytes) bytes")
+        for prekey in upload.oneTimePrekeys {
+            try check(prekey, named: "one-time prekey \(prekey.id)")
         }
     }
 
-    private static func check(_ prekey: Relay_V1_SignedPrekey, named name: String, by identity: Curve25519.Signing.PublicKey) throws(ChatError) {
-        guard prekey.publicKey.count == publicKeyBytes, prekey.signature.count == signatureBytes else {
-            throw ChatError("bad_request", "\(name) needs a \(publicKeyBytes)-byte key and a \(signatureBytes)-byte signature")
-        }
-        guard identity.isValidSignature(prekey.signature, for: prekey.publicKey) else {
-            throw ChatError("bad_signature", "\(name) is not signed by identity_key")
+    private static func check(_ prekey: Relay_V1_OneTimePrekey, named name: String) throws(ChatError) {
+        guard (1 ... maximumPrekeyID).contains(prekey.id), (try? SignalPublicKey(serialized: prekey.publicKey)) != nil else {
+            throw ChatError("bad_request", "\(name) needs an id 1 ... \(maximumPrekeyID) and a \(publicKeyBytes)-byte key (0x05 and 32 bytes)")
         }
     }
 
@@ -87,6 +99,8 @@ final class KeyDirectory: Sendable {
             .bytes(ByteBuffer(bytes: upload.identityKey)),
             .bytes(ByteBuffer(bytes: ChatRouter.bytes(upload.signedPrekey))),
             .bytes(ByteBuffer(bytes: upload.hasLastResortPrekey ? ChatRouter.bytes(upload.lastResortPrekey) : [])),
+            .integer(Int64(upload.registrationID)),
+            .integer(Int64(upload.deviceID)),
             .integer(Int64(configuration.maximumOneTimePrekeysStored)),
         ]
         arguments.append(contentsOf: upload.oneTimePrekeys.map { .bytes(ByteBuffer(bytes: ChatRouter.bytes($0))) })
@@ -146,17 +160,21 @@ final class KeyDirectory: Sendable {
     /// Decodes one `keys_fetch.lua` reply; nil when the device has no keys.
     static func handed(device: String, reply: RESPValue) throws -> Handed? {
         if reply.isNull { return nil }
-        guard let values = reply.array, values.count == 6,
+        guard let values = reply.array, values.count == 8,
               let identity = values[0].bytes, let signed = values[1].bytes,
               let oneTime = values[2].bytes, let lastResort = values[3].bytes,
-              let remaining = values[4].int, let crossed = values[5].int
+              let remaining = values[4].int, let crossed = values[5].int,
+              let registrationID = values[6].int.flatMap(UInt32.init(exactly:)),
+              let deviceID = values[7].int.flatMap(UInt32.init(exactly:))
         else { throw ChatError.storeReply("keys_fetch.lua answered \(reply)") }
         var bundle = Relay_V1_KeyBundle()
         bundle.device = device
+        bundle.registrationID = registrationID
+        bundle.deviceID = deviceID
         bundle.identityKey = Data(identity)
         bundle.signedPrekey = try Relay_V1_SignedPrekey(serializedBytes: signed)
         if !oneTime.isEmpty { bundle.oneTimePrekey = try Relay_V1_OneTimePrekey(serializedBytes: oneTime) }
-        if !lastResort.isEmpty { bundle.lastResortPrekey = try Relay_V1_SignedPrekey(serializedBytes: lastResort) }
+        if !lastResort.isEmpty { bundle.lastResortPrekey = try Relay_V1_OneTimePrekey(serializedBytes: lastResort) }
         return Handed(bundle: bundle, remaining: remaining, crossed: crossed == 1)
     }
 

@@ -332,12 +332,13 @@ public final class RelayClient: Sendable {
     /// `maximumSendAttempts` (the relay stores it once). Returns the PUBACK
     /// reason code and, when `Status SEQUENCED` arrives within
     /// `statusTimeout`, the message's epoch and seq.
+    /// `clientMessageID` replaces the fresh id (printable ASCII, at most 64 bytes).
     public func send(conversation: String, ciphertext: Data, deviceCiphertexts: [String: Data] = [:],
-                     replyTo: UInt64 = 0, ttlSeconds: UInt32 = 0) async throws -> SendReceipt {
+                     replyTo: UInt64 = 0, ttlSeconds: UInt32 = 0, clientMessageID: String? = nil) async throws -> SendReceipt {
         guard ConversationID(rawValue: conversation) != nil else {
             throw RelayClientError.invalidConversation(conversation)
         }
-        let id = UUID().uuidString.lowercased()
+        let id = clientMessageID ?? UUID().uuidString.lowercased()
         let envelope = Envelopes.send(clientMessageID: id, ciphertext: ciphertext,
                                       deviceCiphertexts: deviceCiphertexts, replyTo: replyTo, ttlSeconds: ttlSeconds)
         let payload: [UInt8] = try envelope.serializedBytes()

@@ -787,11 +787,14 @@ public nonisolated struct Relay_V1_SignedPrekey: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// 1 ... 0xFFFFFF.
   public var id: UInt32 = 0
 
+  /// 33 bytes (0x05 || key).
   public var publicKey: Data = Data()
 
-  /// Signature by the identity key over `public_key` (Ed25519).
+  /// XEdDSA signature (64 bytes) by the identity key over the 33 bytes of
+  /// `public_key`; the relay checks it before it accepts an upload.
   public var signature: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -804,8 +807,10 @@ public nonisolated struct Relay_V1_OneTimePrekey: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// 1 ... 0xFFFFFF.
   public var id: UInt32 = 0
 
+  /// 33 bytes (0x05 || key).
   public var publicKey: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -818,7 +823,7 @@ public nonisolated struct Relay_V1_KeysUpload: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Ed25519 public key of the device.
+  /// The device's identity key, 33 bytes (0x05 || key).
   public var identityKey: Data = Data()
 
   public var signedPrekey: Relay_V1_SignedPrekey {
@@ -832,9 +837,10 @@ public nonisolated struct Relay_V1_KeysUpload: Sendable {
 
   public var oneTimePrekeys: [Relay_V1_OneTimePrekey] = []
 
-  /// Handed out when no one-time prekey is left.
-  public var lastResortPrekey: Relay_V1_SignedPrekey {
-    get {_lastResortPrekey ?? Relay_V1_SignedPrekey()}
+  /// Handed out when no one-time prekey is left, as often as needed; an
+  /// unsigned prekey like the one-time ones (Signal's "last resort" prekey).
+  public var lastResortPrekey: Relay_V1_OneTimePrekey {
+    get {_lastResortPrekey ?? Relay_V1_OneTimePrekey()}
     set {_lastResortPrekey = newValue}
   }
   /// Returns true if `lastResortPrekey` has been explicitly set.
@@ -842,12 +848,19 @@ public nonisolated struct Relay_V1_KeysUpload: Sendable {
   /// Clears the value of `lastResortPrekey`. Subsequent reads from it will return its default value.
   public mutating func clearLastResortPrekey() {self._lastResortPrekey = nil}
 
+  /// The device's Signal registration id (1 ... 2^31-1), chosen at install.
+  public var registrationID: UInt32 = 0
+
+  /// The device's Signal device id (1 ... 2^31-1): derived from the device
+  /// id string (docs/e2ee.md, "Addresses").
+  public var deviceID: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _signedPrekey: Relay_V1_SignedPrekey? = nil
-  fileprivate var _lastResortPrekey: Relay_V1_SignedPrekey? = nil
+  fileprivate var _lastResortPrekey: Relay_V1_OneTimePrekey? = nil
 }
 
 public nonisolated struct Relay_V1_KeysFetch: Sendable {
@@ -880,7 +893,7 @@ public nonisolated struct Relay_V1_KeyBundle: Sendable {
   /// Clears the value of `signedPrekey`. Subsequent reads from it will return its default value.
   public mutating func clearSignedPrekey() {self._signedPrekey = nil}
 
-  /// Absent when none was left (then use the signed or last-resort prekey).
+  /// Absent when none was left (then use the last-resort prekey).
   public var oneTimePrekey: Relay_V1_OneTimePrekey {
     get {_oneTimePrekey ?? Relay_V1_OneTimePrekey()}
     set {_oneTimePrekey = newValue}
@@ -890,8 +903,8 @@ public nonisolated struct Relay_V1_KeyBundle: Sendable {
   /// Clears the value of `oneTimePrekey`. Subsequent reads from it will return its default value.
   public mutating func clearOneTimePrekey() {self._oneTimePrekey = nil}
 
-  public var lastResortPrekey: Relay_V1_SignedPrekey {
-    get {_lastResortPrekey ?? Relay_V1_SignedPrekey()}
+  public var lastResortPrekey: Relay_V1_OneTimePrekey {
+    get {_lastResortPrekey ?? Relay_V1_OneTimePrekey()}
     set {_lastResortPrekey = newValue}
   }
   /// Returns true if `lastResortPrekey` has been explicitly set.
@@ -899,13 +912,17 @@ public nonisolated struct Relay_V1_KeyBundle: Sendable {
   /// Clears the value of `lastResortPrekey`. Subsequent reads from it will return its default value.
   public mutating func clearLastResortPrekey() {self._lastResortPrekey = nil}
 
+  public var registrationID: UInt32 = 0
+
+  public var deviceID: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _signedPrekey: Relay_V1_SignedPrekey? = nil
   fileprivate var _oneTimePrekey: Relay_V1_OneTimePrekey? = nil
-  fileprivate var _lastResortPrekey: Relay_V1_SignedPrekey? = nil
+  fileprivate var _lastResortPrekey: Relay_V1_OneTimePrekey? = nil
 }
 
 public nonisolated struct Relay_V1_KeyBundles: Sendable {
@@ -2453,7 +2470,7 @@ nonisolated extension Relay_V1_OneTimePrekey: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relay_V1_KeysUpload: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KeysUpload"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}identity_key\0\u{3}signed_prekey\0\u{3}one_time_prekeys\0\u{3}last_resort_prekey\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}identity_key\0\u{3}signed_prekey\0\u{3}one_time_prekeys\0\u{3}last_resort_prekey\0\u{3}registration_id\0\u{3}device_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2465,6 +2482,8 @@ nonisolated extension Relay_V1_KeysUpload: SwiftProtobuf.Message, SwiftProtobuf.
       case 2: try { try decoder.decodeSingularMessageField(value: &self._signedPrekey) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.oneTimePrekeys) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._lastResortPrekey) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.registrationID) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.deviceID) }()
       default: break
       }
     }
@@ -2487,6 +2506,12 @@ nonisolated extension Relay_V1_KeysUpload: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._lastResortPrekey {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if self.registrationID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.registrationID, fieldNumber: 5)
+    }
+    if self.deviceID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.deviceID, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2495,6 +2520,8 @@ nonisolated extension Relay_V1_KeysUpload: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs._signedPrekey != rhs._signedPrekey {return false}
     if lhs.oneTimePrekeys != rhs.oneTimePrekeys {return false}
     if lhs._lastResortPrekey != rhs._lastResortPrekey {return false}
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.deviceID != rhs.deviceID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2532,7 +2559,7 @@ nonisolated extension Relay_V1_KeysFetch: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Relay_V1_KeyBundle: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KeyBundle"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{3}identity_key\0\u{3}signed_prekey\0\u{3}one_time_prekey\0\u{3}last_resort_prekey\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{3}identity_key\0\u{3}signed_prekey\0\u{3}one_time_prekey\0\u{3}last_resort_prekey\0\u{3}registration_id\0\u{3}device_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2545,6 +2572,8 @@ nonisolated extension Relay_V1_KeyBundle: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularMessageField(value: &self._signedPrekey) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._oneTimePrekey) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._lastResortPrekey) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.registrationID) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.deviceID) }()
       default: break
       }
     }
@@ -2570,6 +2599,12 @@ nonisolated extension Relay_V1_KeyBundle: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._lastResortPrekey {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if self.registrationID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.registrationID, fieldNumber: 6)
+    }
+    if self.deviceID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.deviceID, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2579,6 +2614,8 @@ nonisolated extension Relay_V1_KeyBundle: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs._signedPrekey != rhs._signedPrekey {return false}
     if lhs._oneTimePrekey != rhs._oneTimePrekey {return false}
     if lhs._lastResortPrekey != rhs._lastResortPrekey {return false}
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.deviceID != rhs.deviceID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,12 +1,15 @@
--- Stores a device's keys (checked by the relay: sizes, signatures). Only
--- the device itself uploads, so every key is under its hash tag {d:D}.
+-- Stores a device's keys (checked by the relay: Signal key forms, ids, the
+-- signed prekey's XEdDSA signature). Only the device itself uploads, so
+-- every key is under its hash tag {d:D}.
 --
 -- KEYS[1] {d:D}:keys     hash: ik (identity key), spk (SignedPrekey bytes),
---                        lr (last-resort SignedPrekey bytes)
+--                        lr (last-resort OneTimePrekey bytes), rid
+--                        (registration id), did (Signal device id)
 -- KEYS[2] {d:D}:otk      list of OneTimePrekey bytes, handed out from the left
 -- KEYS[3] {d:D}:otk:low  set once the device was told its prekeys run low
 -- ARGV: 1 identity key, 2 signed prekey, 3 last-resort prekey ("" keeps the
---       stored one), 4 one-time prekeys kept at most, 5.. one-time prekeys
+--       stored one), 4 registration id, 5 device id, 6 one-time prekeys kept
+--       at most, 7.. one-time prekeys
 -- Returns the number of one-time prekeys now stored.
 local previous = redis.call('HGET', KEYS[1], 'ik')
 if previous and previous ~= ARGV[1] then
@@ -14,14 +17,14 @@ if previous and previous ~= ARGV[1] then
   redis.call('DEL', KEYS[2])
   redis.call('HDEL', KEYS[1], 'lr')
 end
-redis.call('HSET', KEYS[1], 'ik', ARGV[1], 'spk', ARGV[2])
+redis.call('HSET', KEYS[1], 'ik', ARGV[1], 'spk', ARGV[2], 'rid', ARGV[4], 'did', ARGV[5])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'lr', ARGV[3])
 end
-for i = 5, #ARGV, 1000 do
+for i = 7, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 -- Past the cap the oldest go.
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
 redis.call('DEL', KEYS[3])
 return redis.call('LLEN', KEYS[2])

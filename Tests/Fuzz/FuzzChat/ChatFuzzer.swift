@@ -15,8 +15,8 @@ import NIOCore
 import RelayCore
 
 #if DEBUG || RELAY_FUZZ
-import Crypto
 import FuzzHarness
+import Signal
 import SwiftProtobuf
 @testable import MQTTServer
 @testable import Relay
@@ -93,23 +93,28 @@ func overriding(_ payload: [UInt8], kind: Kind, with number: UInt64) -> [UInt8] 
     }
 }
 
-/// A valid `keys.upload` body for a fresh identity key.
+/// A valid `keys.upload` body for a fresh identity key, in Signal's formats
+/// (libsignal-protocol-c makes the keys and the XEdDSA signature).
 func keysUpload(prekeys: Int) throws -> Relay_V1_KeysUpload {
-    let identity = Curve25519.Signing.PrivateKey()
+    let signal = try SignalProtocol(store: SignalRecordStore(storage: MemoryRecordStorage()))
+    let identity = try signal.createIdentity()
+    let signed = try signal.generateSignedPreKey(id: 1, timestampMs: 0)
     var upload = Relay_V1_KeysUpload()
-    upload.identityKey = identity.publicKey.rawRepresentation
-    var signed = Relay_V1_SignedPrekey()
-    signed.id = 1
-    signed.publicKey = Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation
-    signed.signature = try identity.signature(for: signed.publicKey)
-    upload.signedPrekey = signed
-    upload.lastResortPrekey = signed
-    upload.oneTimePrekeys = (0..<prekeys).map { id in
+    upload.identityKey = identity.publicKey.serialized
+    upload.registrationID = identity.registrationID
+    upload.deviceID = 1
+    upload.signedPrekey.id = signed.id
+    upload.signedPrekey.publicKey = signed.publicKey.serialized
+    upload.signedPrekey.signature = signed.signature
+    let oneTime = try signal.generatePreKeys(start: 1, count: prekeys + 1)
+    upload.oneTimePrekeys = oneTime.dropLast().map { key in
         var prekey = Relay_V1_OneTimePrekey()
-        prekey.id = UInt32(id)
-        prekey.publicKey = Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation
+        prekey.id = key.id
+        prekey.publicKey = key.publicKey.serialized
         return prekey
     }
+    upload.lastResortPrekey.id = 0xFF_FFFF
+    upload.lastResortPrekey.publicKey = oneTime[prekeys].publicKey.serialized
     return upload
 }
 

@@ -1,0 +1,10 @@
+#include <signal_protocol.h>
+#include <key_helper.h>
+#include <session_builder.h>
+#include <session_cipher.h>
+#include <session_pre_key.h>
+#include <group_session_builder.h>
+#include <group_cipher.h>
+#include <protocol.h>
+#include <curve.h>
+#include <fingerprint.h>

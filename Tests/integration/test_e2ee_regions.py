@@ -1,0 +1,80 @@
+"""End-to-end encryption across three real regions (each its own Redis and
+relay, delay proxies on every link) and the blindness check (issue 13,
+item 7): a known plaintext marker sent 1:1 and to a group across regions
+decrypts on every receiving device, and is nowhere on the server side:
+not in any region's Redis AOF or RDB (which hold the replication outboxes
+and applied frames), relay log, or /metrics output."""
+
+import base64
+import glob
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from chat_support import bin_path
+from regions_support import TOPOLOGY, Cluster
+
+pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("e2ee-regions"), proxies=True, rtt_ms=TOPOLOGY)
+    yield c
+    c.stop()
+
+
+def cli(region, user, device, *args, timeout=60):
+    cmd = [bin_path("relay-cli"), "--user", user, "--device", device, "--token", region.token(user, device),
+           "--state", os.path.join(region.workdir, "cli-state", device),
+           "--server", "127.0.0.1:%d" % region.devices_port, "--wait", "20", *args]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, (region.name, args, run.stdout, run.stderr)
+    return [json.loads(line) for line in run.stdout.strip().splitlines() if line.startswith("{")]
+
+
+def test_marker_crosses_three_regions_encrypted_and_is_nowhere_on_the_servers(cluster):
+    tag = uuid.uuid4().hex[:8]
+    marker = "MARKER-" + uuid.uuid4().hex
+    alice, bob, carol = "alice-" + tag, "bob-" + tag, "carol-" + tag
+    east, west, south = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
+    homes = {alice: east, bob: west, carol: south}
+    for user, region in homes.items():
+        cli(region, user, user + "-phone", "presence", user)  # registered, keys uploaded at home
+
+    # 1:1 across regions, first contact both ways (keys fetched from the owner's region).
+    cli(east, alice, alice + "-phone", "send", "--to", bob, marker + " direct")
+    (line,) = cli(west, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "40")
+    assert (line["from"], line["text"]) == (alice, marker + " direct")
+    cli(south, carol, carol + "-phone", "send", "--to", alice, marker + " from the south")
+    (line,) = cli(east, alice, alice + "-phone", "listen", "--count", "1", "--timeout", "40")
+    assert (line["from"], line["text"]) == (carol, marker + " from the south")
+
+    # A group homed in us-east with members in the three regions.
+    (group,) = cli(east, alice, alice + "-phone", "group", "create", bob, carol)
+    conversation = group["conversation"]
+    cli(east, alice, alice + "-phone", "send", "--group", conversation, marker + " group")
+    for user in (bob, carol):
+        lines = cli(homes[user], user, user + "-phone", "listen", "--count", "2", "--timeout", "40")
+        assert lines[0]["membership"] == "created"
+        assert (lines[1]["from"], lines[1]["text"]) == (alice, marker + " group")
+
+    needles = [marker.encode()] + [base64.b64encode((marker + s).encode()) for s in (" direct", " from the south", " group")]
+    for region in (east, west, south):
+        region.redis_cli("SAVE")
+        metrics = region.metrics()
+        assert not any(n.decode() in metrics for n in needles), region.name
+    searched = []
+    for path in glob.glob(os.path.join(cluster.workdir, "**", "*"), recursive=True):
+        if not os.path.isfile(path) or "cli-state" in path:
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        assert not any(n in data for n in needles), path
+        searched.append(os.path.basename(path))
+    assert any(name.endswith(".rdb") for name in searched), searched
+    assert any("aof" in name for name in searched), searched
+    assert sum(name.endswith(".log") for name in searched) >= 3, searched
