@@ -14,7 +14,7 @@ public struct RelayClientCommand: AsyncParsableCommand {
             from a secret shared out of band (--secret or RELAY_SECRET). The relay sees only \
             ciphertext, but this is not end-to-end key agreement; that comes with the key directory.
             """,
-        subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self]
+        subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self, PushCommand.self]
     )
 
     @Option(help: "User id (MQTT user name).")

@@ -105,7 +105,7 @@ class Region:
 
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
-                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False):
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False, settings=None):
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)
@@ -140,8 +140,8 @@ class Cluster:
                 entry["standby"] = r.standby
             topology["regions"].append(entry)
             with open(r.settings_path, "w") as f:
-                json.dump({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
-                           "sendBurst": 1000, "sendsPerSecond": 1000}, f)
+                json.dump(dict({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
+                                "sendBurst": 1000, "sendsPerSecond": 1000}, **(settings or {})), f)
         with open(self.topology_path, "w") as f:
             json.dump(topology, f, indent=2)
         try:
