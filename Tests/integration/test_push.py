@@ -71,6 +71,7 @@ def region(tmp_path):
     http_port = free_port()
     d = Deployment(tmp_path, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, http_port)])
     d.http_port = http_port
+    d.nodes[0].wait_for("http on", 30)  # the HTTP endpoint starts after the MQTT listener
     receiver = PushReceiver(http_get(http_port, "/push/vapid").strip())
     d.receiver = receiver
     yield d
