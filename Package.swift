@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Push providers: HTTPS (and HTTP/2 for APNs) with timeouts and pooling.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -79,6 +81,13 @@ let package = Package(
             dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strict
         ),
+        // Push notifications without I/O: RFC 8291 message encryption, RFC 8292
+        // VAPID, targets, and the coalescing, backoff and circuit-breaker rules.
+        .target(
+            name: "RelayPush",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Composition: configuration, commands, wiring.
         .target(
             name: "Relay",
@@ -99,6 +108,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "RelayPush",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
@@ -246,6 +257,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RelayPushTests",
+            dependencies: ["RelayPush", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "RelayIdentityTests",
             dependencies: ["RelayIdentity"],
             swiftSettings: strict
@@ -253,7 +269,7 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                "Relay", "RelayIdentity", "MQTT", "MQTTServer", "RelayPush",
                 // Replication tests: real Redis, frames, and libmosquitto as a peer.
                 "RelayStore", "RelayCore", "RelayClient", "RedisTestSupport",
                 // Signal-format keys for the key directory's tests.

@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEBIAN_PACKAGES=(
   pkg-config libssl-dev libmosquitto-dev libhiredis-dev libsignal-protocol-c-dev
   redis-server mosquitto mosquitto-clients
-  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl protobuf-compiler
+  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl python3-venv python3-pip protobuf-compiler
   openssl procps
 )
 
@@ -34,3 +34,13 @@ ensure_packages() {
 # Debian's python3 carries python3-paho-mqtt and pytest; a python3 earlier on
 # PATH (pyenv) may not.
 PYTHON=/usr/bin/python3
+
+# PyPI packages the integration tests need beyond Debian's
+# (Tests/integration/requirements.txt), in a venv that also sees Debian's
+# python3 packages; PYTHON is then the venv's.
+ensure_python_venv() {
+  local venv="$ROOT/.venv-tests"
+  [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/Tests/integration/requirements.txt" >&2
+  PYTHON="$venv/bin/python"
+}

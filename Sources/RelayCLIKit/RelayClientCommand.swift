@@ -19,7 +19,7 @@ public struct RelayClientCommand: AsyncParsableCommand {
             until accepted with `trust USER` (compare `safety-number USER` first).
             """,
         subcommands: [Send.self, Listen.self, ReadCommand.self, Group.self, DevicesCommand.self, PresenceCommand.self, HistoryCommand.self,
-                      SafetyNumber.self, Trust.self]
+                      SafetyNumber.self, Trust.self, PushCommand.self]
     )
 
     @Option(help: "User id (MQTT user name).")

@@ -252,6 +252,8 @@ extension ChatRouter {
         case .keysAnswer(let answer):
             applyKeysAnswer(answer, from: origin, replicator: replicator)
             return loop.makeSucceededVoidFuture()
+        case .pushRegistration(let update):
+            return applyPushRegistration(update, on: loop)
         case .region, .none:
             return loop.makeSucceededVoidFuture()
         }

@@ -168,6 +168,7 @@ final class ChatRouter: MQTTRouter {
         limiter.hold(device: device)
         startPump(session: session, user: user, device: device, loop: loop)
         announcePresence(user: user, device: device, online: true, on: loop)
+        store.pushHook.connected(device: device)
         // A connection of this device on another node is stale now (MQTT's
         // session takeover, across the region's nodes).
         background.watch(store.publish(channel: ChatStore.channel(device: device), payload: Array("o\(nodeID)".utf8), on: loop),
@@ -584,6 +585,10 @@ final class ChatRouter: MQTTRouter {
             result = keys.upload(upload, device: device, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
             result = fetchKeys(fetch, requester: device, on: loop)
+        case ("push.register", .pushRegister(let register)):
+            result = registerPush(register, user: user, device: device, home: home, on: loop)
+        case ("push.unregister", .pushUnregister):
+            result = unregisterPush(user: user, device: device, home: home, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()
@@ -607,7 +612,7 @@ final class ChatRouter: MQTTRouter {
     /// Requests whose answer, in sync mode, waits for ``Replicator/barrierIfSync(on:)``.
     static let syncedRequests: Set<String> = [
         "group.create", "group.add", "group.remove", "group.leave", "group.admins", "conversation.settings",
-        "privacy.set", "devices.remove", "devices.link",
+        "privacy.set", "devices.remove", "devices.link", "push.register", "push.unregister",
     ]
 
     private func createGroup(_ create: Relay_V1_GroupCreate, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {

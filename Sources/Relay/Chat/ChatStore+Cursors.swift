@@ -18,7 +18,10 @@ extension ChatStore {
             )
         }
         return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
-            for reply in replies { _ = try reply.get() }
+            for (device, reply) in zip(devices, replies) {
+                // 0: no node listens for the device (or nothing was marked): it may be woken by a push.
+                if try reply.get().int == 0 { self.pushHook.marked(device: device) }
+            }
         }
     }
 

@@ -12,6 +12,8 @@ final class ChatStore: Sendable {
     let configuration: ChatConfiguration
     /// The pumps of devices connected to this node, offered what is stored for them.
     let localPumps = LocalPumps()
+    /// Told what is queued for devices connected nowhere in the region (docs/push.md).
+    let pushHook: PushHook
     private let sendScript: RedisScript
     private let enqueueScript: RedisScript
     private let groupCreateScript: RedisScript
@@ -27,6 +29,7 @@ final class ChatStore: Sendable {
     init(redis: RedisClient, configuration: ChatConfiguration) throws {
         self.redis = redis
         self.configuration = configuration
+        self.pushHook = PushHook(redis: redis)
         self.sendScript = try ScriptLibrary.load("send")
         self.enqueueScript = try ScriptLibrary.load("enqueue")
         self.groupCreateScript = try ScriptLibrary.load("group_create")
@@ -169,6 +172,7 @@ final class ChatStore: Sendable {
                 guard let values = reply.array, values.count == 4 else { throw ChatError.storeReply("enqueue.lua answered \(reply)") }
                 let positions = (values[3].array ?? []).map { $0.int ?? 0 }
                 self.localPumps.offer(entries: item.entries, positions: positions, to: item.device)
+                if values[0].int ?? 0 > 0 && values[1].int == 0 { self.pushHook.queued(device: item.device, entries: item.entries) }
                 return Enqueued(positions: positions, added: values[0].int ?? 0, subscribers: values[1].int ?? 0, dropped: values[2].int ?? 0)
             }
         }

@@ -17,7 +17,7 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
     public struct Init: AsyncParsableCommand {
         /// Name and help text.
         public static let configuration = CommandConfiguration(
-            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub) and the peer secret (peer.secret, mode 0600) if absent.",
+            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub), the peer secret (peer.secret, mode 0600) and the VAPID key for Web Push (vapid.key, mode 0600) if absent.",
             discussion: """
                 Both key files are PEM, as OpenSSL writes Ed25519 keys: the private key PKCS #8, \
                 the public key SubjectPublicKeyInfo. An existing deployment.key is never replaced: \
@@ -37,6 +37,7 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
         public func run() async throws {
             try createDeploymentKey()
             try createPeerSecret()
+            try createVAPIDKey()
         }
 
         private func createDeploymentKey() throws {
@@ -71,6 +72,19 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
                 throw RelayCtlError(error.description)
             }
             StandardOutput.writeLine("created \(path)")
+        }
+
+        private func createVAPIDKey() throws {
+            let path = VAPIDKeyFile.path(inDirectory: dir)
+            do {
+                if try VAPIDKeyFile.create(inDirectory: dir) {
+                    StandardOutput.writeLine("created \(path)")
+                } else {
+                    StandardOutput.writeLine("exists: \(path) (left as it is)")
+                }
+            } catch {
+                throw RelayCtlError(error.description)
+            }
         }
     }
 }

@@ -84,6 +84,7 @@ public struct ServeCommand: AsyncParsableCommand {
             }
         )
         router.attach(subscriber)
+        let pushes = try startPushes(settings: settings, store: store, replicator: regions?.replicator, group: group, logger: logger)
         if let regions {
             try await subscriber.subscribe(channel: RegionAuthority.channel)
             let address = try await regions.service.start()
@@ -112,7 +113,7 @@ public struct ServeCommand: AsyncParsableCommand {
             checks.append(RegionReadiness(authority: regions.authority, local: settings.name))
             checks.append(ReplicationReadiness(service: regions.service))
         }
-        let http = try await ops.startHTTP(registry: metrics, checks: checks, group: group)
+        let http = try await ops.startHTTP(registry: metrics, checks: checks, group: group, fixed: pushes.httpAnswers)
         if let http { StandardOutput.writeLine("relay serve \(settings.name) http on \(http.url)") }
         let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
         let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
@@ -121,6 +122,8 @@ public struct ServeCommand: AsyncParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         sweeper.cancel()
         presence.cancel()
+        pushes.task.cancel()
+        await pushes.notifier.shutdown()
         await http?.close()
         regions?.watcher?.stop()
         await server.shutdown()
@@ -153,6 +156,11 @@ struct RegionSettings: Codable {
     /// The cap on each outbox to a peer (decision 0015); 0 for no bound.
     var outboxMaxFrames: UInt64?
     var outboxMaxBytes: UInt64?
+    /// Push (docs/push.md): the coalescing window, whether loopback and
+    /// private endpoints (and plain http) are accepted, VAPID's contact.
+    var pushWindowSeconds: Int?
+    var pushAllowPrivateEndpoints: Bool?
+    var pushSubject: String?
 
     init() {}
 
@@ -178,6 +186,9 @@ struct RegionSettings: Codable {
         mirror = try c.decodeIfPresent(MirrorMode.self, forKey: .mirror)
         outboxMaxFrames = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxFrames)
         outboxMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxBytes)
+        pushWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .pushWindowSeconds)
+        pushAllowPrivateEndpoints = try c.decodeIfPresent(Bool.self, forKey: .pushAllowPrivateEndpoints)
+        pushSubject = try c.decodeIfPresent(String.self, forKey: .pushSubject)
     }
 
     /// The cap on each outbox these settings give.

@@ -30,12 +30,16 @@ public struct OpsEndpoints: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let checks: [any ReadinessCheck]
     private let readinessTimeout: TimeAmount
+    /// Fixed answers at further paths (`/push/vapid`, docs/push.md).
+    private let fixed: [String: OpsResponse]
 
-    /// Endpoints over `registry` and `checks`.
-    public init(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], readinessTimeout: TimeAmount = .seconds(1)) {
+    /// Endpoints over `registry` and `checks`, and `fixed` answers by path.
+    public init(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], readinessTimeout: TimeAmount = .seconds(1),
+                fixed: [String: OpsResponse] = [:]) {
         self.registry = registry
         self.checks = checks
         self.readinessTimeout = readinessTimeout
+        self.fixed = fixed
     }
 
     /// The body of `/readyz`.
@@ -47,12 +51,13 @@ public struct OpsEndpoints: Sendable {
     /// Answers one request.
     public func respond(method: HTTPMethod, uri: String, on eventLoop: any EventLoop) -> EventLoopFuture<OpsResponse> {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
-        guard ["/healthz", "/readyz", "/metrics"].contains(path) else {
+        guard ["/healthz", "/readyz", "/metrics"].contains(path) || fixed[path] != nil else {
             return eventLoop.makeSucceededFuture(.text(.notFound, "not found\n"))
         }
         guard method == .GET || method == .HEAD else {
             return eventLoop.makeSucceededFuture(.text(.methodNotAllowed, "method not allowed\n"))
         }
+        if let answer = fixed[path] { return eventLoop.makeSucceededFuture(answer) }
         switch path {
         case "/healthz":
             return eventLoop.makeSucceededFuture(.text(.ok, "ok\n"))

@@ -42,9 +42,10 @@ extension LogSetup {
 
 extension OpsOptions {
     /// Starts the HTTP listener when `--http-listen` was given.
-    func startHTTP(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], group: any EventLoopGroup) async throws -> OpsHTTPServer? {
+    func startHTTP(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], group: any EventLoopGroup,
+                   fixed: [String: OpsResponse] = [:]) async throws -> OpsHTTPServer? {
         guard let httpListen else { return nil }
-        let endpoints = OpsEndpoints(registry: registry, checks: checks)
+        let endpoints = OpsEndpoints(registry: registry, checks: checks, fixed: fixed)
         return try await OpsHTTPServer.start(host: httpListen.host, port: httpListen.port, endpoints: endpoints, group: group)
     }
 }

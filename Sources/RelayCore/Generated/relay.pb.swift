@@ -571,6 +571,22 @@ public nonisolated struct Relay_V1_Request: Sendable {
     set {body = .devicesLink(newValue)}
   }
 
+  public var pushRegister: Relay_V1_PushRegister {
+    get {
+      if case .pushRegister(let v)? = body {return v}
+      return Relay_V1_PushRegister()
+    }
+    set {body = .pushRegister(newValue)}
+  }
+
+  public var pushUnregister: Relay_V1_PushUnregister {
+    get {
+      if case .pushUnregister(let v)? = body {return v}
+      return Relay_V1_PushUnregister()
+    }
+    set {body = .pushUnregister(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -588,6 +604,8 @@ public nonisolated struct Relay_V1_Request: Sendable {
     case devicesList(Relay_V1_DevicesList)
     case devicesRemove(Relay_V1_DevicesRemove)
     case devicesLink(Relay_V1_DevicesLink)
+    case pushRegister(Relay_V1_PushRegister)
+    case pushUnregister(Relay_V1_PushUnregister)
 
   }
 
@@ -1069,6 +1087,115 @@ public nonisolated struct Relay_V1_Devices: Sendable {
   // methods supported on all messages.
 
   public var devices: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `q/push.register`: the asking device's one push target, replacing any
+/// earlier one. Answered with `ok`, or `bad_request` saying which field is
+/// wrong (an endpoint that is not https, on a loopback or private address
+/// where the region does not allow them, keys of the wrong shape).
+public nonisolated struct Relay_V1_PushRegister: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var target: Relay_V1_PushRegister.OneOf_Target? = nil
+
+  public var webPush: Relay_V1_WebPushSubscription {
+    get {
+      if case .webPush(let v)? = target {return v}
+      return Relay_V1_WebPushSubscription()
+    }
+    set {target = .webPush(newValue)}
+  }
+
+  public var apns: Relay_V1_ApnsTarget {
+    get {
+      if case .apns(let v)? = target {return v}
+      return Relay_V1_ApnsTarget()
+    }
+    set {target = .apns(newValue)}
+  }
+
+  public var fcm: Relay_V1_FcmTarget {
+    get {
+      if case .fcm(let v)? = target {return v}
+      return Relay_V1_FcmTarget()
+    }
+    set {target = .fcm(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Target: Equatable, Sendable {
+    case webPush(Relay_V1_WebPushSubscription)
+    case apns(Relay_V1_ApnsTarget)
+    case fcm(Relay_V1_FcmTarget)
+
+  }
+
+  public init() {}
+}
+
+/// A Web Push (RFC 8030) subscription, as `PushSubscription.toJSON()` gives
+/// it; a UnifiedPush endpoint is registered the same way.
+public nonisolated struct Relay_V1_WebPushSubscription: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var endpoint: String = String()
+
+  /// The user agent's P-256 public key, 65 bytes uncompressed (RFC 8291).
+  public var p256Dh: Data = Data()
+
+  /// The authentication secret, 16 bytes.
+  public var auth: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An APNs device token (hex) for the app's bundle id (`topic`).
+public nonisolated struct Relay_V1_ApnsTarget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var token: String = String()
+
+  public var topic: String = String()
+
+  /// true: api.sandbox.push.apple.com (development builds).
+  public var sandbox: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An FCM registration token.
+public nonisolated struct Relay_V1_FcmTarget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var token: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `q/push.unregister`: the asking device gets no more pushes.
+public nonisolated struct Relay_V1_PushUnregister: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1730,7 +1857,7 @@ nonisolated extension Relay_V1_QueueOverflow: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0\u{4}\u{12}push_register\0\u{3}push_unregister\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1921,6 +2048,32 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.body = .devicesLink(v)
         }
       }()
+      case 60: try {
+        var v: Relay_V1_PushRegister?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .pushRegister(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .pushRegister(v)
+        }
+      }()
+      case 61: try {
+        var v: Relay_V1_PushUnregister?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .pushUnregister(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .pushUnregister(v)
+        }
+      }()
       default: break
       }
     }
@@ -1990,6 +2143,14 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .devicesLink?: try {
       guard case .devicesLink(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
+    }()
+    case .pushRegister?: try {
+      guard case .pushRegister(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 60)
+    }()
+    case .pushUnregister?: try {
+      guard case .pushUnregister(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 61)
     }()
     case nil: break
     }
@@ -2914,6 +3075,219 @@ nonisolated extension Relay_V1_Devices: SwiftProtobuf.Message, SwiftProtobuf._Me
 
   public static func ==(lhs: Relay_V1_Devices, rhs: Relay_V1_Devices) -> Bool {
     if lhs.devices != rhs.devices {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_PushRegister: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PushRegister"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}web_push\0\u{1}apns\0\u{1}fcm\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Relay_V1_WebPushSubscription?
+        var hadOneofValue = false
+        if let current = self.target {
+          hadOneofValue = true
+          if case .webPush(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.target = .webPush(v)
+        }
+      }()
+      case 2: try {
+        var v: Relay_V1_ApnsTarget?
+        var hadOneofValue = false
+        if let current = self.target {
+          hadOneofValue = true
+          if case .apns(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.target = .apns(v)
+        }
+      }()
+      case 3: try {
+        var v: Relay_V1_FcmTarget?
+        var hadOneofValue = false
+        if let current = self.target {
+          hadOneofValue = true
+          if case .fcm(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.target = .fcm(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.target {
+    case .webPush?: try {
+      guard case .webPush(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .apns?: try {
+      guard case .apns(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .fcm?: try {
+      guard case .fcm(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_PushRegister, rhs: Relay_V1_PushRegister) -> Bool {
+    if lhs.target != rhs.target {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_WebPushSubscription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WebPushSubscription"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}endpoint\0\u{1}p256dh\0\u{1}auth\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.p256Dh) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.auth) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.endpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 1)
+    }
+    if !self.p256Dh.isEmpty {
+      try visitor.visitSingularBytesField(value: self.p256Dh, fieldNumber: 2)
+    }
+    if !self.auth.isEmpty {
+      try visitor.visitSingularBytesField(value: self.auth, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_WebPushSubscription, rhs: Relay_V1_WebPushSubscription) -> Bool {
+    if lhs.endpoint != rhs.endpoint {return false}
+    if lhs.p256Dh != rhs.p256Dh {return false}
+    if lhs.auth != rhs.auth {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_ApnsTarget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApnsTarget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{1}topic\0\u{1}sandbox\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.sandbox) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 1)
+    }
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 2)
+    }
+    if self.sandbox != false {
+      try visitor.visitSingularBoolField(value: self.sandbox, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_ApnsTarget, rhs: Relay_V1_ApnsTarget) -> Bool {
+    if lhs.token != rhs.token {return false}
+    if lhs.topic != rhs.topic {return false}
+    if lhs.sandbox != rhs.sandbox {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_FcmTarget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FcmTarget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_FcmTarget, rhs: Relay_V1_FcmTarget) -> Bool {
+    if lhs.token != rhs.token {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_PushUnregister: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PushUnregister"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_PushUnregister, rhs: Relay_V1_PushUnregister) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -254,6 +254,14 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     set {body = .keysAnswer(newValue)}
   }
 
+  public var pushRegistration: Relay_V1_PushRegistrationUpdate {
+    get {
+      if case .pushRegistration(let v)? = body {return v}
+      return Relay_V1_PushRegistrationUpdate()
+    }
+    set {body = .pushRegistration(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -272,6 +280,7 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     case privacy(Relay_V1_PrivacyUpdate)
     case keysRequest(Relay_V1_KeysRequest)
     case keysAnswer(Relay_V1_KeysAnswer)
+    case pushRegistration(Relay_V1_PushRegistrationUpdate)
 
   }
 
@@ -634,6 +643,39 @@ public nonisolated struct Relay_V1_KeysAnswer: Sendable {
   fileprivate var _response: Relay_V1_Response? = nil
 }
 
+/// Mirror: a device's push target changed in its home region (registered,
+/// replaced or removed, by the device or after the push service answered
+/// 404/410), so that the standby pushes after a failover.
+public nonisolated struct Relay_V1_PushRegistrationUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  public var user: String = String()
+
+  /// The device's home region.
+  public var home: String = String()
+
+  public var target: Relay_V1_PushRegister {
+    get {_target ?? Relay_V1_PushRegister()}
+    set {_target = newValue}
+  }
+  /// Returns true if `target` has been explicitly set.
+  public var hasTarget: Bool {self._target != nil}
+  /// Clears the value of `target`. Subsequent reads from it will return its default value.
+  public mutating func clearTarget() {self._target = nil}
+
+  public var removed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _target: Relay_V1_PushRegister? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "relay.v1"
@@ -825,7 +867,7 @@ nonisolated extension Relay_V1_ShippedFrame: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Frame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0\u{1}privacy\0\u{3}keys_request\0\u{3}keys_answer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0\u{1}privacy\0\u{3}keys_request\0\u{3}keys_answer\0\u{4}\u{10}push_registration\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1029,6 +1071,19 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
           self.body = .keysAnswer(v)
         }
       }()
+      case 40: try {
+        var v: Relay_V1_PushRegistrationUpdate?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .pushRegistration(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .pushRegistration(v)
+        }
+      }()
       default: break
       }
     }
@@ -1102,6 +1157,10 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
     case .keysAnswer?: try {
       guard case .keysAnswer(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case .pushRegistration?: try {
+      guard case .pushRegistration(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
     }()
     case nil: break
     }
@@ -1770,6 +1829,60 @@ nonisolated extension Relay_V1_KeysAnswer: SwiftProtobuf.Message, SwiftProtobuf.
   public static func ==(lhs: Relay_V1_KeysAnswer, rhs: Relay_V1_KeysAnswer) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
     if lhs._response != rhs._response {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_PushRegistrationUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PushRegistrationUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}user\0\u{1}home\0\u{1}target\0\u{1}removed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.home) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._target) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.removed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 2)
+    }
+    if !self.home.isEmpty {
+      try visitor.visitSingularStringField(value: self.home, fieldNumber: 3)
+    }
+    try { if let v = self._target {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.removed != false {
+      try visitor.visitSingularBoolField(value: self.removed, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_PushRegistrationUpdate, rhs: Relay_V1_PushRegistrationUpdate) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.user != rhs.user {return false}
+    if lhs.home != rhs.home {return false}
+    if lhs._target != rhs._target {return false}
+    if lhs.removed != rhs.removed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -29,4 +29,8 @@ public enum RequestMethod: String, CaseIterable, Hashable, Sendable {
     case devicesRemove = "devices.remove"
     /// `DevicesLink` → `Devices`.
     case devicesLink = "devices.link"
+    /// `PushRegister` → `Empty` (docs/push.md).
+    case pushRegister = "push.register"
+    /// `PushUnregister` → `Empty`.
+    case pushUnregister = "push.unregister"
 }

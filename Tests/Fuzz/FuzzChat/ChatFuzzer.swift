@@ -27,7 +27,7 @@ let groups = ["gfuzz1", "gfuzz2"]  // alice and bob in gfuzz1 (alice admin); bob
 let methods = [
     "group.create", "group.add", "group.remove", "group.leave", "group.admins", "conversation.settings",
     "keys.upload", "keys.fetch", "history.sync", "presence.get", "privacy.set",
-    "devices.list", "devices.remove", "devices.link", "no.such.method",
+    "devices.list", "devices.remove", "devices.link", "push.register", "push.unregister", "no.such.method",
 ]
 /// Inputs between two resets (database emptied, fixtures and sessions made again).
 let inputsPerReset = 2000
@@ -72,6 +72,8 @@ func wrapped(_ payload: [UInt8], method: String) -> [UInt8] {
     case "devices.list": request.devicesList = body(Relay_V1_DevicesList.self)
     case "devices.remove": request.devicesRemove = body(Relay_V1_DevicesRemove.self)
     case "devices.link": request.devicesLink = body(Relay_V1_DevicesLink.self)
+    case "push.register": request.pushRegister = body(Relay_V1_PushRegister.self)
+    case "push.unregister": request.pushUnregister = body(Relay_V1_PushUnregister.self)
     default: return payload
     }
     return (try? request.serializedBytes()) ?? payload
@@ -235,6 +237,8 @@ func bodyBytes(_ request: Relay_V1_Request) throws -> [UInt8] {
     case .devicesList(let body): return try body.serializedBytes()
     case .devicesRemove(let body): return try body.serializedBytes()
     case .devicesLink(let body): return try body.serializedBytes()
+    case .pushRegister(let body): return try body.serializedBytes()
+    case .pushUnregister(let body): return try body.serializedBytes()
     case nil: return []
     }
 }
@@ -314,6 +318,12 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
     request("devices.list") { $0.devicesList = Relay_V1_DevicesList() }
     request("devices.remove") { $0.devicesRemove.device = "alice-laptop" }
     request("devices.link") { $0.devicesLink.device = "alice-tablet" }
+    request("push.register") {
+        $0.pushRegister.webPush.endpoint = "https://push.example.net/wpush/abc"
+        $0.pushRegister.webPush.p256Dh = Data([4] + [UInt8](repeating: 1, count: 64))
+        $0.pushRegister.webPush.auth = Data([UInt8](repeating: 2, count: 16))
+    }
+    request("push.unregister") { $0.pushUnregister = Relay_V1_PushUnregister() }
     for (method, request) in requests {
         let index = UInt8(methods.firstIndex(of: method)!)
         try add("q-\(method)", kind: .request, method: index, options: 2, request)

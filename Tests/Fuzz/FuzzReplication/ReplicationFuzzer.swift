@@ -300,6 +300,14 @@ func seeds() throws -> [(name: String, bytes: [UInt8])] {
         $0.presence.online = true
         $0.presence.lastSeenMs = 1_700_000_000_000
     }
+    frame("push-registration") {
+        $0.pushRegistration.device = "alice-phone"
+        $0.pushRegistration.user = "alice"
+        $0.pushRegistration.home = "us-east"
+        $0.pushRegistration.target.webPush.endpoint = "https://push.example.net/wpush/abc"
+        $0.pushRegistration.target.webPush.p256Dh = Data([4] + [UInt8](repeating: 1, count: 64))
+        $0.pushRegistration.target.webPush.auth = Data([UInt8](repeating: 2, count: 16))
+    }
     // Regressions: frames that crashed the relay applying them (issue 10 #1, #3).
     var selfMessage = message
     selfMessage.conversation = "bob~bob"

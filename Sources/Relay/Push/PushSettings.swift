@@ -1,0 +1,22 @@
+import RelayPush
+
+/// A region's push settings (`regions/<name>.json`, keys `push*`).
+struct PushSettings: Sendable {
+    /// At most one push per device per window while it stays offline, in ms.
+    var windowMilliseconds: Int64 = 30_000
+    /// Endpoints on loopback or private addresses, and plain http, are
+    /// accepted (tests and local deployments only: elsewhere the relay would
+    /// forward requests into its own network).
+    var allowPrivateEndpoints = false
+    /// VAPID's `sub`: a contact for push services (RFC 8292 §2.1).
+    var subject = "mailto:push@relay.invalid"
+    /// Requests in flight to one provider at most.
+    var concurrencyPerProvider = 32
+    /// How often due pushes are looked for, in ms (a local trigger looks at once).
+    var pollMilliseconds: Int64 = 250
+    /// Retries.
+    var backoff = PushBackoff()
+    /// Failures in a row that open an origin's circuit, and for how long.
+    var breakerThreshold = 5
+    var breakerCooldownMilliseconds: Int64 = 30_000
+}
