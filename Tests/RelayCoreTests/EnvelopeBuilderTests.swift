@@ -7,29 +7,18 @@ import Testing
     let chat = ConversationID.direct(user("alice"), user("bob"))
     let position = MessagePosition(epoch: 2, seq: 41)
 
-    @Test func deliveryCarriesTheMessageAndItsCiphertext() {
-        let message = SequencedMessage(
-            conversation: chat, position: position,
-            sender: DeviceAddress(user: user("alice"), device: device("alice-phone")),
-            serverTimeMilliseconds: 1_700_000_000_000, clientMessageID: "m-1", replyToSeq: 40)
-        let delivery = Relay_V1_Delivery(message, ciphertext: Data([5]))
-        #expect(delivery.conversation == "alice~bob")
-        #expect(delivery.epoch == 2 && delivery.seq == 41)
-        #expect(delivery.fromUser == "alice" && delivery.fromDevice == "alice-phone")
-        #expect(delivery.serverTimeMs == 1_700_000_000_000)
-        #expect(delivery.ciphertext == Data([5]))
-        #expect(delivery.clientMessageID == "m-1" && delivery.replyToSeq == 40)
-        #expect(!delivery.hasMembership)
-    }
-
     @Test func membershipDelivery() throws {
         let (_, event) = try Group.create(id: group("gteam"), creator: user("ann"), members: [user("bob")])
-        let delivery = Relay_V1_Delivery(membership: event, position: position, serverTimeMilliseconds: 5)
-        #expect(delivery.hasMembership)
-        #expect(delivery.membership.change == .created)
-        #expect(delivery.fromUser == "ann")
-        #expect(delivery.ciphertext.isEmpty)
+        #expect(event.proto.change == .created)
         #expect(Relay_V1_Event.membership(event).membership == event.proto)
+    }
+
+    /// Both overflow kinds name a policy starting `drop_oldest:` (docs/protocol.md).
+    @Test func queueOverflowPolicies() {
+        let log = Relay_V1_Event.queueOverflow(dropped: 3, cap: 10_000, conversation: "alice~bob").queueOverflow
+        #expect(log.dropped == 3 && log.policy == "drop_oldest:messages (alice~bob, at 10000 behind)")
+        let queue = Relay_V1_Event.queueOverflow(dropped: 7, cap: 10_000).queueOverflow
+        #expect(queue.dropped == 7 && queue.policy.hasPrefix("drop_oldest:entries"))
     }
 
     @Test func statuses() {

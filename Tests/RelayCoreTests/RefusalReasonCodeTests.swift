@@ -23,15 +23,39 @@ import Testing
         let refusals: [any RelayRefusal] = [
             TopicRefusal.notPermitted, TopicRefusal.invalidMethod, TopicRefusal.invalidConversation(.notAConversation),
             SendRefusal.tooLarge(bytes: 2, limit: 1), SendRefusal.notASend, SendRefusal.noCiphertext,
-            FanOutError.senderNotMember, FanOutError.groupTooLarge(members: 2, limit: 1),
-            FanOutError.tooManyDevices(user: user("u"), devices: 7, limit: 6),
-            FanOutError.staleDevices(missing: [], unknown: []),
-            RateLimited(retryAfterSeconds: 1), ReceiptError.aheadOfConversation(
-                receipt: MessagePosition(epoch: 1, seq: 2), latest: MessagePosition(epoch: 1, seq: 1)),
+            RateLimited(retryAfterSeconds: 1),
         ]
         for refusal in refusals {
             #expect(Self.pubAckCodes.contains(refusal.reasonCode), "\(refusal)")
             #expect(ReasonCode(rawValue: refusal.reasonCode).isFailure)
+        }
+    }
+
+    /// The codes the relay answers (ChatError) map to PUBACK codes §3.4.2.1 allows.
+    @Test func everyErrorCodeHasAValidPubAckCode() {
+        let codes: [ErrorCode] = [
+            .rateLimited, .notMember, .notAdmin, .groupFull, .tooManyDevices, .staleDevices, .tooLarge, .badRequest,
+            .notFound, .forbiddenTopic, .queueFull, .exists, .quota, .forbidden, .badToken, .badSignature, .fenced,
+            .wrongRegion, .unavailable, ErrorCode(rawValue: "loading"),
+        ]
+        for code in codes {
+            #expect(Self.pubAckCodes.contains(code.pubackReasonCode), "\(code)")
+            #expect(ReasonCode(rawValue: code.pubackReasonCode).isFailure)
+        }
+        #expect(ErrorCode.notMember.pubackReasonCode == ReasonCode.notAuthorized.rawValue)
+        #expect(ErrorCode.rateLimited.pubackReasonCode == ReasonCode.quotaExceeded.rawValue)
+        #expect(ErrorCode.badRequest.pubackReasonCode == ReasonCode.payloadFormatInvalid.rawValue)
+        #expect(ErrorCode.unavailable.pubackReasonCode == ReasonCode.unspecifiedError.rawValue)
+        #expect(ErrorCode.notFound.pubackReasonCode == ReasonCode.implementationSpecificError.rawValue)
+    }
+
+    /// Failures that pass are retried; refusals are not.
+    @Test func onlyPassingFailuresAreTransient() {
+        for code in [ErrorCode.unavailable, .fenced, .wrongRegion, ErrorCode(rawValue: "loading"), ErrorCode(rawValue: "tryagain")] {
+            #expect(!code.isPermanent, "\(code)")
+        }
+        for code in [ErrorCode.notMember, .badRequest, .notFound, .rateLimited, .exists] {
+            #expect(code.isPermanent, "\(code)")
         }
     }
 

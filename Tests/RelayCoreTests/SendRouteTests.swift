@@ -35,8 +35,8 @@ import Testing
     }
 
     @Test func refusals() {
-        #expect(route(from: "us-east", home: nil, group: true) == .refuse(code: "not_member", message: "alice is not in gabc"))
-        guard case .refuse("not_found", _) = route(from: "us-east", home: nil) else {
+        #expect(route(from: "us-east", home: nil, group: true) == .refuse(code: .notMember, message: "alice is not in gabc"))
+        guard case .refuse(.notFound, _) = route(from: "us-east", home: nil) else {
             Issue.record("an unknown 1:1 is not_found")
             return
         }
@@ -44,7 +44,7 @@ import Testing
             map.merge(["us-east": map.failover("us-east")!])
             map.merge(["us-east": map.failbackFence("us-east")!])
         }
-        guard case .refuse("unavailable", _) = fenced else {
+        guard case .refuse(.unavailable, _) = fenced else {
             Issue.record("a fenced home is unavailable, got \(fenced)")
             return
         }

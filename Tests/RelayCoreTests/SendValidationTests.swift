@@ -23,8 +23,6 @@ import Testing
         #expect(valid.deviceCiphertexts == [device("bob-phone"): Data([9])])
         #expect(valid.replyTo == Seq(4) && valid.ttlSeconds == 60)
         #expect(valid.ciphertextBytes == 4)
-        let message = valid.fanOutMessage(from: DeviceAddress(user: user("alice"), device: device("alice-phone")))
-        #expect(message.sender == user("alice") && message.senderDevice == device("alice-phone"))
         #expect(try ValidatedSend(decoding: Data(payload)) == valid)
     }
 

@@ -37,7 +37,7 @@ struct KeyDirectoryValidationTests {
             try KeyDirectory.validate(upload, maximumOneTimePrekeys: 10)
             return nil
         } catch {
-            return error.code
+            return error.code.rawValue
         }
     }
 

@@ -39,7 +39,7 @@ struct PendingKeyFetchesTests {
             Issue.record("expected a ChatError, got \(String(describing: outcome.withLockedValue { $0 }))")
             return
         }
-        #expect(error.code == "unavailable")
+        #expect(error.code == .unavailable)
         #expect(!pending.complete("r2", with: Self.bundles(of: "alice")))
         #expect(pending.count == 0)
     }
@@ -51,9 +51,9 @@ struct PendingKeyFetchesTests {
         let duplicate = pending.wait(for: "r3", region: "ap-south", on: loop)
         let codes = Locked<[String]>([])
         for future in [duplicate, first] {
-            future.whenFailure { error in codes.withLockedValue { $0.append((error as? ChatError)?.code ?? "\(error)") } }
+            future.whenFailure { error in codes.withLockedValue { $0.append((error as? ChatError)?.code.rawValue ?? "\(error)") } }
         }
-        pending.fail("r3", ChatError("unavailable", "the outbox could not be written"))
+        pending.fail("r3", ChatError(.unavailable, "the outbox could not be written"))
         #expect(codes.withLockedValue { $0 } == ["unavailable", "unavailable"])
         #expect(pending.count == 0)
     }

@@ -6,22 +6,20 @@ import RelayStore
 /// A refusal or failure in the chat relay, with the stable code a device
 /// sees in `Error.code` (docs/protocol.md) and the MQTT reason code.
 struct ChatError: Error, CustomStringConvertible {
-    /// Stable, machine-readable: "not_member", "group_full", "not_admin",
-    /// "not_found", "exists", "bad_request", "too_large", "rate_limited",
-    /// "fenced", "unavailable".
-    var code: String
+    /// Stable, machine-readable (RelayCore's ``ErrorCode``, docs/protocol.md).
+    var code: ErrorCode
     var message: String
     /// Seconds after which a retry may succeed (rate limits); 0 otherwise.
     var retryAfterSeconds: UInt32 = 0
 
-    init(_ code: String, _ message: String) {
+    init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
 
     /// The chat error for one of RelayCore's refusals.
     init(_ refusal: some RelayRefusal) {
-        self.init(refusal.code.rawValue, refusal.message)
+        self.init(refusal.code, refusal.message)
         self.retryAfterSeconds = refusal.retryAfterSeconds
     }
 
@@ -29,40 +27,24 @@ struct ChatError: Error, CustomStringConvertible {
     /// else is "unavailable".
     init(redis error: any Error) {
         if let redis = error as? RedisError, let code = redis.kind.serverCode {
-            self.init(code.lowercased(), redis.message)
+            self.init(ErrorCode(rawValue: code.lowercased()), redis.message)
         } else if let chat = error as? ChatError {
             self = chat
         } else {
-            self.init("unavailable", "\(error)")
+            self.init(.unavailable, "\(error)")
         }
     }
 
-    static func storeReply(_ detail: String) -> ChatError { ChatError("unavailable", detail) }
+    static func storeReply(_ detail: String) -> ChatError { ChatError(.unavailable, detail) }
 
-    /// Codes that pass: the store is down or busy, or the region is between
-    /// owners (Redis's own codes arrive lowercased, from ``init(redis:)``).
-    private static let passingCodes: Set<String> = [
-        "unavailable", "fenced", "wrong_region",
-        "loading", "busy", "oom", "readonly", "masterdown", "clusterdown", "tryagain", "moved", "ask",
-        "noscript", "misconf", "noreplicas", "execabort",
-    ]
-
-    /// Whether trying the same thing again can never succeed (a refusal, a
-    /// bad value); false for failures that pass (`unavailable`, a Redis
-    /// that is loading, a fenced region).
-    var isPermanent: Bool { !Self.passingCodes.contains(code) }
+    /// Whether trying the same thing again can never succeed (``ErrorCode/isPermanent``).
+    var isPermanent: Bool { code.isPermanent }
 
     /// The PUBACK reason code for a refused send or receipt (MQTT 5.0
     /// §3.4.2.1 allows only 0x80, 0x83, 0x87, 0x90, 0x91, 0x97 and 0x99 in a
     /// PUBACK); docs/protocol.md lists them.
     var pubackReasonCode: ReasonCode {
-        switch code {
-        case "not_member", "fenced", "not_admin": return .notAuthorized
-        case "rate_limited", "quota", "too_large": return .quotaExceeded
-        case "bad_request": return .payloadFormatInvalid
-        case "unavailable": return .unspecifiedError
-        default: return .implementationSpecificError  // not_found, wrong_region, stale_devices, ...: Error.code says which
-        }
+        ReasonCode(rawValue: code.pubackReasonCode)
     }
 
     /// The PUBACK for this refusal: its reason code and, for MQTT 5 clients,
@@ -77,7 +59,7 @@ struct ChatError: Error, CustomStringConvertible {
     /// The error as devices see it, in a Status or a Response.
     var wire: Relay_V1_Error {
         var detail = Relay_V1_Error()
-        detail.code = code
+        detail.code = code.rawValue
         detail.message = message
         detail.retryAfterSeconds = retryAfterSeconds
         return detail

@@ -19,7 +19,7 @@ extension ChatRouter {
         return replicator.directory.homes(of: [user.rawValue], on: loop).flatMap { homes -> EventLoopFuture<Relay_V1_Response> in
             guard let home = homes[user.rawValue] else { return self.keys.fetch(fetch, requester: requester, on: loop) }
             guard let serving = replicator.map.servingRegion(of: home) else {
-                return loop.makeFailedFuture(ChatError("unavailable", "region \(home) is failing back; retry shortly"))
+                return loop.makeFailedFuture(ChatError(.unavailable, "region \(home) is failing back; retry shortly"))
             }
             guard serving != replicator.local else { return self.keys.fetch(fetch, requester: requester, on: loop) }
             var request = Relay_V1_KeysRequest()
@@ -32,9 +32,9 @@ extension ChatRouter {
                 replicator.keyFetches.fail(id, ChatError(redis: error))
             }
             return answer.flatMapThrowing { response in
-                if response.hasError { throw ChatError(response.error.code, response.error.message) }
+                if response.hasError { throw ChatError(ErrorCode(rawValue: response.error.code), response.error.message) }
                 guard case .keyBundles(let bundles)? = response.body, bundles.user == user.rawValue else {
-                    throw ChatError("unavailable", "region \(serving) answered the key fetch with no bundles of \(user.rawValue)")
+                    throw ChatError(.unavailable, "region \(serving) answered the key fetch with no bundles of \(user.rawValue)")
                 }
                 return response
             }
@@ -48,7 +48,7 @@ extension ChatRouter {
         let user = request.fetch.user
         let fetched = replicator.directory.homes(of: [user], on: loop).flatMap { homes -> EventLoopFuture<Relay_V1_Response> in
             if let home = homes[user], !replicator.map.servesHere(home) {
-                return loop.makeFailedFuture(ChatError("unavailable", "region \(replicator.local) does not serve \(user)'s home \(home) now; retry"))
+                return loop.makeFailedFuture(ChatError(.unavailable, "region \(replicator.local) does not serve \(user)'s home \(home) now; retry"))
             }
             return self.keys.fetch(request.fetch, requester: request.requesterDevice, on: loop)
         }.recover { error in

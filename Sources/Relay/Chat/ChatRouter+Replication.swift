@@ -46,7 +46,7 @@ extension ChatRouter {
             }
             return replicator.ship(frames, on: loop).flatMap { ids in
                 replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
-                    throw ChatError("unavailable", "the standby has not confirmed the send (\(error)); retry with the same client_message_id")
+                    throw ChatError(.unavailable, "the standby has not confirmed the send (\(error)); retry with the same client_message_id")
                 }
             }.map {
                 self.metrics.accepted.increment()
@@ -69,7 +69,7 @@ extension ChatRouter {
     func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, quietIfDuplicate: Bool = false, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
         // Without the lease another region may be taking this home over: sequence nothing.
         guard replicator.authority.isWritable else {
-            return loop.makeFailedFuture(ChatError("unavailable", "region \(replicator.local) is cut off from a majority of the regions; retry with the same client_message_id"))
+            return loop.makeFailedFuture(ChatError(.unavailable, "region \(replicator.local) is cut off from a majority of the regions; retry with the same client_message_id"))
         }
         var floored = accept
         floored.epochFloor = replicator.map.term(of: home)
@@ -107,10 +107,10 @@ extension ChatRouter {
                 }
             }
             let synced = mirrorIDs.map { replicator.waitIfSync($0, on: loop) }
-                ?? (replicator.mode == .sync ? loop.makeFailedFuture(ChatError("unavailable", "the fan-out did not complete")) : loop.makeSucceededVoidFuture())
+                ?? (replicator.mode == .sync ? loop.makeFailedFuture(ChatError(.unavailable, "the fan-out did not complete")) : loop.makeSucceededVoidFuture())
             return told.and(synced).map { _ in accepted }.flatMapError { error in
                 guard replicator.mode == .sync else { return loop.makeSucceededFuture(accepted) }
-                return loop.makeFailedFuture(ChatError("unavailable", "the standby has not confirmed the send (\(error)); retry with the same client_message_id"))
+                return loop.makeFailedFuture(ChatError(.unavailable, "the standby has not confirmed the send (\(error)); retry with the same client_message_id"))
             }
         }
     }
@@ -330,7 +330,7 @@ extension ChatRouter {
                 }
                 return self.sequenceHere(accept, home: home, replicator: replicator, quietIfDuplicate: forwarded.standbyCopy, on: loop).map { _ in }.flatMapError { error in
                     let refusal = ChatError(redis: error)
-                    guard refusal.code != "unavailable" || replicator.mode == .sync else {
+                    guard refusal.code != .unavailable || replicator.mode == .sync else {
                         return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
                     }
                     return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
@@ -344,7 +344,7 @@ extension ChatRouter {
                     ])
                     return loop.makeSucceededVoidFuture()
                 }
-                let refusal = ChatError("not_found", "conversation \(forwarded.conversation) is not known in region \(replicator.local)")
+                let refusal = ChatError(.notFound, "conversation \(forwarded.conversation) is not known in region \(replicator.local)")
                 return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
             }
             // Not served here (any more): on to the region that serves it now.
@@ -352,7 +352,7 @@ extension ChatRouter {
                 // Fenced while failing back: kept until the home serves again (refusing the
                 // frame would stop the link behind it, and failback waits for that link).
                 guard let parked = self.parked else {
-                    return loop.makeFailedFuture(ChatError("unavailable", "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
+                    return loop.makeFailedFuture(ChatError(.unavailable, "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
                 }
                 return parked.park(forwarded, on: loop)
             }
@@ -376,7 +376,7 @@ extension ChatRouter {
 
     /// Tells the device of a forwarded send that it was refused.
     private func refuseForwarded(_ forwarded: Relay_V1_ForwardedSend, _ refusal: ChatError, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        metrics.refused(refusal.code)
+        metrics.refused(refusal.code.rawValue)
         let status = refusal.refusedStatus(conversation: forwarded.conversation, clientMessageID: forwarded.send.clientMessageID)
         return replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [forwarded.device: forwarded.user], on: loop)
     }
@@ -387,12 +387,12 @@ extension ChatRouter {
             guard serving == replicator.local else {
                 guard home != nil else { return loop.makeSucceededVoidFuture() }  // unknown conversation: nothing to mark
                 guard let target = serving else {
-                    return loop.makeFailedFuture(ChatError("unavailable", "the home of \(forwarded.conversation) is fenced; retry"))
+                    return loop.makeFailedFuture(ChatError(.unavailable, "the home of \(forwarded.conversation) is fenced; retry"))
                 }
                 return replicator.ship([target: [replicator.frame { $0.receipt = forwarded }]], on: loop).map { _ in }
             }
             guard let seq = Seq(forwarded.receipt.readUpToSeq) else {
-                return loop.makeFailedFuture(ChatError("bad_request", "read_up_to_seq \(forwarded.receipt.readUpToSeq) is out of range"))
+                return loop.makeFailedFuture(ChatError(.badRequest, "read_up_to_seq \(forwarded.receipt.readUpToSeq) is out of range"))
             }
             // The READ is decided before the next frame applies: a privacy change the
             // reader's region sent after this receipt cannot overtake it.

@@ -17,10 +17,10 @@ extension ChatRouter {
         do throws(ChatError) {
             _ = try Self.checkConversation(conversation, user: user)
             guard let parsed = try? Relay_V1_Receipt(serializedBytes: Array(message.payload.readableBytesView)) else {
-                throw ChatError("bad_request", "the payload is not a Receipt")
+                throw ChatError(.badRequest, "the payload is not a Receipt")
             }
             guard let valid = Seq(parsed.readUpToSeq) else {
-                throw ChatError("bad_request", "read_up_to_seq must be 1 to \(Seq.maximum)")
+                throw ChatError(.badRequest, "read_up_to_seq must be 1 to \(Seq.maximum)")
             }
             (receipt, seq) = (parsed, valid)
         } catch {
@@ -42,7 +42,7 @@ extension ChatRouter {
             // where it has none yet, the home decides.
             return self.store.members(of: conversation, on: loop).flatMap { members in
                 guard members.isEmpty || members[user] != nil else {
-                    return loop.makeFailedFuture(ChatError("not_member", "\(user) is not in \(conversation)"))
+                    return loop.makeFailedFuture(ChatError(.notMember, "\(user) is not in \(conversation)"))
                 }
                 var forwarded = Relay_V1_ForwardedReceipt()
                 forwarded.conversation = conversation
@@ -77,17 +77,20 @@ extension ChatRouter {
     /// are queued (or none are due); a failure is logged here.
     @discardableResult
     func announceRead(conversation: String, reader: String, epoch: UInt32, seq: UInt64, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let conversationID = ConversationID(rawValue: conversation), let readerID = UserID(rawValue: reader) else {
+            return loop.makeFailedFuture(ChatError(.badRequest, "\(String(reflecting: conversation)) read by \(String(reflecting: reader))"))
+        }
         let announced = store.members(of: conversation, on: loop).flatMap { members -> EventLoopFuture<Void> in
-            let others = members.keys.filter { $0 != reader }
-            return self.store.readReceiptsOn(others + [reader], on: loop).flatMap { on in
-                guard on.contains(reader) else { return loop.makeSucceededVoidFuture() }
-                let audience = others.filter { on.contains($0) }
-                var status = Relay_V1_Status()
-                status.kind = .read
-                status.conversation = conversation
-                status.epoch = epoch
-                status.seq = seq
-                status.user = reader
+            // Member names out of Redis are validated before use; one that is not a user id is skipped.
+            let memberIDs = members.keys.compactMap(UserID.init(rawValue:))
+            let asked = memberIDs.contains(readerID) ? memberIDs : memberIDs + [readerID]
+            return self.store.readReceiptsOn(asked.map(\.rawValue), on: loop).flatMap { on in
+                let audience = ReadReceipts.audience(
+                    reader: readerID, members: memberIDs, receiptsOn: Set(on.compactMap(UserID.init(rawValue:)))
+                ).map(\.rawValue)
+                guard !audience.isEmpty else { return loop.makeSucceededVoidFuture() }
+                let status = Relay_V1_Status.read(
+                    conversation: conversationID, upTo: MessagePosition(epoch: epoch, seq: seq), by: readerID)
                 let entry = QueueEntry.status(Self.bytes(status))
                 if let replicator = self.replicator {
                     return replicator.deliver([entry.bytes], users: audience, on: loop)
@@ -200,7 +203,7 @@ extension ChatRouter {
         let target = query.user
         return store.shareConversation(user, target, on: loop).flatMap { shared in
             guard shared else {
-                return loop.makeFailedFuture(ChatError("not_found", "no conversation with \(target)"))
+                return loop.makeFailedFuture(ChatError(.notFound, "no conversation with \(target)"))
             }
             self.watch(user: target, from: device)
             return self.presenceMessage(of: target, on: loop).map { presence in
@@ -216,7 +219,7 @@ extension ChatRouter {
         let limit = Int(min(max(sync.limit, 1), 500))
         return store.members(of: conversation, on: loop).flatMap { members in
             guard members[user] != nil else {
-                return loop.makeFailedFuture(ChatError("not_member", "\(user) is not in \(conversation)"))
+                return loop.makeFailedFuture(ChatError(.notMember, "\(user) is not in \(conversation)"))
             }
             return self.store.history(conversation: conversation, after: sync.afterSeq, limit: limit, on: loop).flatMap { page in
                 self.store.messages(page.seqs.map { (conversation, $0) }, for: device, on: loop).map { messages in
@@ -237,7 +240,7 @@ extension ChatRouter {
 
     func privacyRequest(_ settings: Relay_V1_PrivacySettings, user: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         if settings.hasLastSeen, !Self.lastSeenChoices.contains(settings.lastSeen) {
-            return loop.makeFailedFuture(ChatError("bad_request", "last_seen is \"everyone\" or \"nobody\""))
+            return loop.makeFailedFuture(ChatError(.badRequest, "last_seen is \"everyone\" or \"nobody\""))
         }
         return store.setPrivacy(
             user: user,
@@ -270,13 +273,13 @@ extension ChatRouter {
     /// id belongs to another user), `quota` (too many devices).
     func linkDevice(_ link: Relay_V1_DevicesLink, user: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         guard let tokens else {
-            return loop.makeFailedFuture(ChatError("unavailable", "this relay cannot check device tokens"))
+            return loop.makeFailedFuture(ChatError(.unavailable, "this relay cannot check device tokens"))
         }
         guard let target = try? DeviceID(validating: link.device) else {
-            return loop.makeFailedFuture(ChatError("bad_request", "device must be a device id"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "device must be a device id"))
         }
         guard !link.token.isEmpty else {
-            return loop.makeFailedFuture(ChatError("bad_request", "token is required: the new device's own token (user \(user), device \(target.rawValue))"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "token is required: the new device's own token (user \(user), device \(target.rawValue))"))
         }
         let token = link.token
         return loop.makeFutureWithTask { () async throws -> Void in
@@ -284,10 +287,10 @@ extension ChatRouter {
             do {
                 claims = try await tokens.verify(token)
             } catch {
-                throw ChatError("bad_token", "the device's token is not valid: \(error)")
+                throw ChatError(.badToken, "the device's token is not valid: \(error)")
             }
             guard claims.user == user, claims.device == target.rawValue else {
-                throw ChatError("bad_token", "the token is not one of \(user)'s for device \(target.rawValue)")
+                throw ChatError(.badToken, "the token is not one of \(user)'s for device \(target.rawValue)")
             }
         }.flatMap {
             self.devicesRequest("link", device: target.rawValue, user: user, home: home, on: loop)
@@ -304,7 +307,7 @@ extension ChatRouter {
         switch operation {
         case "remove":
             change = store.removeDevice(user: user, device: target, on: loop).flatMap { removed in
-                guard removed else { return loop.makeFailedFuture(ChatError("not_found", "\(user) has no device \(target)")) }
+                guard removed else { return loop.makeFailedFuture(ChatError(.notFound, "\(user) has no device \(target)")) }
                 // Whichever node holds it disconnects it.
                 return self.store.publish(channel: ChatStore.channel(device: target), payload: Array("x".utf8), on: loop).map { _ in }
             }
@@ -312,8 +315,8 @@ extension ChatRouter {
             change = store.linkDevice(user: user, device: target, on: loop).flatMapThrowing { outcome in
                 switch outcome {
                 case .registered: return
-                case .full: throw ChatError("quota", "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
-                case .ownedByAnother: throw ChatError("forbidden", "device \(target) belongs to another user")
+                case .full: throw ChatError(.quota, "\(user) already has \(self.configuration.maximumDevicesPerUser) devices")
+                case .ownedByAnother: throw ChatError(.forbidden, "device \(target) belongs to another user")
                 }
             }
         }

@@ -261,11 +261,8 @@ final class ChatRouter: MQTTRouter {
                 self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
             },
             onOverflow: { [self] conversation, skipped in
-                var event = Relay_V1_Event()
-                var overflow = Relay_V1_QueueOverflow()
-                overflow.dropped = skipped
-                overflow.policy = "drop_oldest:messages (\(conversation), at \(self.configuration.maximumQueuedPerDevice) behind)"
-                event.queueOverflow = overflow
+                let event = Relay_V1_Event.queueOverflow(
+                    dropped: skipped, cap: self.configuration.maximumQueuedPerDevice, conversation: conversation)
                 self.deliverNow(event, topic: "d/\(device)/e", to: session)
             },
             onStored: { [self] change in
@@ -295,11 +292,7 @@ final class ChatRouter: MQTTRouter {
         pump.wake()
         store.takeDropped(device: device, on: loop).whenSuccess { dropped in
             guard dropped > 0 else { return }
-            var event = Relay_V1_Event()
-            var overflow = Relay_V1_QueueOverflow()
-            overflow.dropped = UInt64(dropped)
-            overflow.policy = "drop-oldest at \(self.configuration.maximumQueuedPerDevice) entries"
-            event.queueOverflow = overflow
+            let event = Relay_V1_Event.queueOverflow(dropped: UInt64(dropped), cap: self.configuration.maximumQueuedPerDevice)
             self.deliverNow(event, topic: "d/\(device)/e", to: session)
         }
     }
@@ -426,10 +419,10 @@ final class ChatRouter: MQTTRouter {
         do {
             id = try ConversationID(validating: conversation)
         } catch {
-            throw ChatError("bad_request", "\(error)")
+            throw ChatError(.badRequest, "\(error)")
         }
         if let (a, b) = id.directUsers {
-            guard user == a.rawValue || user == b.rawValue else { throw ChatError("not_member", "\(user) is not in \(conversation)") }
+            guard user == a.rawValue || user == b.rawValue else { throw ChatError(.notMember, "\(user) is not in \(conversation)") }
             return user == a.rawValue ? b.rawValue : a.rawValue
         }
         return ""
@@ -456,7 +449,7 @@ final class ChatRouter: MQTTRouter {
 
     /// Tells the sending device why a send was refused (3.1.1 has no PUBACK codes).
     func refuse(_ error: ChatError, conversation: String, clientMessageID: String, device: String, session: MQTTSession) {
-        metrics.refused(error.code)
+        metrics.refused(error.code.rawValue)
         deliverNow(error.refusedStatus(conversation: conversation, clientMessageID: clientMessageID), topic: "d/\(device)/s", to: session)
     }
 
@@ -472,7 +465,7 @@ final class ChatRouter: MQTTRouter {
     /// The fan-out of `seq`, completing once it is recorded as finished.
     func fanOutNow(conversation: String, seq: UInt64, sender: String, message: Relay_V1_ReplicatedMessage? = nil, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard ConversationID(rawValue: conversation) != nil else {
-            return loop.makeFailedFuture(ChatError("bad_request", "\(String(reflecting: conversation)) is not a conversation id"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "\(String(reflecting: conversation)) is not a conversation id"))
         }
         if let replicator {
             return replicator.home(ofConversation: conversation, on: loop).flatMap { home -> EventLoopFuture<Void> in
@@ -539,13 +532,13 @@ final class ChatRouter: MQTTRouter {
         do {
             request = try Relay_V1_Request(serializedBytes: Array(message.payload.readableBytesView))
         } catch {
-            answer(.failure(ChatError("bad_request", "the payload is not a Request")), to: message, requestID: "", device: device, session: session)
+            answer(.failure(ChatError(.badRequest, "the payload is not a Request")), to: message, requestID: "", device: device, session: session)
             return
         }
         do {
             try RequestValidation.validate(request)
         } catch {
-            answer(.failure(ChatError("bad_request", error.description)), to: message, requestID: request.requestID, device: device, session: session)
+            answer(.failure(ChatError(.badRequest, error.description)), to: message, requestID: request.requestID, device: device, session: session)
             return
         }
         let home = session.principal.attributes[DeviceAttribute.home] ?? configuration.region
@@ -598,7 +591,7 @@ final class ChatRouter: MQTTRouter {
                 return response
             }
         default:
-            result = loop.makeFailedFuture(ChatError("not_found", "no method \(method) taking this request"))
+            result = loop.makeFailedFuture(ChatError(.notFound, "no method \(method) taking this request"))
         }
         if let replicator, Self.syncedRequests.contains(method) {
             // Sync mode: the answer waits until the change's frames reached the regions they went to.
@@ -636,10 +629,10 @@ final class ChatRouter: MQTTRouter {
     private func managedHere(_ conversation: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard let replicator else { return loop.makeSucceededVoidFuture() }
         return replicator.home(ofConversation: conversation, on: loop).flatMapThrowing { home in
-            guard let home else { throw ChatError("not_found", "no conversation \(conversation)") }
+            guard let home else { throw ChatError(.notFound, "no conversation \(conversation)") }
             guard replicator.map.servesHere(home) else {
                 let serving = replicator.map.servingRegion(of: home) ?? home
-                throw ChatError("wrong_region", "\(conversation) is managed by region \(serving); change it from a device of that region")
+                throw ChatError(.wrongRegion, "\(conversation) is managed by region \(serving); change it from a device of that region")
             }
         }
     }
@@ -657,8 +650,8 @@ final class ChatRouter: MQTTRouter {
         // a non-admin hears not_admin wherever it asks from (the home checks again in group_change.lua).
         store.members(of: id, on: loop).flatMapThrowing { copy in
             guard operation != "leave", !copy.isEmpty else { return }
-            guard let role = copy[actor] else { throw ChatError("not_member", "\(actor) is not a member") }
-            guard role == "admin" else { throw ChatError("not_admin", "only admins may change members") }
+            guard let role = copy[actor] else { throw ChatError(.notMember, "\(actor) is not a member") }
+            guard role == "admin" else { throw ChatError(.notAdmin, "only admins may change members") }
         }.flatMap {
             // Before a change, to tell removed members and pick a successor for a leaving admin.
             self.managedHere(id, on: loop)

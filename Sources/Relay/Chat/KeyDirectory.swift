@@ -54,26 +54,26 @@ final class KeyDirectory: Sendable {
     /// verified with libsignal-protocol-c's `curve_verify_signature`.
     static func validate(_ upload: Relay_V1_KeysUpload, maximumOneTimePrekeys: Int) throws(ChatError) {
         guard let identity = try? SignalPublicKey(serialized: upload.identityKey) else {
-            throw ChatError("bad_request", "identity_key must be a \(publicKeyBytes)-byte Curve25519 public key (0x05 and 32 bytes)")
+            throw ChatError(.badRequest, "identity_key must be a \(publicKeyBytes)-byte Curve25519 public key (0x05 and 32 bytes)")
         }
         guard (1 ... maximumSignalID).contains(upload.registrationID), (1 ... maximumSignalID).contains(upload.deviceID) else {
-            throw ChatError("bad_request", "registration_id and device_id must be 1 ... \(maximumSignalID)")
+            throw ChatError(.badRequest, "registration_id and device_id must be 1 ... \(maximumSignalID)")
         }
-        guard upload.hasSignedPrekey else { throw ChatError("bad_request", "signed_prekey is missing") }
+        guard upload.hasSignedPrekey else { throw ChatError(.badRequest, "signed_prekey is missing") }
         let signed = upload.signedPrekey
         guard (1 ... maximumPrekeyID).contains(signed.id), (try? SignalPublicKey(serialized: signed.publicKey)) != nil,
               signed.signature.count == signatureBytes
         else {
-            throw ChatError("bad_request", "signed_prekey needs an id 1 ... \(maximumPrekeyID), a \(publicKeyBytes)-byte key and a \(signatureBytes)-byte signature")
+            throw ChatError(.badRequest, "signed_prekey needs an id 1 ... \(maximumPrekeyID), a \(publicKeyBytes)-byte key and a \(signatureBytes)-byte signature")
         }
         guard XEdDSA.isValidSignature(signed.signature, of: signed.publicKey, by: identity) else {
-            throw ChatError("bad_signature", "signed_prekey is not signed by identity_key (XEdDSA)")
+            throw ChatError(.badSignature, "signed_prekey is not signed by identity_key (XEdDSA)")
         }
         if upload.hasLastResortPrekey {
             try check(upload.lastResortPrekey, named: "last_resort_prekey")
         }
         guard upload.oneTimePrekeys.count <= maximumOneTimePrekeys else {
-            throw ChatError("bad_request", "at most \(maximumOneTimePrekeys) one-time prekeys per upload")
+            throw ChatError(.badRequest, "at most \(maximumOneTimePrekeys) one-time prekeys per upload")
         }
         for prekey in upload.oneTimePrekeys {
             try check(prekey, named: "one-time prekey \(prekey.id)")
@@ -82,7 +82,7 @@ final class KeyDirectory: Sendable {
 
     private static func check(_ prekey: Relay_V1_OneTimePrekey, named name: String) throws(ChatError) {
         guard (1 ... maximumPrekeyID).contains(prekey.id), (try? SignalPublicKey(serialized: prekey.publicKey)) != nil else {
-            throw ChatError("bad_request", "\(name) needs an id 1 ... \(maximumPrekeyID) and a \(publicKeyBytes)-byte key (0x05 and 32 bytes)")
+            throw ChatError(.badRequest, "\(name) needs an id 1 ... \(maximumPrekeyID) and a \(publicKeyBytes)-byte key (0x05 and 32 bytes)")
         }
     }
 
@@ -131,7 +131,7 @@ final class KeyDirectory: Sendable {
         do {
             user = try UserID(validating: fetch.user).rawValue
         } catch {
-            return loop.makeFailedFuture(ChatError("bad_request", "\(error)"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "\(error)"))
         }
         return store.devices(of: [user], on: loop).flatMap { devices -> EventLoopFuture<[(String, Result<RESPValue, RedisError>)]> in
             let targets = (devices[user] ?? []).filter { $0 != requester }
@@ -147,7 +147,7 @@ final class KeyDirectory: Sendable {
             for one in handed where one.crossed {
                 self.prekeysLow(device: one.bundle.device, remaining: one.remaining, on: loop)
             }
-            guard !handed.isEmpty else { throw ChatError("not_found", "no device of \(user) has keys") }
+            guard !handed.isEmpty else { throw ChatError(.notFound, "no device of \(user) has keys") }
             var bundles = Relay_V1_KeyBundles()
             bundles.user = user
             bundles.bundles = handed.map(\.bundle)

@@ -9,7 +9,7 @@ extension ChatRouter {
     /// it to the standby of the device's home.
     func registerPush(_ register: Relay_V1_PushRegister, user: String, device: String, home: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
         guard let notifier = store.pushHook.attached else {
-            return loop.makeFailedFuture(ChatError("unavailable", "push is not enabled in region \(configuration.region)"))
+            return loop.makeFailedFuture(ChatError(.unavailable, "push is not enabled in region \(configuration.region)"))
         }
         do throws(ChatError) {
             try Self.validatePushTarget(register, allowPrivate: notifier.settings.allowPrivateEndpoints, hasVAPIDKey: notifier.vapid != nil)
@@ -31,7 +31,7 @@ extension ChatRouter {
     /// A registration change from the region serving the device's home.
     func applyPushRegistration(_ update: Relay_V1_PushRegistrationUpdate, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard DeviceID(rawValue: update.device) != nil, UserID(rawValue: update.user) != nil, !update.home.isEmpty, update.home.utf8.count <= 64 else {
-            return loop.makeFailedFuture(ChatError("bad_request", "push registration update names no valid device, user and home"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "push registration update names no valid device, user and home"))
         }
         if update.removed {
             return store.pushHook.store.unregister(device: update.device, on: loop)
@@ -62,7 +62,7 @@ extension ChatRouter {
                 throw PushError(.badTarget, "push_register names no target")
             }
         } catch {
-            throw ChatError(error.kind == .badKey ? "unavailable" : "bad_request", error.detail)
+            throw ChatError(error.kind == .badKey ? .unavailable : .badRequest, error.detail)
         }
     }
 

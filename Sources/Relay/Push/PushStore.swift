@@ -84,7 +84,7 @@ final class PushStore: Sendable {
         case .fcm(let f):
             fields += ["kind", "fcm", "token", f.token]
         case .none:
-            return loop.makeFailedFuture(ChatError("bad_request", "push_register names no target"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "push_register names no target"))
         }
         return redis.pipeline([
             RedisCommand("DEL", key),

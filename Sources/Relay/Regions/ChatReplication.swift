@@ -37,7 +37,7 @@ final class ChatReplication: ReplicationDelegate {
 
     func apply(_ frame: Relay_V1_Frame, from origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard let (router, replicator) = attached.withLockedValue({ $0 }) else {
-            return loop.makeFailedFuture(ChatError("unavailable", "the chat relay is starting"))
+            return loop.makeFailedFuture(ChatError(.unavailable, "the chat relay is starting"))
         }
         return router.applyChecked(frame, from: origin, replicator: replicator, on: loop)
     }

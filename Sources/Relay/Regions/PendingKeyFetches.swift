@@ -34,12 +34,12 @@ final class PendingKeyFetches: Sendable {
             return true
         }
         guard added else {
-            promise.fail(ChatError("unavailable", "too many key fetches wait for other regions; retry shortly"))
+            promise.fail(ChatError(.unavailable, "too many key fetches wait for other regions; retry shortly"))
             return promise.futureResult
         }
         let timeout = self.timeout
         let timer = loop.scheduleTask(in: timeout) {
-            self.fail(id, ChatError("unavailable", "region \(region) did not answer the key fetch within \(timeout.nanoseconds / 1_000_000) ms; retry"))
+            self.fail(id, ChatError(.unavailable, "region \(region) did not answer the key fetch within \(timeout.nanoseconds / 1_000_000) ms; retry"))
         }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         return promise.futureResult

@@ -94,7 +94,7 @@ final class Replicator: Sendable {
             }
         }
         return EventLoopFuture.andAllSucceed(waits, on: loop).flatMapErrorThrowing { error in
-            throw ChatError("unavailable", "the other regions have not confirmed the change (\(error)); retry")
+            throw ChatError(.unavailable, "the other regions have not confirmed the change (\(error)); retry")
         }
     }
 

@@ -25,6 +25,23 @@ extension Relay_V1_Event {
         return out
     }
 
+    /// `dropped` messages or entries skipped because a device was over a
+    /// cap of `cap` (docs/protocol.md): `policy` is `drop_oldest:messages`
+    /// for a conversation's log (naming `conversation`) and
+    /// `drop_oldest:entries` for the queue of statuses and events.
+    public static func queueOverflow(dropped: UInt64, cap: Int, conversation: String? = nil) -> Relay_V1_Event {
+        var overflow = Relay_V1_QueueOverflow()
+        overflow.dropped = dropped
+        if let conversation {
+            overflow.policy = "drop_oldest:messages (\(conversation), at \(cap) behind)"
+        } else {
+            overflow.policy = "drop_oldest:entries (at \(cap) queued)"
+        }
+        var out = Relay_V1_Event()
+        out.queueOverflow = overflow
+        return out
+    }
+
     /// `device` was removed from its user's devices.
     public static func deviceRemoved(device: DeviceID) -> Relay_V1_Event {
         var removed = Relay_V1_DeviceRemoved()

@@ -91,14 +91,6 @@ public struct ValidatedSend: Hashable, Sendable {
         deviceCiphertexts.values.reduce(sharedCiphertext?.count ?? 0) { $0 + $1.count }
     }
 
-    /// The fan-out planner's view of this message, sent by `sender`.
-    public func fanOutMessage(from sender: DeviceAddress) -> FanOutMessage {
-        FanOutMessage(
-            sender: sender.user,
-            senderDevice: sender.device,
-            sharedCiphertext: sharedCiphertext,
-            deviceCiphertexts: deviceCiphertexts)
-    }
 }
 
 /// Why a `Send` is refused before it is stored.

@@ -8,7 +8,7 @@ public enum SendRoute: Sendable, Equatable {
     /// to `standbyCopy` (this region's standby) and the PUBACK waits for it.
     case forward(to: String, standbyCopy: String?)
     /// Refused: an error code of the chat protocol and a message.
-    case refuse(code: String, message: String)
+    case refuse(code: ErrorCode, message: String)
 
     /// The route of `user`'s send into `conversation` (a group when
     /// `isGroup`) whose home is `home` (nil: not known here), seen by
@@ -18,11 +18,11 @@ public enum SendRoute: Sendable, Equatable {
             // A group this region does not know has no member here; a 1:1 with a user
             // whose region's directory has not reached this one yet may come to be.
             return isGroup
-                ? .refuse(code: "not_member", message: "\(user) is not in \(conversation)")
-                : .refuse(code: "not_found", message: "conversation \(conversation) is not known in region \(map.local) (yet)")
+                ? .refuse(code: .notMember, message: "\(user) is not in \(conversation)")
+                : .refuse(code: .notFound, message: "conversation \(conversation) is not known in region \(map.local) (yet)")
         }
         guard let serving = map.servingRegion(of: home) else {
-            return .refuse(code: "unavailable", message: "region \(home) is failing back; retry shortly")
+            return .refuse(code: .unavailable, message: "region \(home) is failing back; retry shortly")
         }
         if serving == map.local { return .sequenceHere(home: home) }
         var copy: String?

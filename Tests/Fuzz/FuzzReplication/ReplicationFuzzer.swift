@@ -41,7 +41,7 @@ final class CountingSink: FrameSink {
     func append(_ frames: [Relay_V1_Frame], to peer: String, on loop: any EventLoop) -> EventLoopFuture<[UInt64]> {
         for frame in frames {
             guard (try? frame.serializedBytes() as [UInt8]) != nil else {
-                return loop.makeFailedFuture(ChatError("bad_request", "a frame does not serialize"))
+                return loop.makeFailedFuture(ChatError(.badRequest, "a frame does not serialize"))
             }
         }
         let ids = next.withLockedValue { next in

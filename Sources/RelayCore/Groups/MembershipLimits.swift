@@ -1,5 +1,5 @@
 /// Per-region limits on who may be in a conversation (docs/protocol.md,
-/// "Limits"). Used by the group rules and by fan-out planning.
+/// "Limits"). Used by the group rules.
 public struct MembershipLimits: Hashable, Sendable {
     /// Default most members of a group: 1,024.
     public static let defaultMaximumGroupMembers = 1024
