@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Push providers: HTTPS (and HTTP/2 for APNs) with timeouts and pooling.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // MQTT 3.1.1 and 5.0 packets and codec. No sockets.
@@ -110,6 +111,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "RelayPush",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // relay serve and relay broker run as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

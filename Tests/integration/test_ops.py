@@ -2,6 +2,7 @@
 redis-server and relay node, HTTP through urllib. Every wait is bounded."""
 
 import json
+import socket
 import os
 import time
 import urllib.error
@@ -205,3 +206,39 @@ def test_delivery_latency_and_queue_depth(region):
     assert metric(body, "relay_device_queue_depth_sum") >= 5, body
     a.close()
     b.close()
+
+
+def test_sigterm_stops_the_node_cleanly(region):
+    """relay serve runs as a ServiceGroup: SIGTERM stops every part and exits 0."""
+    node = region.nodes[0]
+    node.stop()
+    with open(node.log_path, errors="replace") as f:
+        log = f.read()
+    assert node.proc.returncode == 0, log
+    assert "stopping" in log
+    with socket.socket() as s:  # its MQTT listener is gone
+        assert s.connect_ex((HOST, node.port)) != 0
+
+
+def test_a_part_that_cannot_start_stops_those_that_did(tmp_path):
+    """The HTTP port is taken: the node exits non-zero naming the cause, and
+    its MQTT listener is not left open (nothing left running)."""
+    from chat_support import Process, bin_path
+    taken = socket.socket()
+    taken.bind((HOST, free_port()))
+    taken.listen()
+    d = Deployment(tmp_path, nodes=0)
+    mqtt = free_port()
+    try:
+        cmd = [os.environ["RELAY_BIN"], "serve", "--listen", "%s:%d" % (HOST, mqtt), "--redis", "%s:%d" % (HOST, d.redis_port),
+               "--key-dir", d.keys, "--http-listen", "%s:%d" % taken.getsockname()]
+        node = Process(cmd, str(tmp_path), "relay-taken")
+        node.proc.wait(30)
+        assert node.proc.returncode != 0
+        assert "Address already in use" in node.tail(), node.tail()
+        with socket.socket() as s:
+            assert s.connect_ex((HOST, mqtt)) != 0
+        node.log.close()
+    finally:
+        taken.close()
+        d.stop()

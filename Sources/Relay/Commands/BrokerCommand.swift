@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import MQTTServer
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// `relay broker`: the MQTT engine with the in-memory standard pub/sub
@@ -24,16 +25,34 @@ public struct BrokerCommand: AsyncParsableCommand {
         let logger = Logger(label: "relay.broker")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: engine.threads ?? System.coreCount)
         let server = MQTTServer(configuration: engine.configuration, router: InMemoryRouter(), group: group, logger: logger)
-        let bound = try await server.start(try engine.listeners())
-        for listener in bound {
-            StandardOutput.writeLine("relay broker listening on \(listener.url)")
+        let listeners = try engine.listeners()
+        let httpListen = ops.httpListen
+        let http = NIOLockedValueBox<OpsHTTPServer?>(nil)
+        let parts = [
+            NodePart("mqtt", start: {
+                for listener in try await server.start(listeners) {
+                    StandardOutput.writeLine("relay broker listening on \(listener.url)")
+                }
+            }, stop: {
+                await server.shutdown()
+            }),
+            NodePart("http", start: {
+                let started = try await OpsOptions.startHTTP(listen: httpListen, registry: metrics, checks: [], group: group)
+                http.withLockedValue { $0 = started }
+                if let started { StandardOutput.writeLine("relay broker http on \(started.url)") }
+            }, stop: {
+                await http.withLockedValue { $0 }?.close()
+            }),
+        ]
+        let outcome: Result<Void, any Error>
+        do {
+            try await NodePart.runGroup(parts, logger: logger)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
-        let http = try await ops.startHTTP(registry: metrics, checks: [], group: group)
-        if let http { StandardOutput.writeLine("relay broker http on \(http.url)") }
-        let signal = await TerminationSignal.wait()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        await http?.close()
-        await server.shutdown()
+        logger.info("stopping")
         try await group.shutdownGracefully()
+        try outcome.get()
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MQTTServer
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 import RelayIdentity
 import RelayStore
@@ -85,12 +86,6 @@ public struct ServeCommand: AsyncParsableCommand {
         )
         router.attach(subscriber)
         let pushes = try startPushes(settings: settings, store: store, replicator: regions?.replicator, group: group, logger: logger)
-        if let regions {
-            try await subscriber.subscribe(channel: RegionAuthority.channel)
-            let address = try await regions.service.start()
-            regions.watcher?.start()
-            StandardOutput.writeLine("relay serve \(settings.name) peers listening on \(address)")
-        }
 
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
@@ -104,33 +99,71 @@ public struct ServeCommand: AsyncParsableCommand {
             admit: { claims in await router.admit(user: claims.user, device: claims.device, home: claims.home) }
         )
         let server = MQTTServer(configuration: configuration, router: router, authenticator: authenticator, group: group, logger: logger)
-        let bound = try await server.start(try engine.listeners())
-        for listener in bound {
-            StandardOutput.writeLine("relay serve \(settings.name) listening on \(listener.url)")
-        }
+        let listeners = try engine.listeners()
         var checks: [any ReadinessCheck] = [RedisReadiness(client: client), DeadLetterReadiness(deadLetters: router.deadLetters)]
         if let regions {
             checks.append(RegionReadiness(authority: regions.authority, local: settings.name))
             checks.append(ReplicationReadiness(service: regions.service))
         }
-        let http = try await ops.startHTTP(registry: metrics, checks: checks, group: group, fixed: pushes.httpAnswers)
-        if let http { StandardOutput.writeLine("relay serve \(settings.name) http on \(http.url)") }
-        let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
-        let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
+        let name = settings.name
+        let httpListen = ops.httpListen
+        let readiness = checks
 
-        let signal = await TerminationSignal.wait()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        sweeper.cancel()
-        presence.cancel()
-        pushes.task.cancel()
-        await pushes.notifier.shutdown()
-        await http?.close()
-        regions?.watcher?.stop()
-        await server.shutdown()
-        await regions?.service.shutdown()
+        // The node's parts, stopped in the reverse order at SIGTERM/SIGINT
+        // or when one fails (NodePart, a swift-service-lifecycle Service).
+        var parts: [NodePart] = []
+        if let regions {
+            parts.append(NodePart("regions", start: {
+                try await subscriber.subscribe(channel: RegionAuthority.channel)
+                let address = try await regions.service.start()
+                regions.watcher?.start()
+                StandardOutput.writeLine("relay serve \(name) peers listening on \(address)")
+            }, stop: {
+                regions.watcher?.stop()
+                await regions.service.shutdown()
+            }))
+        }
+        parts.append(NodePart("push", start: {}, stop: {
+            pushes.task.cancel()
+            await pushes.notifier.shutdown()
+        }))
+        parts.append(NodePart("mqtt", start: {
+            for listener in try await server.start(listeners) {
+                StandardOutput.writeLine("relay serve \(name) listening on \(listener.url)")
+            }
+        }, stop: {
+            await server.shutdown()
+        }))
+        let http = NIOLockedValueBox<OpsHTTPServer?>(nil)
+        parts.append(NodePart("http", start: {
+            let started = try await OpsOptions.startHTTP(
+                listen: httpListen, registry: metrics, checks: readiness, group: group, fixed: pushes.httpAnswers)
+            http.withLockedValue { $0 = started }
+            if let started { StandardOutput.writeLine("relay serve \(name) http on \(started.url)") }
+        }, stop: {
+            await http.withLockedValue { $0 }?.close()
+        }))
+        let timers = NIOLockedValueBox<[RepeatedTask]>([])
+        parts.append(NodePart("timers", start: {
+            let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
+            let presence = router.startPresenceRefresh(every: .seconds(15), on: group.next())
+            timers.withLockedValue { $0 = [sweeper, presence] }
+        }, stop: {
+            for task in timers.withLockedValue({ $0 }) { task.cancel() }
+        }))
+
+        let outcome: Result<Void, any Error>
+        do {
+            try await NodePart.runGroup(parts, logger: logger)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        logger.info("stopping")
         subscriber.close()
         client.close()
         try await group.shutdownGracefully()
+        try outcome.get()
     }
 }
 

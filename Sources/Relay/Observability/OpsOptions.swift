@@ -44,8 +44,14 @@ extension OpsOptions {
     /// Starts the HTTP listener when `--http-listen` was given.
     func startHTTP(registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck], group: any EventLoopGroup,
                    fixed: [String: OpsResponse] = [:]) async throws -> OpsHTTPServer? {
-        guard let httpListen else { return nil }
+        try await Self.startHTTP(listen: httpListen, registry: registry, checks: checks, group: group, fixed: fixed)
+    }
+
+    /// The HTTP endpoint on `listen`, if any (a form for `@Sendable` closures, which cannot capture the options).
+    static func startHTTP(listen: HostPort?, registry: PrometheusCollectorRegistry, checks: [any ReadinessCheck],
+                          group: any EventLoopGroup, fixed: [String: OpsResponse] = [:]) async throws -> OpsHTTPServer? {
+        guard let listen else { return nil }
         let endpoints = OpsEndpoints(registry: registry, checks: checks, fixed: fixed)
-        return try await OpsHTTPServer.start(host: httpListen.host, port: httpListen.port, endpoints: endpoints, group: group)
+        return try await OpsHTTPServer.start(host: listen.host, port: listen.port, endpoints: endpoints, group: group)
     }
 }
