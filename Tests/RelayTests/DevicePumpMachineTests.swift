@@ -124,7 +124,39 @@ import Testing
         #expect(m.queuePosition == 11)
         let v32 = m.offered(queuePosition: 11)
         #expect(v32 == Machine.Offer.none)
-        #expect(!m.needsRead(queueUpTo: 11) && m.needsRead(queueUpTo: 12))
+        let v33 = m.queueNoticed(upTo: 11)
+        let v34 = m.queueNoticed(upTo: 12)
+        #expect(!v33 && v34)
+    }
+
+    /// The queue's notice of an entry this node wrote can beat the write's
+    /// reply: it waits for the offer instead of reading the store for it.
+    @Test func aNoticeAheadOfThisNodesOwnEnqueueWaitsForTheOffer() {
+        var m = settled(queueCounter: 10)
+        m.enqueueStarted()
+        let noticed = m.queueNoticed(upTo: 11)
+        #expect(!noticed)
+        let offer = m.offered(queuePosition: 11)
+        #expect(offer == .deliver)
+        let read = m.enqueueEnded()
+        #expect(!read)  // the offer brought what the notice named
+    }
+
+    /// A notice naming more than this node's enqueues brought (another
+    /// node wrote too), or an enqueue that failed: read once they end.
+    @Test func aNoticeBeyondWhatTheOffersBroughtReadsWhenTheyEnd() {
+        var m = settled(queueCounter: 10)
+        m.enqueueStarted()
+        m.enqueueStarted()
+        let early = m.queueNoticed(upTo: 12)
+        #expect(!early)
+        _ = m.offered(queuePosition: 11)
+        let first = m.enqueueEnded()
+        #expect(!first)  // one enqueue is still on its way
+        let second = m.enqueueEnded()  // it failed: no offer
+        #expect(second)
+        let unbalanced = m.enqueueEnded()  // nothing noticed since
+        #expect(!unbalanced)
     }
 
     @Test func wakeUpsThatNameWhatWasHandedOverDoNotRead() {

@@ -166,6 +166,10 @@ final class ChatStore: Sendable {
             arguments.append(contentsOf: item.entries.map { .bytes(ByteBuffer(bytes: $0)) })
             return enqueueScript.command(keys: ["\(d):q", "\(d):n", "\(d):dropped"], arguments: arguments)
         }
+        // Pumps here learn of the entries from the replies (offers); their
+        // Pub/Sub notices, which can come first, wait for those.
+        let local = localPumps.pumps(of: entries.map(\.device))
+        for pump in local { pump.enqueueStarted() }
         return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
             try zip(entries, replies).map { item, result in
                 let reply = try result.get()
@@ -175,6 +179,8 @@ final class ChatStore: Sendable {
                 if values[0].int ?? 0 > 0 && values[1].int == 0 { self.pushHook.queued(device: item.device, entries: item.entries) }
                 return Enqueued(positions: positions, added: values[0].int ?? 0, subscribers: values[1].int ?? 0, dropped: values[2].int ?? 0)
             }
+        }.always { _ in
+            for pump in local { pump.enqueueEnded() }
         }
     }
 

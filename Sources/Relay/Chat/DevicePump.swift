@@ -122,7 +122,22 @@ final class DevicePump: Sendable {
     /// The device's channel said its queue has entries up to `position`:
     /// reads unless they were handed over already.
     func woken(queuePosition position: Int) {
-        if state.withLockedValue({ $0.needsRead(queueUpTo: position) }) { wake() }
+        if state.withLockedValue({ $0.queueNoticed(upTo: position) }) { wake() }
+    }
+
+    /// This node is about to put entries on the device's queue: a notice of
+    /// them waits for their offers (``enqueueEnded()`` follows, whatever the
+    /// outcome). Synchronous, so that it precedes any notice.
+    func enqueueStarted() {
+        state.withLockedValue { $0.enqueueStarted() }
+    }
+
+    /// The enqueue announced by ``enqueueStarted()`` ended; its offers, made
+    /// before this call, are taken first (both run in order on the loop).
+    func enqueueEnded() {
+        onLoop {
+            if self.state.withLockedValue({ $0.enqueueEnded() }) { self.wake() }
+        }
     }
 
     /// A message this node just stored and marked for the device (or the

@@ -60,6 +60,12 @@ struct DevicePumpMachine: Sendable {
     private var wakeAgain = false
     /// A wake-up or an offer found the window full: read when it has room.
     private var behind = false
+    /// Enqueues by this node for the device whose offers have not arrived
+    /// yet: the queue's Pub/Sub notice of such an entry can come first, and
+    /// reading the store for it would fetch what the offer brings anyway.
+    private var incoming = 0
+    /// The highest queue position a notice named while `incoming` > 0.
+    private var noticedWhileIncoming: Int?
 
     /// A machine allowing `window` deliveries in flight.
     init(window: Int) {
@@ -132,9 +138,32 @@ struct DevicePumpMachine: Sendable {
     }
 
     /// The device's channel said its queue has entries up to `position`:
-    /// whether to read (not when they were handed over).
-    func needsRead(queueUpTo position: Int) -> Bool {
-        !(queueKnown && queuePosition >= position)
+    /// whether to read (not when they were handed over, nor while this
+    /// node's own enqueues are on their way as offers: their arrival
+    /// decides).
+    mutating func queueNoticed(upTo position: Int) -> Bool {
+        guard !(queueKnown && queuePosition >= position) else { return false }
+        guard incoming == 0 else {
+            noticedWhileIncoming = max(noticedWhileIncoming ?? 0, position)
+            return false
+        }
+        return true
+    }
+
+    /// This node is about to put entries on the device's queue; their offers
+    /// (or ``enqueueEnded()`` if the write fails) follow.
+    mutating func enqueueStarted() {
+        incoming += 1
+    }
+
+    /// An enqueue announced by ``enqueueStarted()`` ended and its offers were
+    /// taken: whether to read, because a notice named a position that no
+    /// offer brought.
+    mutating func enqueueEnded() -> Bool {
+        incoming = max(0, incoming - 1)
+        guard incoming == 0, let noticed = noticedWhileIncoming else { return false }
+        noticedWhileIncoming = nil
+        return !(queueKnown && queuePosition >= noticed)
     }
 
     /// This node just stored message `seq` of `conversation` for the device
