@@ -27,10 +27,15 @@ def cluster(tmp_path_factory):
     c.stop()
 
 
-def cli(region, user, device, *args, timeout=60):
+def cli(region, user, device, *args, timeout=60, servers=None):
+    """relay-cli as `user`'s `device`, homed in `region` (its token says so),
+    connecting to `servers` in failover order (default: the home region)."""
+    servers = servers or [region]
     cmd = [bin_path("relay-cli"), "--user", user, "--device", device, "--token", region.token(user, device),
-           "--state", os.path.join(region.workdir, "cli-state", device),
-           "--server", "127.0.0.1:%d" % region.devices_port, "--wait", "20", *args]
+           "--state", os.path.join(region.workdir, "cli-state", device), "--wait", "20"]
+    for server in servers:
+        cmd += ["--server", "127.0.0.1:%d" % server.devices_port]
+    cmd += list(args)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, (region.name, args, run.stdout, run.stderr)
     return [json.loads(line) for line in run.stdout.strip().splitlines() if line.startswith("{")]
@@ -78,3 +83,72 @@ def test_marker_crosses_three_regions_encrypted_and_is_nowhere_on_the_servers(cl
     assert any(name.endswith(".rdb") for name in searched), searched
     assert any("aof" in name for name in searched), searched
     assert sum(name.endswith(".log") for name in searched) >= 3, searched
+
+
+@pytest.fixture
+def sync_cluster(tmp_path):
+    c = Cluster(tmp_path, mirror="sync", proxies=True, rtt_ms=TOPOLOGY)
+    yield c
+    c.stop()
+
+
+def test_a_conversation_across_three_regions_decrypts_through_a_failover(sync_cluster):
+    """Issue 13, item 8: 1:1 and group conversations between devices homed in
+    the three regions; us-east (home of alice and of the group) is killed and
+    failed over to its standby eu-west; the conversation goes on, and every
+    message delivered, before and after, decrypts (no error line, no retry)."""
+    cluster = sync_cluster
+    tag = uuid.uuid4().hex[:8]
+    alice, bob, carol = "alice-" + tag, "bob-" + tag, "carol-" + tag
+    east, west, south = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
+    homes = {alice: east, bob: west, carol: south}
+    servers = {alice: [east, west], bob: [west], carol: [south]}  # alice's list names the standby too
+
+    def run(user, *args):
+        return cli(homes[user], user, user + "-phone", *args, servers=servers[user])
+
+    def receive(user, count):
+        lines = run(user, "listen", "--count", str(count), "--timeout", "40")
+        assert all("error" not in l and "resent" not in l for l in lines), lines
+        return lines
+
+    def texts(lines):
+        return sorted((l["from"], l["text"]) for l in lines if "text" in l)
+
+    for user in homes:
+        run(user, "presence", user)  # registered, keys uploaded at home
+    (group,) = run(alice, "group", "create", bob, carol)
+    conversation = group["conversation"]
+    for user in (bob, carol):  # the members learn the group (and its members) before they send to it
+        (line,) = receive(user, 1)
+        assert line["membership"] == "created"
+
+    def round_of(label):
+        run(alice, "send", "--to", bob, "%s: alice to bob" % label)
+        run(carol, "send", "--to", alice, "%s: carol to alice" % label)
+        run(bob, "send", "--group", conversation, "%s: bob to the group" % label)
+        run(alice, "send", "--group", conversation, "%s: alice to the group" % label)
+        delivered = []
+        got = receive(alice, 2)
+        assert texts(got) == sorted([(carol, "%s: carol to alice" % label), (bob, "%s: bob to the group" % label)]), got
+        delivered += got
+        got = receive(bob, 2)
+        assert texts(got) == sorted([(alice, "%s: alice to bob" % label), (alice, "%s: alice to the group" % label)]), got
+        delivered += got
+        got = receive(carol, 2)
+        assert texts(got) == sorted([(bob, "%s: bob to the group" % label), (alice, "%s: alice to the group" % label)]), got
+        delivered += got
+        return [l for l in delivered if "text" in l]
+
+    before = round_of("before")
+    assert {l["epoch"] for l in before if l["conversation"] == conversation} == {1}
+
+    # The drill: us-east is lost at once (relay and Redis SIGKILLed) and failed
+    # over to eu-west; with sync mirroring nothing acknowledged is lost.
+    east.kill()
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+
+    after = round_of("after")
+    # The conversations homed in us-east (the group, alice~bob) go on at the standby under a new epoch.
+    assert {l["epoch"] for l in after if l["conversation"] == conversation} == {2}, after
