@@ -79,6 +79,15 @@ func oneToOne(storage: () throws -> any RecordStorage, label: String, messages: 
         }
     }
     line("1:1 encrypt + decrypt, 100-byte text, \(label)", result)
+    // Turns taken: every message answers the last one, so each starts a new
+    // sending chain (a Diffie-Hellman ratchet step on both sides).
+    let turns = try measure(messages) {
+        for i in 0 ..< messages {
+            let (from, to) = i % 2 == 0 ? (alice, bob) : (bob, alice)
+            _ = try to.signal.decrypt(from.signal.encrypt(plaintext, for: to.address), from: from.address)
+        }
+    }
+    line("1:1 turns (a ratchet step per message), \(label)", turns)
 }
 
 func firstContactOnly(count: Int) throws {
