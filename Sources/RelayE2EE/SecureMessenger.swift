@@ -266,15 +266,17 @@ public final class SecureMessenger: Sendable {
         var carrier = Relay_E2ee_V1_Content()
         carrier.senderKeyDistribution = distribution
         carrier.groupMessage = groupMessage
+        let shared = E2EEFrame.signal(SignalCiphertext(kind: .senderKey, body: groupMessage)).bytes
         var perDevice: [String: Data] = [:]
-        var perDeviceBytes = SendBatches.reserve
+        // The Send's size so far: the rest of a Send, the shared ciphertext (tag, length, bytes), the entries.
+        var sendBytes = SendBatches.reserve + shared.count + 5
         for (peerUser, peerDevice) in missing {
             let frame = try await pairwise(carrier, to: peerUser, device: peerDevice)
             perDevice[peerDevice] = frame
-            perDeviceBytes += SendBatches.entryBytes(device: peerDevice, ciphertext: frame)
-            if perDeviceBytes > configuration.maximumSendBytes { break }
+            sendBytes += SendBatches.entryBytes(device: peerDevice, ciphertext: frame)
+            if sendBytes > configuration.maximumSendBytes { break }
         }
-        if perDeviceBytes > configuration.maximumSendBytes {
+        if sendBytes > configuration.maximumSendBytes {
             // Too big for one Send (a large group's first message under a new sender key):
             // the distribution alone goes ahead, pairwise, in Sends of its own (sequenced
             // before the message, so read first), and the message is one sender key
@@ -283,8 +285,7 @@ public final class SecureMessenger: Sendable {
             perDevice = [:]
             try await distributeInBatches(distribution, to: missing, group: group)
         }
-        let frame = E2EEFrame.signal(SignalCiphertext(kind: .senderKey, body: groupMessage)).bytes
-        let receipt = try await client.send(conversation: group, ciphertext: frame, deviceCiphertexts: perDevice)
+        let receipt = try await client.send(conversation: group, ciphertext: shared, deviceCiphertexts: perDevice)
         try update { state in
             var groupState = state.groups[group] ?? MessengerState.GroupState()
             groupState.distributedTo = Array(Set(groupState.distributedTo).union(missing.map { $0.user + "/" + $0.device })).sorted()
