@@ -4,8 +4,9 @@ the device's state directory, so every step is also a client restart that
 keeps its identity and sessions) and python3-axolotl devices: a long
 conversation, a lost session recovered by a retry request, an identity
 change refused until trusted, a device added and removed, a member removed
-from a group who cannot decrypt later messages, and no plaintext anywhere
-on the server side (docs/e2ee.md)."""
+from a group who cannot decrypt later messages, no plaintext anywhere
+on the server side, and a large group whose sender key distribution takes
+several Sends (docs/e2ee.md)."""
 
 import base64
 import glob
@@ -22,7 +23,8 @@ from axolotl.groups.groupcipher import GroupCipher
 from axolotl.groups.senderkeyname import SenderKeyName
 
 from axolotl_device import AxolotlDevice, device_number
-from chat_support import Deployment, bin_path
+from chat_support import Deployment, Device, bin_path
+from signal_keys import SignalKeys
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -233,9 +235,6 @@ def test_a_large_groups_sender_key_goes_out_over_several_sends(tmp_path):
     read it, and later messages carry no distribution (docs/e2ee.md, "Large
     groups"). Most members are key-only devices (keys uploaded, never read);
     key fetches are not rate limited here, as a 240-member first send needs 240."""
-    from chat_support import Device
-    from signal_keys import SignalKeys
-
     settings = tmp_path / "settings.json"
     settings.write_text('{"name": "local", "keyFetchBurst": 1000, "keyFetchesPerSecond": 1000}')
     region = Deployment(tmp_path, nodes=1, extra_args=["--config", str(settings)])
