@@ -27,8 +27,8 @@ public final class SecureMessenger: Sendable {
         public var outboxLimit = 64
         /// Resends of one message at most.
         public var maximumResends = 3
-        /// Ciphertext bytes per `Send` at most (the relay refuses a `Send` over 64 KiB by default);
-        /// a group's sender key distribution beyond it goes in Sends of its own.
+        /// Encoded bytes per `Send` at most (the relay refuses a `Send` over its `maxSendBytes`,
+        /// 64 KiB by default); a group's sender key distribution beyond it goes in Sends of its own.
         public var maximumSendBytes = 56 * 1024
 
         /// Defaults.
@@ -266,18 +266,26 @@ public final class SecureMessenger: Sendable {
         var carrier = Relay_E2ee_V1_Content()
         carrier.senderKeyDistribution = distribution
         carrier.groupMessage = groupMessage
+        let shared = E2EEFrame.signal(SignalCiphertext(kind: .senderKey, body: groupMessage)).bytes
         var perDevice: [String: Data] = [:]
+        // The Send's size so far: the rest of a Send, the shared ciphertext (tag, length, bytes), the entries.
+        var sendBytes = SendBatches.reserve + shared.count + 5
         for (peerUser, peerDevice) in missing {
-            perDevice[peerDevice] = try await pairwise(carrier, to: peerUser, device: peerDevice)
+            let frame = try await pairwise(carrier, to: peerUser, device: peerDevice)
+            perDevice[peerDevice] = frame
+            sendBytes += SendBatches.entryBytes(device: peerDevice, ciphertext: frame)
+            if sendBytes > configuration.maximumSendBytes { break }
         }
-        if perDevice.values.reduce(0, { $0 + $1.count + peerDevicesOverhead }) > configuration.maximumSendBytes {
-            // Too big for one Send (a large group's first message): the distribution goes
-            // ahead in Sends of its own (sequenced before the message, so read first).
+        if sendBytes > configuration.maximumSendBytes {
+            // Too big for one Send (a large group's first message under a new sender key):
+            // the distribution alone goes ahead, pairwise, in Sends of its own (sequenced
+            // before the message, so read first), and the message is one sender key
+            // ciphertext for all. The pairwise messages made so far are dropped; their
+            // receivers only see a gap in the chain (skipped message keys are kept).
             perDevice = [:]
             try await distributeInBatches(distribution, to: missing, group: group)
         }
-        let frame = E2EEFrame.signal(SignalCiphertext(kind: .senderKey, body: groupMessage)).bytes
-        let receipt = try await client.send(conversation: group, ciphertext: frame, deviceCiphertexts: perDevice)
+        let receipt = try await client.send(conversation: group, ciphertext: shared, deviceCiphertexts: perDevice)
         try update { state in
             var groupState = state.groups[group] ?? MessengerState.GroupState()
             groupState.distributedTo = Array(Set(groupState.distributedTo).union(missing.map { $0.user + "/" + $0.device })).sorted()
@@ -287,28 +295,18 @@ public final class SecureMessenger: Sendable {
         return receipt
     }
 
-    /// Bytes a `device_ciphertexts` entry adds besides its value (map entry, key, lengths).
-    private let peerDevicesOverhead = 80
-
-    /// Sends `distribution` pairwise to `devices` in `group`, as many Sends as the size limit needs.
+    /// Sends `distribution` pairwise to `devices` in `group`, in as many Sends
+    /// (shared ciphertext "not for you") as `maximumSendBytes` needs (`SendBatches`).
     private func distributeInBatches(_ distribution: Data, to devices: [(user: String, device: String)], group: String) async throws {
         var carrier = Relay_E2ee_V1_Content()
         carrier.senderKeyDistribution = distribution
-        var batch: [String: Data] = [:]
-        var bytes = 0
-        func flush() async throws {
-            guard !batch.isEmpty else { return }
-            _ = try await client.send(conversation: group, ciphertext: E2EEFrame.notForYou.bytes, deviceCiphertexts: batch)
-            batch = [:]
-            bytes = 0
-        }
+        var entries: [(device: String, ciphertext: Data)] = []
         for (peerUser, peerDevice) in devices {
-            let frame = try await pairwise(carrier, to: peerUser, device: peerDevice)
-            if bytes + frame.count + peerDevicesOverhead > configuration.maximumSendBytes { try await flush() }
-            batch[peerDevice] = frame
-            bytes += frame.count + peerDevicesOverhead
+            entries.append((peerDevice, try await pairwise(carrier, to: peerUser, device: peerDevice)))
         }
-        try await flush()
+        for batch in SendBatches.split(entries, limit: configuration.maximumSendBytes) {
+            _ = try await client.send(conversation: group, ciphertext: E2EEFrame.notForYou.bytes, deviceCiphertexts: batch)
+        }
     }
 
     /// How a membership event changes the member list.

@@ -4,8 +4,9 @@ the device's state directory, so every step is also a client restart that
 keeps its identity and sessions) and python3-axolotl devices: a long
 conversation, a lost session recovered by a retry request, an identity
 change refused until trusted, a device added and removed, a member removed
-from a group who cannot decrypt later messages, and no plaintext anywhere
-on the server side (docs/e2ee.md)."""
+from a group who cannot decrypt later messages, no plaintext anywhere
+on the server side, and a large group whose sender key distribution takes
+several Sends (docs/e2ee.md)."""
 
 import base64
 import glob
@@ -22,7 +23,8 @@ from axolotl.groups.groupcipher import GroupCipher
 from axolotl.groups.senderkeyname import SenderKeyName
 
 from axolotl_device import AxolotlDevice, device_number
-from chat_support import Deployment, bin_path
+from chat_support import Deployment, Device, bin_path
+from signal_keys import SignalKeys
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -224,3 +226,41 @@ def test_no_plaintext_on_the_server(region):
             data = f.read()
         found = found or any(needle in data for needle in needles)
     assert found
+
+
+def test_a_large_groups_sender_key_goes_out_over_several_sends(tmp_path):
+    """A group whose sender key distribution (one pairwise message per member
+    device) is larger than one Send: it goes ahead in Sends of its own, under
+    the relay's size limit, then the message under the sender key; members
+    read it, and later messages carry no distribution (docs/e2ee.md, "Large
+    groups"). Most members are key-only devices (keys uploaded, never read);
+    key fetches are not rate limited here, as a 240-member first send needs 240."""
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"name": "local", "keyFetchBurst": 1000, "keyFetchesPerSecond": 1000}')
+    region = Deployment(tmp_path, nodes=1, extra_args=["--config", str(settings)])
+    try:
+        n = names()
+        alice, bob = n("alice"), n("bob")
+        for user in (alice, bob):
+            cli(region, user, user + "-phone", "presence", user)
+        others = [n("m%03d" % i) for i in range(240)]
+        for user in others:
+            d = Device(region, user, user + "-phone")
+            resp = d.request("keys.upload", keys_upload=SignalKeys(d.pb, one_time=1, device_id=device_number(user + "-phone")).upload())
+            assert not resp.HasField("error"), resp.error
+            d.close()
+        (group,) = cli(region, alice, alice + "-phone", "group", "create", bob, *others)
+        conversation = group["conversation"]
+        (created,) = listen(region, bob, bob + "-phone", 1)
+        assert created["membership"] == "created"
+
+        (first,) = cli(region, alice, alice + "-phone", "send", "--group", conversation, "to the many", timeout=120)
+        (second,) = cli(region, alice, alice + "-phone", "send", "--group", conversation, "again")
+        got = listen(region, bob, bob + "-phone", 2)
+        assert [(l["from"], l["text"], l["seq"]) for l in got] == [(alice, "to the many", first["seq"]), (alice, "again", second["seq"])]
+        # Membership events take no seq: two Sends of distribution (seq 1, 2) went
+        # before the first message, none before the second.
+        assert first["seq"] >= 3, first
+        assert second["seq"] == first["seq"] + 1
+    finally:
+        region.stop()

@@ -2,8 +2,10 @@
 relay, delay proxies on every link) and the blindness check (issue 13,
 item 7): a known plaintext marker sent 1:1 and to a group across regions
 decrypts on every receiving device, and is nowhere on the server side:
-not in any region's Redis AOF or RDB (which hold the replication outboxes
-and applied frames), relay log, or /metrics output."""
+not in any region's Redis AOF or RDB (which hold the replication outboxes,
+i.e. every frame a link carried, and the applied frames), relay or delay
+proxy log, or /metrics output. Then a conversation across the three
+regions through a failover drill (issue 13, item 8)."""
 
 import base64
 import glob
@@ -27,10 +29,15 @@ def cluster(tmp_path_factory):
     c.stop()
 
 
-def cli(region, user, device, *args, timeout=60):
+def cli(region, user, device, *args, timeout=60, servers=None):
+    """relay-cli as `user`'s `device`, homed in `region` (its token says so),
+    connecting to `servers` in failover order (default: the home region)."""
+    servers = servers or [region]
     cmd = [bin_path("relay-cli"), "--user", user, "--device", device, "--token", region.token(user, device),
-           "--state", os.path.join(region.workdir, "cli-state", device),
-           "--server", "127.0.0.1:%d" % region.devices_port, "--wait", "20", *args]
+           "--state", os.path.join(region.workdir, "cli-state", device), "--wait", "20"]
+    for server in servers:
+        cmd += ["--server", "127.0.0.1:%d" % server.devices_port]
+    cmd += list(args)
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, (region.name, args, run.stdout, run.stderr)
     return [json.loads(line) for line in run.stdout.strip().splitlines() if line.startswith("{")]
@@ -78,3 +85,83 @@ def test_marker_crosses_three_regions_encrypted_and_is_nowhere_on_the_servers(cl
     assert any(name.endswith(".rdb") for name in searched), searched
     assert any("aof" in name for name in searched), searched
     assert sum(name.endswith(".log") for name in searched) >= 3, searched
+    # The replication frames are among what was searched: an origin appends each
+    # frame, byte for byte as its link ships it inside a ReplicationBatch, to its
+    # outbox stream {r:<peer>}:out in its own Redis (so to its AOF), and a receiver
+    # writes what it applied and its cursor r:in:<origin> to its own.
+    regions = (east, west, south)
+    for region in regions:
+        aof = b""
+        for path in glob.glob(os.path.join(cluster.workdir, "redis-" + region.name, "appendonlydir", "*.aof")):
+            with open(path, "rb") as f:
+                aof += f.read()
+        peers = [r.name for r in regions if r is not region]
+        assert any(b"XADD" in aof and ("{r:%s}:out" % p).encode() in aof for p in peers), region.name
+        assert any(("r:in:%s" % p).encode() in aof for p in peers), region.name
+
+
+@pytest.fixture
+def sync_cluster(tmp_path):
+    c = Cluster(tmp_path, mirror="sync", proxies=True, rtt_ms=TOPOLOGY)
+    yield c
+    c.stop()
+
+
+def test_a_conversation_across_three_regions_decrypts_through_a_failover(sync_cluster):
+    """Issue 13, item 8: 1:1 and group conversations between devices homed in
+    the three regions; us-east (home of alice and of the group) is killed and
+    failed over to its standby eu-west; the conversation goes on, and every
+    message delivered, before and after, decrypts (no error line, no retry)."""
+    cluster = sync_cluster
+    tag = uuid.uuid4().hex[:8]
+    alice, bob, carol = "alice-" + tag, "bob-" + tag, "carol-" + tag
+    east, west, south = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
+    homes = {alice: east, bob: west, carol: south}
+    servers = {alice: [east, west], bob: [west], carol: [south]}  # alice's list names the standby too
+
+    def run(user, *args):
+        return cli(homes[user], user, user + "-phone", *args, servers=servers[user])
+
+    def receive(user, count):
+        lines = run(user, "listen", "--count", str(count), "--timeout", "40")
+        assert all("error" not in l and "resent" not in l for l in lines), lines
+        return lines
+
+    for user in homes:
+        run(user, "presence", user)  # registered, keys uploaded at home
+    (group,) = run(alice, "group", "create", bob, carol)
+    conversation = group["conversation"]
+    for user in (bob, carol):  # the members learn the group (and its members) before they send to it
+        (line,) = receive(user, 1)
+        assert line["membership"] == "created"
+
+    def round_of(label):
+        """Each message read by its receivers before they send (a relay-cli
+        `send` takes in, and so consumes, what arrives meanwhile: docs/client.md)."""
+        delivered = []
+
+        def exchange(sender, args, text, receivers):
+            run(sender, "send", *args, text)
+            for user in receivers:
+                got = receive(user, 1)
+                assert [(l["from"], l.get("text")) for l in got] == [(sender, text)], (user, got)
+                delivered.extend(got)
+
+        exchange(alice, ["--to", bob], label + ": alice to bob", [bob])
+        exchange(carol, ["--to", alice], label + ": carol to alice", [alice])
+        exchange(bob, ["--group", conversation], label + ": bob to the group", [alice, carol])
+        exchange(alice, ["--group", conversation], label + ": alice to the group", [bob, carol])
+        return delivered
+
+    before = round_of("before")
+    assert {l["epoch"] for l in before if l["conversation"] == conversation} == {1}
+
+    # The drill: us-east is lost at once (relay and Redis SIGKILLed) and failed
+    # over to eu-west; with sync mirroring nothing acknowledged is lost.
+    east.kill()
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+
+    after = round_of("after")
+    # The conversations homed in us-east (the group, alice~bob) go on at the standby under a new epoch.
+    assert {l["epoch"] for l in after if l["conversation"] == conversation} == {2}, after
