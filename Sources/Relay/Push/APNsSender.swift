@@ -64,7 +64,7 @@ struct APNsSender: Sendable {
             tokens.withLockedValue { $0.rejected(now: now) }
             return .answered(outcome, reason: "provider_token")
         }
-        return .answered(outcome, reason: outcome == .gone ? "gone" : PushOutcome.reason(status: status))
+        return .answered(outcome, reason: PushOutcome.reason(of: outcome, status: status))
     }
 
     /// The token in use, or a freshly signed one.

@@ -74,7 +74,7 @@ struct FCMSender: Sendable {
             }
             return .answered(outcome, reason: "access_token")
         }
-        return .answered(outcome, reason: outcome == .gone ? "gone" : PushOutcome.reason(status: status))
+        return .answered(outcome, reason: PushOutcome.reason(of: outcome, status: status))
     }
 
     /// The cached access token, or one granted now (one grant request at a
