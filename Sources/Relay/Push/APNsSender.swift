@@ -57,7 +57,7 @@ struct APNsSender: Sendable {
     }
 
     private func answered(_ response: HTTPClient.Response, now: Int64) -> PushAttempt {
-        let status = Int(response.status.code)
+        let status = Int(clamping: response.status.code)
         let reason = response.body.flatMap { APNsRequest.reason(fromBody: Array($0.readableBytesView)) }
         let outcome = APNsRequest.outcome(status: status, reason: reason, retryAfter: response.headers.first(name: "Retry-After"))
         if status == 403, case .retry = outcome {

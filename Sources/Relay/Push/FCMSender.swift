@@ -65,7 +65,7 @@ struct FCMSender: Sendable {
     }
 
     private func answered(_ response: HTTPClient.Response, access: FCMAccessToken) -> PushAttempt {
-        let status = Int(response.status.code)
+        let status = Int(clamping: response.status.code)
         let code = status >= 300 ? response.body.flatMap { FCMRequest.errorCode(fromBody: Array($0.readableBytesView)) } : nil
         let outcome = FCMRequest.outcome(status: status, errorCode: code, retryAfter: response.headers.first(name: "Retry-After"))
         if status == 401 {

@@ -34,7 +34,7 @@ struct WebPushSender: Sendable {
             }
             return self.client.execute(request: httpRequest, eventLoop: .delegate(on: loop), deadline: .now() + PushHTTP.requestTimeout)
                 .map { response -> PushAttempt in
-                    let status = Int(response.status.code)
+                    let status = Int(clamping: response.status.code)
                     return .answered(PushOutcome.classify(status: status, retryAfter: response.headers.first(name: "Retry-After")),
                                      reason: PushOutcome.reason(status: status))
                 }
