@@ -44,6 +44,7 @@ extension ServeCommand {
             },
             logger: logger)
         store.pushHook.attach(notifier)
+        logger.info("push providers", metadata: ["providers": "\(notifier.availableProviders.map(\.rawValue).sorted().joined(separator: ","))"])
         var answers: [String: OpsResponse] = [:]
         if let vapid {
             answers["/push/vapid"] = .text(.ok, vapid.publicKeyBase64URL + "\n")
