@@ -6,7 +6,7 @@ import NIOConcurrencyHelpers
 /// - `relay_pushes_sent_total{provider}`: accepted by the provider (2xx);
 /// - `relay_pushes_failed_total{provider,reason}`: given up on (`gone`
 ///   removes the registration; `rejected_<status>`, `exhausted`,
-///   `refused_address`, `unsupported`, `no_vapid_key`);
+///   `refused_address`, `no_vapid_key`, `signing`, `unconfigured`);
 /// - `relay_pushes_retried_total{provider}`: tries that will be retried;
 /// - `relay_pushes_coalesced_total{why}`: triggers that sent no push of their
 ///   own (`merged` into a pending one, `window` after one was sent,
