@@ -24,7 +24,7 @@ extension ServeCommand {
             guard subject.hasPrefix("mailto:") || subject.hasPrefix("https://") else { throw ValidationError("pushSubject must be a mailto: or https: URI") }
             push.subject = subject
         }
-        try configureProviders(&push, settings: settings)
+        try Self.configureProviders(&push, settings: settings)
         let vapid: VAPIDKey?
         do {
             vapid = try VAPIDKeyFile.load(fromDirectory: keyDir)
@@ -54,7 +54,7 @@ extension ServeCommand {
 
     /// APNs and FCM from the region settings (`pushAPNs*`, `pushFCM*`,
     /// `pushCAFile`); each is on only when its key file is named.
-    func configureProviders(_ push: inout PushSettings, settings: RegionSettings) throws {
+    static func configureProviders(_ push: inout PushSettings, settings: RegionSettings) throws {
         let endpoints = ProviderEndpointGuard(allowPrivate: push.allowPrivateEndpoints)
         do throws(PushError) {
             if let caFile = settings.pushCAFile {
