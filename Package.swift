@@ -86,7 +86,11 @@ let package = Package(
         // VAPID, targets, and the coalescing, backoff and circuit-breaker rules.
         .target(
             name: "RelayPush",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                // RSA (RS256) for FCM's service-account grant.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Composition: configuration, commands, wiring.
@@ -262,7 +266,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayPushTests",
-            dependencies: ["RelayPush", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["RelayPush", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

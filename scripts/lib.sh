@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEBIAN_PACKAGES=(
   pkg-config libssl-dev libmosquitto-dev libhiredis-dev libsignal-protocol-c-dev
   redis-server mosquitto mosquitto-clients
-  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl python3-venv python3-pip protobuf-compiler
+  python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl python3-h2 python3-venv python3-pip protobuf-compiler
   openssl procps
 )
 

@@ -23,6 +23,16 @@ public enum PushOutcome: Sendable, Equatable {
         }
     }
 
+    /// The reason label of a failure with `outcome` (however a provider
+    /// classified `status`): "gone", "rejected_<status>", "throttled", "server_error".
+    public static func reason(of outcome: PushOutcome, status: Int) -> String {
+        switch outcome {
+        case .gone: return "gone"
+        case .rejected: return "rejected_\(status)"
+        case .sent, .retry: return reason(status: status)
+        }
+    }
+
     /// The reason label of a failure in metrics: "gone", "rejected_<status>", "status_<status>", ….
     public static func reason(status: Int) -> String {
         switch status {

@@ -38,17 +38,10 @@ public struct VAPIDKey: Sendable {
 
     /// The signed JWT: `{"typ":"JWT","alg":"ES256"}` and `{"aud","exp","sub"}`.
     public func jwt(audience: String, subject: String, expires: Date) throws(PushError) -> String {
-        let header = #"{"typ":"JWT","alg":"ES256"}"#
-        let claims = #"{"aud":\#(Self.quoted(audience)),"exp":\#(Int64(expires.timeIntervalSince1970)),"sub":\#(Self.quoted(subject))}"#
-        let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
-        let signature: P256.Signing.ECDSASignature
-        do {
-            signature = try privateKey.signature(for: Array(signingInput.utf8))
-        } catch {
-            throw PushError(.crypto, "ES256 signing failed: \(error)")
-        }
-        // JWS ES256 is the raw r ‖ s (RFC 7518 §3.4), not DER.
-        return signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        try JWS.es256(
+            header: [("typ", .string("JWT")), ("alg", .string("ES256"))],
+            claims: [("aud", .string(audience)), ("exp", .integer(Int64(expires.timeIntervalSince1970))), ("sub", .string(subject))],
+            key: privateKey)
     }
 
     /// The origin of an https URL: `https://host[:port]`, the JWT's `aud`.
@@ -86,12 +79,5 @@ public struct VAPIDKey: Sendable {
             throw PushError(.crypto, "bad key or signature: \(error)")
         }
         return claims
-    }
-
-    private static func quoted(_ text: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -108,3 +108,12 @@ import Testing
         #expect(AddressPolicy.ipv6("1::2::3") == nil)
     }
 }
+
+@Suite struct PushReasonTests {
+    @Test func labelsFailuresByWhatTheyMeant() {
+        #expect(PushOutcome.reason(of: .gone, status: 400) == "gone")
+        #expect(PushOutcome.reason(of: .rejected, status: 404) == "rejected_404")  // FCM: a 404 that is not UNREGISTERED
+        #expect(PushOutcome.reason(of: .retry(retryAfter: nil), status: 429) == "throttled")
+        #expect(PushOutcome.reason(of: .retry(retryAfter: nil), status: 503) == "server_error")
+    }
+}

@@ -194,6 +194,20 @@ struct RegionSettings: Codable {
     var pushWindowSeconds: Int?
     var pushAllowPrivateEndpoints: Bool?
     var pushSubject: String?
+    /// APNs (docs/push.md): the team's `.p8` key file, its key id, the team
+    /// id, and the provider's base URLs (Apple's unless given: tests point
+    /// them at a stand-in).
+    var pushAPNsKeyFile: String?
+    var pushAPNsKeyID: String?
+    var pushAPNsTeamID: String?
+    var pushAPNsURL: String?
+    var pushAPNsSandboxURL: String?
+    /// FCM (docs/push.md): the service account's JSON key file and the send
+    /// API's base URL (Google's unless given).
+    var pushFCMServiceAccountFile: String?
+    var pushFCMURL: String?
+    /// Certificates (PEM) trusted beside the system's for provider TLS.
+    var pushCAFile: String?
 
     init() {}
 
@@ -222,6 +236,14 @@ struct RegionSettings: Codable {
         pushWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .pushWindowSeconds)
         pushAllowPrivateEndpoints = try c.decodeIfPresent(Bool.self, forKey: .pushAllowPrivateEndpoints)
         pushSubject = try c.decodeIfPresent(String.self, forKey: .pushSubject)
+        pushAPNsKeyFile = try c.decodeIfPresent(String.self, forKey: .pushAPNsKeyFile)
+        pushAPNsKeyID = try c.decodeIfPresent(String.self, forKey: .pushAPNsKeyID)
+        pushAPNsTeamID = try c.decodeIfPresent(String.self, forKey: .pushAPNsTeamID)
+        pushAPNsURL = try c.decodeIfPresent(String.self, forKey: .pushAPNsURL)
+        pushAPNsSandboxURL = try c.decodeIfPresent(String.self, forKey: .pushAPNsSandboxURL)
+        pushFCMServiceAccountFile = try c.decodeIfPresent(String.self, forKey: .pushFCMServiceAccountFile)
+        pushFCMURL = try c.decodeIfPresent(String.self, forKey: .pushFCMURL)
+        pushCAFile = try c.decodeIfPresent(String.self, forKey: .pushCAFile)
     }
 
     /// The cap on each outbox these settings give.

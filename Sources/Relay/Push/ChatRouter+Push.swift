@@ -12,7 +12,7 @@ extension ChatRouter {
             return loop.makeFailedFuture(ChatError(.unavailable, "push is not enabled in region \(configuration.region)"))
         }
         do throws(ChatError) {
-            try Self.validatePushTarget(register, allowPrivate: notifier.settings.allowPrivateEndpoints, hasVAPIDKey: notifier.vapid != nil)
+            try Self.validatePushTarget(register, allowPrivate: notifier.settings.allowPrivateEndpoints, available: notifier.availableProviders)
         } catch {
             return loop.makeFailedFuture(error)
         }
@@ -39,7 +39,7 @@ extension ChatRouter {
         // Checked as the home checked it: the copy may become the one that pushes.
         let allowPrivate = store.pushHook.attached?.settings.allowPrivateEndpoints ?? false
         do throws(ChatError) {
-            try Self.validatePushTarget(update.target, allowPrivate: allowPrivate, hasVAPIDKey: true)
+            try Self.validatePushTarget(update.target, allowPrivate: allowPrivate, available: Set(PushProvider.allCases))
         } catch {
             return loop.makeFailedFuture(error)
         }
@@ -47,16 +47,21 @@ extension ChatRouter {
     }
 
     /// Refuses a target whose fields are malformed (or, for Web Push, whose
-    /// endpoint would make the relay a request forwarder).
-    static func validatePushTarget(_ register: Relay_V1_PushRegister, allowPrivate: Bool, hasVAPIDKey: Bool) throws(ChatError) {
+    /// endpoint would make the relay a request forwarder), and one for a
+    /// provider the region cannot send to (`unavailable`: no VAPID key, no
+    /// APNs key or FCM service account configured), so that no device is
+    /// left with a registration that is never served.
+    static func validatePushTarget(_ register: Relay_V1_PushRegister, allowPrivate: Bool, available: Set<PushProvider>) throws(ChatError) {
         do throws(PushError) {
             switch register.target {
             case .webPush(let w):
-                guard hasVAPIDKey else { throw PushError(.badKey, "this deployment has no VAPID key (relayctl keys init creates it)") }
+                guard available.contains(.webPush) else { throw PushError(.badKey, "this deployment has no VAPID key (relayctl keys init creates it)") }
                 _ = try PushTarget.validatedWebPush(endpoint: w.endpoint, p256dh: Array(w.p256Dh), auth: Array(w.auth), allowPrivate: allowPrivate)
             case .apns(let a):
+                guard available.contains(.apns) else { throw PushError(.badKey, "this region sends no APNs pushes (no pushAPNsKeyFile)") }
                 _ = try PushTarget.validatedAPNs(token: a.token, topic: a.topic, sandbox: a.sandbox)
             case .fcm(let f):
+                guard available.contains(.fcm) else { throw PushError(.badKey, "this region sends no FCM pushes (no pushFCMServiceAccountFile)") }
                 _ = try PushTarget.validatedFCM(token: f.token)
             case .none:
                 throw PushError(.badTarget, "push_register names no target")

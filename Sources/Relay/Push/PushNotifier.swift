@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -16,12 +17,15 @@ final class PushNotifier: Sendable {
     let store: PushStore
     let settings: PushSettings
     let vapid: VAPIDKey?
+    private let client: HTTPClient
     private let webPush: WebPushSender
+    private let apns: APNsSender?
+    private let fcm: FCMSender?
     private let servedHomes: @Sendable () -> [String]
     private let replicator: Replicator?
     private let loop: any EventLoop
     private let logger: Logger
-    let metrics = PushMetrics()
+    let metrics: PushMetrics
 
     private struct State {
         var inFlight: [PushProvider: Int] = [:]
@@ -40,7 +44,27 @@ final class PushNotifier: Sendable {
         self.servedHomes = servedHomes
         self.loop = group.next()
         self.logger = logger
-        self.webPush = WebPushSender(group: group, vapid: vapid, subject: settings.subject, allowPrivate: settings.allowPrivateEndpoints)
+        let metrics = PushMetrics()
+        self.metrics = metrics
+        let client = PushHTTP.makeClient(group: group, extraCAFile: settings.extraCAFile)
+        let endpoints = ProviderEndpointGuard(allowPrivate: settings.allowPrivateEndpoints)
+        self.client = client
+        self.webPush = WebPushSender(client: client, vapid: vapid, subject: settings.subject, endpoints: endpoints)
+        self.apns = settings.apns.map {
+            APNsSender(client: client, credentials: $0.credentials, productionURL: $0.productionURL, sandboxURL: $0.sandboxURL,
+                       endpoints: endpoints, metrics: metrics)
+        }
+        self.fcm = settings.fcm.map { FCMSender(client: client, account: $0.account, baseURL: $0.baseURL, endpoints: endpoints, metrics: metrics) }
+    }
+
+    /// The providers this region can send to: Web Push with a VAPID key,
+    /// APNs and FCM when configured. Registrations for others are refused.
+    var availableProviders: Set<PushProvider> {
+        var providers: Set<PushProvider> = []
+        if vapid != nil { providers.insert(.webPush) }
+        if apns != nil { providers.insert(.apns) }
+        if fcm != nil { providers.insert(.fcm) }
+        return providers
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -152,15 +176,18 @@ final class PushNotifier: Sendable {
             finish(store.retry(device: device, attempts: claimed.attempts, dueMilliseconds: at, on: loop), device: device)
             return
         }
-        let result: EventLoopFuture<WebPushSender.Result>
+        let result: EventLoopFuture<PushAttempt>
         switch registration.target {
         case .webPush(let endpoint, let keys):
             result = webPush.send(endpoint: endpoint, keys: keys, urgency: claimed.urgency, on: loop)
-        case .apns, .fcm:
-            result = loop.makeSucceededFuture(.refused("unsupported"))
+        case .apns(let token, let topic, let sandbox):
+            result = apns?.send(token: token, topic: topic, sandbox: sandbox, urgency: claimed.urgency, on: loop)
+                ?? loop.makeSucceededFuture(.refused("unconfigured"))
+        case .fcm(let token):
+            result = fcm?.send(token: token, urgency: claimed.urgency, on: loop) ?? loop.makeSucceededFuture(.refused("unconfigured"))
         }
         result.whenComplete { outcome in
-            let result: WebPushSender.Result
+            let result: PushAttempt
             switch outcome {
             case .success(let r): result = r
             case .failure(let error): result = .unreachable("\(error)")
@@ -169,15 +196,15 @@ final class PushNotifier: Sendable {
         }
     }
 
-    private func settle(device: String, registration: PushStore.Registration, claimed: PushStore.Claimed, since: Int64, origin: String, result: WebPushSender.Result) {
+    private func settle(device: String, registration: PushStore.Registration, claimed: PushStore.Claimed, since: Int64, origin: String, result: PushAttempt) {
         let provider = registration.target.provider
         let now = Self.nowMilliseconds()
         let outcome: PushOutcome
         var reason = ""
         switch result {
-        case .answered(let status, let retryAfter):
-            outcome = PushOutcome.classify(status: status, retryAfter: retryAfter)
-            reason = PushOutcome.reason(status: status)
+        case .answered(let answer, let why):
+            outcome = answer
+            reason = why
         case .unreachable(let detail):
             outcome = .retry(retryAfter: nil)
             reason = "unreachable"
@@ -240,6 +267,6 @@ final class PushNotifier: Sendable {
 
     /// Closes the HTTP clients.
     func shutdown() async {
-        await webPush.shutdown(logger: logger)
+        await PushHTTP.shutdown(client, logger: logger)
     }
 }

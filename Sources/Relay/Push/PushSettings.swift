@@ -1,3 +1,4 @@
+import Foundation
 import RelayPush
 
 /// A region's push settings (`regions/<name>.json`, keys `push*`).
@@ -19,4 +20,24 @@ struct PushSettings: Sendable {
     /// Failures in a row that open an origin's circuit, and for how long.
     var breakerThreshold = 5
     var breakerCooldownMilliseconds: Int64 = 30_000
+    /// APNs, when the region has a key for it.
+    var apns: APNs?
+    /// FCM, when the region has a service account for it.
+    var fcm: FCM?
+    /// A PEM file of certificates trusted beside the system's for provider
+    /// TLS (a local stand-in's; `pushCAFile`).
+    var extraCAFile: String?
+
+    /// APNs: the team's key and where to send (`pushAPNs*`).
+    struct APNs: Sendable {
+        var credentials: APNsCredentials
+        var productionURL: URL
+        var sandboxURL: URL
+    }
+
+    /// FCM: the service account and where to send (`pushFCM*`).
+    struct FCM: Sendable {
+        var account: FCMServiceAccount
+        var baseURL: URL
+    }
 }

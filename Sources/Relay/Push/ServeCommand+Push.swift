@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import NIOCore
 import RelayPush
@@ -23,6 +24,7 @@ extension ServeCommand {
             guard subject.hasPrefix("mailto:") || subject.hasPrefix("https://") else { throw ValidationError("pushSubject must be a mailto: or https: URI") }
             push.subject = subject
         }
+        try Self.configureProviders(&push, settings: settings)
         let vapid: VAPIDKey?
         do {
             vapid = try VAPIDKeyFile.load(fromDirectory: keyDir)
@@ -42,10 +44,50 @@ extension ServeCommand {
             },
             logger: logger)
         store.pushHook.attach(notifier)
+        logger.info("push providers", metadata: ["providers": "\(notifier.availableProviders.map(\.rawValue).sorted().joined(separator: ","))"])
         var answers: [String: OpsResponse] = [:]
         if let vapid {
             answers["/push/vapid"] = .text(.ok, vapid.publicKeyBase64URL + "\n")
         }
         return Pushes(notifier: notifier, task: notifier.start(), httpAnswers: answers)
+    }
+
+    /// APNs and FCM from the region settings (`pushAPNs*`, `pushFCM*`,
+    /// `pushCAFile`); each is on only when its key file is named.
+    static func configureProviders(_ push: inout PushSettings, settings: RegionSettings) throws {
+        let endpoints = ProviderEndpointGuard(allowPrivate: push.allowPrivateEndpoints)
+        do throws(PushError) {
+            if let caFile = settings.pushCAFile {
+                guard FileManager.default.isReadableFile(atPath: caFile) else { throw PushError(.badKey, "pushCAFile \(caFile) cannot be read") }
+                push.extraCAFile = caFile
+            }
+            if let keyFile = settings.pushAPNsKeyFile {
+                guard let keyID = settings.pushAPNsKeyID, let teamID = settings.pushAPNsTeamID else {
+                    throw PushError(.badKey, "pushAPNsKeyFile needs pushAPNsKeyID and pushAPNsTeamID")
+                }
+                let credentials = try APNsCredentials(pem: try Self.readSmallFile(keyFile, setting: "pushAPNsKeyFile"), keyID: keyID, teamID: teamID)
+                push.apns = PushSettings.APNs(
+                    credentials: credentials,
+                    productionURL: try endpoints.checkConfigured(settings.pushAPNsURL ?? "https://api.push.apple.com", setting: "pushAPNsURL"),
+                    sandboxURL: try endpoints.checkConfigured(settings.pushAPNsSandboxURL ?? "https://api.sandbox.push.apple.com", setting: "pushAPNsSandboxURL"))
+            }
+            if let accountFile = settings.pushFCMServiceAccountFile {
+                let account = try FCMServiceAccount(json: Array(try Self.readSmallFile(accountFile, setting: "pushFCMServiceAccountFile").utf8))
+                _ = try endpoints.checkConfigured(account.tokenURI.absoluteString, setting: "the service account's token_uri")
+                push.fcm = PushSettings.FCM(
+                    account: account,
+                    baseURL: try endpoints.checkConfigured(settings.pushFCMURL ?? "https://fcm.googleapis.com", setting: "pushFCMURL"))
+            }
+        } catch {
+            throw ValidationError("push: \(error.detail)")
+        }
+    }
+
+    /// A key file's text (at most 64 KiB).
+    static func readSmallFile(_ path: String, setting: String) throws(PushError) -> String {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 64 * 1024, let text = String(data: data, encoding: .utf8) else {
+            throw PushError(.badKey, "\(setting) \(path) cannot be read (or is larger than 64 KiB, or not text)")
+        }
+        return text
     }
 }

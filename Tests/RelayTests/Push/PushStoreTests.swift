@@ -81,14 +81,36 @@ struct PushStoreTests {
     }
 
     @Test func registrationRequestsAreValidated() {
-        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(Relay_V1_PushRegister(), allowPrivate: false, hasVAPIDKey: true) }
-        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(Self.webPush(), allowPrivate: false, hasVAPIDKey: false) }
+        let all = Set(PushProvider.allCases)
+        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(Relay_V1_PushRegister(), allowPrivate: false, available: all) }
+        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(Self.webPush(), allowPrivate: false, available: [.apns, .fcm]) }
         var local = Self.webPush()
         local.webPush.endpoint = "http://127.0.0.1:8090/push/x"
-        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(local, allowPrivate: false, hasVAPIDKey: true) }
-        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(local, allowPrivate: true, hasVAPIDKey: true) }
-        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(Self.webPush(), allowPrivate: false, hasVAPIDKey: true) }
+        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(local, allowPrivate: false, available: all) }
+        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(local, allowPrivate: true, available: all) }
+        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(Self.webPush(), allowPrivate: false, available: all) }
     }
+
+    @Test func apnsAndFCMRegistrationsNeedTheProviderConfigured() throws {
+        var apns = Relay_V1_PushRegister()
+        apns.apns.token = "ab01"
+        apns.apns.topic = "com.example.chat"
+        var fcm = Relay_V1_PushRegister()
+        fcm.fcm.token = "fcm-token"
+        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(apns, allowPrivate: false, available: [.apns]) }
+        #expect(throws: Never.self) { try ChatRouter.validatePushTarget(fcm, allowPrivate: false, available: [.fcm]) }
+        do {
+            try ChatRouter.validatePushTarget(apns, allowPrivate: false, available: [.webPush, .fcm])
+            Issue.record("an APNs registration was accepted without APNs configured")
+        } catch {
+            #expect(error.code == "unavailable")
+        }
+        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(fcm, allowPrivate: false, available: [.webPush, .apns]) }
+        apns.apns.token = "not hex"
+        #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(apns, allowPrivate: false, available: all()) }
+    }
+
+    private func all() -> Set<PushProvider> { Set(PushProvider.allCases) }
 
     @Test func onlyEventsAndOthersStatusesWake() {
         var status = Relay_V1_Status()
