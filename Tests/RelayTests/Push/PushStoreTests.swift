@@ -103,7 +103,7 @@ struct PushStoreTests {
             try ChatRouter.validatePushTarget(apns, allowPrivate: false, available: [.webPush, .fcm])
             Issue.record("an APNs registration was accepted without APNs configured")
         } catch {
-            #expect(error.code == "unavailable")
+            #expect(error.code == .unavailable)
         }
         #expect(throws: ChatError.self) { try ChatRouter.validatePushTarget(fcm, allowPrivate: false, available: [.webPush, .apns]) }
         apns.apns.token = "not hex"
