@@ -155,6 +155,7 @@ import Testing
         var w = watch("eu-west")
         var m = map("eu-west")
         m.merge(["us-east": try #require(m.failover("us-east"))])
+        #expect(w.decide(map: m, outboxDepth: [:], now: 0).isEmpty)  // sees itself serving us-east
         allWell(&w, at: 0)
         // Contact since 100; failbackAfter 2,000.
         for t in stride(from: Int64(250), through: 2000, by: 250) { allWell(&w, at: t) }
@@ -173,6 +174,7 @@ import Testing
         var w = watch("eu-west")
         var m = map("eu-west")
         m.merge(["us-east": try #require(m.failover("us-east"))])
+        _ = w.decide(map: m, outboxDepth: [:], now: 0)
         allWell(&w, at: 0)
         allWell(&w, at: 1500)
         // A silence of 1,400 ms (over half of unreachableAfter) between contacts.
@@ -181,6 +183,26 @@ import Testing
         for t in stride(from: Int64(3400), through: 4900, by: 500) { allWell(&w, at: t) }
         #expect(w.decide(map: m, outboxDepth: ["us-east": 0], now: 4900).isEmpty)
         #expect(w.decide(map: m, outboxDepth: ["us-east": 0], now: 5000).map(\.kind) == [.failbackFence])
+    }
+
+    /// An operator's failover of a region this one is still in contact
+    /// with is not undone: failback waits for contact that begins after it.
+    @Test func aFailoverMadeWhileInContactIsNotHandedBackUntilContactResumes() throws {
+        var w = watch("eu-west")
+        var m = map("eu-west")
+        for t in stride(from: Int64(0), through: 3000, by: 250) { allWell(&w, at: t) }
+        m.merge(["us-east": try #require(m.failover("us-east"))])  // relayctl failover at 3,000
+        for t in stride(from: Int64(3250), through: 8000, by: 250) {
+            allWell(&w, at: t)
+            #expect(w.decide(map: m, outboxDepth: ["us-east": 0], now: t + 100).isEmpty)
+        }
+        // us-east goes quiet (killed) and comes back: a new spell, failback after failbackAfter.
+        for t in stride(from: Int64(10_000), through: 11_750, by: 250) {
+            allWell(&w, at: t)
+            #expect(w.decide(map: m, outboxDepth: ["us-east": 0], now: t + 100).isEmpty)
+        }
+        allWell(&w, at: 12_000)
+        #expect(w.decide(map: m, outboxDepth: ["us-east": 0], now: 12_100).map(\.kind) == [.failbackFence])
     }
 
     @Test func manualFailbackIsLeftToTheOperator() throws {

@@ -177,3 +177,32 @@ def test_automatic_partition_drill_fences_the_cut_off_region(deployment, tmp_pat
     assert any(k.startswith("failed back automatically") for k in timeline), timeline
     assert report["lostAcknowledged"] == 0, report["notes"]
     assert_consistent(report)
+
+
+@pytest.mark.parametrize("deployment", [("sync", True, True)], indirect=True)
+def test_an_operators_failover_is_not_undone_by_the_automatic_watch(deployment):
+    """Automatic failover on, a drill with the operator's failover: the
+    standby, still in contact with the region a moment before the kill,
+    must not hand it back until it has come back (a manual drill on the
+    shipped topology used to see eu-west fence us-east within a second of
+    the failover, leaving it unserved until the failback)."""
+    cluster, run_dir = deployment
+    report = drill(cluster, run_dir, "--region", "us-east", "--mode", "sync",
+                   "--devices", "4", "--rate", "10", "--duration", "4")
+    assert report["rtoMs"] is not None and 0 < report["rtoMs"] < 5000, report["timeline"]
+    assert any(k.startswith("failed back (term 4") for k in report["timeline"]), report["timeline"]
+    # Not asserted here: lostAcknowledged. A manual drill on a deployment
+    # with automatic failover on still loses a few sends acknowledged by the
+    # standby in the second after the region restarts (known issue, issue 12
+    # closing note); --automatic drills and manual drills without automatic
+    # failover lose nothing (the tests above).
+
+
+@pytest.mark.xfail(reason="known issue: manual drill with automatic failover on loses sends acked just after the restart",
+                   strict=False)
+@pytest.mark.parametrize("deployment", [("sync", True, True)], indirect=True)
+def test_a_manual_sync_drill_with_automatic_failover_on_loses_nothing(deployment):
+    cluster, run_dir = deployment
+    report = drill(cluster, run_dir, "--region", "us-east", "--mode", "sync",
+                   "--devices", "4", "--rate", "10", "--duration", "4")
+    assert report["lostAcknowledged"] == 0, report["notes"]

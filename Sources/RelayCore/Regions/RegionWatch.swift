@@ -31,7 +31,11 @@
 ///
 /// **Failback.** When A has been in contact with S again for
 /// `failbackAfter` and its failback is automatic, S fences A, waits until
-/// its outbox to A is empty, then lets A serve itself again. A region whose
+/// its outbox to A is empty, then lets A serve itself again. "Again" means
+/// a spell of contact that began after S saw itself serving A: a region
+/// moved by an operator while S was still in contact with it (a planned
+/// `relayctl failover`, or a kill followed at once by one) is not handed
+/// back on the strength of the contact from before the move. A region whose
 /// failback is manual is left to `relayctl failback`, fence and resume.
 public struct RegionWatch: Sendable {
     /// Timings, in milliseconds, and which regions fail back by themselves.
@@ -106,6 +110,9 @@ public struct RegionWatch: Sendable {
     private var suspectedUntil: [String: Int64]
     /// Each peer's latest report.
     private var reports: [String: Report] = [:]
+    /// Per region this one serves for its standby duty, when ``decide(map:outboxDepth:now:)``
+    /// first saw it so.
+    private var servingSince: [String: Int64] = [:]
 
     /// The watch of `local` among `regions`, started at `now`: peers count
     /// as in contact at start (a region just started does not suspect
@@ -206,7 +213,14 @@ public struct RegionWatch: Sendable {
     /// and the depth of its outbox to each peer: at most one decision per
     /// region, only for regions whose standby this region is, and only
     /// while it may write.
-    public func decide(map: RegionMap, outboxDepth: [String: UInt64], now: Int64) -> [Decision] {
+    public mutating func decide(map: RegionMap, outboxDepth: [String: UInt64], now: Int64) -> [Decision] {
+        for region in peers {
+            if map.state(of: region).servedBy == local {
+                servingSince[region] = servingSince[region] ?? now
+            } else {
+                servingSince[region] = nil
+            }
+        }
         guard holdsLease(now: now) else { return [] }
         var decisions: [Decision] = []
         for region in peers where (map.standbys[region] ?? nil) == local {
@@ -219,6 +233,7 @@ public struct RegionWatch: Sendable {
             } else if state.servedBy == local && !state.fenced {
                 guard !configuration.manualFailback.contains(region), !suspects(region, now: now),
                       let since = contactSince[region], now - since >= configuration.failbackAfter,
+                      let serving = servingSince[region], since >= serving,
                       let next = map.failbackFence(region)
                 else { continue }
                 decisions.append(Decision(kind: .failbackFence, region: region, state: next))
