@@ -5,7 +5,7 @@ import Foundation
 /// of deliveries per 100 ms per region, replication lag per link and outbox
 /// depth per link, with the drill's events marked and the RTO drawn. No
 /// script, no network: it opens anywhere. Pure: a report in, text out.
-enum DrillHTML {
+package enum DrillHTML {
     /// Plot geometry, in SVG user units.
     static let width = 900.0
     static let height = 220.0
@@ -14,8 +14,43 @@ enum DrillHTML {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     /// The page for `report`.
-    static func page(_ report: DrillReport) -> String {
-        let title = "\(report.automatic ? "Automatic " : "")\(report.kind) drill of \(report.region)"
+    package static func page(_ report: DrillReport) -> String {
+        let title = self.title(report)
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>\(escape(title))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 960px; }
+            \(style)
+            </style>
+            </head>
+            <body>
+            \(body(report))</body>
+            </html>
+
+            """
+    }
+
+    /// The report's heading.
+    package static func title(_ report: DrillReport) -> String {
+        "\(report.automatic ? "Automatic " : "")\(report.kind) drill of \(report.region)"
+    }
+
+    /// The rules the report's elements need (tables, plots, legends), for a page that embeds `body`.
+    package static let style = """
+        table { border-collapse: collapse; margin: 1em 0; }
+        td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+        svg { background: #fafafa; border: 1px solid #ddd; }
+        .legend span { margin-right: 1.2em; }
+        """
+
+    /// The report without the page around it: heading, figures, plots,
+    /// timeline and notes (the operations console shows it inside its own page).
+    package static func body(_ report: DrillReport) -> String {
+        let title = self.title(report)
         let endMs = max(report.timeline.values.max() ?? 0, 1)
         let series = report.series ?? DrillSeries(deliveries: [], links: [:], endMs: endMs)
         let event = report.kind == "partition" ? "cut" : "kill"
@@ -43,25 +78,7 @@ enum DrillHTML {
         if !report.notes.isEmpty {
             body += "<h2>Notes</h2>\n<ul>\n" + report.notes.map { "<li>\(escape($0))</li>\n" }.joined() + "</ul>\n"
         }
-        return """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <title>\(escape(title))</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 960px; }
-            table { border-collapse: collapse; margin: 1em 0; }
-            td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-            svg { background: #fafafa; border: 1px solid #ddd; }
-            .legend span { margin-right: 1.2em; }
-            </style>
-            </head>
-            <body>
-            \(body)</body>
-            </html>
-
-            """
+        return body
     }
 
     struct Line {
@@ -124,7 +141,7 @@ enum DrillHTML {
     }
 
     /// `value` with at most one decimal, no trailing ".0".
-    static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         guard value.isFinite else { return "0" }
         let rounded = (value * 10).rounded() / 10
         guard abs(rounded) < 1e15, rounded == rounded.rounded() else { return String(format: "%.1f", rounded) }
@@ -132,7 +149,7 @@ enum DrillHTML {
     }
 
     /// Text safe inside HTML elements and attribute values.
-    static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for character in text {

@@ -9,18 +9,18 @@ import RelayStore
 /// `failback`): it writes region states into every reachable region's
 /// Redis and tells their relays (Pub/Sub `regions`). Regions it cannot reach
 /// learn from their peers' gossip before they accept a write.
-final class RegionControl: Sendable {
+package final class RegionControl: Sendable {
     struct RegionEndpoint: Sendable {
         var name: String
         var redis: RedisClient
     }
 
-    let topology: Topology
+    package let topology: Topology
     let regions: [RegionEndpoint]
     private let loop: any EventLoop
 
     /// Connects (lazily) to every region's Redis named by `topologyPath`'s settings files.
-    init(topologyPath: String) throws {
+    package init(topologyPath: String) throws {
         let topology: Topology
         do {
             topology = try Topology.load(path: topologyPath)
@@ -43,7 +43,8 @@ final class RegionControl: Sendable {
         self.loop = MultiThreadedEventLoopGroup.singleton.next()
     }
 
-    func close() {
+    /// Closes the Redis connections.
+    package func close() {
         for region in regions { region.redis.close() }
     }
 
@@ -66,7 +67,7 @@ final class RegionControl: Sendable {
     }
 
     /// The deployment's view: the highest term of each region among the reachable ones.
-    func mergedMap() async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
+    package func mergedMap() async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
         var map = baseMap
         var reachable: [String] = [], unreachable: [String] = []
         for (name, view) in await views().sorted(by: { $0.key < $1.key }) {
