@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Relay
+import ServiceLifecycle
 
 /// The console's routes over Hummingbird:
 ///
@@ -28,8 +29,13 @@ package enum ConsoleRouter {
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 // A comment first, so that the browser sees the stream open at once.
                 try await writer.write(ByteBuffer(string: ": relay console\n\n"))
-                for await event in stream {
-                    try await writer.write(ByteBuffer(string: event.encoded))
+                // The server's graceful shutdown waits for open responses: end the streams then.
+                try await withGracefulShutdownHandler {
+                    for await event in stream {
+                        try await writer.write(ByteBuffer(string: event.encoded))
+                    }
+                } onGracefulShutdown: {
+                    events.finish()
                 }
                 try await writer.finish(nil)
             })
