@@ -31,6 +31,10 @@ package enum ConsoleHTML {
         form input[type=number] { width: 5em; }
         pre.progress { background: #f4f4f4; padding: 0.5em; max-height: 14em; overflow: auto; font-size: 0.85em; }
         .error { color: #b00; }
+        #drill-latest { border-top: 1px solid #ddd; margin-top: 1em; }
+        #drill-latest h1 { font-size: 1.25em; }
+        #drill-latest h2 { font-size: 1em; }
+        #map { background: #fafafa; border: 1px solid #ddd; }
         \(DrillHTML.style)
         </style>
         </head>
@@ -114,12 +118,12 @@ package enum ConsoleHTML {
     /// The regions on a circle, the links between them (red and dashed when
     /// cut), and an arrow from a standby to each region it serves.
     static func map(_ view: DeploymentView) -> String {
-        let width = 520.0, height = 250.0, radius = 90.0
-        let center = (x: width / 2, y: height / 2 + 5)
+        let width = 600.0, height = 290.0, radius = 92.0
+        let center = (x: width / 2, y: height / 2 + 8)
         var position: [String: (x: Double, y: Double)] = [:]
         for (index, region) in view.regions.enumerated() {
             let angle = -Double.pi / 2 + Double(index) * 2 * Double.pi / Double(max(view.regions.count, 1))
-            position[region.name] = (center.x + radius * 1.6 * cos(angle), center.y + radius * sin(angle))
+            position[region.name] = (center.x + radius * 2 * cos(angle), center.y + radius * sin(angle))
         }
         var svg = "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-label=\"regions and links\">\n"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#7b3fa0\"/></marker></defs>\n"
@@ -128,23 +132,29 @@ package enum ConsoleHTML {
             let cut = link.state == .cut
             svg += "<line class=\"map-link\" data-link=\"\(e(link.between.joined(separator: "|")))\" data-state=\"\(link.state.rawValue)\" x1=\"\(f(a.x))\" y1=\"\(f(a.y))\" x2=\"\(f(b.x))\" y2=\"\(f(b.y))\" stroke=\"\(cut ? "#d62728" : "#888")\" stroke-width=\"\(cut ? 3 : 2)\"\(cut ? " stroke-dasharray=\"8,6\"" : "")/>\n"
             let label = "\(f(link.rttMs)) ms" + (cut ? " CUT" : "")
-            svg += "<text x=\"\(f((a.x + b.x) / 2))\" y=\"\(f((a.y + b.y) / 2 - 4))\" font-size=\"12\" text-anchor=\"middle\" fill=\"\(cut ? "#d62728" : "#555")\">\(e(label))</text>\n"
+            svg += "<text x=\"\(f((a.x + b.x) / 2))\" y=\"\(f((a.y + b.y) / 2 - 6))\" font-size=\"12\" text-anchor=\"middle\" fill=\"\(cut ? "#d62728" : "#555")\" stroke=\"#fafafa\" stroke-width=\"4\" paint-order=\"stroke\">\(e(label))</text>\n"
         }
         for region in view.regions where region.servedBy != region.name {
             guard let from = position[region.servedBy], let to = position[region.name] else { continue }
             // Stop short of the circles.
             let dx = to.x - from.x, dy = to.y - from.y, length = max((dx * dx + dy * dy).squareRoot(), 1)
             let (ux, uy) = (dx / length, dy / length)
-            svg += "<line class=\"serves\" x1=\"\(f(from.x + ux * 34))\" y1=\"\(f(from.y + uy * 34 + 8))\" x2=\"\(f(to.x - ux * 34))\" y2=\"\(f(to.y - uy * 34 + 8))\" stroke=\"#7b3fa0\" stroke-width=\"2\" marker-end=\"url(#arrow)\"><title>\(e(region.servedBy)) serves \(e(region.name))</title></line>\n"
+            svg += "<line class=\"serves\" x1=\"\(f(from.x + ux * 40))\" y1=\"\(f(from.y + uy * 40 + 10))\" x2=\"\(f(to.x - ux * 40))\" y2=\"\(f(to.y - uy * 40 + 10))\" stroke=\"#7b3fa0\" stroke-width=\"2\" marker-end=\"url(#arrow)\"><title>\(e(region.servedBy)) serves \(e(region.name))</title></line>\n"
         }
         for region in view.regions {
             guard let p = position[region.name] else { continue }
             let fill = !region.up ? "#bbbbbb" : region.fenced ? "#f5b041" : region.servedBy != region.name ? "#d7bde2" : "#7dcea0"
             svg += "<g class=\"map-region\" data-region=\"\(e(region.name))\">"
-            svg += "<circle cx=\"\(f(p.x))\" cy=\"\(f(p.y))\" r=\"30\" fill=\"\(fill)\" stroke=\"#333\"/>"
-            svg += "<text x=\"\(f(p.x))\" y=\"\(f(p.y - 2))\" font-size=\"12\" text-anchor=\"middle\" font-weight=\"bold\">\(e(region.name))</text>"
-            let detail = region.up ? "term \(region.term)" + (region.sessions.map { ", \($0) s" } ?? "") : "down"
-            svg += "<text x=\"\(f(p.x))\" y=\"\(f(p.y + 13))\" font-size=\"10\" text-anchor=\"middle\">\(e(detail))</text></g>\n"
+            svg += "<circle cx=\"\(f(p.x))\" cy=\"\(f(p.y))\" r=\"34\" fill=\"\(fill)\" stroke=\"#333\"/>"
+            svg += "<text x=\"\(f(p.x))\" y=\"\(f(p.y - 3))\" font-size=\"12\" text-anchor=\"middle\" font-weight=\"bold\">\(e(region.name))</text>"
+            let state = !region.up ? "down" : region.fenced ? "fenced" : region.servedBy != region.name ? "by \(region.servedBy)" : "serving"
+            svg += "<text x=\"\(f(p.x))\" y=\"\(f(p.y + 12))\" font-size=\"10\" text-anchor=\"middle\">\(e(state))</text>"
+            var detail = region.term == 0 ? "term ?" : "term \(region.term)"
+            if let sessions = region.sessions { detail += " \u{b7} \(sessions) session\(sessions == 1 ? "" : "s")" }
+            if let rate = region.sendsPerSecond { detail += " \u{b7} \(f(rate)) msg/s" }
+            // Above the circles of the upper half, below the others: clear of the links.
+            let detailY = p.y < center.y ? p.y - 42 : p.y + 50
+            svg += "<text x=\"\(f(p.x))\" y=\"\(f(detailY))\" font-size=\"11\" text-anchor=\"middle\" fill=\"#333\">\(e(detail))</text></g>\n"
         }
         svg += "</svg>\n"
         return svg
