@@ -33,19 +33,21 @@ package final class DeploymentMonitor: Service {
 
     /// Reads until graceful shutdown.
     package func run() async throws {
-        let control = try RegionControl(topologyPath: topologyPath)
+        let control = try RegionControl(topologyPath: topologyPath, redisLogLevel: .error)
         defer {
             control.close()
             events.finish()
         }
-        try await cancelWhenGracefulShutdown {
+        // Graceful shutdown cancels the loop; that is its end, not a failure.
+        await cancelWhenGracefulShutdown {
             var counters = DeploymentView.Counters()
             while !Task.isCancelled {
                 let (view, next) = await self.readOnce(control: control, previous: counters)
                 counters = next
                 self.latest.value = view
                 self.events.publish(.init(name: "deployment", data: ConsoleHTML.deploymentFragment(view)))
-                try await Task.sleep(for: self.interval)  // a poll period: the regions push nothing
+                // A poll period: the regions push nothing.
+                guard (try? await Task.sleep(for: self.interval)) != nil else { return }
             }
         }
     }
@@ -54,7 +56,7 @@ package final class DeploymentMonitor: Service {
     func readOnce(control: RegionControl, previous: DeploymentView.Counters) async -> (DeploymentView, DeploymentView.Counters) {
         async let readings = readRegions()
         async let proxies = readProxies()
-        async let merged = control.mergedMap()
+        async let merged = control.mergedMap(within: .milliseconds(700))
         let (map, reachable, _) = await merged
         return DeploymentView.build(topology: topology, readings: await readings, map: reachable.isEmpty ? nil : map,
                                     proxies: await proxies, previous: previous, nowMs: Date().timeIntervalSince1970 * 1000)
