@@ -73,7 +73,8 @@ class Chromium:
             time.sleep(0.05)  # chromium writes the file when it listens; no event to await from here
         raise AssertionError("chromium did not open its DevTools port; log: %s" % self.log.name)
 
-    def call(self, method, **params):
+    def call(self, method, timeout=60, **params):
+        self.ws.settimeout(timeout)
         self.next_id += 1
         ident = self.next_id
         self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
@@ -87,8 +88,8 @@ class Chromium:
         self.call("Page.navigate", url=url)
         assert self.wait_for("document.readyState === 'complete'", 30), "the page did not load: " + url
 
-    def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+    def evaluate(self, expression, timeout=60):
+        result = self.call("Runtime.evaluate", timeout=timeout, expression=expression, returnByValue=True, awaitPromise=True)
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
@@ -101,7 +102,7 @@ class Chromium:
               var observer = new MutationObserver(function () { if (check()) { observer.disconnect(); resolve(true); } });
               observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
               setTimeout(function () { observer.disconnect(); resolve(check()); }, %d);
-            })""" % (condition, int(timeout * 1000)))
+            })""" % (condition, int(timeout * 1000)), timeout=timeout + 30)
 
     def screenshot(self, path):
         metrics = self.call("Page.getLayoutMetrics")
