@@ -363,7 +363,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayConsoleTests",
-            dependencies: ["RelayConsole", "Relay"],
+            dependencies: ["RelayConsole", "Relay", "RelayCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

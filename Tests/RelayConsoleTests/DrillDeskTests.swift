@@ -2,7 +2,6 @@ import Foundation
 import Logging
 @testable import Relay
 @testable import RelayConsole
-import Synchronization
 import Testing
 
 @Suite struct DrillDeskTests {
@@ -44,7 +43,9 @@ import Testing
         let request = DrillRequest(kind: .failover, region: "us-east", mode: nil, automatic: false, devices: 4, rate: 20, duration: 3)
         let started = try desk.start(request)
         #expect(started.state == .running)
-        #expect(throws: DrillDesk.Busy.self) { try desk.start(request) }
+        // A second drill while one runs is refused.
+        let second = Result { () throws(DrillDesk.Busy) -> DrillDesk.Record in try desk.start(request) }
+        #expect(throws: DrillDesk.Busy.self) { try second.get() }
         gate.open()
         var iterator = changes.makeAsyncIterator()
         // Bounded: every change calls back; the drill finishes after the gate opens.
