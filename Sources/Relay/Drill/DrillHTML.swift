@@ -65,8 +65,11 @@ package enum DrillHTML {
         }
         var rto: (Double, Double)?
         if let startMs, let ms = report.rtoMs { rto = (startMs, startMs + ms) }
+        // The RPO: from the oldest acknowledged send that was lost to the kill (cut).
+        var rpo: (from: Double, to: Double, messages: Int)?
+        if let startMs, report.rpoMessages > 0, report.rpoMs > 0 { rpo = (startMs - report.rpoMs, startMs, report.rpoMessages) }
         body += plot(id: "delivered", title: "Messages delivered per 100 ms, by the receiving device's region",
-                     unit: "msgs", lines: delivered, endMs: endMs, timeline: report.timeline, span: rto)
+                     unit: "msgs", lines: delivered, endMs: endMs, timeline: report.timeline, span: rto, rpo: rpo)
         let links = series.links.sorted { $0.key < $1.key }
         body += plot(id: "lag", title: "Replication lag per link (oldest unacknowledged frame)", unit: "ms",
                      lines: links.map { Line(name: $0.key, points: $0.value.map { ($0.atMs, $0.lagMs) }) },
@@ -108,9 +111,11 @@ package enum DrillHTML {
     }
 
     /// One SVG plot: a polyline per line, the timeline's events as dashed
-    /// verticals, `span` (the RTO) shaded.
+    /// verticals, `span` (the RTO) shaded red, `rpo` (the acknowledged sends
+    /// lost before the kill) shaded orange.
     static func plot(id: String, title: String, unit: String, lines: [Line], endMs: Double,
-                     timeline: [String: Double], span: (Double, Double)?) -> String {
+                     timeline: [String: Double], span: (Double, Double)?,
+                     rpo: (from: Double, to: Double, messages: Int)? = nil) -> String {
         let (left, right, top, bottom) = margin
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maxY = max(lines.flatMap { $0.points.map(\.y) }.max() ?? 0, 1)
@@ -120,6 +125,9 @@ package enum DrillHTML {
         svg += "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(format(width)) \(format(height))\" width=\"\(format(width))\" height=\"\(format(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
         if let (from, to) = span {
             svg += "<rect class=\"rto\" x=\"\(format(x(from)))\" y=\"\(format(top))\" width=\"\(format(max(x(to) - x(from), 1)))\" height=\"\(format(plotHeight))\" fill=\"#ffdddd\"><title>RTO \(format(to - from)) ms</title></rect>\n"
+        }
+        if let rpo {
+            svg += "<rect class=\"rpo\" x=\"\(format(x(rpo.from)))\" y=\"\(format(top))\" width=\"\(format(max(x(rpo.to) - x(rpo.from), 1)))\" height=\"\(format(plotHeight))\" fill=\"#ffd59a\"><title>RPO \(rpo.messages) messages, \(format(rpo.to - rpo.from)) ms</title></rect>\n"
         }
         svg += "<line x1=\"\(format(left))\" y1=\"\(format(top + plotHeight))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(top + plotHeight))\" stroke=\"#888\"/>\n"
         svg += "<line x1=\"\(format(left))\" y1=\"\(format(top))\" x2=\"\(format(left))\" y2=\"\(format(top + plotHeight))\" stroke=\"#888\"/>\n"
