@@ -50,13 +50,13 @@ public struct ConsoleCommand: AsyncParsableCommand {
         do {
             token = try ConsoleTokenFile.load(fromDirectory: keyDir)
         } catch {
-            throw ValidationError(error.description)
+            throw ConsoleError(error.description)
         }
         let topology: Topology
         do {
             topology = try Topology.load(path: self.topology)
         } catch {
-            throw ValidationError("cannot read \(self.topology): \(error); relayctl topology check --file \(self.topology) explains")
+            throw ConsoleError("cannot read \(self.topology): \(error); relayctl topology check --file \(self.topology) explains")
         }
         let regions = topology.regions.map(\.name)
         let events = ConsoleEvents()
@@ -102,5 +102,14 @@ final class DrillsPublisher: Sendable {
     func publish() {
         guard let desk = desk.withLock({ $0 }) else { return }
         events.publish(.init(name: "drills", data: ConsoleHTML.drillsFragment(desk.records)))
+    }
+}
+
+/// A reason the console cannot start, printed as "Error: <message>"; the message says what to fix.
+struct ConsoleError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

@@ -192,6 +192,19 @@ def test_without_the_operator_token_every_route_is_401(console):
     assert "operator token required" in dom and "regions" not in dom
 
 
+def test_a_bad_drill_form_is_refused_with_what_to_fix(console):
+    auth = {"Authorization": "Bearer " + console["token"], "Content-Type": "application/json"}
+    for form, expected in (({"region": "mars"}, "region must be one of us-east, eu-west, ap-south"),
+                           ({"region": "us-east", "devices": 1}, "devices must be from 2"),
+                           ({"region": "us-east", "mode": "eventually"}, "mode must be async or sync")):
+        status, _, body = get(console["url"] + "api/drills", headers=auth, data=json.dumps(form).encode())
+        assert status == 400 and expected in body, body
+    status, _, body = get(console["url"] + "api/drills", headers=auth, data=b"not json")
+    assert status == 400
+    status, _, body = get(console["url"] + "api/drills", headers=auth)
+    assert status == 200 and json.loads(body) == []
+
+
 def test_the_page_shows_three_regions_and_their_links_live(console):
     browser, url = console["browser"], console["url"]
     browser.open(url + "?token=" + console["token"])
