@@ -55,20 +55,21 @@ package final class ConsoleEvents: Sendable {
     /// until the subscriber stops reading or `finish` is called.
     package func subscribe() -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(Self.buffered))
-        let (id, latest, finished) = state.withLock { state in
-            let id = state.nextID
-            state.nextID += 1
-            if !state.finished { state.subscribers[id] = continuation }
-            return (id, state.latest.values.sorted { $0.name < $1.name }, state.finished)
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
         }
-        for event in latest { continuation.yield(event) }
-        if finished {
-            continuation.finish()
-            return stream
-        }
+        // Set before the subscriber is added, so that no end of the stream goes unseen.
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
+        // The latest events are yielded under the lock: a publish after it comes after them.
+        let finished = state.withLock { state in
+            for event in state.latest.values.sorted(by: { $0.name < $1.name }) { continuation.yield(event) }
+            if !state.finished { state.subscribers[id] = continuation }
+            return state.finished
+        }
+        if finished { continuation.finish() }
         return stream
     }
 
