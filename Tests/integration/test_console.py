@@ -257,7 +257,7 @@ def test_a_drill_started_from_the_page_finishes_with_its_plot(console):
         form.elements.mode.value = 'sync';
         form.elements.devices.value = '4';
         form.elements.rate.value = '20';
-        form.elements.duration.value = '3';
+        form.elements.duration.value = '4';
         document.getElementById('drill-submit').click();
     })()""")
     assert browser.wait_for("document.getElementById('drill-running')", 30), browser.evaluate("document.getElementById('drill-error').textContent")
