@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Push providers: HTTPS (and HTTP/2 for APNs) with timeouts and pooling.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // The operations console's HTTP server (relayctl console); only RelayConsole links it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // ServiceGroup: relay serve and relay broker's parts; the console's monitor beside Hummingbird's server.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -122,7 +125,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
-        .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay"], swiftSettings: strict),
+        .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay", "RelayConsole"], swiftSettings: strict),
+        // The operations console (relayctl console): the deployment's state read
+        // from every region, drills started and kept, served over Hummingbird.
+        .target(
+            name: "RelayConsole",
+            dependencies: [
+                "Relay", "RelayCore", "MetricsScrape",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // hiredis, the C client of Redis (Debian's libhiredis-dev).
         .systemLibrary(
             name: "CHiredis",
@@ -350,6 +366,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/Fuzz/FuzzToken",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayConsoleTests",
+            dependencies: ["RelayConsole", "Relay", "RelayCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

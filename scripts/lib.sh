@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   redis-server mosquitto mosquitto-clients
   python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl python3-h2 python3-venv python3-pip protobuf-compiler
   openssl procps
+  chromium python3-websocket
 )
 
 # Installs whatever in DEBIAN_PACKAGES is missing (apt-get update first).

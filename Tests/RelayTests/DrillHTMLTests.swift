@@ -33,6 +33,13 @@ import Testing
         for region in ["us-east", "eu-west", "ap-south"] { #expect(page.contains("data-name=\"\(region)\"")) }
         #expect(page.components(separatedBy: "class=\"marker\"").count - 1 == 3 * 3)
         #expect(page.contains("class=\"rto\"") && page.contains("RTO 3100 ms"))
+        // No acknowledged send lost: no RPO drawn.
+        #expect(!page.contains("class=\"rpo\""))
+        var lossy = report
+        lossy.rpoMessages = 2
+        lossy.rpoMs = 150
+        let lossyPage = DrillHTML.page(lossy)
+        #expect(lossyPage.contains("class=\"rpo\"") && lossyPage.contains("RPO 2 messages, 150 ms"))
         #expect(page.contains("detected after</th><td>2300 ms"))
         // Escaped, and nothing fetched from elsewhere.
         #expect(page.contains("&lt;b&gt;odd&lt;/b&gt;") && !page.contains("<b>odd</b>"))

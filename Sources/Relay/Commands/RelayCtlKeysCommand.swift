@@ -17,13 +17,14 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
     public struct Init: AsyncParsableCommand {
         /// Name and help text.
         public static let configuration = CommandConfiguration(
-            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub), the peer secret (peer.secret, mode 0600) and the VAPID key for Web Push (vapid.key, mode 0600) if absent.",
+            abstract: "Create the deployment key pair (deployment.key, mode 0600, and deployment.pub), the peer secret (peer.secret, mode 0600), the VAPID key for Web Push (vapid.key, mode 0600) and the operations console's operator token (console.token, mode 0600) if absent.",
             discussion: """
                 Both key files are PEM, as OpenSSL writes Ed25519 keys: the private key PKCS #8, \
                 the public key SubjectPublicKeyInfo. An existing deployment.key is never replaced: \
                 the command then prints "exists" and changes nothing. Relay nodes need only deployment.pub \
                 and peer.secret (32 random bytes as hex, from which each region's password to the \
-                other regions' peer listeners is derived); an existing peer.secret is never replaced either.
+                other regions' peer listeners is derived); an existing peer.secret is never replaced either. \
+                console.token (64 hex digits) is what relayctl console asks of whoever opens it.
                 """
         )
 
@@ -38,6 +39,7 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
             try createDeploymentKey()
             try createPeerSecret()
             try createVAPIDKey()
+            try createConsoleToken()
         }
 
         private func createDeploymentKey() throws {
@@ -72,6 +74,19 @@ public struct RelayCtlKeysCommand: AsyncParsableCommand {
                 throw RelayCtlError(error.description)
             }
             StandardOutput.writeLine("created \(path)")
+        }
+
+        private func createConsoleToken() throws {
+            let path = ConsoleTokenFile.path(inDirectory: dir)
+            do {
+                if try ConsoleTokenFile.create(inDirectory: dir) {
+                    StandardOutput.writeLine("created \(path)")
+                } else {
+                    StandardOutput.writeLine("exists: \(path) (left as it is)")
+                }
+            } catch {
+                throw RelayCtlError(error.description)
+            }
         }
 
         private func createVAPIDKey() throws {

@@ -128,7 +128,7 @@ public struct RelayCtlLinkCommand: AsyncParsableCommand {
 }
 
 /// Sends one control line to a delay proxy and prints its one-line reply.
-enum LinkControlClient {
+package enum LinkControlClient {
     /// How long the whole exchange may take.
     static let timeout = TimeAmount.seconds(5)
 
@@ -138,7 +138,8 @@ enum LinkControlClient {
         StandardOutput.writeLine(reply)
     }
 
-    static func exchange(_ line: String, with control: HostPort) async throws -> String {
+    /// Sends `line` to the proxy's control listener at `control` and returns its one-line reply.
+    package static func exchange(_ line: String, with control: HostPort) async throws -> String {
         let group = MultiThreadedEventLoopGroup.singleton
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {

@@ -5,7 +5,7 @@ import Foundation
 /// of deliveries per 100 ms per region, replication lag per link and outbox
 /// depth per link, with the drill's events marked and the RTO drawn. No
 /// script, no network: it opens anywhere. Pure: a report in, text out.
-enum DrillHTML {
+package enum DrillHTML {
     /// Plot geometry, in SVG user units.
     static let width = 900.0
     static let height = 220.0
@@ -14,8 +14,43 @@ enum DrillHTML {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     /// The page for `report`.
-    static func page(_ report: DrillReport) -> String {
-        let title = "\(report.automatic ? "Automatic " : "")\(report.kind) drill of \(report.region)"
+    package static func page(_ report: DrillReport) -> String {
+        let title = self.title(report)
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>\(escape(title))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 960px; }
+            \(style)
+            </style>
+            </head>
+            <body>
+            \(body(report))</body>
+            </html>
+
+            """
+    }
+
+    /// The report's heading.
+    package static func title(_ report: DrillReport) -> String {
+        "\(report.automatic ? "Automatic " : "")\(report.kind) drill of \(report.region)"
+    }
+
+    /// The rules the report's elements need (tables, plots, legends), for a page that embeds `body`.
+    package static let style = """
+        table { border-collapse: collapse; margin: 1em 0; }
+        td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+        svg { background: #fafafa; border: 1px solid #ddd; }
+        .legend span { margin-right: 1.2em; }
+        """
+
+    /// The report without the page around it: heading, figures, plots,
+    /// timeline and notes (the operations console shows it inside its own page).
+    package static func body(_ report: DrillReport) -> String {
+        let title = self.title(report)
         let endMs = max(report.timeline.values.max() ?? 0, 1)
         let series = report.series ?? DrillSeries(deliveries: [], links: [:], endMs: endMs)
         let event = report.kind == "partition" ? "cut" : "kill"
@@ -30,8 +65,11 @@ enum DrillHTML {
         }
         var rto: (Double, Double)?
         if let startMs, let ms = report.rtoMs { rto = (startMs, startMs + ms) }
+        // The RPO: from the oldest acknowledged send that was lost to the kill (cut).
+        var rpo: (from: Double, to: Double, messages: Int)?
+        if let startMs, report.rpoMessages > 0, report.rpoMs > 0 { rpo = (startMs - report.rpoMs, startMs, report.rpoMessages) }
         body += plot(id: "delivered", title: "Messages delivered per 100 ms, by the receiving device's region",
-                     unit: "msgs", lines: delivered, endMs: endMs, timeline: report.timeline, span: rto)
+                     unit: "msgs", lines: delivered, endMs: endMs, timeline: report.timeline, span: rto, rpo: rpo)
         let links = series.links.sorted { $0.key < $1.key }
         body += plot(id: "lag", title: "Replication lag per link (oldest unacknowledged frame)", unit: "ms",
                      lines: links.map { Line(name: $0.key, points: $0.value.map { ($0.atMs, $0.lagMs) }) },
@@ -43,25 +81,7 @@ enum DrillHTML {
         if !report.notes.isEmpty {
             body += "<h2>Notes</h2>\n<ul>\n" + report.notes.map { "<li>\(escape($0))</li>\n" }.joined() + "</ul>\n"
         }
-        return """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <title>\(escape(title))</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 960px; }
-            table { border-collapse: collapse; margin: 1em 0; }
-            td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-            svg { background: #fafafa; border: 1px solid #ddd; }
-            .legend span { margin-right: 1.2em; }
-            </style>
-            </head>
-            <body>
-            \(body)</body>
-            </html>
-
-            """
+        return body
     }
 
     struct Line {
@@ -91,9 +111,11 @@ enum DrillHTML {
     }
 
     /// One SVG plot: a polyline per line, the timeline's events as dashed
-    /// verticals, `span` (the RTO) shaded.
+    /// verticals, `span` (the RTO) shaded red, `rpo` (the acknowledged sends
+    /// lost before the kill) shaded orange.
     static func plot(id: String, title: String, unit: String, lines: [Line], endMs: Double,
-                     timeline: [String: Double], span: (Double, Double)?) -> String {
+                     timeline: [String: Double], span: (Double, Double)?,
+                     rpo: (from: Double, to: Double, messages: Int)? = nil) -> String {
         let (left, right, top, bottom) = margin
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maxY = max(lines.flatMap { $0.points.map(\.y) }.max() ?? 0, 1)
@@ -103,6 +125,9 @@ enum DrillHTML {
         svg += "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(format(width)) \(format(height))\" width=\"\(format(width))\" height=\"\(format(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
         if let (from, to) = span {
             svg += "<rect class=\"rto\" x=\"\(format(x(from)))\" y=\"\(format(top))\" width=\"\(format(max(x(to) - x(from), 1)))\" height=\"\(format(plotHeight))\" fill=\"#ffdddd\"><title>RTO \(format(to - from)) ms</title></rect>\n"
+        }
+        if let rpo {
+            svg += "<rect class=\"rpo\" x=\"\(format(x(rpo.from)))\" y=\"\(format(top))\" width=\"\(format(max(x(rpo.to) - x(rpo.from), 1)))\" height=\"\(format(plotHeight))\" fill=\"#ffd59a\"><title>RPO \(rpo.messages) messages, \(format(rpo.to - rpo.from)) ms</title></rect>\n"
         }
         svg += "<line x1=\"\(format(left))\" y1=\"\(format(top + plotHeight))\" x2=\"\(format(left + plotWidth))\" y2=\"\(format(top + plotHeight))\" stroke=\"#888\"/>\n"
         svg += "<line x1=\"\(format(left))\" y1=\"\(format(top))\" x2=\"\(format(left))\" y2=\"\(format(top + plotHeight))\" stroke=\"#888\"/>\n"
@@ -124,7 +149,7 @@ enum DrillHTML {
     }
 
     /// `value` with at most one decimal, no trailing ".0".
-    static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         guard value.isFinite else { return "0" }
         let rounded = (value * 10).rounded() / 10
         guard abs(rounded) < 1e15, rounded == rounded.rounded() else { return String(format: "%.1f", rounded) }
@@ -132,7 +157,7 @@ enum DrillHTML {
     }
 
     /// Text safe inside HTML elements and attribute values.
-    static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for character in text {

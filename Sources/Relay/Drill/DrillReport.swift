@@ -2,78 +2,78 @@ import Foundation
 
 /// What a drill found, from what its devices received. Times in ms; the
 /// event times are since the drill started.
-struct DrillReport: Sendable, Codable, Hashable {
+package struct DrillReport: Sendable, Codable, Hashable {
     /// `failover` or `partition`.
-    var kind: String
+    package var kind: String
     /// No failover or failback command: the deployment acted by itself.
-    var automatic: Bool
+    package var automatic: Bool
     /// With `automatic`: from the kill (cut) until the standby served the region.
-    var detectionMs: Double?
-    var region: String
-    var standby: String
+    package var detectionMs: Double?
+    package var region: String
+    package var standby: String
     /// The drilled region's mirror mode, from its settings file.
-    var mode: String
-    var devices: Int
+    package var mode: String
+    package var devices: Int
     /// Sends per second, over all devices.
-    var rate: Double
+    package var rate: Double
     /// Seconds of traffic after the kill (or the cut).
-    var durationSeconds: Double
+    package var durationSeconds: Double
 
     /// From the kill (cut) to the arrival of the first message that one of the
     /// region's devices composed after it; nil when none arrived.
-    var rtoMs: Double?
+    package var rtoMs: Double?
     /// Acknowledged (PUBACK 0x00) before the kill and never delivered.
-    var rpoMessages: Int
+    package var rpoMessages: Int
     /// Kill time minus the acknowledgement time of the oldest such send (0 when none).
-    var rpoMs: Double
+    package var rpoMs: Double
     /// Sends acknowledged before the kill.
-    var ackedBeforeKill: Int
+    package var ackedBeforeKill: Int
     /// Acknowledged sends never delivered, whenever acknowledged.
-    var lostAcknowledged: Int
+    package var lostAcknowledged: Int
     /// Deliveries of a client message id a device had already received.
-    var duplicates: Int
+    package var duplicates: Int
     /// Deliveries whose (epoch, seq) is not above the previous one of the same device and conversation.
-    var outOfOrder: Int
+    package var outOfOrder: Int
     /// Largest replication lag seen on the live regions' /metrics.
-    var maxReplicationLagMs: Double
+    package var maxReplicationLagMs: Double
     /// The region whose outbox showed that lag.
-    var maxReplicationLagRegion: String?
+    package var maxReplicationLagRegion: String?
     /// Largest replication outbox seen, frames.
-    var maxOutboxFrames: Double
+    package var maxOutboxFrames: Double
     /// /metrics scrapes that answered.
-    var lagSamples: Int
+    package var lagSamples: Int
 
     /// Sends composed.
-    var sent: Int
+    package var sent: Int
     /// Sends published at least once.
-    var published: Int
+    package var published: Int
     /// Sends acknowledged with 0x00.
-    var acked: Int
+    package var acked: Int
     /// Sends delivered to their recipient at least once.
-    var delivered: Int
+    package var delivered: Int
     /// Deliveries received in all (duplicates included).
-    var deliveries: Int
+    package var deliveries: Int
     /// Sends never acknowledged by the end.
-    var unacknowledged: Int
+    package var unacknowledged: Int
     /// Sends refused at least once (PUBACK ≥ 0x80) and resent.
-    var refusals: Int
+    package var refusals: Int
 
     /// When things happened, ms since the drill started.
-    var timeline: [String: Double]
+    package var timeline: [String: Double]
     /// Things the drill noticed that bear on the figures.
-    var notes: [String]
+    package var notes: [String]
     /// Deliveries, lag and outbox depth over time, for the plots.
-    var series: DrillSeries?
+    package var series: DrillSeries?
 
     /// One line of JSON, keys sorted.
-    var json: String {
+    package var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
     /// A table for people.
-    var text: String {
+    package var text: String {
         func ms(_ value: Double) -> String { String(format: "%.0f ms", value) }
         let event = kind == "partition" ? "cut" : "kill"
         var rows: [(String, String)] = []

@@ -2,21 +2,21 @@
 /// console): deliveries per 100 ms per region, and each link's replication
 /// lag and outbox depth as the regions' `/metrics` showed them. Times are ms
 /// since the drill started.
-struct DrillSeries: Sendable, Codable, Hashable {
+package struct DrillSeries: Sendable, Codable, Hashable {
     /// Width of a delivery bucket, ms.
     static let bucketMs = 100.0
 
     /// One reading of one link (`region` → `peer`).
-    struct LinkSample: Sendable, Codable, Hashable {
-        var atMs: Double
-        var lagMs: Double
-        var outboxFrames: Double
+    package struct LinkSample: Sendable, Codable, Hashable {
+        package var atMs: Double
+        package var lagMs: Double
+        package var outboxFrames: Double
     }
 
     /// Region (of the receiving device) → deliveries in each 100 ms bucket from 0.
-    var deliveredPer100ms: [String: [Int]] = [:]
+    package var deliveredPer100ms: [String: [Int]] = [:]
     /// "region->peer" → readings in time order.
-    var links: [String: [LinkSample]] = [:]
+    package var links: [String: [LinkSample]] = [:]
 
     /// The series of `deliveries` (arrival ms, receiving device's home
     /// region) and link `samples`, up to `endMs`.

@@ -8,24 +8,41 @@ import RelayIdentity
 /// to its standby, restarted and failed back (or, with `partition`, its link
 /// to the standby cut and healed), then the report of what the devices
 /// received.
-struct FailoverDrill: Sendable {
+package struct FailoverDrill: Sendable {
     /// What to run.
-    struct Options: Sendable {
-        var region: String
-        var mode: MirrorMode?
-        var devices = 6
+    package struct Options: Sendable {
+        package var region: String
+        package var mode: MirrorMode?
+        package var devices = 6
         /// Sends per second over all devices.
-        var rate: Double = 20
+        package var rate: Double = 20
         /// Seconds of traffic after the kill (cut).
-        var duration: Double = 10
-        var partition = false
+        package var duration: Double = 10
+        package var partition = false
         /// No failover command: the deployment must notice by itself (and fail back).
-        var automatic = false
-        var topologyPath = "topology.json"
-        var keyDir = "keys"
-        var runDir = "run"
+        package var automatic = false
+        package var topologyPath = "topology.json"
+        package var keyDir = "keys"
+        package var runDir = "run"
         /// Progress lines (to stderr), or nil for none.
-        var progress: (@Sendable (String) -> Void)?
+        package var progress: (@Sendable (String) -> Void)?
+
+        /// What to run against the deployment of `topologyPath`; the rest as its defaults.
+        package init(region: String, mode: MirrorMode? = nil, devices: Int = 6, rate: Double = 20, duration: Double = 10,
+                     partition: Bool = false, automatic: Bool = false, topologyPath: String = "topology.json",
+                     keyDir: String = "keys", runDir: String = "run", progress: (@Sendable (String) -> Void)? = nil) {
+            self.region = region
+            self.mode = mode
+            self.devices = devices
+            self.rate = rate
+            self.duration = duration
+            self.partition = partition
+            self.automatic = automatic
+            self.topologyPath = topologyPath
+            self.keyDir = keyDir
+            self.runDir = runDir
+            self.progress = progress
+        }
     }
 
     /// Bounds on the waits of a drill.
@@ -49,8 +66,13 @@ struct FailoverDrill: Sendable {
 
     let options: Options
 
+    /// A drill that runs `options`.
+    package init(options: Options) {
+        self.options = options
+    }
+
     /// Runs the drill; throws (with what to fix) only when it could not run.
-    func run() async throws -> DrillReport {
+    package func run() async throws -> DrillReport {
         let options = self.options
         guard options.devices >= 2 else { throw RelayCtlError("--devices must be at least 2 (each talks to a device of another region)") }
         guard options.rate > 0, options.duration > 0 else { throw RelayCtlError("--rate and --duration must be positive") }

@@ -12,6 +12,21 @@ import Foundation
 /// to a file, and awaits its exit without blocking the cooperative pool
 /// (`waitpid` runs on a thread of its own).
 enum ScriptRunner {
+    /// Marks every descriptor of this process above stderr close-on-exec: none
+    /// of its sockets (the console's listener, Redis connections) may live on
+    /// in the long-lived servers a script starts, holding their ports. Harmless
+    /// to this process, which does not exec.
+    static func closeOnExec() {
+        #if os(Linux)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for name in names {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+        #endif
+    }
+
     /// Runs `path` with no arguments, stdin from /dev/null, stdout and stderr
     /// to `output`; returns its exit status (128 + signal when killed). After
     /// `timeout` it is killed and `AwaitableState.TimedOut` is thrown.
@@ -22,6 +37,7 @@ enum ScriptRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        closeOnExec()
         // The script and what it starts (long-lived servers) must not inherit this
         // process's blocked or ignored signals: reset the mask and every disposition.
         var attributes = posix_spawnattr_t()

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// How a region mirrors its device queues to its standby.
-enum MirrorMode: String, Sendable, Codable, CaseIterable {
+package enum MirrorMode: String, Sendable, Codable, CaseIterable {
     /// The PUBACK does not wait for the standby: a failover loses at most
     /// what the mirror lagged behind.
     case async

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayCore
@@ -9,18 +10,20 @@ import RelayStore
 /// `failback`): it writes region states into every reachable region's
 /// Redis and tells their relays (Pub/Sub `regions`). Regions it cannot reach
 /// learn from their peers' gossip before they accept a write.
-final class RegionControl: Sendable {
+package final class RegionControl: Sendable {
     struct RegionEndpoint: Sendable {
         var name: String
         var redis: RedisClient
     }
 
-    let topology: Topology
+    package let topology: Topology
     let regions: [RegionEndpoint]
     private let loop: any EventLoop
 
-    /// Connects (lazily) to every region's Redis named by `topologyPath`'s settings files.
-    init(topologyPath: String) throws {
+    /// Connects (lazily) to every region's Redis named by `topologyPath`'s
+    /// settings files; the connections log from `redisLogLevel` up (a reader
+    /// that polls, like the console, need not log every failed reconnect).
+    package init(topologyPath: String, redisLogLevel: Logger.Level = .info) throws {
         let topology: Topology
         do {
             topology = try Topology.load(path: topologyPath)
@@ -38,12 +41,15 @@ final class RegionControl: Sendable {
             configuration.connectTimeout = .milliseconds(500)
             configuration.commandTimeout = .seconds(2)
             configuration.maximumReconnectDelay = .milliseconds(200)
-            return RegionEndpoint(name: region.name, redis: RedisClient(configuration: configuration, logger: Logger(label: "relayctl.redis")))
+            var logger = Logger(label: "relayctl.redis")
+            logger.logLevel = redisLogLevel
+            return RegionEndpoint(name: region.name, redis: RedisClient(configuration: configuration, logger: logger))
         }
         self.loop = MultiThreadedEventLoopGroup.singleton.next()
     }
 
-    func close() {
+    /// Closes the Redis connections.
+    package func close() {
         for region in regions { region.redis.close() }
     }
 
@@ -66,10 +72,51 @@ final class RegionControl: Sendable {
     }
 
     /// The deployment's view: the highest term of each region among the reachable ones.
-    func mergedMap() async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
+    package func mergedMap() async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
         var map = baseMap
         var reachable: [String] = [], unreachable: [String] = []
         for (name, view) in await views().sorted(by: { $0.key < $1.key }) {
+            if let view { map.merge(view); reachable.append(name) } else { unreachable.append(name) }
+        }
+        return (map, reachable, unreachable)
+    }
+
+    /// The deployment's view as `mergedMap()` reads it, but every region's
+    /// Redis asked at once and each given at most `timeout`: a region whose
+    /// Redis is down (a drill killed it) counts as unreachable instead of
+    /// holding up the others (the operations console reads this every second).
+    package func mergedMap(within timeout: Duration) async -> (map: RegionMap, reachable: [String], unreachable: [String]) {
+        let loop = self.loop
+        let nanoseconds = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let views = await withTaskGroup(of: (String, [String: RegionMap.State]?).self) { group in
+            for region in regions {
+                group.addTask {
+                    let view: [String: RegionMap.State]? = await withCheckedContinuation { continuation in
+                        // Whichever comes first, the answer or the deadline, resumes; the other finds it done.
+                        let resumed = NIOLockedValueBox(false)
+                        let resume: @Sendable ([String: RegionMap.State]?) -> Void = { value in
+                            let first = resumed.withLockedValue { done in
+                                defer { done = true }
+                                return !done
+                            }
+                            if first { continuation.resume(returning: value) }
+                        }
+                        let deadline = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { resume(nil) }
+                        RegionAuthority.storedView(in: region.redis, on: loop).whenComplete { result in
+                            deadline.cancel()
+                            resume(try? result.get())
+                        }
+                    }
+                    return (region.name, view)
+                }
+            }
+            var views: [(String, [String: RegionMap.State]?)] = []
+            for await view in group { views.append(view) }
+            return views
+        }
+        var map = baseMap
+        var reachable: [String] = [], unreachable: [String] = []
+        for (name, view) in views.sorted(by: { $0.0 < $1.0 }) {
             if let view { map.merge(view); reachable.append(name) } else { unreachable.append(name) }
         }
         return (map, reachable, unreachable)
