@@ -254,6 +254,8 @@ extension ChatRouter {
             return loop.makeSucceededVoidFuture()
         case .pushRegistration(let update):
             return applyPushRegistration(update, on: loop)
+        case .keysMirror(let mirror):
+            return applyKeysMirror(mirror, on: loop)
         case .region, .none:
             return loop.makeSucceededVoidFuture()
         }
