@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RelayCore
@@ -62,6 +63,16 @@ import Testing
         frame.keysRequest = .with { $0.requestID = "r1"; $0.requesterDevice = "bob-phone"; $0.fetch.user = "{u:x}" }
         #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
         frame.privacy = .with { $0.user = "" }
+        #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
+    }
+
+    @Test func keysMirrorsNameAValidDevice() throws {
+        var frame = Relay_V1_Frame()
+        frame.keysMirror = .with { $0.device = "alice-phone"; $0.consumed = [Data([8, 1])] }
+        try FrameValidation.validate(frame)
+        frame.keysMirror = .with { $0.device = "{d:x}:otk" }
+        #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
+        frame.keysMirror = .with { $0.device = "" }
         #expect(throws: InvalidFrame.self) { try FrameValidation.validate(frame) }
     }
 

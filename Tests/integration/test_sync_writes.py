@@ -3,12 +3,17 @@ item 1), on the shipped topology's link delays: a receipt's PUBACK and a
 group change's answer come only once the regions its frames go to have
 them, so a region killed (relay and Redis, SIGKILL) right after the
 acknowledgement loses nothing of it. Without the wait, the frames would
-still sit in the killed region's outbox (200 ms round trip to ap-south)."""
+still sit in the killed region's outbox (200 ms round trip to ap-south).
+Key uploads and the one-time prekeys handed out are mirrored the same way:
+after the home's loss its standby hands out the keys, never a prekey twice."""
+
+import time
 
 import pytest
 
 from chat_support import Device, direct, unique_names
 from regions_support import TOPOLOGY, Cluster
+from signal_keys import LAST_RESORT_ID, SignalKeys
 
 
 @pytest.fixture
@@ -86,3 +91,54 @@ def test_a_group_change_answered_survives_the_loss_of_its_home(sync_cluster):
             assert event.membership.change == pb.MembershipEvent.CREATED
             break
     m.close()
+
+
+def fetch_until_answered(device, user, timeout=60):
+    """keys.fetch, asked again while the answer is `unavailable` (the
+    regions are still learning of a failover); every wait bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = device.request("keys.fetch", timeout=30, keys_fetch=device.pb.KeysFetch(user=user))
+        if not (resp.HasField("error") and resp.error.code == "unavailable"):
+            return resp
+        assert time.monotonic() < deadline, "keys.fetch still unavailable: %s" % resp.error
+
+
+def one_time_id(resp):
+    assert not resp.HasField("error"), resp.error
+    [bundle] = resp.key_bundles.bundles
+    if bundle.HasField("one_time_prekey"):
+        return bundle.one_time_prekey.id
+    assert bundle.last_resort_prekey.id == LAST_RESORT_ID
+    return None
+
+
+def test_keys_uploaded_and_prekeys_handed_out_survive_the_loss_of_the_home(sync_cluster):
+    cluster = sync_cluster
+    n = unique_names()
+    alice, bob, dave = n("alice"), n("bob"), n("dave")
+    us, eu, ap = cluster["us-east"], cluster["eu-west"], cluster["ap-south"]
+    a = Device(us, alice, alice + "-phone")
+    b = Device(ap, bob, bob + "-phone")
+    d = Device(us, dave, dave + "-phone")
+    # ap-south learns alice's home (us-east) from her message.
+    a.send(direct(alice, bob), "hi bob")
+    b.messages(1, timeout=30)
+    keys = SignalKeys(a.pb)
+    keys.one_time = [keys.one_time_prekey(i) for i in (1, 2, 3)]
+    resp = a.request("keys.upload", timeout=30, keys_upload=keys.upload())
+    assert not resp.HasField("error"), resp.error
+    # Two prekeys handed out by us-east: one to ap-south (KeysRequest), one here.
+    handed = [one_time_id(fetch_until_answered(b, alice)), one_time_id(fetch_until_answered(d, alice))]
+    a.close(); d.close()
+    # Answered: eu-west (the standby) has the keys and knows these two went,
+    # whatever happens to us-east now.
+    us.kill()
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+    # ap-south now asks eu-west, which serves alice's home.
+    handed.append(one_time_id(fetch_until_answered(b, alice)))
+    handed.append(one_time_id(fetch_until_answered(b, alice)))
+    assert sorted(handed[:3]) == [1, 2, 3], "a one-time prekey was handed out twice or lost: %s" % handed
+    assert handed[3] is None, "after the failover a prekey came again: %s" % handed
+    b.close()

@@ -196,14 +196,21 @@ extension ChatRouter {
 
     /// Applies one frame from `origin`; idempotent. Frames from a region
     /// known to be failed over, or written under an older term, are refused
-    /// (counted, not applied).
+    /// (counted, not applied), except forwarded sends: a device's request to
+    /// sequence, which this region decides as it decides a local send.
     func apply(_ frame: Relay_V1_Frame, from origin: String, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let origins = replicator.map.state(of: origin)
         if case .region(let state) = frame.body {
             replicator.authority.learn([state], from: origin, on: loop)
             return loop.makeSucceededVoidFuture()
         }
-        guard frame.term >= origins.term, origins.servedBy == origin, !origins.fenced else {
+        let current = frame.term >= origins.term && origins.servedBy == origin && !origins.fenced
+        // A failed-over region passes on the forwarded sends that waited in
+        // other regions' outboxes for it (acknowledged to their devices while
+        // it was down): they are sequenced here only if this region serves the
+        // conversation's home, once per device and client message id. Refusing
+        // them lost every such send of a drill (docs/replication.md).
+        guard current || frame.isForwardedSend else {
             replicationMetrics.refused(origin: origin)
             logger.warning("stale frame refused", metadata: ["origin": "\(origin)", "term": "\(frame.term)", "known_term": "\(origins.term)"])
             return loop.makeSucceededVoidFuture()
@@ -254,6 +261,8 @@ extension ChatRouter {
             return loop.makeSucceededVoidFuture()
         case .pushRegistration(let update):
             return applyPushRegistration(update, on: loop)
+        case .keysMirror(let mirror):
+            return applyKeysMirror(mirror, on: loop)
         case .region, .none:
             return loop.makeSucceededVoidFuture()
         }
@@ -414,5 +423,13 @@ extension ChatStore.Accept {
         send.replyToSeq = replyTo?.value ?? 0
         send.ttlSeconds = ttlSeconds
         return send
+    }
+}
+
+extension Relay_V1_Frame {
+    /// Whether the frame is a `ForwardedSend`.
+    var isForwardedSend: Bool {
+        if case .forwardedSend = body { return true }
+        return false
     }
 }

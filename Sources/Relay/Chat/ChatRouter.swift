@@ -575,7 +575,7 @@ final class ChatRouter: MQTTRouter {
         case ("devices.link", .devicesLink(let link)):
             result = linkDevice(link, user: user, home: home, on: loop)
         case ("keys.upload", .keysUpload(let upload)):
-            result = keys.upload(upload, device: device, on: loop)
+            result = uploadKeys(upload, device: device, home: home, on: loop)
         case ("keys.fetch", .keysFetch(let fetch)):
             result = fetchKeys(fetch, requester: device, on: loop)
         case ("push.register", .pushRegister(let register)):

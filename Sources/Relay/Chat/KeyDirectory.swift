@@ -13,10 +13,13 @@ import SwiftProtobuf
 /// Keys are in Signal's formats (docs/e2ee.md). Per device, under its hash
 /// tag: `{d:<device>}:keys` (a hash: identity key, signed prekey,
 /// last-resort prekey, registration id, Signal device id), `{d:<device>}:otk` (a list of
-/// one-time prekeys, each handed out once) and `{d:<device>}:otk:low` (set
+/// one-time prekeys, each handed out once), `{d:<device>}:otk:low` (set
 /// once the device was told its one-time prekeys run low; an upload clears
-/// it). A device uploads only its own keys: the keys it names are the
-/// session's device's.
+/// it) and, on a standby, `{d:<device>}:otk:used` (prekeys the home handed
+/// out before their upload reached the standby). A device uploads only its
+/// own keys: the keys it names are the session's device's. Uploads and
+/// handed-out one-time prekeys are mirrored to the standby of the device's
+/// home (`KeysMirror`, ``ChatRouter/uploadKeys(_:device:home:on:)``).
 final class KeyDirectory: Sendable {
     /// Bytes of a public key in Signal's form (type byte 0x05 and the Curve25519 key).
     static let publicKeyBytes = SignalPublicKey.serializedCount
@@ -31,6 +34,7 @@ final class KeyDirectory: Sendable {
     private let configuration: ChatConfiguration
     private let uploadScript: RedisScript
     private let fetchScript: RedisScript
+    private let consumeScript: RedisScript
     private let logger: Logger
 
     init(store: ChatStore, logger: Logger) throws {
@@ -38,12 +42,20 @@ final class KeyDirectory: Sendable {
         self.configuration = store.configuration
         self.uploadScript = try ScriptLibrary.load("keys_upload")
         self.fetchScript = try ScriptLibrary.load("keys_fetch")
+        self.consumeScript = try ScriptLibrary.load("keys_consume")
         self.logger = logger
     }
+
+    /// Consumed prekeys a standby remembers before their upload arrived, at most.
+    static let maximumRememberedConsumed = 10_000
 
     private static func keys(_ device: String) -> [String] {
         let d = ChatStore.device(device)
         return ["\(d):keys", "\(d):otk", "\(d):otk:low"]
+    }
+
+    private static func used(_ device: String) -> String {
+        "\(ChatStore.device(device)):otk:used"
     }
 
     // MARK: - Upload
@@ -86,10 +98,12 @@ final class KeyDirectory: Sendable {
         }
     }
 
-    /// Stores `device`'s keys after `validate(_:maximumOneTimePrekeys:)`;
-    /// answers `Empty`. A new identity key drops the one-time and last-resort
-    /// prekeys of the old one.
-    func upload(_ upload: Relay_V1_KeysUpload, device: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+    /// Stores `device`'s keys after `validate(_:maximumOneTimePrekeys:)`.
+    /// A new identity key drops the one-time and last-resort prekeys of the
+    /// old one; one-time prekeys this region knows were handed out already
+    /// (a standby, ``dropConsumed(_:device:on:)``) are left out. Used for a
+    /// device's own upload and for the mirrored copy a standby receives.
+    func store(_ upload: Relay_V1_KeysUpload, device: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         do {
             try Self.validate(upload, maximumOneTimePrekeys: configuration.maximumOneTimePrekeysPerUpload)
         } catch {
@@ -104,11 +118,30 @@ final class KeyDirectory: Sendable {
             .integer(Int64(configuration.maximumOneTimePrekeysStored)),
         ]
         arguments.append(contentsOf: upload.oneTimePrekeys.map { .bytes(ByteBuffer(bytes: ChatRouter.bytes($0))) })
-        return store.redis.send(uploadScript.command(keys: Self.keys(device), arguments: arguments), on: loop).map { _ in
-            var response = Relay_V1_Response()
-            response.ok = Relay_V1_Empty()
-            return response
+        return store.redis.send(uploadScript.command(keys: Self.keys(device) + [Self.used(device)], arguments: arguments), on: loop).map { _ in }
+    }
+
+    /// A standby drops one-time prekeys its home handed out (`KeysMirror.consumed`),
+    /// each checked as an upload's are; one it does not hold yet is
+    /// remembered and left out of the upload that brings it.
+    func dropConsumed(_ consumed: [Data], device: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard !consumed.isEmpty else { return loop.makeSucceededVoidFuture() }
+        do {
+            for bytes in consumed {
+                let prekey: Relay_V1_OneTimePrekey
+                do {
+                    prekey = try Relay_V1_OneTimePrekey(serializedBytes: bytes)
+                } catch {
+                    throw ChatError("bad_request", "a consumed one-time prekey of \(device) does not decode")
+                }
+                try Self.check(prekey, named: "consumed one-time prekey")
+            }
+        } catch {
+            return loop.makeFailedFuture(error)
         }
+        var arguments: [RedisArgument] = [.integer(Int64(Self.maximumRememberedConsumed)), .integer(ChatRouter.nowMilliseconds())]
+        arguments.append(contentsOf: consumed.map { .bytes(ByteBuffer(bytes: $0)) })
+        return store.redis.send(consumeScript.command(keys: [Self.keys(device)[1], Self.used(device)], arguments: arguments), on: loop).map { _ in }
     }
 
     // MARK: - Fetch
@@ -116,6 +149,8 @@ final class KeyDirectory: Sendable {
     /// One device's bundle as `keys_fetch.lua` handed it out.
     struct Handed: Sendable {
         var bundle: Relay_V1_KeyBundle
+        /// The one-time prekey handed out, as stored (empty: the last-resort one).
+        var oneTime: [UInt8]
         var remaining: Int
         /// The device's one-time prekeys just went below the threshold.
         var crossed: Bool
@@ -126,7 +161,8 @@ final class KeyDirectory: Sendable {
     /// (or the last-resort prekey when none is left). A device whose
     /// one-time prekeys fall below the threshold gets `Event.prekeys_low`,
     /// once until its next upload. "not_found" when no device has keys.
-    func fetch(_ fetch: Relay_V1_KeysFetch, requester: String, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+    /// Also says which one-time prekeys went, per device, for the mirror.
+    func fetch(_ fetch: Relay_V1_KeysFetch, requester: String, on loop: any EventLoop) -> EventLoopFuture<Fetched> {
         let user: String
         do {
             user = try UserID(validating: fetch.user).rawValue
@@ -139,7 +175,7 @@ final class KeyDirectory: Sendable {
                 self.fetchScript.command(keys: Self.keys(device), arguments: [self.configuration.prekeysLowThreshold])
             }
             return self.store.redis.pipeline(commands, on: loop).map { Array(zip(targets, $0)) }
-        }.flatMapThrowing { replies -> Relay_V1_Response in
+        }.flatMapThrowing { replies -> Fetched in
             var handed: [Handed] = []
             for (device, result) in replies {
                 if let one = try Self.handed(device: device, reply: result.get()) { handed.append(one) }
@@ -153,8 +189,19 @@ final class KeyDirectory: Sendable {
             bundles.bundles = handed.map(\.bundle)
             var response = Relay_V1_Response()
             response.keyBundles = bundles
-            return response
+            var consumed: [String: [UInt8]] = [:]
+            for one in handed where !one.oneTime.isEmpty { consumed[one.bundle.device] = one.oneTime }
+            return Fetched(response: response, user: user, consumed: consumed)
         }
+    }
+
+    /// What a fetch answered, and the one-time prekeys it used up.
+    struct Fetched: Sendable {
+        var response: Relay_V1_Response
+        /// The validated user whose bundles these are.
+        var user: String
+        /// Device → the one-time prekey handed out (as stored).
+        var consumed: [String: [UInt8]]
     }
 
     /// Decodes one `keys_fetch.lua` reply; nil when the device has no keys.
@@ -175,7 +222,7 @@ final class KeyDirectory: Sendable {
         bundle.signedPrekey = try Relay_V1_SignedPrekey(serializedBytes: signed)
         if !oneTime.isEmpty { bundle.oneTimePrekey = try Relay_V1_OneTimePrekey(serializedBytes: oneTime) }
         if !lastResort.isEmpty { bundle.lastResortPrekey = try Relay_V1_OneTimePrekey(serializedBytes: lastResort) }
-        return Handed(bundle: bundle, remaining: remaining, crossed: crossed == 1)
+        return Handed(bundle: bundle, oneTime: oneTime, remaining: remaining, crossed: crossed == 1)
     }
 
     /// Puts `Event.prekeys_low` on the device's queue. If that fails the

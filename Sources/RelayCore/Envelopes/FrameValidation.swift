@@ -60,6 +60,9 @@ public enum FrameValidation {
         case .keysRequest(let request):
             try device(request.requesterDevice, "keys_request.requester_device")
             try user(request.fetch.user, "keys_request.fetch.user")
+        case .keysMirror(let mirror):
+            // The keys themselves are checked as a device's upload is, where they are stored.
+            try device(mirror.device, "keys_mirror.device")
         default:
             break
         }

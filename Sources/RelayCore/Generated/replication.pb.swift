@@ -254,6 +254,14 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     set {body = .keysAnswer(newValue)}
   }
 
+  public var keysMirror: Relay_V1_KeysMirror {
+    get {
+      if case .keysMirror(let v)? = body {return v}
+      return Relay_V1_KeysMirror()
+    }
+    set {body = .keysMirror(newValue)}
+  }
+
   public var pushRegistration: Relay_V1_PushRegistrationUpdate {
     get {
       if case .pushRegistration(let v)? = body {return v}
@@ -280,6 +288,7 @@ public nonisolated struct Relay_V1_Frame: Sendable {
     case privacy(Relay_V1_PrivacyUpdate)
     case keysRequest(Relay_V1_KeysRequest)
     case keysAnswer(Relay_V1_KeysAnswer)
+    case keysMirror(Relay_V1_KeysMirror)
     case pushRegistration(Relay_V1_PushRegistrationUpdate)
 
   }
@@ -643,6 +652,42 @@ public nonisolated struct Relay_V1_KeysAnswer: Sendable {
   fileprivate var _response: Relay_V1_Response? = nil
 }
 
+/// Mirror: a device's keys changed in the region serving its home, so that
+/// its standby hands out the same bundles after a failover and never a
+/// one-time prekey the home already handed out (docs/replication.md,
+/// "Mirroring"). Frames for one device arrive in the order the home wrote
+/// them, except that a consumption may overtake the upload that stored its
+/// prekey (the home appends the two frames after two separate scripts); the
+/// standby remembers a consumed prekey it did not hold and drops it from the
+/// upload when that arrives.
+public nonisolated struct Relay_V1_KeysMirror: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var device: String = String()
+
+  /// An upload, stored as the home stored it (the standby checks it again).
+  public var upload: Relay_V1_KeysUpload {
+    get {_upload ?? Relay_V1_KeysUpload()}
+    set {_upload = newValue}
+  }
+  /// Returns true if `upload` has been explicitly set.
+  public var hasUpload: Bool {self._upload != nil}
+  /// Clears the value of `upload`. Subsequent reads from it will return its default value.
+  public mutating func clearUpload() {self._upload = nil}
+
+  /// One-time prekeys the home handed out, each a serialized OneTimePrekey
+  /// exactly as stored: the standby never hands them out.
+  public var consumed: [Data] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _upload: Relay_V1_KeysUpload? = nil
+}
+
 /// Mirror: a device's push target changed in its home region (registered,
 /// replaced or removed, by the device or after the push service answered
 /// 404/410), so that the standby pushes after a failover.
@@ -867,7 +912,7 @@ nonisolated extension Relay_V1_ShippedFrame: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Frame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0\u{1}privacy\0\u{3}keys_request\0\u{3}keys_answer\0\u{4}\u{10}push_registration\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}term\0\u{2}\u{9}message\0\u{3}forwarded_send\0\u{1}entries\0\u{1}receipt\0\u{1}directory\0\u{1}cursor\0\u{3}queue_ack\0\u{1}device\0\u{1}conversation\0\u{1}region\0\u{1}typing\0\u{1}presence\0\u{1}privacy\0\u{3}keys_request\0\u{3}keys_answer\0\u{3}keys_mirror\0\u{4}\u{f}push_registration\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1071,6 +1116,19 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
           self.body = .keysAnswer(v)
         }
       }()
+      case 25: try {
+        var v: Relay_V1_KeysMirror?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .keysMirror(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .keysMirror(v)
+        }
+      }()
       case 40: try {
         var v: Relay_V1_PushRegistrationUpdate?
         var hadOneofValue = false
@@ -1157,6 +1215,10 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
     case .keysAnswer?: try {
       guard case .keysAnswer(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case .keysMirror?: try {
+      guard case .keysMirror(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
     }()
     case .pushRegistration?: try {
       guard case .pushRegistration(let v)? = self.body else { preconditionFailure() }
@@ -1829,6 +1891,50 @@ nonisolated extension Relay_V1_KeysAnswer: SwiftProtobuf.Message, SwiftProtobuf.
   public static func ==(lhs: Relay_V1_KeysAnswer, rhs: Relay_V1_KeysAnswer) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
     if lhs._response != rhs._response {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_KeysMirror: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeysMirror"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}upload\0\u{1}consumed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._upload) }()
+      case 3: try { try decoder.decodeRepeatedBytesField(value: &self.consumed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 1)
+    }
+    try { if let v = self._upload {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.consumed.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.consumed, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_KeysMirror, rhs: Relay_V1_KeysMirror) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs._upload != rhs._upload {return false}
+    if lhs.consumed != rhs.consumed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,6 +7,8 @@
 --                        (registration id), did (Signal device id)
 -- KEYS[2] {d:D}:otk      list of OneTimePrekey bytes, handed out from the left
 -- KEYS[3] {d:D}:otk:low  set once the device was told its prekeys run low
+-- KEYS[4] {d:D}:otk:used prekeys the home handed out before this region
+--                        held them (a standby, keys_consume.lua): left out
 -- ARGV: 1 identity key, 2 signed prekey, 3 last-resort prekey ("" keeps the
 --       stored one), 4 registration id, 5 device id, 6 one-time prekeys kept
 --       at most, 7.. one-time prekeys
@@ -21,8 +23,17 @@ redis.call('HSET', KEYS[1], 'ik', ARGV[1], 'spk', ARGV[2], 'rid', ARGV[4], 'did'
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'lr', ARGV[3])
 end
-for i = 7, #ARGV, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+local fresh = {}
+local used = redis.call('EXISTS', KEYS[4]) == 1
+for i = 7, #ARGV do
+  if used and redis.call('ZREM', KEYS[4], ARGV[i]) == 1 then
+    -- Handed out already (by the home this region mirrors): never again.
+  else
+    fresh[#fresh + 1] = ARGV[i]
+  end
+end
+for i = 1, #fresh, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
 -- Past the cap the oldest go.
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
