@@ -23,7 +23,7 @@ extension ChatRouter {
             mirror.upload = upload
             return replicator.mirror([replicator.frame { $0.keysMirror = mirror }], forHome: home, on: loop).flatMap { ids in
                 replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
-                    throw ChatError("unavailable", "the standby has not confirmed the keys (\(error)); upload them again")
+                    throw ChatError(.unavailable, "the standby has not confirmed the keys (\(error)); upload them again")
                 }
             }
         }.map {
@@ -50,7 +50,7 @@ extension ChatRouter {
             }
             return replicator.mirror(frames, forHome: home ?? replicator.local, on: loop).flatMap { ids in
                 replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
-                    throw ChatError("unavailable", "the standby has not confirmed the prekeys handed out (\(error)); fetch again")
+                    throw ChatError(.unavailable, "the standby has not confirmed the prekeys handed out (\(error)); fetch again")
                 }
             }.map { fetched.response }
         }
@@ -61,7 +61,7 @@ extension ChatRouter {
     /// prekeys dropped (or remembered until their upload comes).
     func applyKeysMirror(_ mirror: Relay_V1_KeysMirror, on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard DeviceID(rawValue: mirror.device) != nil else {
-            return loop.makeFailedFuture(ChatError("bad_request", "keys mirror names no valid device"))
+            return loop.makeFailedFuture(ChatError(.badRequest, "keys mirror names no valid device"))
         }
         let stored = mirror.hasUpload ? keys.store(mirror.upload, device: mirror.device, on: loop) : loop.makeSucceededVoidFuture()
         return stored.flatMap { self.keys.dropConsumed(mirror.consumed, device: mirror.device, on: loop) }

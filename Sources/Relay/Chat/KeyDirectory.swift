@@ -132,7 +132,7 @@ final class KeyDirectory: Sendable {
                 do {
                     prekey = try Relay_V1_OneTimePrekey(serializedBytes: bytes)
                 } catch {
-                    throw ChatError("bad_request", "a consumed one-time prekey of \(device) does not decode")
+                    throw ChatError(.badRequest, "a consumed one-time prekey of \(device) does not decode")
                 }
                 try Self.check(prekey, named: "consumed one-time prekey")
             }
