@@ -322,3 +322,30 @@ def test_presence_typing_and_history_across_regions(cluster):
             break
     assert p.last_seen_ms > 0
     b.close()
+
+
+def test_a_send_acknowledged_while_its_home_is_down_is_sequenced_after_the_failover(cluster):
+    """A device of eu-west sends into a conversation of us-east while us-east
+    is down: acknowledged once in eu-west's outbox to us-east. After the
+    failover us-east comes back and passes it on to eu-west, which serves
+    its home now and sequences it (it was refused as a frame of a
+    failed-over region, and lost)."""
+    n = unique_names()
+    alice, bob = n("alice"), n("bob")  # alice sorts first: the conversation lives in us-east
+    us, eu = cluster["us-east"], cluster["eu-west"]
+    conv = direct(alice, bob)
+    a = online(us, alice, alice + "-d")
+    b = online(eu, bob, bob + "-d")
+    a.send(conv, "before")
+    assert texts(b.messages(1, timeout=30)) == ["before"]
+    a.close()
+    us.kill()
+    b.send(conv, "while us-east is down")  # acknowledged: waits in eu-west's outbox to us-east
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+    us.start_redis()
+    us.start_relay()
+    a = Device(us, alice, alice + "-d", connect=False)  # token: home us-east
+    a.connect(port=eu.devices_port)
+    assert texts(a.messages(1, timeout=60)) == ["while us-east is down"]
+    a.close(); b.close()
