@@ -121,9 +121,15 @@ def test_keys_uploaded_and_prekeys_handed_out_survive_the_loss_of_the_home(sync_
     a = Device(us, alice, alice + "-phone")
     b = Device(ap, bob, bob + "-phone")
     d = Device(us, dave, dave + "-phone")
-    # ap-south learns alice's home (us-east) from her message.
+    # ap-south learns alice's home (us-east) from her message; its directory
+    # entry is written beside the message's apply, so wait for it (a fetch
+    # for a user whose home a region does not know is answered there).
     a.send(direct(alice, bob), "hi bob")
     b.messages(1, timeout=30)
+    deadline = time.monotonic() + 30
+    while ap.redis_cli("HGET", "dir:users", alice) != "us-east":
+        assert time.monotonic() < deadline, "ap-south never learned alice's home"
+        time.sleep(0.05)  # another process's Redis: polled under a deadline
     keys = SignalKeys(a.pb)
     keys.one_time = [keys.one_time_prekey(i) for i in (1, 2, 3)]
     resp = a.request("keys.upload", timeout=30, keys_upload=keys.upload())
