@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOPosix
 
 /// One pipelined connection to Redis, living on one event loop: every
 /// method runs there, and the socket is a NIO channel of that loop (no
@@ -25,7 +24,7 @@ import NIOPosix
 /// preceded by `SCRIPT LOAD` in the same write; an `EVALSHA` answered with
 /// `NOSCRIPT` (the server's script cache was flushed) is loaded and sent
 /// again, once, behind what was already pipelined.
-final class RedisConnection {
+final class RedisConnection: RedisChannelOwner {
     /// A request as handed over from any thread: its commands and what to
     /// call with one result per command, in order.
     struct Request: Sendable {
@@ -72,14 +71,14 @@ final class RedisConnection {
     }
 
     let eventLoop: any EventLoop
-    private let configuration: RedisConfiguration
-    private let handshake: [RedisCommand]
+    let configuration: RedisConfiguration
+    let handshake: [RedisCommand]
     private var logger: Logger
     private var state: State = .connecting
     /// Bumped on every connect and on close: callbacks of an older channel are ignored.
     private var generation = 0
     /// The channel of the current attempt, once it exists.
-    private var channel: (any Channel)?
+    var channel: (any Channel)?
     private var waiting = CircularBuffer<Tracked>()
     private var inFlight = CircularBuffer<InFlight>()
     /// Commands accepted and not yet completed (waiting or in flight).
@@ -205,7 +204,7 @@ final class RedisConnection {
 
     // MARK: Replies
 
-    private func received(_ reply: RESPValue, generation: Int) {
+    func received(_ reply: RESPValue, generation: Int) {
         guard generation == self.generation, case .ready = self.state else { return }
         guard let head = self.inFlight.popFirst() else {
             self.failed(RedisError(.protocol, message: "a reply to no request"), generation: generation)
@@ -245,41 +244,10 @@ final class RedisConnection {
         self.generation &+= 1
         self.channel = nil
         self.loadedScripts = []
-        let generation = self.generation
-        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
-        let handshake = self.handshake
-        let maximumReplyBytes = self.configuration.maximumReplyBytes
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(self.configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                // Runs on the channel's loop, which is this connection's.
-                let connection = bound.value
-                connection.channel = channel
-                do {
-                    let handler = try RedisChannelHandler(
-                        handshake: handshake,
-                        maximumReplyBytes: maximumReplyBytes,
-                        onReady: { [weak connection] in connection?.ready(channel, generation: generation) },
-                        onReply: { [weak connection] reply in connection?.received(reply, generation: generation) },
-                        onFailure: { [weak connection] error in connection?.failed(error, generation: generation) }
-                    )
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(host: self.configuration.host, port: self.configuration.port)
-            .assumeIsolated()
-            .whenFailure { error in
-                let redisError = error as? RedisError
-                    ?? RedisError(.connection, message: "connect to \(self.configuration.host):\(self.configuration.port): \(error)")
-                self.failed(redisError, generation: generation)
-            }
+        openChannel(generation: self.generation)
     }
 
-    private func ready(_ channel: any Channel, generation: Int) {
+    func ready(_ channel: any Channel, generation: Int) {
         guard generation == self.generation, case .connecting = self.state else {
             channel.close(promise: nil)
             return
@@ -291,7 +259,7 @@ final class RedisConnection {
     }
 
     /// The current channel or attempt failed with `error`.
-    private func failed(_ error: RedisError, generation: Int) {
+    func failed(_ error: RedisError, generation: Int) {
         guard generation == self.generation else { return }
         switch self.state {
         case .closed, .waitingToReconnect:

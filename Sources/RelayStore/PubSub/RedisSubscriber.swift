@@ -166,7 +166,7 @@ public final class RedisSubscriber: Sendable {
 }
 
 /// The subscriber's connection and its state; lives on its event loop only.
-final class SubscriberConnection {
+final class SubscriberConnection: RedisChannelOwner {
     /// A confirmation Redis owes for a SUBSCRIBE or UNSUBSCRIBE sent.
     private struct Expected {
         var subscribe: Bool
@@ -185,8 +185,8 @@ final class SubscriberConnection {
     }
 
     let eventLoop: any EventLoop
-    private let configuration: RedisConfiguration
-    private let handshake: [RedisCommand]
+    let configuration: RedisConfiguration
+    let handshake: [RedisCommand]
     private var logger: Logger
     private let shared: NIOLockedValueBox<RedisSubscriber.Shared>
     private let handler: RedisSubscriber.MessageHandler
@@ -194,7 +194,7 @@ final class SubscriberConnection {
 
     private var state: State = .connecting
     private var generation = 0
-    private var channel: (any Channel)?
+    var channel: (any Channel)?
     private var expected = CircularBuffer<Expected>()
     /// Subscribes made while connecting, by channel: settled by the
     /// subscription of every held channel on connect.
@@ -270,7 +270,7 @@ final class SubscriberConnection {
 
     // MARK: Replies
 
-    private func received(_ reply: RESPValue, generation: Int) {
+    func received(_ reply: RESPValue, generation: Int) {
         guard generation == self.generation, case .ready = self.state else { return }
         switch reply {
         case .array(let elements) where elements.count == 3:
@@ -315,45 +315,14 @@ final class SubscriberConnection {
         self.state = .connecting
         self.generation &+= 1
         self.channel = nil
-        let generation = self.generation
-        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
-        let handshake = self.handshake
-        let maximumReplyBytes = self.configuration.maximumReplyBytes
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(self.configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                // Runs on the channel's loop, which is this connection's.
-                let connection = bound.value
-                connection.channel = channel
-                do {
-                    let handler = try RedisChannelHandler(
-                        handshake: handshake,
-                        maximumReplyBytes: maximumReplyBytes,
-                        onReady: { [weak connection] in connection?.ready(channel, generation: generation) },
-                        onReply: { [weak connection] reply in connection?.received(reply, generation: generation) },
-                        onFailure: { [weak connection] error in connection?.failed(error, generation: generation) }
-                    )
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(host: self.configuration.host, port: self.configuration.port)
-            .assumeIsolated()
-            .whenFailure { error in
-                let redisError = error as? RedisError
-                    ?? RedisError(.connection, message: "connect to \(self.configuration.host):\(self.configuration.port): \(error)")
-                self.failed(redisError, generation: generation)
-            }
+        openChannel(generation: self.generation)
     }
 
     /// Connected: subscribe to everything held, in one command. That covers
     /// the subscribes made while connecting: a subscribe whose channel is
     /// still held waits for that channel's confirmation; one unsubscribed
     /// again since is settled now.
-    private func ready(_ channel: any Channel, generation: Int) {
+    func ready(_ channel: any Channel, generation: Int) {
         guard generation == self.generation, case .connecting = self.state else {
             channel.close(promise: nil)
             return
@@ -384,7 +353,7 @@ final class SubscriberConnection {
         }
     }
 
-    private func failed(_ error: RedisError, generation: Int) {
+    func failed(_ error: RedisError, generation: Int) {
         guard generation == self.generation else { return }
         switch self.state {
         case .closed, .waitingToReconnect:
