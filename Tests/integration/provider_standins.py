@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from chat_support import HOST, free_port
+from watched import Watched
 
 
 def unb64url(text):
@@ -63,7 +64,7 @@ def check_wake(hint, urgency=None):
     assert hint["urgency"] in ("high", "normal") and (urgency is None or hint["urgency"] == urgency), hint
 
 
-class _Recorder:
+class _Recorder(Watched):
     """What arrived, scripted answers, and bounded waits on a condition."""
 
     def __init__(self):
@@ -90,27 +91,6 @@ class _Recorder:
     def to(self, token):
         with self.cond:
             return [r for r in self.requests if r["token"] == token]
-
-    def wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("%s not within %ss (errors: %s)" % (what, timeout, self.errors))
-                self.cond.wait(left)
-
-    def stays(self, predicate, seconds):
-        """True when predicate holds throughout `seconds` (a bounded check
-        that something does NOT happen)."""
-        deadline = time.monotonic() + seconds
-        with self.cond:
-            while predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return True
-                self.cond.wait(left)
-            return False
 
 
 def self_signed_certificate(directory):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from chat_support import HOST, free_port
+from watched import Watched
 
 
 def b64url(data):
@@ -47,7 +48,9 @@ class Subscription:
         self.script = []     # statuses (and headers) to answer next, in order
 
 
-class PushReceiver:
+class PushReceiver(Watched):
+    label = "push receiver: "
+
     def __init__(self, vapid_key):
         self.vapid_key = vapid_key  # base64url of the deployment's VAPID public key
         self.port = free_port()
@@ -136,27 +139,6 @@ class PushReceiver:
         except Exception as e:
             problems.append("VAPID: %r" % e)
         return problems
-
-    def wait(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("push receiver: %s not within %ss (errors: %s)" % (what, timeout, self.errors))
-                self.cond.wait(left)
-
-    def stays(self, predicate, seconds):
-        """True when predicate holds throughout `seconds` (a bounded check
-        that something does NOT happen)."""
-        deadline = time.monotonic() + seconds
-        with self.cond:
-            while predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return True
-                self.cond.wait(left)
-            return False
 
     def stop(self):
         self.server.shutdown()
