@@ -79,6 +79,27 @@ import Testing
         #expect(plan == ["us-east": ["alice", "zoe"], "eu-west": ["bob", "zoe"], "ap-south": ["zoe"], "solo": ["zoe"]])
     }
 
+    @Test func aStoredCopyIsPassedOnOnlyWhereTheSenderCouldNotHaveSentIt() throws {
+        // eu-west stores us-east's copy naming carol (home ap-south): us-east
+        // did not know carol's home (no term) or knew ap-south's current term,
+        // so it shipped to ap-south itself. A second copy from eu-west could
+        // reach ap-south first and carry a later message past an earlier one.
+        var m = map("eu-west")
+        #expect(m.onwardTarget(forHome: "ap-south", senderTerm: nil, origin: "us-east") == nil)
+        #expect(m.onwardTarget(forHome: "ap-south", senderTerm: 1, origin: "us-east") == nil)
+        // Its own users: their mirror (us-east) is the sender here, so nowhere.
+        #expect(m.onwardTarget(forHome: "eu-west", senderTerm: 1, origin: "us-east") == nil)
+        #expect(m.onwardTarget(forHome: "eu-west", senderTerm: 1, origin: "ap-south") == "us-east")
+        // Serving us-east after a failover: us-east's users' queues are mirrored back to it.
+        m.merge(["us-east": try #require(m.failover("us-east"))])
+        #expect(m.onwardTarget(forHome: "us-east", senderTerm: 2, origin: "ap-south") == "us-east")
+        // A failback fenced us-east after ap-south shipped under term 2: on to us-east.
+        m.merge(["us-east": try #require(m.failbackFence("us-east"))])
+        #expect(m.onwardTarget(forHome: "us-east", senderTerm: 2, origin: "ap-south") == "us-east")
+        #expect(m.onwardTarget(forHome: "us-east", senderTerm: 3, origin: "ap-south") == nil)
+        #expect(m.terms(ofHomes: ["us-east", "ap-south", "us-east"]) == ["us-east": 3, "ap-south": 1])
+    }
+
     @Test func storedAndWireFormsRoundTrip() throws {
         let state = RegionMap.State(term: 7, servedBy: "eu-west", fenced: true)
         #expect(RegionMap.State(stored: state.stored) == state)

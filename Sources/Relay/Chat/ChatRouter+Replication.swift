@@ -298,21 +298,22 @@ extension ChatRouter {
                 }
             }.flatMap {
                 // Users this region serves: their queues changed, so their mirror hears of it.
-                // Users it no longer serves (the copy came just as their home moved, e.g. a
-                // failback fenced it): on to the region that delivers to them now.
+                // Users whose home moved after the sender shipped (e.g. a failback fenced it):
+                // on to the region that delivers to them now (RegionMap.onwardTarget).
                 replicator.directory.homes(of: message.users, on: loop).flatMap { homes in
                     let map = replicator.map
                     var byTarget: [String: [String]] = [:]
                     for user in message.users {
-                        guard let home = homes[user] else { continue }
-                        let target = map.servesHere(home) ? map.mirrorTarget(forHome: home) : map.deliveryRegion(of: home)
-                        guard let target, target != origin, target != replicator.local else { continue }
+                        guard let home = homes[user],
+                              let target = map.onwardTarget(forHome: home, senderTerm: message.homeTerms[home], origin: origin)
+                        else { continue }
                         byTarget[target, default: []].append(user)
                     }
                     var frames: [String: [Relay_V1_Frame]] = [:]
                     for (target, users) in byTarget {
                         var copy = message
                         copy.users = users.sorted()
+                        copy.homeTerms = map.terms(ofHomes: users.compactMap { homes[$0] })
                         frames[target] = [replicator.frame { $0.message = copy }]
                     }
                     return replicator.ship(frames, on: loop).map { _ in }

@@ -169,6 +169,7 @@ final class Replicator: Sendable {
             for (region, regionUsers) in users {
                 var copy = message
                 copy.users = regionUsers.sorted()
+                copy.homeTerms = map.terms(ofHomes: regionUsers.compactMap { homes[$0] })
                 frames[region] = [self.frame { $0.message = copy }]
             }
             let mirrorRegions = mirrors

@@ -330,6 +330,15 @@ public nonisolated struct Relay_V1_ReplicatedMessage: Sendable {
 
   public var users: [String] = []
 
+  /// The sequencing region's term of each known home of `users` when it
+  /// shipped this copy. A user it did not know the home of is absent: it sent
+  /// the message to every region. A region passes a user's copy on to the
+  /// region delivering to that user only when it knows a newer term of the
+  /// user's home (the home moved after the sender decided where to send);
+  /// otherwise the sender reached that region itself, and a second path
+  /// could deliver a later message before an earlier one.
+  public var homeTerms: Dictionary<String,UInt32> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1239,7 +1248,7 @@ nonisolated extension Relay_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Relay_V1_ReplicatedMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReplicatedMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}epoch\0\u{1}seq\0\u{1}user\0\u{1}device\0\u{3}time_ms\0\u{1}ciphertext\0\u{3}device_ciphertexts\0\u{3}client_message_id\0\u{3}reply_to_seq\0\u{3}ttl_seconds\0\u{1}users\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}epoch\0\u{1}seq\0\u{1}user\0\u{1}device\0\u{3}time_ms\0\u{1}ciphertext\0\u{3}device_ciphertexts\0\u{3}client_message_id\0\u{3}reply_to_seq\0\u{3}ttl_seconds\0\u{1}users\0\u{3}home_terms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1259,6 +1268,7 @@ nonisolated extension Relay_V1_ReplicatedMessage: SwiftProtobuf.Message, SwiftPr
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.replyToSeq) }()
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.ttlSeconds) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.users) }()
+      case 13: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt32>.self, value: &self.homeTerms) }()
       default: break
       }
     }
@@ -1301,6 +1311,9 @@ nonisolated extension Relay_V1_ReplicatedMessage: SwiftProtobuf.Message, SwiftPr
     if !self.users.isEmpty {
       try visitor.visitRepeatedStringField(value: self.users, fieldNumber: 12)
     }
+    if !self.homeTerms.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt32>.self, value: self.homeTerms, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1317,6 +1330,7 @@ nonisolated extension Relay_V1_ReplicatedMessage: SwiftProtobuf.Message, SwiftPr
     if lhs.replyToSeq != rhs.replyToSeq {return false}
     if lhs.ttlSeconds != rhs.ttlSeconds {return false}
     if lhs.users != rhs.users {return false}
+    if lhs.homeTerms != rhs.homeTerms {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

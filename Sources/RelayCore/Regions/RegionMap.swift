@@ -94,6 +94,35 @@ public struct RegionMap: Sendable, Equatable {
         servingRegion(of: home) == local
     }
 
+    /// Where a region that stored another region's copy of a message passes
+    /// it on for a user homed in `home`: to `home`'s mirror when this region
+    /// serves `home` (the user's queues changed here); to the region
+    /// delivering to `home` when this region knows a newer term of `home`
+    /// than the sender did when it shipped (`senderTerm`; nil when the sender
+    /// did not know the user's home and so shipped to every region); else
+    /// nowhere, since the sender reached that region itself and a second
+    /// path could deliver a later message before an earlier one.
+    public func onwardTarget(forHome home: String, senderTerm: UInt32?, origin: String) -> String? {
+        let target: String?
+        if servesHere(home) {
+            target = mirrorTarget(forHome: home)
+        } else if let senderTerm, term(of: home) > senderTerm {
+            target = deliveryRegion(of: home)
+        } else {
+            target = nil
+        }
+        guard let target, target != origin, target != local else { return nil }
+        return target
+    }
+
+    /// The current term of each of `homes` (what a message copy carries as
+    /// `home_terms`, for `onwardTarget` at the receiver).
+    public func terms(ofHomes homes: some Sequence<String>) -> [String: UInt32] {
+        var terms: [String: UInt32] = [:]
+        for home in homes { terms[home] = term(of: home) }
+        return terms
+    }
+
     /// The epoch for conversations homed in `home` sequenced now.
     public func term(of home: String) -> UInt32 {
         state(of: home).term
