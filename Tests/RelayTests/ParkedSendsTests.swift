@@ -27,7 +27,7 @@ struct ParkedSendsTests {
         defer { redis.close() }
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let parked = ParkedSends(redis: redis, logger: Logger(label: "test"))
-        for id in ["m1", "m2", "m3"] { try await parked.park(Self.forwarded(id), on: loop).get() }
+        for id in ["m1", "m2", "m3"] { try await parked.park(Self.forwarded(id), because: "a test", on: loop).get() }
 
         let served = NIOLockedValueBox(false)
         let applied = NIOLockedValueBox<[String]>([])

@@ -325,6 +325,11 @@ extension ChatRouter {
     private func applyForwardedSend(_ forwarded: Relay_V1_ForwardedSend, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         replicator.home(ofConversation: forwarded.conversation, on: loop).flatMap { home in
             let serving = home.flatMap { replicator.map.servingRegion(of: $0) }
+            if home != nil, serving == replicator.local, !replicator.authority.isWritable, let parked = self.parked {
+                // Served here but without the write lease (just restarted, or cut off): the
+                // device has its PUBACK already, so the send waits here instead of being refused.
+                return parked.park(forwarded, because: "this region does not hold its write lease yet", on: loop)
+            }
             if let home, serving == replicator.local {
                 // Checked again here: the sending region did, but what a peer sends is validated before use.
                 let accept: ChatStore.Accept
@@ -364,7 +369,7 @@ extension ChatRouter {
                 guard let parked = self.parked else {
                     return loop.makeFailedFuture(ChatError(.unavailable, "\(home ?? "the home") of \(forwarded.conversation) is fenced; retry"))
                 }
-                return parked.park(forwarded, on: loop)
+                return parked.park(forwarded, because: "its home is fenced", on: loop)
             }
             return replicator.ship([target: [replicator.frame { $0.forwardedSend = forwarded }]], on: loop).map { _ in }
         }
@@ -376,7 +381,8 @@ extension ChatRouter {
         parked.drain(
             isServed: { forwarded in
                 replicator.home(ofConversation: forwarded.conversation, on: loop).map { home in
-                    home.flatMap { replicator.map.servingRegion(of: $0) } != nil
+                    guard let serving = home.flatMap({ replicator.map.servingRegion(of: $0) }) else { return false }
+                    return serving != replicator.local || replicator.authority.isWritable
                 }
             },
             apply: { self.applyForwardedSend($0, replicator: replicator, on: loop) },

@@ -6,7 +6,9 @@ import RelayStore
 import SwiftProtobuf
 
 /// Forwarded sends that arrived while their conversation's home was fenced
-/// (failing back), so no region could sequence them. Their devices already
+/// (failing back), so no region could sequence them, or while the region
+/// serving that home did not hold its write lease (just restarted, or cut
+/// off from a majority). Their devices already
 /// have a PUBACK (the origin stored the forward durably), so they must not
 /// be dropped. Refusing the frame does not work either: the link would stop
 /// behind it, and failback waits for that link to drain. They are kept in
@@ -24,16 +26,17 @@ final class ParkedSends: Sendable {
         self.logger = logger
     }
 
-    /// Keeps `forwarded` until its home is served; durable when it succeeds.
-    func park(_ forwarded: Relay_V1_ForwardedSend, on loop: any EventLoop) -> EventLoopFuture<Void> {
+    /// Keeps `forwarded` until its home is served by a region that may
+    /// write; durable when it succeeds. `reason` is logged.
+    func park(_ forwarded: Relay_V1_ForwardedSend, because reason: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let bytes: [UInt8]
         do {
             bytes = try forwarded.serializedBytes()
         } catch {
             return loop.makeFailedFuture(error)
         }
-        logger.notice("forwarded send parked: its home is fenced", metadata: [
-            "conversation": "\(forwarded.conversation)", "device": "\(forwarded.device)",
+        logger.notice("forwarded send parked", metadata: [
+            "reason": "\(reason)", "conversation": "\(forwarded.conversation)", "device": "\(forwarded.device)",
         ])
         return redis.send(RedisCommand("RPUSH", Self.key, RedisArgument.bytes(ByteBuffer(bytes: bytes))), on: loop).map { _ in }
     }

@@ -68,8 +68,14 @@ struct Regions: Sendable {
     func attach(_ router: ChatRouter) {
         delegate.attach(router: router, replicator: replicator)
         authority.onChange { _, map in router.regionsChanged(map) }
+        let loop = self.loop
         watcher?.onLeaseChange { held in
-            if !held { router.leaseLost() }
+            if held {
+                // Forwarded sends parked while the lease was not held go on now.
+                router.drainParked(on: loop)
+            } else {
+                router.leaseLost()
+            }
         }
     }
 
