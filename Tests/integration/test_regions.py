@@ -349,3 +349,46 @@ def test_a_send_acknowledged_while_its_home_is_down_is_sequenced_after_the_failo
     a.connect(port=eu.devices_port)
     assert texts(a.messages(1, timeout=60)) == ["while us-east is down"]
     a.close(); b.close()
+
+
+def test_a_send_acknowledged_while_its_home_is_down_is_sequenced_at_the_failover_without_the_home(cluster):
+    """As above, but us-east stays down: at the failover eu-west takes the
+    forwarded send out of its outbox to us-east and sequences it itself.
+    When us-east comes back and passes the same frame on, dedup keeps it
+    from being delivered twice."""
+    n = unique_names()
+    alice, bob = n("alice"), n("bob")  # alice sorts first: the conversation lives in us-east
+    us, eu = cluster["us-east"], cluster["eu-west"]
+    conv = direct(alice, bob)
+    a = online(us, alice, alice + "-d")
+    b = online(eu, bob, bob + "-d")
+    a.send(conv, "before")
+    assert texts(b.messages(1, timeout=30)) == ["before"]
+    a.close()
+    us.kill()
+    b.send(conv, "while us-east is down")  # acknowledged: waits in eu-west's outbox to us-east
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+    a = Device(us, alice, alice + "-d", connect=False)  # token: home us-east
+    a.connect(port=eu.devices_port)
+    got = a.messages(1, timeout=30)
+    assert texts(got) == ["while us-east is down"] and (got[0].epoch, got[0].seq) == (2, 2)
+
+    # us-east returns and passes the frame on; eu-west has it already.
+    us.start_redis()
+    us.start_relay()
+    wait_caught_up(eu, us)
+    wait_caught_up(us, eu)
+    b.send(conv, "after")
+    got = a.messages(1, timeout=30)
+    assert texts(got) == ["after"] and got[0].seq == 3, "the passed-on copy was delivered again"
+    a.close(); b.close()
+
+
+def wait_caught_up(sender, receiver, timeout=30):
+    """`receiver` applied every frame `sender` had queued for it when called."""
+    appended = int(sender.redis_cli("GET", "{r:%s}:n" % receiver.name) or 0)
+    deadline = time.monotonic() + timeout
+    while int(receiver.redis_cli("GET", "r:in:%s" % sender.name) or 0) < appended:
+        assert time.monotonic() < deadline, "%s did not apply %s's frames up to %d" % (receiver.name, sender.name, appended)
+        time.sleep(0.05)  # another process's Redis: poll, bounded

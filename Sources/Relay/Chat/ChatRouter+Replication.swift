@@ -375,6 +375,51 @@ extension ChatRouter {
         }
     }
 
+    /// Regions that were failed over to another (`changed`, read in `map`):
+    /// the forwarded sends this region queued for them, acknowledged to their
+    /// devices and waiting in the outbox to a region that is down, go to the
+    /// region serving it now (or are sequenced here, when that is this
+    /// region), so they do not wait for the failed region to come back. The
+    /// frames stay in the outbox: should that region return, it passes them
+    /// on too, and dedup by device and client message id absorbs the copy.
+    func rerouteForwardedSends(changed: [String], map: RegionMap, on loop: any EventLoop) {
+        guard let replicator else { return }
+        for region in changed where region != replicator.local {
+            guard let serving = map.servingRegion(of: region), serving != region else { continue }
+            rerouteForwardedSends(queuedFor: region, after: 0, replicator: replicator, on: loop).whenFailure { error in
+                // The frames are still in the outbox: the failed region passes them on when it returns.
+                self.logger.warning("forwarded sends for a failed-over region not rerouted", metadata: [
+                    "region": "\(region)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    private func rerouteForwardedSends(queuedFor region: String, after: UInt64, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let page = 512
+        return replicator.sink.pending(peer: region, after: after, limit: page, on: loop).flatMap { entries in
+            var sends: [Relay_V1_ForwardedSend] = []
+            for entry in entries {
+                guard let frame = try? Relay_V1_Frame(serializedBytes: entry.frame),
+                      case .forwardedSend(var forwarded) = frame.body else { continue }
+                // Quiet if the failed region sequenced it before it went down (its mirror has it).
+                forwarded.standbyCopy = true
+                sends.append(forwarded)
+            }
+            if !sends.isEmpty {
+                self.logger.notice("forwarded sends for a failed-over region rerouted", metadata: [
+                    "region": "\(region)", "sends": "\(sends.count)",
+                ])
+            }
+            // One after another, in outbox order: sends of one conversation keep their order.
+            let applied = sends.reduce(loop.makeSucceededVoidFuture()) { previous, forwarded in
+                previous.flatMap { self.applyForwardedSend(forwarded, replicator: replicator, on: loop) }
+            }
+            guard entries.count == page, let last = entries.last?.id else { return applied }
+            return applied.flatMap { self.rerouteForwardedSends(queuedFor: region, after: last, replicator: replicator, on: loop) }
+        }
+    }
+
     /// Applies parked forwarded sends whose conversation's home is served again.
     func drainParked(on loop: any EventLoop) {
         guard let parked, let replicator else { return }

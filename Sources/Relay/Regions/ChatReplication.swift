@@ -55,4 +55,9 @@ extension ReplicationService: FrameSink {
     func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
         outbox.status(peer: peer, on: loop).map(\.appended)
     }
+
+    func pending(peer: String, after: UInt64, limit: Int, on loop: any EventLoop) -> EventLoopFuture<[OutboxEntry]> {
+        // The stream keeps only what the peer has not acknowledged (acknowledging trims it).
+        outbox.read(peer: peer, after: after, limit: limit, on: loop)
+    }
 }

@@ -11,4 +11,7 @@ protocol FrameSink: Sendable {
     func waitUntilAcknowledged(peer: String, id: UInt64, timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void>
     /// The id of the last frame appended for `peer` (0 before the first).
     func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64>
+    /// Up to `limit` frames for `peer` not acknowledged yet, after frame
+    /// `after` (0: from the oldest), in order.
+    func pending(peer: String, after: UInt64, limit: Int, on loop: any EventLoop) -> EventLoopFuture<[OutboxEntry]>
 }

@@ -67,8 +67,11 @@ struct Regions: Sendable {
     /// The router is built: frames may be applied, and region changes move devices.
     func attach(_ router: ChatRouter) {
         delegate.attach(router: router, replicator: replicator)
-        authority.onChange { _, map in router.regionsChanged(map) }
         let loop = self.loop
+        authority.onChange { changed, map in
+            router.regionsChanged(map)
+            router.rerouteForwardedSends(changed: changed, map: map, on: loop)
+        }
         watcher?.onLeaseChange { held in
             if held {
                 // Forwarded sends parked while the lease was not held go on now.

@@ -57,6 +57,10 @@ final class CountingSink: FrameSink {
     func lastAppended(peer: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
         loop.makeSucceededFuture(next.withLockedValue { $0 })
     }
+
+    func pending(peer: String, after: UInt64, limit: Int, on loop: any EventLoop) -> EventLoopFuture<[OutboxEntry]> {
+        loop.makeSucceededFuture([])  // counts, keeps nothing
+    }
 }
 
 /// One us-east node: its chat router with a replicator, and the peer
