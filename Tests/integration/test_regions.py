@@ -367,12 +367,23 @@ def test_a_send_acknowledged_while_its_home_is_down_is_sequenced_at_the_failover
     a.close()
     us.kill()
     b.send(conv, "while us-east is down")  # acknowledged: waits in eu-west's outbox to us-east
+    info = b.client.publish("r/" + conv, b.pb.Receipt(epoch=1, read_up_to_seq=1).SerializeToString(), qos=1)
+    b.wait_ack(info.mid)  # so does bob's read receipt
     out = cluster.relayctl("failover", "--region", "us-east")
     assert "failed over to eu-west" in out.stdout
     a = Device(us, alice, alice + "-d", connect=False)  # token: home us-east
     a.connect(port=eu.devices_port)
-    got = a.messages(1, timeout=30)
-    assert texts(got) == ["while us-east is down"] and (got[0].epoch, got[0].seq) == (2, 2)
+    got, read = None, None
+    deadline = time.monotonic() + 30
+    while got is None or read is None:
+        topic, payload, _ = a.next(deadline - time.monotonic())
+        if topic.endswith("/m"):
+            got = a.pb.Delivery.FromString(payload)
+        elif topic.endswith("/s") and a.pb.Status.FromString(payload).kind == a.pb.Status.READ:
+            read = a.pb.Status.FromString(payload)
+    assert texts([got]) == ["while us-east is down"]
+    assert (got.epoch, got.seq) == (2, 2)
+    assert (read.user, read.seq) == (bob, 1)
 
     # us-east returns and passes the frame on; eu-west has it already.
     us.start_redis()

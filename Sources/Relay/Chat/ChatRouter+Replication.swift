@@ -205,12 +205,12 @@ extension ChatRouter {
             return loop.makeSucceededVoidFuture()
         }
         let current = frame.term >= origins.term && origins.servedBy == origin && !origins.fenced
-        // A failed-over region passes on the forwarded sends that waited in
-        // other regions' outboxes for it (acknowledged to their devices while
-        // it was down): they are sequenced here only if this region serves the
-        // conversation's home, once per device and client message id. Refusing
-        // them lost every such send of a drill (docs/replication.md).
-        guard current || frame.isForwardedSend else {
+        // A failed-over region passes on the forwarded sends (and read receipts)
+        // that waited in other regions' outboxes for it (acknowledged to their
+        // devices while it was down): they are sequenced here only if this region
+        // serves the conversation's home, once per device and client message id.
+        // Refusing them lost every such send of a drill (docs/replication.md).
+        guard current || frame.isDeviceRequest else {
             replicationMetrics.refused(origin: origin)
             logger.warning("stale frame refused", metadata: ["origin": "\(origin)", "term": "\(frame.term)", "known_term": "\(origins.term)"])
             return loop.makeSucceededVoidFuture()
@@ -376,8 +376,9 @@ extension ChatRouter {
     }
 
     /// Regions that were failed over to another (`changed`, read in `map`):
-    /// the forwarded sends this region queued for them, acknowledged to their
-    /// devices and waiting in the outbox to a region that is down, go to the
+    /// the forwarded sends and read receipts this region queued for them,
+    /// acknowledged to their devices and waiting in the outbox to a region
+    /// that is down, go to the
     /// region serving it now (or are sequenced here, when that is this
     /// region), so they do not wait for the failed region to come back. The
     /// frames stay in the outbox: should that region return, it passes them
@@ -398,22 +399,30 @@ extension ChatRouter {
     private func rerouteForwardedSends(queuedFor region: String, after: UInt64, replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let page = 512
         return replicator.sink.pending(peer: region, after: after, limit: page, on: loop).flatMap { entries in
-            var sends: [Relay_V1_ForwardedSend] = []
+            var requests: [Relay_V1_Frame] = []
             for entry in entries {
-                guard let frame = try? Relay_V1_Frame(serializedBytes: entry.frame),
-                      case .forwardedSend(var forwarded) = frame.body else { continue }
-                // Quiet if the failed region sequenced it before it went down (its mirror has it).
-                forwarded.standbyCopy = true
-                sends.append(forwarded)
+                guard var frame = try? Relay_V1_Frame(serializedBytes: entry.frame), frame.isDeviceRequest else { continue }
+                if case .forwardedSend(var forwarded) = frame.body {
+                    // Quiet if the failed region sequenced it before it went down (its mirror has it).
+                    forwarded.standbyCopy = true
+                    frame.forwardedSend = forwarded
+                }
+                requests.append(frame)
             }
-            if !sends.isEmpty {
-                self.logger.notice("forwarded sends for a failed-over region rerouted", metadata: [
-                    "region": "\(region)", "sends": "\(sends.count)",
+            if !requests.isEmpty {
+                self.logger.notice("forwarded sends and receipts for a failed-over region rerouted", metadata: [
+                    "region": "\(region)", "requests": "\(requests.count)",
                 ])
             }
-            // One after another, in outbox order: sends of one conversation keep their order.
-            let applied = sends.reduce(loop.makeSucceededVoidFuture()) { previous, forwarded in
-                previous.flatMap { self.applyForwardedSend(forwarded, replicator: replicator, on: loop) }
+            // One after another, in outbox order: requests of one conversation keep their order.
+            let applied = requests.reduce(loop.makeSucceededVoidFuture()) { previous, frame in
+                previous.flatMap {
+                    switch frame.body {
+                    case .forwardedSend(let forwarded): return self.applyForwardedSend(forwarded, replicator: replicator, on: loop)
+                    case .receipt(let receipt): return self.applyReceipt(receipt, replicator: replicator, on: loop)
+                    default: return loop.makeSucceededVoidFuture()
+                    }
+                }
             }
             guard entries.count == page, let last = entries.last?.id else { return applied }
             return applied.flatMap { self.rerouteForwardedSends(queuedFor: region, after: last, replicator: replicator, on: loop) }
@@ -479,9 +488,14 @@ extension ChatStore.Accept {
 }
 
 extension Relay_V1_Frame {
-    /// Whether the frame is a `ForwardedSend`.
-    var isForwardedSend: Bool {
-        if case .forwardedSend = body { return true }
-        return false
+    /// Whether the frame is a device's request that only the region serving
+    /// the conversation's home decides: a `ForwardedSend` or a
+    /// `ForwardedReceipt`. Such a frame is applied whatever its origin's
+    /// state, and rerouted when the region it waits for is failed over.
+    var isDeviceRequest: Bool {
+        switch body {
+        case .forwardedSend, .receipt: return true
+        default: return false
+        }
     }
 }
