@@ -469,7 +469,12 @@ extension ChatRouter {
             return self.store.markRead(conversation: forwarded.conversation, user: forwarded.user, seq: seq, on: loop).flatMap { advanced in
                 guard advanced else { return loop.makeSucceededVoidFuture() }
                 return self.announceRead(conversation: forwarded.conversation, reader: forwarded.user, epoch: forwarded.receipt.epoch, seq: seq.value, on: loop)
-            }.recover { _ in }  // not a member, or past the latest: nothing to announce
+            }.flatMapError { error in
+                // Not a member, or past the latest: nothing to announce. The store
+                // down: not applied, and the frame comes again.
+                if let refusal = error as? ChatError, refusal.isPermanent { return loop.makeSucceededVoidFuture() }
+                return loop.makeFailedFuture(error)
+            }
         }
     }
 }
