@@ -66,10 +66,17 @@ extension ChatRouter {
     /// With `quietIfDuplicate` (a standby's copy of a forwarded send), a
     /// send stored already changes nothing: the sending region's own frame
     /// came first and was fanned out and answered then.
-    func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, quietIfDuplicate: Bool = false, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
+    ///
+    /// `stored`, when given, completes as soon as the send is stored (its
+    /// seq given, durable; or with the store's refusal), before the fan-out:
+    /// what a forwarded send's frame waits for (see ``applyForwardedSend``).
+    func sequenceHere(_ accept: ChatStore.Accept, home: String, replicator: Replicator, quietIfDuplicate: Bool = false,
+                      stored: EventLoopPromise<Void>? = nil, on loop: any EventLoop) -> EventLoopFuture<ChatStore.Accepted> {
         // Without the lease another region may be taking this home over: sequence nothing.
         guard replicator.authority.isWritable else {
-            return loop.makeFailedFuture(ChatError(.unavailable, "region \(replicator.local) is cut off from a majority of the regions; retry with the same client_message_id"))
+            let refusal = ChatError(.unavailable, "region \(replicator.local) is cut off from a majority of the regions; retry with the same client_message_id")
+            stored?.fail(refusal)
+            return loop.makeFailedFuture(refusal)
         }
         var floored = accept
         floored.epochFloor = replicator.map.term(of: home)
@@ -79,7 +86,9 @@ extension ChatRouter {
         // order (a device there could otherwise acknowledge past a message
         // still on its way). Conversations run side by side.
         let sequenced = fanOutChains.run(accept.conversation, on: loop) {
-            self.store.accept(accept, on: loop).flatMap { accepted in
+            let accepting = self.store.accept(accept, on: loop)
+            if let stored { accepting.map { _ in }.cascade(to: stored) }
+            return accepting.flatMap { accepted in
                 if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture((accepted, [String: UInt64]?.none)) }
                 // A duplicate fans out again: the first attempt may have died before its frames were queued.
                 // A new message is fanned out from what was just stored; a duplicate is read back.
@@ -343,13 +352,27 @@ extension ChatRouter {
                 } catch {
                     return self.refuseForwarded(forwarded, error, replicator: replicator, on: loop)
                 }
-                return self.sequenceHere(accept, home: home, replicator: replicator, quietIfDuplicate: forwarded.standbyCopy, on: loop).map { _ in }.flatMapError { error in
+                // The frame waits until the send is stored (durable, its seq given), not for
+                // its fan-out and statuses: those go on behind it (the pending set lets the
+                // sweeper finish a fan-out a crash interrupted), so a link carrying forwarded
+                // sends is not held by each one's whole fan-out, and sends of different
+                // conversations are fanned out side by side. A refusal still decides the frame.
+                let stored = loop.makePromise(of: Void.self)
+                let sequenced = self.sequenceHere(accept, home: home, replicator: replicator, quietIfDuplicate: forwarded.standbyCopy,
+                                                  stored: stored, on: loop)
+                let decided = stored.futureResult.flatMapError { error -> EventLoopFuture<Void> in
                     let refusal = ChatError(redis: error)
                     guard refusal.code != .unavailable || replicator.mode == .sync else {
                         return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
                     }
                     return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
                 }
+                stored.futureResult.whenSuccess {
+                    // Stored, then the fan-out, SEQUENCED or the standby's confirmation failed:
+                    // the sweeper finishes the fan-out; the device had its PUBACK at its region.
+                    self.background.watch(sequenced, .forwardedFanOut, metadata: ["conversation": "\(forwarded.conversation)"])
+                }
+                return decided
             }
             guard home != nil else {
                 guard !forwarded.standbyCopy else {
