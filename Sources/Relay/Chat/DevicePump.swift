@@ -145,7 +145,7 @@ final class DevicePump: Sendable {
     /// next seq the device needs in its conversation and the window has
     /// room; the device's own is stepped over. Otherwise the pump reads the
     /// store (or a read in progress will find it).
-    func offer(_ message: Relay_V1_ReplicatedMessage) {
+    func offer(_ message: OfferedMessage) {
         onLoop { self.take(message) }
     }
 
@@ -173,17 +173,14 @@ final class DevicePump: Sendable {
         if loop.inEventLoop { body() } else { loop.execute(body) }
     }
 
-    private func take(_ message: Relay_V1_ReplicatedMessage) {
+    private func take(_ offered: OfferedMessage) {
+        let message = offered.message
         let conversation = message.conversation
         let own = message.device == device
         switch state.withLockedValue({ $0.offered(conversation: conversation, seq: message.seq, own: own) }) {
         case .deliver:
-            var stored = ChatStore.StoredMessage(
-                user: message.user, device: message.device, time: message.timeMs, ciphertext: Array(message.ciphertext),
-                clientMessageID: message.clientMessageID, replyTo: message.replyToSeq, epoch: message.epoch
-            )
-            if let own = message.deviceCiphertexts[device] { stored.ciphertext = Array(own) }
-            deliverMessage(MessageItem(conversation: conversation, seq: message.seq, stored: stored))
+            let (stored, payload) = offered.delivery(for: device)
+            deliverMessage(MessageItem(conversation: conversation, seq: message.seq, stored: stored, payload: payload))
         case .read:
             wake()
         case .none:
@@ -211,6 +208,9 @@ final class DevicePump: Sendable {
         var seq: UInt64
         /// Nil when there is nothing to send: expired, or the device's own.
         var stored: ChatStore.StoredMessage?
+        /// Its `Delivery`, encoded already (an offered message, encoded once
+        /// for every device); nil: encoded when sent.
+        var payload: ByteBuffer? = nil
     }
 
     struct Batch: Sendable {
@@ -328,9 +328,9 @@ final class DevicePump: Sendable {
             finished(item)
             return
         }
-        let delivery = ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored)
-        let payload = (try? delivery.serializedBytes() as [UInt8]) ?? []
-        let message = MQTTMessage(topic: "d/\(device)/m", payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: false)
+        let payload = item.payload
+            ?? OfferedMessage.encode(ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored))
+        let message = MQTTMessage(topic: "d/\(device)/m", payload: payload, qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
             self.metrics.delivered(acceptedAtMilliseconds: stored.time)
             self.onDelivered(item.conversation, stored, item.seq)

@@ -62,7 +62,9 @@ final class LocalPumps: Sendable {
         let pumps = registry.withLockedValue { r in
             users.flatMap { user in (r.devicesByUser[user] ?? []).compactMap { r.byDevice[$0] } }
         }
-        for pump in pumps { pump.offer(message) }
+        guard !pumps.isEmpty else { return }
+        let offered = OfferedMessage(message)  // read and encoded once for them all
+        for pump in pumps { pump.offer(offered) }
     }
 
     /// `conversation` continues under a new epoch from `seq` for `devices`,
