@@ -82,4 +82,26 @@ struct HandOffStoreTests {
         #expect(snapshot.counter == 44)
         #expect(snapshot.queued.map(\.position) == [43, 44])
     }
+
+    @Test func oneTurnsAcknowledgementsAreWrittenInOneRequest() async throws {
+        let f = try await Fixture(device: "dev")
+        let d = ChatStore.device("dev")
+        _ = try await f.redis.send(RedisCommand("HSET", "\(d):cur", "alice~bob", "7"))
+        _ = try await f.redis.send(RedisCommand("ZADD", "\(d):dirty", "9", "alice~bob", "3", "alice~carol"))
+        let (a, b, c): ([UInt8], [UInt8], [UInt8]) = (Array("s|a".utf8), Array("s|b".utf8), Array("e|c".utf8))
+        _ = try await f.store.enqueue([("dev", [a, b, c])], on: f.loop).get()
+
+        // alice~bob moves to 9 (no longer dirty), alice~carol to 2 (still dirty at 3),
+        // a cursor never goes back, and two of the three entries leave the queue.
+        try await f.store.acknowledge(device: "dev", cursors: [("alice~bob", 9), ("alice~carol", 2), ("alice~dave", 0)],
+                                      entries: [a, c], on: f.loop).get()
+        #expect(try await f.redis.send(RedisCommand("HGET", "\(d):cur", "alice~bob")).string == "9")
+        #expect(try await f.redis.send(RedisCommand("HGET", "\(d):cur", "alice~carol")).string == "2")
+        #expect(try await f.redis.send(RedisCommand("ZSCORE", "\(d):dirty", "alice~bob")) == .null)
+        #expect(try await f.redis.send(RedisCommand("ZSCORE", "\(d):dirty", "alice~carol")).string == "3")
+        let left = try await f.redis.send(RedisCommand("ZRANGE", "\(d):q", "0", "-1"))
+        #expect(left.array?.compactMap(\.string) == ["s|b"])
+        try await f.store.acknowledge(device: "dev", cursors: [("alice~bob", 4)], entries: [], on: f.loop).get()
+        #expect(try await f.redis.send(RedisCommand("HGET", "\(d):cur", "alice~bob")).string == "9")
+    }
 }

@@ -265,9 +265,9 @@ final class ChatRouter: MQTTRouter {
                     dropped: skipped, cap: self.configuration.maximumQueuedPerDevice, conversation: conversation)
                 self.deliverNow(event, topic: "d/\(device)/e", to: session)
             },
-            onStored: { [self] change in
+            onStored: { [self] changes in
                 guard let replicator = self.replicator else { return }
-                let frame = replicator.frame { f in
+                let frames = changes.map { change in replicator.frame { f in
                     switch change {
                     case .cursor(let conversation, let seq):
                         var cursor = Relay_V1_CursorUpdate()
@@ -281,9 +281,11 @@ final class ChatRouter: MQTTRouter {
                         ack.entry = Data(entry)
                         f.queueAck = ack
                     }
-                }
+                } }
+                guard !frames.isEmpty else { return }
+                // One turn's acknowledgements: one append to the mirror's outbox.
                 self.background.retry(.cursorMirror, on: loop, metadata: ["device": "\(device)"]) {
-                    replicator.mirror([frame], forHome: home, on: loop)
+                    replicator.mirror(frames, forHome: home, on: loop)
                 }
             }
         )

@@ -264,6 +264,22 @@ final class ChatStore: Sendable {
     }
 
     /// The device has the entry: it leaves the queue.
+    /// Writes what a device acknowledged in one request: its cursor moves
+    /// (one `ack.lua` per conversation) and the queue entries it took (one
+    /// `ZREM`). Fails if any of them failed.
+    func acknowledge(device: String, cursors: [(key: String, value: UInt64)], entries: [[UInt8]], on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let d = Self.device(device)
+        var commands = cursors.map { conversation, seq in
+            ackScript.command(keys: ["\(d):cur", "\(d):dirty"], arguments: [conversation, Int64(clamping: seq)])
+        }
+        if !entries.isEmpty {
+            commands.append(RedisCommand("ZREM", arguments: [.string("\(d):q")] + entries.map { .bytes(ByteBuffer(bytes: $0)) }))
+        }
+        return redis.pipeline(commands, on: loop).flatMapThrowing { results in
+            for result in results { _ = try result.get() }
+        }
+    }
+
     func acknowledge(device: String, entry: [UInt8], on loop: any EventLoop) -> EventLoopFuture<Void> {
         redis.send(RedisCommand("ZREM", "\(Self.device(device)):q", RedisArgument.bytes(ByteBuffer(bytes: entry))), on: loop).map { _ in }
     }

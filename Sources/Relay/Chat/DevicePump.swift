@@ -46,10 +46,25 @@ final class DevicePump: Sendable {
     private let logger: Logger
     private let onDelivered: @Sendable (_ conversation: String, _ message: ChatStore.StoredMessage, _ seq: UInt64) -> Void
     private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
-    private let onStored: @Sendable (StoredChange) -> Void
+    private let onStored: @Sendable ([StoredChange]) -> Void
     private let metrics: DeliveryMetrics
     /// The decisions; the pump performs them.
     private let state: NIOLockedValueBox<DevicePumpMachine>
+    /// Acknowledgements not written yet: those of one turn of the pump's
+    /// event loop are written together (``flushAcknowledgements()``).
+    private let acknowledgements = NIOLockedValueBox(PendingAcknowledgements())
+
+    /// What the device acknowledged and the store does not know yet.
+    struct PendingAcknowledgements: Sendable {
+        /// The cursor each conversation moves to (the highest seen).
+        var cursors: [String: UInt64] = [:]
+        /// Entries to take off the queue.
+        var entries: [[UInt8]] = []
+        /// A write is scheduled on the pump's loop.
+        var scheduled = false
+
+        var isEmpty: Bool { cursors.isEmpty && entries.isEmpty }
+    }
 
     init(
         device: String,
@@ -64,7 +79,7 @@ final class DevicePump: Sendable {
         metrics: DeliveryMetrics = DeliveryMetrics(),
         onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
         onOverflow: @escaping @Sendable (String, UInt64) -> Void,
-        onStored: @escaping @Sendable (StoredChange) -> Void = { _ in }
+        onStored: @escaping @Sendable ([StoredChange]) -> Void = { _ in }
     ) {
         self.device = device
         self.user = user
@@ -316,9 +331,41 @@ final class DevicePump: Sendable {
     }
 
     private func acknowledgedQueued(_ item: QueuedItem) {
-        store.acknowledge(device: device, entry: item.entry, on: loop).whenComplete { result in
-            if case .success = result { self.onStored(.entry(item.entry)) }
-            self.state.withLockedValue { $0.entryFinished() }
+        pendAcknowledgement { $0.entries.append(item.entry) }
+    }
+
+    /// Adds to the acknowledgements to write, and schedules their write on
+    /// the pump's loop unless one is scheduled: PUBACKs read in the same turn
+    /// become one Redis request (one `ZREM` for the entries, one cursor move
+    /// per conversation) and one batch of mirror frames.
+    private func pendAcknowledgement(_ add: (inout PendingAcknowledgements) -> Void) {
+        let schedule = acknowledgements.withLockedValue { pending -> Bool in
+            add(&pending)
+            defer { pending.scheduled = true }
+            return !pending.scheduled
+        }
+        if schedule { loop.execute { self.flushAcknowledgements() } }
+    }
+
+    private func flushAcknowledgements() {
+        let batch = acknowledgements.withLockedValue { pending -> PendingAcknowledgements in
+            defer { pending = PendingAcknowledgements() }
+            return pending
+        }
+        guard !batch.isEmpty else { return }
+        let cursors = batch.cursors.sorted { $0.key < $1.key }
+        store.acknowledge(device: device, cursors: cursors, entries: batch.entries, on: loop).whenComplete { result in
+            if case .success = result {
+                // Not written (the store is down): the device gets them again on its next
+                // connection (at least once), and the standby hears nothing of them.
+                self.onStored(cursors.map { .cursor(conversation: $0.key, seq: $0.value) } + batch.entries.map { .entry($0) })
+            }
+            // A queue entry frees its place in the window once its removal was tried.
+            if !batch.entries.isEmpty {
+                self.state.withLockedValue { state in
+                    for _ in batch.entries { state.entryFinished() }
+                }
+            }
             self.wakeIfBehind()
         }
     }
@@ -346,9 +393,8 @@ final class DevicePump: Sendable {
             wakeIfBehind()
             return
         }
-        store.acknowledge(device: device, conversation: item.conversation, seq: advance, on: loop).whenComplete { result in
-            if case .success = result { self.onStored(.cursor(conversation: item.conversation, seq: advance)) }
-            self.wakeIfBehind()
+        pendAcknowledgement { pending in
+            pending.cursors[item.conversation] = max(pending.cursors[item.conversation] ?? 0, advance)
         }
     }
 }
