@@ -20,19 +20,26 @@ end
 
 local user = ARGV[2]
 local peer = ARGV[10]
-if peer ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
-  -- A 1:1 conversation comes into being with its first message.
-  redis.call('HSET', KEYS[1], 'kind', 'direct', 'epoch', 1, 'seq', 0, 'created', ARGV[5])
-  redis.call('HSET', KEYS[2], user, 'member', peer, 'member')
-end
-if redis.call('HEXISTS', KEYS[2], user) == 0 then
+-- One read of what the checks need: the epoch (absent until the conversation
+-- exists: every script that makes one sets it), the fence, the retention.
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'fenced', 'ttl')
+if peer ~= '' then
+  if not meta[1] then
+    -- A 1:1 conversation comes into being with its first message.
+    redis.call('HSET', KEYS[1], 'kind', 'direct', 'epoch', 1, 'seq', 0, 'created', ARGV[5])
+    redis.call('HSET', KEYS[2], user, 'member', peer, 'member')
+    meta[1] = '1'
+  end
+  -- Its members are the two users its id names: the relay checked that
+  -- `user` is one of them (ChatRouter.checkConversation), so no lookup.
+elseif redis.call('HEXISTS', KEYS[2], user) == 0 then
   return redis.error_reply('NOT_MEMBER ' .. user .. ' is not a member')
 end
-if redis.call('HGET', KEYS[1], 'fenced') == '1' then
+if meta[2] == '1' then
   return redis.error_reply('FENCED conversation is fenced in this region')
 end
 
-local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '1')
+local epoch = tonumber(meta[1] or '1')
 if tonumber(ARGV[12]) > epoch then
   -- Sequenced under a new term from here on (this region took over, or got back, the conversation).
   epoch = tonumber(ARGV[12])
@@ -44,7 +51,7 @@ redis.call('HSET', key, 'u', user, 'd', ARGV[3], 't', ARGV[5], 'c', ARGV[6], 'cm
 
 -- Retention: the conversation's disappearing TTL, the message's, or the log's.
 local ttl = tonumber(ARGV[8])
-local conversationTTL = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0')
+local conversationTTL = tonumber(meta[3] or '0')
 if conversationTTL > 0 and conversationTTL < ttl then ttl = conversationTTL end
 local messageTTL = tonumber(ARGV[11])
 if messageTTL > 0 and messageTTL < ttl then ttl = messageTTL end
