@@ -256,38 +256,7 @@ final class ChatRouter: MQTTRouter {
         let pump = DevicePump(
             device: device, user: user, home: home, session: session, store: store, loop: loop,
             window: configuration.deliveryWindow, maximumBehind: configuration.maximumQueuedPerDevice, logger: logger,
-            metrics: deliveryMetrics,
-            onDelivered: { [self] conversation, message, seq in
-                self.delivered(conversation: conversation, message: message, seq: seq, to: user, device: device, on: loop)
-            },
-            onOverflow: { [self] conversation, skipped in
-                let event = Relay_V1_Event.queueOverflow(
-                    dropped: skipped, cap: self.configuration.maximumQueuedPerDevice, conversation: conversation)
-                self.deliverNow(event, topic: "d/\(device)/e", to: session)
-            },
-            onStored: { [self] changes in
-                guard let replicator = self.replicator else { return }
-                let frames = changes.map { change in replicator.frame { f in
-                    switch change {
-                    case .cursor(let conversation, let seq):
-                        var cursor = Relay_V1_CursorUpdate()
-                        cursor.device = device
-                        cursor.conversation = conversation
-                        cursor.seq = seq
-                        f.cursor = cursor
-                    case .entry(let entry):
-                        var ack = Relay_V1_QueueAck()
-                        ack.device = device
-                        ack.entry = Data(entry)
-                        f.queueAck = ack
-                    }
-                } }
-                guard !frames.isEmpty else { return }
-                // One turn's acknowledgements: one append to the mirror's outbox.
-                self.background.retry(.cursorMirror, on: loop, metadata: ["device": "\(device)"]) {
-                    replicator.mirror(frames, forHome: home, on: loop)
-                }
-            }
+            metrics: deliveryMetrics, delegate: self
         )
         pumps.register(pump)?.stop()
         _ = subscriber.withLockedValue { $0 }?.subscribe(channel: ChatStore.channel(device: device), on: loop)
@@ -498,7 +467,7 @@ final class ChatRouter: MQTTRouter {
     }
 
     /// A device acknowledged a message: the sender's devices hear "delivered".
-    private func delivered(conversation: String, message: ChatStore.StoredMessage, seq: UInt64, to user: String, device: String, on loop: any EventLoop) {
+    func delivered(conversation: String, message: ChatStore.StoredMessage, seq: UInt64, to user: String, device: String, on loop: any EventLoop) {
         guard message.user != user else { return }
         var status = Relay_V1_Status()
         status.kind = .delivered

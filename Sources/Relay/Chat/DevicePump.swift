@@ -5,6 +5,18 @@ import MQTTServer
 import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
+import Synchronization
+
+/// What a ``DevicePump`` tells the chat router (which acts on it for the
+/// pump's device, user, session and home region).
+protocol DevicePumpDelegate: AnyObject, Sendable {
+    /// The device acknowledged `message` (seq `seq` of `conversation`).
+    func pump(_ pump: DevicePump, delivered message: ChatStore.StoredMessage, seq: UInt64, in conversation: String)
+    /// Messages of `conversation` were skipped past the device's queue cap.
+    func pump(_ pump: DevicePump, overflowed conversation: String, skipped: UInt64)
+    /// The pump wrote these changes of the device's state to the store.
+    func pump(_ pump: DevicePump, stored changes: [DevicePump.StoredChange])
+}
 
 /// Moves what waits for one connected device to its MQTT session, at most
 /// `window` QoS 1 deliveries in flight:
@@ -40,19 +52,25 @@ final class DevicePump: Sendable {
     let home: String
     let session: MQTTSession
     private let store: ChatStore
-    private let loop: any EventLoop
+    /// The loop the pump runs on.
+    let loop: any EventLoop
     private let window: Int
     private let maximumBehind: Int
     private let logger: Logger
-    private let onDelivered: @Sendable (_ conversation: String, _ message: ChatStore.StoredMessage, _ seq: UInt64) -> Void
-    private let onOverflow: @Sendable (_ conversation: String, _ skipped: UInt64) -> Void
-    private let onStored: @Sendable ([StoredChange]) -> Void
+    /// Told what the pump did (one reference for every pump, where three
+    /// closures per pump cost ~190 bytes of every connected device).
+    private let delegate: any DevicePumpDelegate
     private let metrics: DeliveryMetrics
-    /// The decisions; the pump performs them.
-    private let state: NIOLockedValueBox<DevicePumpMachine>
-    /// Acknowledgements not written yet: those of one turn of the pump's
-    /// event loop are written together (``flushAcknowledgements()``).
-    private let acknowledgements = NIOLockedValueBox(PendingAcknowledgements())
+    /// The decisions (the pump performs them) and the acknowledgements not
+    /// written yet (those of one turn of the pump's event loop are written
+    /// together, ``flushAcknowledgements()``), under one lock held inline:
+    /// no allocation of its own per connected device.
+    private let state: Mutex<Locked>
+
+    struct Locked: Sendable {
+        var machine: DevicePumpMachine
+        var acknowledgements = PendingAcknowledgements()
+    }
 
     /// What the device acknowledged and the store does not know yet.
     struct PendingAcknowledgements: Sendable {
@@ -77,47 +95,43 @@ final class DevicePump: Sendable {
         maximumBehind: Int,
         logger: Logger,
         metrics: DeliveryMetrics = DeliveryMetrics(),
-        onDelivered: @escaping @Sendable (String, ChatStore.StoredMessage, UInt64) -> Void,
-        onOverflow: @escaping @Sendable (String, UInt64) -> Void,
-        onStored: @escaping @Sendable ([StoredChange]) -> Void = { _ in }
+        delegate: any DevicePumpDelegate
     ) {
         self.device = device
         self.user = user
         self.home = home
-        self.onStored = onStored
+        self.delegate = delegate
         self.session = session
         self.store = store
         self.loop = loop
         self.window = window
         self.maximumBehind = maximumBehind
         self.logger = logger
-        self.onDelivered = onDelivered
-        self.onOverflow = onOverflow
         self.metrics = metrics
-        self.state = NIOLockedValueBox(DevicePumpMachine(window: window))
+        self.state = Mutex(Locked(machine: DevicePumpMachine(window: window)))
     }
 
     func stop() {
-        state.withLockedValue { $0.stop() }
+        state.withLock { $0.machine.stop() }
     }
 
     /// Reads more if the window has room.
     func wake() {
-        guard let read = state.withLockedValue({ $0.wake() }) else { return }
+        guard let read = state.withLock({ $0.machine.wake() }) else { return }
         fetch(read.queuePosition, handed: read.handed, room: read.room).whenComplete { result in
             switch result {
             case .success(let batch):
                 let outcome = DevicePumpMachine.ReadResult(
                     queuePositions: batch.queued.map(\.position), queueCounter: batch.queueCounter, cursors: batch.cursors,
                     messages: batch.messages.map { ($0.conversation, $0.seq) })
-                let again = self.state.withLockedValue { $0.readCompleted(read, outcome) }
-                for (conversation, skipped) in batch.overflow { self.onOverflow(conversation, skipped) }
+                let again = self.state.withLock { $0.machine.readCompleted(read, outcome) }
+                for (conversation, skipped) in batch.overflow { self.delegate.pump(self, overflowed: conversation, skipped: skipped) }
                 for item in batch.queued { self.deliverQueued(item) }
                 for item in batch.messages { self.deliverMessage(item) }
                 if again { self.wake() }
             case .failure(let error):
                 self.logger.warning("device queue read failed", metadata: ["device": "\(self.device)", "error": "\(error)"])
-                self.state.withLockedValue { $0.readFailed() }
+                self.state.withLock { $0.machine.readFailed() }
                 self.loop.scheduleTask(in: .seconds(1)) { self.wake() }
             }
         }
@@ -125,33 +139,33 @@ final class DevicePump: Sendable {
 
     /// Reads again if a wake-up found the window full (called as it frees).
     private func wakeIfBehind() {
-        if state.withLockedValue({ $0.takeBehind() }) { wake() }
+        if state.withLock({ $0.machine.takeBehind() }) { wake() }
     }
 
     /// The device's channel said `conversation` has messages up to `seq`:
     /// reads unless they were handed over or acknowledged already.
     func woken(conversation: String, seq: UInt64) {
-        if state.withLockedValue({ $0.needsRead(conversation: conversation, upTo: seq) }) { wake() }
+        if state.withLock({ $0.machine.needsRead(conversation: conversation, upTo: seq) }) { wake() }
     }
 
     /// The device's channel said its queue has entries up to `position`:
     /// reads unless they were handed over already.
     func woken(queuePosition position: Int) {
-        if state.withLockedValue({ $0.queueNoticed(upTo: position) }) { wake() }
+        if state.withLock({ $0.machine.queueNoticed(upTo: position) }) { wake() }
     }
 
     /// This node is about to put entries on the device's queue: a notice of
     /// them waits for their offers (``enqueueEnded()`` follows, whatever the
     /// outcome). Synchronous, so that it precedes any notice.
     func enqueueStarted() {
-        state.withLockedValue { $0.enqueueStarted() }
+        state.withLock { $0.machine.enqueueStarted() }
     }
 
     /// The enqueue announced by ``enqueueStarted()`` ended; its offers, made
     /// before this call, are taken first (both run in order on the loop).
     func enqueueEnded() {
         onLoop {
-            if self.state.withLockedValue({ $0.enqueueEnded() }) { self.wake() }
+            if self.state.withLock({ $0.machine.enqueueEnded() }) { self.wake() }
         }
     }
 
@@ -177,7 +191,7 @@ final class DevicePump: Sendable {
     /// message no longer moves the cursor), and it reads again.
     func rewind(_ conversation: String, to seq: UInt64) {
         onLoop {
-            self.state.withLockedValue { $0.rewind(conversation, to: seq) }
+            self.state.withLock { $0.machine.rewind(conversation, to: seq) }
             self.wake()
         }
     }
@@ -192,7 +206,7 @@ final class DevicePump: Sendable {
         let message = offered.message
         let conversation = message.conversation
         let own = message.device == device
-        switch state.withLockedValue({ $0.offered(conversation: conversation, seq: message.seq, own: own) }) {
+        switch state.withLock({ $0.machine.offered(conversation: conversation, seq: message.seq, own: own) }) {
         case .deliver:
             let (stored, payload) = offered.delivery(for: device)
             deliverMessage(MessageItem(conversation: conversation, seq: message.seq, stored: stored, payload: payload))
@@ -204,7 +218,7 @@ final class DevicePump: Sendable {
     }
 
     private func take(entry: [UInt8], at position: Int) {
-        switch state.withLockedValue({ $0.offered(queuePosition: position) }) {
+        switch state.withLock({ $0.machine.offered(queuePosition: position) }) {
         case .deliver: deliverQueued(queuedItem(position: position, entry: entry))
         case .read: wake()
         case .none: break
@@ -339,18 +353,18 @@ final class DevicePump: Sendable {
     /// become one Redis request (one `ZREM` for the entries, one cursor move
     /// per conversation) and one batch of mirror frames.
     private func pendAcknowledgement(_ add: (inout PendingAcknowledgements) -> Void) {
-        let schedule = acknowledgements.withLockedValue { pending -> Bool in
-            add(&pending)
-            defer { pending.scheduled = true }
-            return !pending.scheduled
+        let schedule = state.withLock { state -> Bool in
+            add(&state.acknowledgements)
+            defer { state.acknowledgements.scheduled = true }
+            return !state.acknowledgements.scheduled
         }
         if schedule { loop.execute { self.flushAcknowledgements() } }
     }
 
     private func flushAcknowledgements() {
-        let batch = acknowledgements.withLockedValue { pending -> PendingAcknowledgements in
-            defer { pending = PendingAcknowledgements() }
-            return pending
+        let batch = state.withLock { state -> PendingAcknowledgements in
+            defer { state.acknowledgements = PendingAcknowledgements() }
+            return state.acknowledgements
         }
         guard !batch.isEmpty else { return }
         let cursors = batch.cursors.sorted { $0.key < $1.key }
@@ -358,12 +372,12 @@ final class DevicePump: Sendable {
             if case .success = result {
                 // Not written (the store is down): the device gets them again on its next
                 // connection (at least once), and the standby hears nothing of them.
-                self.onStored(cursors.map { .cursor(conversation: $0.key, seq: $0.value) } + batch.entries.map { .entry($0) })
+                self.delegate.pump(self, stored: cursors.map { .cursor(conversation: $0.key, seq: $0.value) } + batch.entries.map { .entry($0) })
             }
             // A queue entry frees its place in the window once its removal was tried.
             if !batch.entries.isEmpty {
-                self.state.withLockedValue { state in
-                    for _ in batch.entries { state.entryFinished() }
+                self.state.withLock { state in
+                    for _ in batch.entries { state.machine.entryFinished() }
                 }
             }
             self.wakeIfBehind()
@@ -380,7 +394,7 @@ final class DevicePump: Sendable {
         let message = MQTTMessage(topic: "d/\(device)/m", payload: payload, qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
             self.metrics.delivered(acceptedAtMilliseconds: stored.time)
-            self.onDelivered(item.conversation, stored, item.seq)
+            self.delegate.pump(self, delivered: stored, seq: item.seq, in: item.conversation)
             self.finished(item)
         }))
     }
@@ -388,7 +402,7 @@ final class DevicePump: Sendable {
     /// A message was acknowledged or skipped: move the cursor over the
     /// conversation's done prefix.
     private func finished(_ item: MessageItem) {
-        let advance = state.withLockedValue { $0.messageFinished(conversation: item.conversation, seq: item.seq) }
+        let advance = state.withLock { $0.machine.messageFinished(conversation: item.conversation, seq: item.seq) }
         guard let advance else {
             wakeIfBehind()
             return
