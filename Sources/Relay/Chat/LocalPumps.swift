@@ -11,7 +11,41 @@ import RelayCore
 final class LocalPumps: Sendable {
     private struct Registry {
         var byDevice: [String: DevicePump] = [:]
-        var devicesByUser: [String: Set<String>] = [:]
+        var devicesByUser: [String: UserDevices] = [:]
+    }
+
+    /// A user's devices connected here: most users have one, kept without
+    /// a set of its own (a set's storage is ~100 bytes per connected user).
+    enum UserDevices: Sendable, Equatable {
+        case one(String)
+        case many(Set<String>)
+
+        /// These devices and `device`.
+        func inserting(_ device: String) -> UserDevices {
+            switch self {
+            case .one(let only): return only == device ? self : .many([only, device])
+            case .many(let devices): return .many(devices.union([device]))
+            }
+        }
+
+        /// These devices without `device`; nil when none is left.
+        func removing(_ device: String) -> UserDevices? {
+            switch self {
+            case .one(let only): return only == device ? nil : self
+            case .many(var devices):
+                devices.remove(device)
+                if devices.count == 1, let last = devices.first { return .one(last) }
+                return devices.isEmpty ? nil : .many(devices)
+            }
+        }
+
+        /// The devices, in no particular order.
+        var all: [String] {
+            switch self {
+            case .one(let only): return [only]
+            case .many(let devices): return Array(devices)
+            }
+        }
     }
 
     private let registry = NIOLockedValueBox(Registry())
@@ -26,7 +60,7 @@ final class LocalPumps: Sendable {
         registry.withLockedValue { r in
             defer {
                 r.byDevice[pump.device] = pump
-                r.devicesByUser[pump.user, default: []].insert(pump.device)
+                r.devicesByUser[pump.user] = r.devicesByUser[pump.user]?.inserting(pump.device) ?? .one(pump.device)
             }
             return r.byDevice[pump.device]
         }
@@ -38,8 +72,7 @@ final class LocalPumps: Sendable {
         registry.withLockedValue { r in
             guard let pump = r.byDevice[device], isCurrent(pump) else { return nil }
             r.byDevice[device] = nil
-            r.devicesByUser[pump.user]?.remove(device)
-            if r.devicesByUser[pump.user]?.isEmpty == true { r.devicesByUser[pump.user] = nil }
+            r.devicesByUser[pump.user] = r.devicesByUser[pump.user]?.removing(device)
             return pump
         }
     }
@@ -60,7 +93,7 @@ final class LocalPumps: Sendable {
     /// the store may land before or after.
     func offer(_ message: Relay_V1_ReplicatedMessage, toUsers users: some Sequence<String>) {
         let pumps = registry.withLockedValue { r in
-            users.flatMap { user in (r.devicesByUser[user] ?? []).compactMap { r.byDevice[$0] } }
+            users.flatMap { user in (r.devicesByUser[user]?.all ?? []).compactMap { r.byDevice[$0] } }
         }
         guard !pumps.isEmpty else { return }
         let offered = OfferedMessage(message)  // read and encoded once for them all
