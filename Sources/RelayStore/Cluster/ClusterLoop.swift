@@ -1,0 +1,200 @@
+import Logging
+import NIOCore
+
+/// The cluster client's part on one event loop: a connection to each node
+/// it has sent to, and the routing of requests over them (see
+/// `RedisClient` for the contract).
+///
+/// A request is split by `ClusterPipelinePlan` and each part sent to its
+/// node as one request, so the commands for one node run back to back and
+/// in order there. Replies are put back in the request's order. A command
+/// answered `MOVED` updates the map (and asks for a refresh) and is sent
+/// to the named node; one answered `ASK` is sent to the named node behind
+/// `ASKING`, once, leaving the map alone; both at most
+/// `maximumRedirects` times, after the request's other commands. A
+/// connection failure, `CLUSTERDOWN` or `TRYAGAIN` asks for a refresh and
+/// fails that command: as for one Redis, nothing that may have run is
+/// retried behind the caller's back.
+final class ClusterLoop {
+    typealias Results = [Result<RESPValue, RedisError>]
+
+    let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let topology: ClusterTopology
+    private let logger: Logger
+    private var connections: [RedisNodeAddress: RedisConnection] = [:]
+    /// The topology version whose nodes `connections` was last pruned to.
+    private var prunedVersion = 0
+    private var nextConnectionIndex: Int
+    private var closed = false
+
+    init(configuration: RedisConfiguration, topology: ClusterTopology, eventLoop: any EventLoop, index: Int, logger: Logger) {
+        self.configuration = configuration
+        self.topology = topology
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.nextConnectionIndex = index * 1_000
+    }
+
+    // MARK: Requests
+
+    /// Runs `request`'s commands on the nodes of their slots and completes it with their results in order.
+    func submit(_ request: RedisConnection.Request) {
+        self.eventLoop.preconditionInEventLoop()
+        guard !self.closed else {
+            request.complete(Array(repeating: .failure(.closedError), count: request.commands.count))
+            return
+        }
+        self.execute(request.commands, redirects: 0).whenSuccess { results in request.complete(results) }
+    }
+
+    /// Runs `commands`; the future never fails (each command's failure is its result).
+    private func execute(_ commands: [RedisCommand], redirects: Int) -> EventLoopFuture<Results> {
+        let (map, version) = self.topology.snapshot
+        self.prune(to: map, version: version)
+        let fallback = ClusterTopology.fallback(map, seeds: self.topology.seeds)
+        let known = !map.shards.isEmpty
+        let plan = ClusterPipelinePlan(routes: commands.map(\.route), fallback: fallback) { slot in
+            // Until the first map is read, everything goes to a seed, which redirects.
+            map.master(for: slot) ?? (known ? nil : fallback)
+        }
+        if !plan.refused.isEmpty { self.refreshSoon() }
+        let sent = plan.batches.map { batch in self.send(batch.indices.map { commands[$0] }, to: batch.node) }
+        return EventLoopFuture.whenAllSucceed(sent, on: self.eventLoop).assumeIsolated().flatMap { answers in
+            self.followRedirects(commands, plan.reassemble(answers), redirects: redirects)
+        }.nonisolated()
+    }
+
+    /// Sends the commands answered with a redirect again, where it says.
+    private func followRedirects(_ commands: [RedisCommand], _ results: Results, redirects: Int) -> EventLoopFuture<Results> {
+        var moved: [Int] = []
+        var asked: [RedisNodeAddress: [Int]] = [:]
+        var askOrder: [RedisNodeAddress] = []
+        for (index, result) in results.enumerated() {
+            guard case .failure(let error) = result else { continue }
+            if error.kind == .connection || error.kind == .timeout || error.serverCode == "CLUSTERDOWN" || error.serverCode == "TRYAGAIN" {
+                self.refreshSoon()
+            }
+            guard redirects < self.configuration.maximumRedirects,
+                let redirect = ClusterRedirect(error, queriedHost: self.configuration.host)
+            else { continue }
+            switch redirect.kind {
+            case .moved:
+                self.topology.moved(redirect.slot, to: redirect.target)
+                self.refreshSoon()
+                moved.append(index)
+            case .ask:
+                if asked[redirect.target] == nil { askOrder.append(redirect.target) }
+                asked[redirect.target, default: []].append(index)
+            }
+        }
+        guard !moved.isEmpty || !asked.isEmpty else { return self.eventLoop.makeSucceededFuture(results) }
+        var parts: [EventLoopFuture<[(Int, Result<RESPValue, RedisError>)]>] = []
+        if !moved.isEmpty {
+            parts.append(self.execute(moved.map { commands[$0] }, redirects: redirects + 1).map { Array(zip(moved, $0)) })
+        }
+        for target in askOrder {
+            let indices = asked[target] ?? []
+            // ASKING applies to the one command after it.
+            let interleaved = indices.flatMap { [RedisCommand("ASKING"), commands[$0]] }
+            parts.append(self.send(interleaved, to: target).map { answers in
+                indices.enumerated().map { offset, index in
+                    let position = 2 * offset + 1
+                    return (index, position < answers.count ? answers[position] : .failure(RedisError(.protocol, message: "no reply after ASKING")))
+                }
+            })
+        }
+        return EventLoopFuture.whenAllSucceed(parts, on: self.eventLoop).map { retried in
+            var results = results
+            for (index, result) in retried.joined() { results[index] = result }
+            return results
+        }
+    }
+
+    /// Sends `commands` as one request on this loop's connection to `node`.
+    private func send(_ commands: [RedisCommand], to node: RedisNodeAddress) -> EventLoopFuture<Results> {
+        let promise = self.eventLoop.makePromise(of: Results.self)
+        self.connection(to: node).submit(RedisConnection.Request(commands: commands) { promise.succeed($0) })
+        return promise.futureResult
+    }
+
+    private func connection(to node: RedisNodeAddress) -> RedisConnection {
+        if let connection = self.connections[node] { return connection }
+        var configuration = self.configuration
+        configuration.host = node.host
+        configuration.port = node.port
+        configuration.database = nil  // a cluster has database 0 only
+        let connection = RedisConnection(configuration: configuration, eventLoop: self.eventLoop, index: self.nextConnectionIndex, logger: self.logger)
+        self.nextConnectionIndex += 1
+        self.connections[node] = connection
+        if self.closed { connection.close() } else { connection.start() }
+        return connection
+    }
+
+    /// Closes the connections to nodes that are no longer in the map (nor seeds).
+    private func prune(to map: ClusterSlotMap, version: Int) {
+        guard version != self.prunedVersion else { return }
+        self.prunedVersion = version
+        let keep = map.nodes.union(self.topology.seeds)
+        for (node, connection) in self.connections where !keep.contains(node) {
+            connection.close()
+            self.connections[node] = nil
+        }
+    }
+
+    // MARK: Refreshing the map
+
+    /// Asks for a refresh of the map: now, or once the running one ends or the minimum interval has passed.
+    func refreshSoon() {
+        guard !self.closed else { return }
+        switch self.topology.wantRefresh(now: .now()) {
+        case .start: self.refresh()
+        case .later(let delay?):
+            self.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                if self.topology.dueRefresh(now: .now()), !self.closed { self.refresh() }
+            }
+        case .later(nil), .nothing: break
+        }
+    }
+
+    /// Asks the known nodes, one after the other, for `CLUSTER SLOTS` until one answers with a map.
+    private func refresh() {
+        self.ask(self.topology.refreshCandidates[...])
+    }
+
+    private func ask(_ candidates: ArraySlice<RedisNodeAddress>) {
+        guard let node = candidates.first, !self.closed else {
+            self.ended(with: nil)
+            return
+        }
+        self.send([RedisCommand("CLUSTER", "SLOTS")], to: node).assumeIsolated().whenSuccess { answers in
+            do {
+                guard let answer = answers.first else { throw RedisError(.protocol, message: "no reply") }
+                let map = try ClusterSlotsReply.parse(try answer.get(), queriedHost: node.host)
+                guard map.servedSlotCount > 0 else { throw RedisError(.protocol, message: "the node serves no slot yet") }
+                self.ended(with: map)
+            } catch {
+                self.logger.debug("CLUSTER SLOTS failed", metadata: ["redis.address": "\(node)", "error": "\(error)"])
+                self.ask(candidates.dropFirst())
+            }
+        }
+    }
+
+    private func ended(with map: ClusterSlotMap?) {
+        if map == nil { self.logger.warning("no node of the Redis Cluster answered CLUSTER SLOTS") }
+        guard self.topology.refreshEnded(with: map), !self.closed else { return }
+        self.eventLoop.assumeIsolated().scheduleTask(in: self.topology.minimumRefreshInterval) { self.refreshSoon() }
+    }
+
+    // MARK: Closing
+
+    /// Closes every connection; later requests fail with `.closed`.
+    func close() {
+        self.eventLoop.preconditionInEventLoop()
+        self.closed = true
+        for connection in self.connections.values { connection.close() }
+    }
+}
+
+@available(*, unavailable)
+extension ClusterLoop: Sendable {}
