@@ -96,6 +96,24 @@ struct ClusterPlanTests {
     }
 }
 
+@Suite("Cluster SCAN cursors")
+struct ClusterScanCursorTests {
+    @Test func walksTheMastersInTurn() {
+        #expect(ClusterScanCursor("0") == .start)
+        #expect(ClusterScanCursor.after(master: 0, next: "17", masterCount: 3) == "0-17")
+        #expect(ClusterScanCursor("0-17")?.master == 0)
+        #expect(ClusterScanCursor("0-17")?.nodeCursor == "17")
+        #expect(ClusterScanCursor.after(master: 0, next: "0", masterCount: 3) == "1-0")
+        #expect(ClusterScanCursor.after(master: 2, next: "0", masterCount: 3) == "0")
+        #expect(ClusterScanCursor.after(master: 0, next: "0", masterCount: 1) == "0")
+    }
+
+    @Test(arguments: ["", "-", "1-", "-1", "x-1", "1-x", "1-2-3", "-1-0", "1"])
+    func refusesOtherCursors(text: String) {
+        #expect(ClusterScanCursor(text) == nil)
+    }
+}
+
 extension Result<RESPValue, RedisError> {
     fileprivate var failureCode: String? {
         if case .failure(let error) = self { return error.serverCode }

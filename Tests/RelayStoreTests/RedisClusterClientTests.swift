@@ -69,6 +69,17 @@ struct RedisClusterClientTests {
         }
         await #expect(throws: RedisError.self) { try await client.evaluate(script, keys: ["{a}", "{b}"]) }
 
+        // SCAN walks every master: a caller's loop until "0" sees every key once.
+        var cursor = "0"
+        var scanned: [String] = []
+        repeat {
+            let reply = try await client.send(RedisCommand("SCAN", cursor, "MATCH", "key:*", "COUNT", 50))
+            let parts = try #require(reply.array)
+            cursor = try #require(parts.first?.string)
+            scanned += (parts.last?.array ?? []).compactMap(\.string)
+        } while cursor != "0"
+        #expect(Set(scanned) == Set((0..<count).map { "key:\($0)" }))
+
         // Futures, on a loop of the client's group.
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         #expect(try await client.send(RedisCommand("GET", "key:5"), on: loop).get().string == "value 5")

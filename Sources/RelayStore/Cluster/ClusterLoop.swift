@@ -45,7 +45,43 @@ final class ClusterLoop {
             request.complete(Array(repeating: .failure(.closedError), count: request.commands.count))
             return
         }
+        if request.commands.count == 1, request.commands[0].name.uppercased() == "SCAN" {
+            self.scan(request.commands[0]).whenSuccess { result in request.complete([result]) }
+            return
+        }
         self.execute(request.commands, redirects: 0).whenSuccess { results in request.complete(results) }
+    }
+
+    /// A `SCAN` sent alone walks every master in turn (see `ClusterScanCursor`);
+    /// its reply is `[cursor, keys]` as from one Redis.
+    private func scan(_ command: RedisCommand) -> EventLoopFuture<Result<RESPValue, RedisError>> {
+        let masters = self.topology.snapshot.map.masters.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
+        let text: String? = switch command.arguments.first {
+        case .string(let text): text
+        case .integer(let value): String(value)
+        case .bytes(let buffer): String(buffer: buffer)
+        case nil: nil
+        }
+        guard let text, let cursor = ClusterScanCursor(text) else {
+            return self.eventLoop.makeSucceededFuture(.failure(RedisError(.server("ERR"), message: "invalid cluster SCAN cursor")))
+        }
+        guard cursor.master < masters.count else {
+            // The masters changed under the scan: it ends (a later scan starts over).
+            return self.eventLoop.makeSucceededFuture(.success(.array([.bulk(ByteBuffer(string: "0")), .array([])])))
+        }
+        var nodeCommand = command
+        nodeCommand.arguments[0] = .string(cursor.nodeCursor)
+        let count = masters.count
+        return self.send([nodeCommand], to: masters[cursor.master]).map { answers in
+            guard let answer = answers.first else { return .failure(RedisError(.protocol, message: "no reply to SCAN")) }
+            return answer.flatMap { reply in
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                    return .failure(RedisError(.protocol, message: "SCAN reply is not [cursor, keys]"))
+                }
+                let handed = ClusterScanCursor.after(master: cursor.master, next: next, masterCount: count)
+                return .success(.array([.bulk(ByteBuffer(string: handed)), parts[1]]))
+            }
+        }
     }
 
     /// Runs `commands`; the future never fails (each command's failure is its result).
