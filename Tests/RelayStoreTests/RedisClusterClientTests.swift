@@ -23,6 +23,13 @@ struct RedisClusterClientTests {
         let client = RedisClient(configuration: cluster.configuration)
         defer { client.close() }
 
+        // The cluster's own CLUSTER SLOTS reply reads into a full map of three shards.
+        let map = try ClusterSlotsReply.parse(try await client.send(RedisCommand("CLUSTER", "SLOTS")), queriedHost: "127.0.0.1")
+        #expect(map.coversEverySlot)
+        #expect(map.shards.count == 3)
+        // (Replicas are listed only once the masters have heard of their replication offset.)
+        #expect(map.nodes.isSubset(of: Set(cluster.seeds)))
+
         // One pipeline over every master, with keyless commands in it, answered in order.
         let count = 300
         var commands: [RedisCommand] = [RedisCommand("PING")]
@@ -165,5 +172,42 @@ struct RedisClusterClientTests {
         let node = self.direct(promoted)
         defer { node.close() }
         #expect(try await node.send(RedisCommand("GET", "foo")).string == "after")
+    }
+
+    @Test func theSubscriberMovesToAnotherNodeWhenItsNodeDies() async throws {
+        let cluster = try RedisClusterProcess()
+        let client = RedisClient(configuration: cluster.configuration)
+        defer { client.close() }
+        let (messages, received) = AsyncStream.makeStream(of: String.self)
+        let (reconnects, reconnected) = AsyncStream.makeStream(of: Void.self)
+        let subscriber = RedisSubscriber(
+            configuration: cluster.configuration,
+            onReconnect: { reconnected.yield() },
+            handler: { _, payload in received.yield(String(buffer: payload)) })
+        defer { subscriber.close() }
+        try await withTimeout(.seconds(10)) { try await subscriber.subscribe(channel: "{d:x}:ch") }
+        /// The next message, waited for (bounded).
+        @Sendable func next() async throws -> String? {
+            try await withTimeout(.seconds(20), "a message") {
+                for await message in messages { return message }
+                return nil
+            }
+        }
+        _ = try await client.send(RedisCommand("PUBLISH", "{d:x}:ch", "one"))
+        #expect(try await next() == "one")
+
+        // The node it listens on (the first seed) dies: it subscribes again on another.
+        try #require(cluster.node(port: cluster.configuration.port)).kill()
+        try await withTimeout(.seconds(20), "the subscriber's reconnect") {
+            for await _ in reconnects { return }
+        }
+        #expect(subscriber.channels == ["{d:x}:ch"])
+        // A PUBLISH on any live node reaches it (after the failover, when the dead node was the client's fallback).
+        let published = try await eventually("a publish after the failover", timeout: .seconds(20)) {
+            // (The count is of the receiving node's subscribers only: a cluster broadcasts the message on.)
+            try await client.send(RedisCommand("PUBLISH", "{d:x}:ch", "two")).int.map { _ in true }
+        }
+        #expect(published)
+        #expect(try await next() == "two")
     }
 }
