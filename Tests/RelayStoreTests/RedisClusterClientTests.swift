@@ -210,4 +210,37 @@ struct RedisClusterClientTests {
         #expect(published)
         #expect(try await next() == "two")
     }
+
+    @Test func writesWaitForAReplicaAndGoOnWithoutOneThatIsGone() async throws {
+        let cluster = try RedisClusterProcess()
+        var configuration = cluster.configuration
+        configuration.clusterReplicaAckTimeout = .milliseconds(300)
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+        let master = try #require(try cluster.masterPort(forSlot: HashSlot(key: "foo")))
+        _ = try await client.send(RedisCommand("GET", "foo"))  // the map is read by now
+
+        let waitsBefore = try self.calls(cluster, master, "wait")
+        #expect(try await client.send(RedisCommand("SET", "foo", "1")) == .simpleString("OK"))
+        #expect(try self.calls(cluster, master, "wait") == waitsBefore + 1)
+        #expect(try await client.pipeline([RedisCommand("SET", "foo", "2"), RedisCommand("INCR", "{foo}n")]).count == 2)
+        #expect(try self.calls(cluster, master, "wait") == waitsBefore + 2)  // one WAIT per batch
+        _ = try await client.send(RedisCommand("GET", "foo"))
+        #expect(try self.calls(cluster, master, "wait") == waitsBefore + 2)  // reads do not wait
+
+        // The master's replica dies: the next write waits at most the timeout, and stands.
+        let replicaLine = try cluster.cli(port: master, ["INFO", "replication"])
+            .split(whereSeparator: \.isNewline).first { $0.hasPrefix("slave0:") }
+        let replicaPort = try #require(replicaLine?.split(separator: ",").first { $0.hasPrefix("port=") }.flatMap { Int($0.dropFirst(5)) })
+        try #require(cluster.node(port: replicaPort)).kill()
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(try await client.send(RedisCommand("SET", "foo", "3")) == .simpleString("OK"))
+        #expect(clock.now - started < .seconds(3))
+        // Degraded: later writes do not WAIT (each would hold the connection for the timeout).
+        let waitsNow = try self.calls(cluster, master, "wait")
+        #expect(try await client.send(RedisCommand("SET", "foo", "4")) == .simpleString("OK"))
+        #expect(try self.calls(cluster, master, "wait") == waitsNow)
+        #expect(try await client.send(RedisCommand("GET", "foo")).string == "4")
+    }
 }

@@ -127,7 +127,9 @@ public final class RedisClient: Sendable {
         self.configuration = configuration
         self.logger = logger
         let topology = configuration.isCluster
-            ? ClusterTopology(seeds: configuration.clusterSeeds, minimumRefreshInterval: configuration.clusterMinimumRefreshInterval)
+            ? ClusterTopology(
+                seeds: configuration.clusterSeeds, minimumRefreshInterval: configuration.clusterMinimumRefreshInterval,
+                replicaAcks: ReplicaAcks(replicas: configuration.clusterReplicaAcks, timeout: configuration.clusterReplicaAckTimeout))
             : nil
         self.topology = topology
         // A group with no iterable loops (not one of NIO's) gets one loop, its `next()`.

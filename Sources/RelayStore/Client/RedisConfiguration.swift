@@ -55,6 +55,15 @@ public struct RedisConfiguration: Sendable {
     /// redirect error is returned to the caller.
     public var maximumRedirects: Int = 5
 
+    /// In cluster mode, how many replicas a write waits for: a request's
+    /// writes to a master are followed by `WAIT <n> <timeout>` on the same
+    /// connection, so their replies (and a PUBACK after them) come once a
+    /// replica has them too. 0: no `WAIT`. See `ReplicaAcks` for what happens
+    /// when none answers in time.
+    public var clusterReplicaAcks: Int = 1
+    /// The longest such a `WAIT` blocks (it holds its connection meanwhile).
+    public var clusterReplicaAckTimeout: TimeAmount = .milliseconds(500)
+
     /// Whether this configuration names a Redis Cluster (`clusterSeeds` is not empty).
     public var isCluster: Bool { !self.clusterSeeds.isEmpty }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 
@@ -27,6 +28,10 @@ final class ClusterLoop {
     private var prunedVersion = 0
     private var nextConnectionIndex: Int
     private var closed = false
+    /// `relay_redis_replica_ack_shortfalls_total`: write batches whose `WAIT` answered fewer replicas than asked.
+    private let shortfalls = Counter(label: "relay_redis_replica_ack_shortfalls_total")
+    /// `relay_redis_unreplicated_writes_total`: write batches sent without `WAIT` to a degraded master.
+    private let unwaited = Counter(label: "relay_redis_unreplicated_writes_total")
 
     init(configuration: RedisConfiguration, topology: ClusterTopology, eventLoop: any EventLoop, index: Int, logger: Logger) {
         self.configuration = configuration
@@ -95,7 +100,7 @@ final class ClusterLoop {
             map.master(for: slot) ?? (known ? nil : fallback)
         }
         if !plan.refused.isEmpty { self.refreshSoon() }
-        let sent = plan.batches.map { batch in self.send(batch.indices.map { commands[$0] }, to: batch.node) }
+        let sent = plan.batches.map { batch in self.sendWaitingForReplicas(batch.indices.map { commands[$0] }, to: batch.node) }
         return EventLoopFuture.whenAllSucceed(sent, on: self.eventLoop).assumeIsolated().flatMap { answers in
             self.followRedirects(commands, plan.reassemble(answers), redirects: redirects)
         }.nonisolated()
@@ -145,6 +150,27 @@ final class ClusterLoop {
             for (index, result) in retried.joined() { results[index] = result }
             return results
         }
+    }
+
+    /// Sends `commands` to `node`, followed by `WAIT` when they write (see
+    /// `ReplicaAcks`); the results are the commands' own.
+    private func sendWaitingForReplicas(_ commands: [RedisCommand], to node: RedisNodeAddress) -> EventLoopFuture<Results> {
+        let now = NIODeadline.now()
+        let (wait, replicas) = self.topology.replicaAcks.withLockedValue { ($0.wait(after: commands, to: node, now: now), $0.replicas) }
+        guard let wait else {
+            if replicas > 0, commands.contains(where: ReplicaAcks.writes) { self.unwaited.increment() }
+            return self.send(commands, to: node)
+        }
+        return self.send(commands + [wait], to: node).assumeIsolated().map { answers in
+            guard answers.count == commands.count + 1, let last = answers.last else { return Array(answers.prefix(commands.count)) }
+            if self.topology.replicaAcks.withLockedValue({ $0.answered(last, from: node, now: .now()) }) {
+                self.shortfalls.increment()
+                self.logger.warning("a write was not acknowledged by a replica in time: writing to this master without WAIT for a while", metadata: [
+                    "redis.address": "\(node)", "wait": "\(last)",
+                ])
+            }
+            return Array(answers.dropLast())
+        }.nonisolated()
     }
 
     /// Sends `commands` as one request on this loop's connection to `node`.

@@ -23,10 +23,14 @@ final class ClusterTopology: Sendable {
     let seeds: [RedisNodeAddress]
     let minimumRefreshInterval: TimeAmount
     private let state = NIOLockedValueBox(State())
+    /// Which masters' writes wait for a replica (shared: a master degraded
+    /// on one loop is degraded on all).
+    let replicaAcks: NIOLockedValueBox<ReplicaAcks>
 
-    init(seeds: [RedisNodeAddress], minimumRefreshInterval: TimeAmount) {
+    init(seeds: [RedisNodeAddress], minimumRefreshInterval: TimeAmount, replicaAcks: ReplicaAcks) {
         self.seeds = seeds
         self.minimumRefreshInterval = minimumRefreshInterval
+        self.replicaAcks = NIOLockedValueBox(replicaAcks)
     }
 
     /// The current map and its version.
