@@ -112,6 +112,14 @@ struct RedisClusterClientTests {
         // foo: the source answers ASK, the client asks the target; {foo}b: still on the source.
         let during = try await client.pipeline([RedisCommand("GET", "foo"), RedisCommand("GET", "{foo}b"), RedisCommand("SET", "foo", "3")])
         #expect(try during.map { try $0.get() } == [.bulk(ByteBuffer(string: "1")), .bulk(ByteBuffer(string: "2")), .simpleString("OK")])
+        // A command on two keys of the slot, one migrated and one not: the cluster says TRYAGAIN, typed as such.
+        do {
+            _ = try await client.send(RedisCommand("MGET", "foo", "{foo}b"))
+            Issue.record("MGET across a migrating slot should be refused")
+        } catch let error as RedisError {
+            #expect(error.kind == .clusterUnavailable)
+            #expect(error.message.hasPrefix("TRYAGAIN"))
+        }
         let onTarget = self.direct(target)
         defer { onTarget.close() }
         #expect(try await onTarget.pipeline([RedisCommand("ASKING"), RedisCommand("GET", "foo")]).last?.get().string == "3")

@@ -15,7 +15,10 @@ import NIOCore
 /// `maximumRedirects` times, after the request's other commands. A
 /// connection failure, `CLUSTERDOWN` or `TRYAGAIN` asks for a refresh and
 /// fails that command: as for one Redis, nothing that may have run is
-/// retried behind the caller's back.
+/// retried behind the caller's back. The cluster's "not now" replies
+/// (`TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`, `LOADING`, a redirect past
+/// the limit) reach the caller as `.clusterUnavailable`, not `.server`, so
+/// they are not taken for a script's own error codes.
 final class ClusterLoop {
     typealias Results = [Result<RESPValue, RedisError>]
 
@@ -129,7 +132,7 @@ final class ClusterLoop {
                 asked[redirect.target, default: []].append(index)
             }
         }
-        guard !moved.isEmpty || !asked.isEmpty else { return self.eventLoop.makeSucceededFuture(results) }
+        guard !moved.isEmpty || !asked.isEmpty else { return self.eventLoop.makeSucceededFuture(results.map(Self.typed)) }
         var parts: [EventLoopFuture<[(Int, Result<RESPValue, RedisError>)]>] = []
         if !moved.isEmpty {
             parts.append(self.execute(moved.map { commands[$0] }, redirects: redirects + 1).map { Array(zip(moved, $0)) })
@@ -147,9 +150,18 @@ final class ClusterLoop {
         }
         return EventLoopFuture.whenAllSucceed(parts, on: self.eventLoop).map { retried in
             var results = results
-            for (index, result) in retried.joined() { results[index] = result }
+            for (index, result) in retried.joined() { results[index] = Self.typed(result) }
             return results
         }
+    }
+
+    /// The cluster's own "not now" replies, which say the command did not
+    /// run, as `.clusterUnavailable` (a caller's own error codes stay `.server`).
+    static let transientCodes: Set<String> = ["TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "MOVED", "ASK"]
+
+    private static func typed(_ result: Result<RESPValue, RedisError>) -> Result<RESPValue, RedisError> {
+        guard case .failure(let error) = result, let code = error.serverCode, Self.transientCodes.contains(code) else { return result }
+        return .failure(RedisError(.clusterUnavailable, message: "\(code) \(error.message)"))
     }
 
     /// Sends `commands` to `node`, followed by `WAIT` when they write (see
