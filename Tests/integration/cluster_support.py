@@ -6,6 +6,7 @@ Every wait is bounded; the cluster's health is awaited, never slept for."""
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -107,9 +108,9 @@ class RedisCluster:
     def tail(self, n=60):
         return "\n".join("--- %s\n%s" % (p.name, p.tail(20)) for p in self.nodes)
 
-    def stop(self):
+    def stop(self, sig=signal.SIGTERM):
         for node in self.nodes:
-            node.stop()
+            node.stop(sig)
 
 
 class ClusterDeployment(Deployment):
