@@ -188,8 +188,10 @@ struct RedisClusterClientTests {
         defer { client.close() }
         let (messages, received) = AsyncStream.makeStream(of: String.self)
         let (reconnects, reconnected) = AsyncStream.makeStream(of: Void.self)
+        // It listens on the last node (a replica): not where the client sends keyless commands.
+        let listening = RedisConfiguration(clusterSeeds: cluster.seeds.reversed())
         let subscriber = RedisSubscriber(
-            configuration: cluster.configuration,
+            configuration: listening,
             onReconnect: { reconnected.yield() },
             handler: { _, payload in received.yield(String(buffer: payload)) })
         defer { subscriber.close() }
@@ -203,9 +205,16 @@ struct RedisClusterClientTests {
         }
         _ = try await client.send(RedisCommand("PUBLISH", "{d:x}:ch", "one"))
         #expect(try await next() == "one")
+        // PUBSUB NUMSUB counts the subscriber whichever node it listens on, also inside a pipeline.
+        let counted = try await client.pipeline([
+            RedisCommand("GET", "foo"), RedisCommand("PUBSUB", "NUMSUB", "{d:x}:ch", "{d:y}:ch"), RedisCommand("GET", "bar"),
+        ])
+        #expect(try counted[1].get().array?.compactMap(\.int) == [1, 0])
+        #expect(try counted[0].get() == .null)
+        #expect(try counted[2].get() == .null)
 
-        // The node it listens on (the first seed) dies: it subscribes again on another.
-        try #require(cluster.node(port: cluster.configuration.port)).kill()
+        // The node it listens on dies: it subscribes again on another seed.
+        try #require(cluster.node(port: listening.port)).kill()
         try await withTimeout(.seconds(20), "the subscriber's reconnect") {
             for await _ in reconnects { return }
         }
@@ -217,6 +226,7 @@ struct RedisClusterClientTests {
         }
         #expect(published)
         #expect(try await next() == "two")
+        #expect(try await client.send(RedisCommand("PUBSUB", "NUMSUB", "{d:x}:ch")).array?.last?.int == 1)
     }
 
     @Test func writesWaitForAReplicaAndGoOnWithoutOneThatIsGone() async throws {

@@ -42,7 +42,8 @@ import NIOPosix
 /// `.server("CROSSSLOT")`. The map is read again after a redirect, a
 /// connection failure or `CLUSTERDOWN`, and every `clusterRefreshInterval`,
 /// so the client follows a failover once the cluster has promoted a replica.
-/// A `SCAN` sent alone walks every master in turn (`ClusterScanCursor`).
+/// A `SCAN` sent alone walks every master in turn (`ClusterScanCursor`);
+/// `PUBSUB NUMSUB` is asked of every seed and the counts summed.
 public final class RedisClient: Sendable {
     /// The connections of one event loop.
     ///

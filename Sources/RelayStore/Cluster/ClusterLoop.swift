@@ -57,7 +57,58 @@ final class ClusterLoop {
             self.scan(request.commands[0]).whenSuccess { result in request.complete([result]) }
             return
         }
-        self.execute(request.commands, redirects: 0).whenSuccess { results in request.complete(results) }
+        let everywhere = request.commands.indices.filter { Self.asksEverySeed(request.commands[$0]) }
+        guard !everywhere.isEmpty else {
+            self.execute(request.commands, redirects: 0).whenSuccess { results in request.complete(results) }
+            return
+        }
+        // PUBSUB NUMSUB goes to every seed; the rest of the request is routed as usual.
+        let routed = request.commands.indices.filter { !everywhere.contains($0) }
+        let asked = everywhere.map { self.numsubOnEverySeed(request.commands[$0]) }
+        let rest = self.execute(routed.map { request.commands[$0] }, redirects: 0)
+        EventLoopFuture.whenAllSucceed(asked, on: self.eventLoop).and(rest).whenSuccess { numsubs, others in
+            var results: Results = Array(repeating: .failure(RedisError(.protocol, message: "no result")), count: request.commands.count)
+            for (index, result) in zip(everywhere, numsubs) { results[index] = result }
+            for (index, result) in zip(routed, others) { results[index] = result }
+            request.complete(results)
+        }
+    }
+
+    /// Whether `command` is `PUBSUB NUMSUB`: classic Pub/Sub subscribers are
+    /// counted per node, and a `RedisSubscriber` listens on one of the seeds.
+    static func asksEverySeed(_ command: RedisCommand) -> Bool {
+        guard command.name.uppercased() == "PUBSUB", case .string(let sub)? = command.arguments.first else { return false }
+        return sub.uppercased() == "NUMSUB"
+    }
+
+    /// `PUBSUB NUMSUB` asked of every seed, the counts summed per channel
+    /// (a node that does not answer counts none; all failing, the first failure).
+    private func numsubOnEverySeed(_ command: RedisCommand) -> EventLoopFuture<Result<RESPValue, RedisError>> {
+        let seeds = self.topology.seeds
+        return EventLoopFuture.whenAllSucceed(seeds.map { self.send([command], to: $0) }, on: self.eventLoop).map { answers in
+            var totals: [RESPValue]? = nil
+            var firstFailure: RedisError? = nil
+            for answer in answers {
+                switch answer.first {
+                case .success(let reply)?:
+                    guard let pairs = reply.array, pairs.count % 2 == 0 else { continue }
+                    var summed = totals ?? pairs
+                    if totals != nil, summed.count == pairs.count {
+                        for index in stride(from: 1, to: pairs.count, by: 2) {
+                            let (sum, overflow) = (summed[index].int ?? 0).addingReportingOverflow(pairs[index].int ?? 0)
+                            summed[index] = .integer(Int64(clamping: overflow ? Int.max : sum))
+                        }
+                    }
+                    totals = summed
+                case .failure(let error)?:
+                    firstFailure = firstFailure ?? error
+                case nil:
+                    continue
+                }
+            }
+            if let totals { return .success(.array(totals)) }
+            return .failure(firstFailure ?? RedisError(.protocol, message: "no answer to PUBSUB NUMSUB"))
+        }
     }
 
     /// A `SCAN` sent alone walks every master in turn (see `ClusterScanCursor`);
