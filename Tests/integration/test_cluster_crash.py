@@ -36,6 +36,19 @@ def master_port_of(cluster, key):
     raise AssertionError("no master for slot %d" % slot)
 
 
+def state(cluster, device, conversation):
+    """What Redis holds for a device and a conversation (for a failure's message)."""
+    d, c = "{d:%s}" % device, "{c:%s}" % conversation
+    on_d, on_c = master_port_of(cluster, d), master_port_of(cluster, c)
+    user = device[:-len("-phone")]
+    u = "{u:%s}" % user
+    on_u = master_port_of(cluster, u)
+    return "device %s on %d: dirty %r cur %r; conversation on %d: seq %r log %r pending %r; user on %d: devices %r" % (
+        device, on_d, cli(on_d, "ZRANGE", d + ":dirty", 0, -1, "WITHSCORES").split(), cli(on_d, "HGETALL", d + ":cur").split(),
+        on_c, cli(on_c, "HGET", c + ":meta", "seq").strip(), cli(on_c, "ZCARD", c + ":log").strip(),
+        cli(on_c, "ZRANGE", c + ":pending", 0, -1).split(), on_u, cli(on_u, "SMEMBERS", u + ":devices").split())
+
+
 def test_killing_a_master_under_load_loses_no_acknowledged_message(tmp_path):
     region = ClusterDeployment(tmp_path, nodes=2, settings={"sendBurst": 1000, "sendsPerSecond": 1000})
     try:
@@ -85,6 +98,7 @@ def test_killing_a_master_under_load_loses_no_acknowledged_message(tmp_path):
         while len(acked[watched]) < KILL_AFTER:
             assert time.monotonic() < deadline and not failures, "senders stalled before the kill: %r" % failures
             time.sleep(0.01)  # watching progress made by other threads, under a deadline
+        at_kill = {c: len(v) for c, v in acked.items()}
         region.cluster.node(victim).stop(signal.SIGKILL)
         for t in threads:
             t.join(170)
@@ -101,7 +115,9 @@ def test_killing_a_master_under_load_loses_no_acknowledged_message(tmp_path):
             deadline = time.monotonic() + 90
             while len({cmid for _, cmid, _ in received}) < N:
                 left = deadline - time.monotonic()
-                assert left > 0, "%s: %d of %d messages" % (conversation, len({c for _, c, _ in received}), N)
+                assert left > 0, "%s: %d of %d messages; %s" % (
+                    conversation, len({c for _, c, _ in received}), N, state(region.cluster, b.device, conversation)) \
+                    + "; victim %d, acknowledged at the kill %r" % (victim, at_kill)
                 try:
                     (d,) = b.messages(1, timeout=min(left, 5))
                 except AssertionError:
