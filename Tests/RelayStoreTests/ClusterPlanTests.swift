@@ -114,6 +114,30 @@ struct ClusterScanCursorTests {
     }
 }
 
+@Suite("Subscriber counts over nodes")
+struct SubscriberCountsTests {
+    private func reply(_ counts: [Int64]) -> Result<RESPValue, RedisError> {
+        .success(.array(counts.enumerated().flatMap { [RESPValue.bulk(ByteBuffer(string: "ch\($0.offset)")), .integer($0.element)] }))
+    }
+
+    @Test func sumsPerChannel() throws {
+        let summed = SubscriberCounts.sum([self.reply([0, 1]), .failure(RedisError(.connection)), self.reply([2, 0]), self.reply([1, 1])])
+        #expect(try summed.get() == self.reply([3, 2]).get())
+    }
+
+    @Test func leavesOutOddRepliesAndSaturates() throws {
+        let odd = Result<RESPValue, RedisError>.success(.array([.integer(1)]))
+        let summed = SubscriberCounts.sum([odd, self.reply([Int64.max]), self.reply([5]), self.reply([1, 1]), .success(.null)])
+        #expect(try summed.get() == self.reply([Int64.max]).get())
+    }
+
+    @Test func allFailingIsTheFirstFailure() {
+        let summed = SubscriberCounts.sum([.failure(RedisError(.timeout)), .failure(RedisError(.connection))])
+        #expect(throws: RedisError(.timeout)) { try summed.get() }
+        #expect(throws: RedisError.self) { try SubscriberCounts.sum([]).get() }
+    }
+}
+
 extension Result<RESPValue, RedisError> {
     fileprivate var failureCode: String? {
         if case .failure(let error) = self { return error.serverCode }

@@ -23,18 +23,27 @@ final class ClusterLoop {
     typealias Results = [Result<RESPValue, RedisError>]
 
     let eventLoop: any EventLoop
-    private let configuration: RedisConfiguration
-    private let topology: ClusterTopology
-    private let logger: Logger
+    let configuration: RedisConfiguration
+    let topology: ClusterTopology
+    let logger: Logger
     private var connections: [RedisNodeAddress: RedisConnection] = [:]
     /// The topology version whose nodes `connections` was last pruned to.
     private var prunedVersion = 0
     private var nextConnectionIndex: Int
-    private var closed = false
+    var closed = false
+    /// The `WAIT` of a node: whether one is in flight, and the batches sent since it was.
+    struct ReplicaWait {
+        var inFlight = false
+        var uncovered: [EventLoopPromise<Void>] = []
+    }
+
+    /// Per node: the `WAIT` in flight and the batches it does not cover (ClusterLoop+ReplicaWait.swift).
+    var replicaWaits: [RedisNodeAddress: ReplicaWait] = [:]
+
     /// `relay_redis_replica_ack_shortfalls_total`: write batches whose `WAIT` answered fewer replicas than asked.
-    private let shortfalls = Counter(label: "relay_redis_replica_ack_shortfalls_total")
+    let shortfalls = Counter(label: "relay_redis_replica_ack_shortfalls_total")
     /// `relay_redis_unreplicated_writes_total`: write batches sent without `WAIT` to a degraded master.
-    private let unwaited = Counter(label: "relay_redis_unreplicated_writes_total")
+    let unwaited = Counter(label: "relay_redis_unreplicated_writes_total")
 
     init(configuration: RedisConfiguration, topology: ClusterTopology, eventLoop: any EventLoop, index: Int, logger: Logger) {
         self.configuration = configuration
@@ -74,77 +83,8 @@ final class ClusterLoop {
         }
     }
 
-    /// Whether `command` is `PUBSUB NUMSUB`: classic Pub/Sub subscribers are
-    /// counted per node, and a `RedisSubscriber` listens on one of the seeds.
-    static func asksEverySeed(_ command: RedisCommand) -> Bool {
-        guard command.name.uppercased() == "PUBSUB", case .string(let sub)? = command.arguments.first else { return false }
-        return sub.uppercased() == "NUMSUB"
-    }
-
-    /// `PUBSUB NUMSUB` asked of every seed, the counts summed per channel
-    /// (a node that does not answer counts none; all failing, the first failure).
-    private func numsubOnEverySeed(_ command: RedisCommand) -> EventLoopFuture<Result<RESPValue, RedisError>> {
-        let seeds = self.topology.seeds
-        return EventLoopFuture.whenAllSucceed(seeds.map { self.send([command], to: $0) }, on: self.eventLoop).map { answers in
-            var totals: [RESPValue]? = nil
-            var firstFailure: RedisError? = nil
-            for answer in answers {
-                switch answer.first {
-                case .success(let reply)?:
-                    guard let pairs = reply.array, pairs.count % 2 == 0 else { continue }
-                    var summed = totals ?? pairs
-                    if totals != nil, summed.count == pairs.count {
-                        for index in stride(from: 1, to: pairs.count, by: 2) {
-                            let (sum, overflow) = (summed[index].int ?? 0).addingReportingOverflow(pairs[index].int ?? 0)
-                            summed[index] = .integer(Int64(clamping: overflow ? Int.max : sum))
-                        }
-                    }
-                    totals = summed
-                case .failure(let error)?:
-                    firstFailure = firstFailure ?? error
-                case nil:
-                    continue
-                }
-            }
-            if let totals { return .success(.array(totals)) }
-            return .failure(firstFailure ?? RedisError(.protocol, message: "no answer to PUBSUB NUMSUB"))
-        }
-    }
-
-    /// A `SCAN` sent alone walks every master in turn (see `ClusterScanCursor`);
-    /// its reply is `[cursor, keys]` as from one Redis.
-    private func scan(_ command: RedisCommand) -> EventLoopFuture<Result<RESPValue, RedisError>> {
-        let masters = self.topology.snapshot.map.masters.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
-        let text: String? = switch command.arguments.first {
-        case .string(let text): text
-        case .integer(let value): String(value)
-        case .bytes(let buffer): String(buffer: buffer)
-        case nil: nil
-        }
-        guard let text, let cursor = ClusterScanCursor(text) else {
-            return self.eventLoop.makeSucceededFuture(.failure(RedisError(.server("ERR"), message: "invalid cluster SCAN cursor")))
-        }
-        guard cursor.master < masters.count else {
-            // The masters changed under the scan: it ends (a later scan starts over).
-            return self.eventLoop.makeSucceededFuture(.success(.array([.bulk(ByteBuffer(string: "0")), .array([])])))
-        }
-        var nodeCommand = command
-        nodeCommand.arguments[0] = .string(cursor.nodeCursor)
-        let count = masters.count
-        return self.send([nodeCommand], to: masters[cursor.master]).map { answers in
-            guard let answer = answers.first else { return .failure(RedisError(.protocol, message: "no reply to SCAN")) }
-            return answer.flatMap { reply in
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
-                    return .failure(RedisError(.protocol, message: "SCAN reply is not [cursor, keys]"))
-                }
-                let handed = ClusterScanCursor.after(master: cursor.master, next: next, masterCount: count)
-                return .success(.array([.bulk(ByteBuffer(string: handed)), parts[1]]))
-            }
-        }
-    }
-
     /// Runs `commands`; the future never fails (each command's failure is its result).
-    private func execute(_ commands: [RedisCommand], redirects: Int) -> EventLoopFuture<Results> {
+    func execute(_ commands: [RedisCommand], redirects: Int) -> EventLoopFuture<Results> {
         let (map, version) = self.topology.snapshot
         self.prune(to: map, version: version)
         let fallback = ClusterTopology.fallback(map, seeds: self.topology.seeds)
@@ -215,56 +155,8 @@ final class ClusterLoop {
         return .failure(RedisError(.clusterUnavailable, message: "\(code) \(error.message)"))
     }
 
-    /// Sends `commands` to `node`; when they write (see `ReplicaAcks`) their
-    /// results are handed back only once a `WAIT` sent after them on the
-    /// same connection has answered. One `WAIT` is in flight per node at a
-    /// time and covers every batch sent before it (group commit): the
-    /// server blocks the connection while a `WAIT` waits, so a `WAIT` per
-    /// batch would queue them one behind the other, each up to its timeout
-    /// when no replica answers.
-    private func sendWaitingForReplicas(_ commands: [RedisCommand], to node: RedisNodeAddress) -> EventLoopFuture<Results> {
-        let now = NIODeadline.now()
-        let (wait, replicas) = self.topology.replicaAcks.withLockedValue { ($0.wait(after: commands, to: node, now: now), $0.replicas) }
-        guard let wait else {
-            if replicas > 0, commands.contains(where: ReplicaAcks.writes) { self.unwaited.increment() }
-            return self.send(commands, to: node)
-        }
-        let sent = self.send(commands, to: node)
-        let covered = self.eventLoop.makePromise(of: Void.self)
-        self.replicaWaits[node, default: ReplicaWait()].uncovered.append(covered)
-        if self.replicaWaits[node]?.inFlight == false { self.sendWait(wait, to: node) }
-        return sent.and(covered.futureResult).map { results, _ in results }
-    }
-
-    /// The `WAIT` of a node: whether one is in flight, and the batches sent since it was.
-    private struct ReplicaWait {
-        var inFlight = false
-        var uncovered: [EventLoopPromise<Void>] = []
-    }
-
-    private var replicaWaits: [RedisNodeAddress: ReplicaWait] = [:]
-
-    /// Sends `wait` to `node`, covering every batch sent there before it;
-    /// when it answers, sends the next for the batches sent meanwhile.
-    private func sendWait(_ wait: RedisCommand, to node: RedisNodeAddress) {
-        let covering = self.replicaWaits[node]?.uncovered ?? []
-        self.replicaWaits[node] = ReplicaWait(inFlight: true, uncovered: [])
-        self.send([wait], to: node).assumeIsolated().whenSuccess { answers in
-            let answer = answers.first ?? .failure(RedisError(.protocol, message: "no reply to WAIT"))
-            if self.topology.replicaAcks.withLockedValue({ $0.answered(answer, from: node, now: .now()) }) {
-                self.shortfalls.increment()
-                self.logger.warning("a write was not acknowledged by a replica in time: writing to this master without WAIT for a while", metadata: [
-                    "redis.address": "\(node)", "wait": "\(answer)",
-                ])
-            }
-            for promise in covering { promise.succeed(()) }
-            self.replicaWaits[node]?.inFlight = false
-            if let pending = self.replicaWaits[node], !pending.uncovered.isEmpty { self.sendWait(wait, to: node) }
-        }
-    }
-
     /// Sends `commands` as one request on this loop's connection to `node`.
-    private func send(_ commands: [RedisCommand], to node: RedisNodeAddress) -> EventLoopFuture<Results> {
+    func send(_ commands: [RedisCommand], to node: RedisNodeAddress) -> EventLoopFuture<Results> {
         let promise = self.eventLoop.makePromise(of: Results.self)
         self.connection(to: node).submit(RedisConnection.Request(commands: commands) { promise.succeed($0) })
         return promise.futureResult
@@ -292,50 +184,6 @@ final class ClusterLoop {
             connection.close()
             self.connections[node] = nil
         }
-    }
-
-    // MARK: Refreshing the map
-
-    /// Asks for a refresh of the map: now, or once the running one ends or the minimum interval has passed.
-    func refreshSoon() {
-        guard !self.closed else { return }
-        switch self.topology.wantRefresh(now: .now()) {
-        case .start: self.refresh()
-        case .later(let delay?):
-            self.eventLoop.assumeIsolated().scheduleTask(in: delay) {
-                if self.topology.dueRefresh(now: .now()), !self.closed { self.refresh() }
-            }
-        case .later(nil), .nothing: break
-        }
-    }
-
-    /// Asks the known nodes, one after the other, for `CLUSTER SLOTS` until one answers with a map.
-    private func refresh() {
-        self.ask(self.topology.refreshCandidates[...])
-    }
-
-    private func ask(_ candidates: ArraySlice<RedisNodeAddress>) {
-        guard let node = candidates.first, !self.closed else {
-            self.ended(with: nil)
-            return
-        }
-        self.send([RedisCommand("CLUSTER", "SLOTS")], to: node).assumeIsolated().whenSuccess { answers in
-            do {
-                guard let answer = answers.first else { throw RedisError(.protocol, message: "no reply") }
-                let map = try ClusterSlotsReply.parse(try answer.get(), queriedHost: node.host)
-                guard map.servedSlotCount > 0 else { throw RedisError(.protocol, message: "the node serves no slot yet") }
-                self.ended(with: map)
-            } catch {
-                self.logger.debug("CLUSTER SLOTS failed", metadata: ["redis.address": "\(node)", "error": "\(error)"])
-                self.ask(candidates.dropFirst())
-            }
-        }
-    }
-
-    private func ended(with map: ClusterSlotMap?) {
-        if map == nil { self.logger.warning("no node of the Redis Cluster answered CLUSTER SLOTS") }
-        guard self.topology.refreshEnded(with: map), !self.closed else { return }
-        self.eventLoop.assumeIsolated().scheduleTask(in: self.topology.minimumRefreshInterval) { self.refreshSoon() }
     }
 
     // MARK: Closing
