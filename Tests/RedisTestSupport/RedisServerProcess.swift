@@ -71,6 +71,12 @@ public final class RedisServerProcess {
         try self.waitForPing(deadline: .now() + .seconds(10))
     }
 
+    /// Whether the server process runs.
+    public var isRunning: Bool { self.process?.isRunning == true }
+
+    /// The server's process id while it runs.
+    public var processIdentifier: Int32? { self.process?.processIdentifier }
+
     /// SIGKILLs the server and reaps it.
     /// Stops the server at once (SIGKILL).
     public func kill() {

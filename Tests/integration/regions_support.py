@@ -53,6 +53,16 @@ class Region:
         return os.path.join(self.workdir, "regions", self.name + ".json")
 
     def start_redis(self):
+        if self.name in self.cluster.clustered:
+            # The region's store is a Redis Cluster (issue 16; cluster_support.py).
+            from cluster_support import RedisCluster
+            self.redis = RedisCluster(os.path.join(self.workdir, "cluster-" + self.name))
+            with open(self.settings_path) as f:
+                settings = json.load(f)
+            settings["redisCluster"] = self.redis.seeds
+            with open(self.settings_path, "w") as f:
+                json.dump(settings, f)
+            return
         self.redis = start_redis(self.workdir, "redis-" + self.name, self.redis_port, "redis-" + self.name)
 
     def start_relay(self, ready="listening on mqtt://"):
@@ -113,10 +123,13 @@ class Region:
 
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
-                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False, settings=None):
+                 mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False, settings=None,
+                 clustered=()):
         """rtt_ms: one round trip for every link, {(a, b) sorted: ms}
         (topology_rtts()), or TOPOLOGY (the shipped links' round trips and
-        bandwidths); settings: more keys for every regions/<name>.json."""
+        bandwidths); settings: more keys for every regions/<name>.json;
+        clustered: regions whose store is a Redis Cluster (cluster_support)."""
+        self.clustered = set(clustered)
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)

@@ -132,14 +132,16 @@ final class ChatStore: Sendable {
         }
     }
 
-    /// The devices of each user, pipelined.
+    /// The devices of each user, pipelined. Fails when a user's set cannot
+    /// be read (on a cluster one master can be down while the others answer):
+    /// "no devices" would finish a fan-out that marked nobody.
     func devices(of users: [String], on loop: any EventLoop) -> EventLoopFuture<[String: [String]]> {
         guard !users.isEmpty else { return loop.makeSucceededFuture([:]) }
         let commands = users.map { RedisCommand("SMEMBERS", "\(Self.user($0)):devices") }
-        return redis.pipeline(commands, on: loop).map { replies in
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
             var devices: [String: [String]] = [:]
             for (user, reply) in zip(users, replies) {
-                devices[user] = (try? reply.get())?.array?.compactMap(\.string).sorted() ?? []
+                devices[user] = try reply.get().array?.compactMap(\.string).sorted() ?? []
             }
             return devices
         }
@@ -243,13 +245,18 @@ final class ChatStore: Sendable {
             commands.append(RedisCommand("HMGET", key, "u", "d", "t", "c", "cm", "r", "e"))
             commands.append(RedisCommand("HGET", "\(key):x", device))
         }
-        return redis.pipeline(commands, on: loop).map { replies in
-            (0..<refs.count).map { i -> StoredMessage? in
-                guard let fields = (try? replies[2 * i].get())?.array, fields.count == 7,
+        // A read that failed fails the batch: nil means the message expired,
+        // and the pump skips it for good (on a cluster the conversation's
+        // master can be down while the device's answers).
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+            try (0..<refs.count).map { i -> StoredMessage? in
+                let body = try replies[2 * i].get()
+                let own = try replies[2 * i + 1].get()
+                guard let fields = body.array, fields.count == 7,
                       let user = fields[0].string, let sender = fields[1].string
                 else { return nil }
                 var ciphertext = fields[3].bytes ?? []
-                if let own = (try? replies[2 * i + 1].get())?.bytes { ciphertext = own }
+                if let own = own.bytes { ciphertext = own }
                 return StoredMessage(
                     user: user,
                     device: sender,

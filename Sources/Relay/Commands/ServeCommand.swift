@@ -49,9 +49,15 @@ public struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "relay.serve")
         var settings = try config.map { try RegionSettings.load(path: $0) } ?? RegionSettings()
         if let region { settings.name = region }
-        if let redis { settings.redis = redis.description }
-        guard let redisAddress = HostPort(argument: settings.redis) else {
-            throw ValidationError("redis address \(settings.redis) is not HOST:PORT")
+        if let redis {
+            settings.redis = redis.description
+            settings.redisCluster = nil
+        }
+        var redisConfiguration: RedisConfiguration
+        do {
+            redisConfiguration = try settings.redisConfiguration()
+        } catch {
+            throw ValidationError("\(error)")
         }
 
         let verifier: TokenVerifier
@@ -62,7 +68,6 @@ public struct ServeCommand: AsyncParsableCommand {
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: engine.threads ?? System.coreCount)
-        var redisConfiguration = RedisConfiguration(host: redisAddress.host, port: redisAddress.port)
         redisConfiguration.connectionCount = redisConnections
         let client = RedisClient(configuration: redisConfiguration, eventLoopGroup: group, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
@@ -171,6 +176,9 @@ public struct ServeCommand: AsyncParsableCommand {
 struct RegionSettings: Codable {
     var name = "local"
     var redis = "127.0.0.1:6379"
+    /// The seed nodes (HOST:PORT) of the Redis Cluster that is the region's
+    /// store; nil: `redis` names one Redis (RegionSettings+Redis.swift).
+    var redisCluster: [String]?
     var maxSendBytes: Int?
     var retentionDays: Int?
     var maxQueuedPerDevice: Int?
@@ -216,6 +224,7 @@ struct RegionSettings: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
         redis = try c.decodeIfPresent(String.self, forKey: .redis) ?? redis
+        redisCluster = try c.decodeIfPresent([String].self, forKey: .redisCluster)
         maxSendBytes = try c.decodeIfPresent(Int.self, forKey: .maxSendBytes)
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays)
         maxQueuedPerDevice = try c.decodeIfPresent(Int.self, forKey: .maxQueuedPerDevice)

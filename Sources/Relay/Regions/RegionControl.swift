@@ -35,8 +35,12 @@ package final class RegionControl: Sendable {
         self.regions = try topology.regions.map { region in
             let path = region.settings.hasPrefix("/") ? region.settings : directory.appendingPathComponent(region.settings).path
             let settings = try RegionSettings.load(path: path)
-            guard let address = HostPort(argument: settings.redis) else { throw RelayCtlError("\(path): redis \(settings.redis) is not HOST:PORT") }
-            var configuration = RedisConfiguration(host: address.host, port: address.port)
+            var configuration: RedisConfiguration
+            do {
+                configuration = try settings.redisConfiguration()
+            } catch {
+                throw RelayCtlError("\(path): \(error)")
+            }
             configuration.connectionCount = 1
             configuration.connectTimeout = .milliseconds(500)
             configuration.commandTimeout = .seconds(2)

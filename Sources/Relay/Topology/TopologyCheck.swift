@@ -212,7 +212,11 @@ public enum TopologyCheck {
                 problems.append(.init(.badSettings, "\(file): \"nodes\" is \(number); it must be a whole number from 1 to 64"))
             }
         }
+        let clustered = settings["redisCluster"] != nil
+        if clustered { checkCluster(settings["redisCluster"], file: file, problems: &problems, listeners: &listeners) }
         for key in ["mqtt", "redis"] {
+            // With a cluster, "redis" is not used by the relay (scripts may still name it).
+            if key == "redis", clustered, settings[key] == nil { continue }
             guard case .string(let text)? = settings[key] else {
                 problems.append(.init(.badSettings, "\(file): \"\(key)\" is missing or not a string; give it as HOST:PORT"))
                 continue
@@ -237,13 +241,34 @@ public enum TopologyCheck {
         }
     }
 
+    /// `redisCluster`: the nodes (HOST:PORT) of the region's Redis Cluster,
+    /// each a listener of its own (decision 0022).
+    private static func checkCluster(
+        _ value: SettingValue?, file: String,
+        problems: inout [TopologyProblem], listeners: inout [(address: TopologyAddress, owner: String)]
+    ) {
+        guard case .strings(let nodes)? = value, !nodes.isEmpty else {
+            problems.append(.init(.badSettings, "\(file): \"redisCluster\" must be a list of the cluster's nodes as HOST:PORT strings, e.g. [\"127.0.0.1:7000\", \"127.0.0.1:7001\", ...]; leave it out for one Redis"))
+            return
+        }
+        for (index, text) in nodes.enumerated() {
+            guard let parsed = TopologyAddress(text) else {
+                problems.append(.init(.badAddress, "\(file): \"redisCluster\" node \"\(text)\" is not HOST:PORT with a port in 1-65535; write it like 127.0.0.1:7000"))
+                continue
+            }
+            listeners.append((parsed, "\(file) redis cluster node \(index)"))
+        }
+    }
+
     /// One value of a settings file, as far as the check cares.
     private enum SettingValue: Decodable, Equatable {
-        case string(String), number(Double), bool(Bool), other
+        case string(String), number(Double), bool(Bool), strings([String]), other
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let value = try? c.decode(Bool.self) {
+            if let value = try? c.decode([String].self) {
+                self = .strings(value)
+            } else if let value = try? c.decode(Bool.self) {
                 self = .bool(value)
             } else if let value = try? c.decode(Double.self) {
                 self = .number(value)

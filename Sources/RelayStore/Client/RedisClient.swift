@@ -28,6 +28,22 @@ import NIOPosix
 /// with the error of that attempt (`.connection`, or e.g. `.server("WRONGPASS")`).
 /// Back-pressure: a connection holding `maximumPendingCommands` commands
 /// refuses more with `.overloaded`.
+///
+/// **Cluster mode** (`configuration.clusterSeeds` not empty, decision
+/// 0022): the client reads the cluster's slot map (`CLUSTER SLOTS`) and
+/// each loop keeps one connection per node it sends to. Each command goes
+/// to the master of its keys' slot (a keyless one with the command before
+/// it in its request); a request's commands for one node run back to back
+/// there, in order, but the parts for different nodes run independently,
+/// so a caller that needs two slots' writes ordered awaits the first. A
+/// `MOVED` updates the map and the command goes where it says; an `ASK`
+/// sends it there once behind `ASKING`; either runs after the request's
+/// other commands. A command whose keys span slots fails unsent with
+/// `.server("CROSSSLOT")`. The map is read again after a redirect, a
+/// connection failure or `CLUSTERDOWN`, and every `clusterRefreshInterval`,
+/// so the client follows a failover once the cluster has promoted a replica.
+/// A `SCAN` sent alone walks every master in turn (`ClusterScanCursor`);
+/// `PUBSUB NUMSUB` is asked of every seed and the counts summed.
 public final class RedisClient: Sendable {
     /// The connections of one event loop.
     ///
@@ -55,6 +71,26 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// What a loop sends requests through: its connections to one Redis, or its part of a cluster client.
+    private enum LoopBackend {
+        case single(LoopConnections)
+        case cluster(ClusterLoop)
+
+        func submit(_ request: RedisConnection.Request) {
+            switch self {
+            case .single(let connections): connections.pick().submit(request)
+            case .cluster(let cluster): cluster.submit(request)
+            }
+        }
+
+        func close() {
+            switch self {
+            case .single(let connections): for connection in connections.connections { connection.close() }
+            case .cluster(let cluster): cluster.close()
+            }
+        }
+    }
+
     private let group: any EventLoopGroup
     private let configuration: RedisConfiguration
     private let logger: Logger
@@ -64,6 +100,10 @@ public final class RedisClient: Sendable {
     /// The group's first loop, for a `next()` that is not one of the loops iterated.
     private let fallback: Loop
     private let closed = NIOLockedValueBox(false)
+    /// The cluster's slot map, shared by the loops (nil: one Redis).
+    private let topology: ClusterTopology?
+    /// The periodic read of the slot map, in cluster mode.
+    private let periodicRefresh = NIOLockedValueBox<RepeatedTask?>(nil)
     /// `relay_redis_request_duration_seconds`: from a request being issued to its replies.
     private let requestDuration = CoreMetrics.Timer(label: "relay_redis_request_duration_seconds")
 
@@ -71,7 +111,7 @@ public final class RedisClient: Sendable {
     private struct Loop: Sendable {
         var eventLoop: any EventLoop
         var index: Int
-        var box: NIOLoopBoundBox<LoopConnections?>
+        var box: NIOLoopBoundBox<LoopBackend?>
     }
 
     /// Opens `connectionCount` connections on each event loop of
@@ -87,6 +127,12 @@ public final class RedisClient: Sendable {
         self.group = group
         self.configuration = configuration
         self.logger = logger
+        let topology = configuration.isCluster
+            ? ClusterTopology(
+                seeds: configuration.clusterSeeds, minimumRefreshInterval: configuration.clusterMinimumRefreshInterval,
+                replicaAcks: ReplicaAcks(replicas: configuration.clusterReplicaAcks, timeout: configuration.clusterReplicaAckTimeout))
+            : nil
+        self.topology = topology
         // A group with no iterable loops (not one of NIO's) gets one loop, its `next()`.
         var eventLoops = Array(group.makeIterator())
         if eventLoops.isEmpty { eventLoops = [group.next()] }
@@ -94,34 +140,52 @@ public final class RedisClient: Sendable {
         for (index, eventLoop) in eventLoops.enumerated() {
             loops[ObjectIdentifier(eventLoop)] = Loop(
                 eventLoop: eventLoop, index: index,
-                box: .makeEmptyBox(valueType: LoopConnections.self, eventLoop: eventLoop))
+                box: .makeEmptyBox(valueType: LoopBackend.self, eventLoop: eventLoop))
         }
         self.loops = loops
         self.fallback = loops[ObjectIdentifier(eventLoops[0])] ?? Loop(
-            eventLoop: eventLoops[0], index: 0, box: .makeEmptyBox(valueType: LoopConnections.self, eventLoop: eventLoops[0]))
+            eventLoop: eventLoops[0], index: 0, box: .makeEmptyBox(valueType: LoopBackend.self, eventLoop: eventLoops[0]))
         for loop in loops.values {
-            loop.eventLoop.execute { _ = Self.connections(loop, configuration, logger) }
+            loop.eventLoop.execute { _ = Self.connections(loop, configuration, topology, logger) }
+        }
+        if topology != nil {
+            let first = self.fallback
+            let interval = configuration.clusterRefreshInterval
+            self.periodicRefresh.withLockedValue {
+                $0 = first.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                    if case .cluster(let cluster) = Self.connections(first, configuration, topology, logger) { cluster.refreshSoon() }
+                }
+            }
         }
     }
 
     /// The connections of `loop`, made (and started) on first use. Call on `loop`.
-    private static func connections(_ loop: Loop, _ configuration: RedisConfiguration, _ logger: Logger) -> LoopConnections {
-        if let connections = loop.box.value { return connections }
+    private static func connections(
+        _ loop: Loop, _ configuration: RedisConfiguration, _ topology: ClusterTopology?, _ logger: Logger
+    ) -> LoopBackend {
+        if let backend = loop.box.value { return backend }
+        if let topology {
+            let cluster = ClusterLoop(configuration: configuration, topology: topology, eventLoop: loop.eventLoop, index: loop.index, logger: logger)
+            loop.box.value = .cluster(cluster)
+            cluster.refreshSoon()
+            return .cluster(cluster)
+        }
         var connections: [RedisConnection] = []
         for number in 0..<configuration.connectionCount {
             let index = loop.index * configuration.connectionCount + number
             connections.append(RedisConnection(configuration: configuration, eventLoop: loop.eventLoop, index: index, logger: logger))
         }
         let made = LoopConnections(connections)
-        loop.box.value = made
+        loop.box.value = .single(made)
         for connection in connections { connection.start() }
-        return made
+        return .single(made)
     }
 
     deinit {
         // Without `close()`: close the connections on their loops, without waiting.
+        self.periodicRefresh.withLockedValue { $0?.cancel() }
         for loop in self.loops.values {
-            loop.eventLoop.execute { for connection in loop.box.value?.connections ?? [] { connection.close() } }
+            loop.eventLoop.execute { loop.box.value?.close() }
         }
     }
 
@@ -136,16 +200,15 @@ public final class RedisClient: Sendable {
             return !closed
         }
         guard first else { return }
+        self.periodicRefresh.withLockedValue { $0?.cancel() }
         let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
         var done: [EventLoopFuture<Void>] = []
-        let (configuration, logger) = (self.configuration, self.logger)
+        let (configuration, topology, logger) = (self.configuration, self.topology, self.logger)
         for loop in self.loops.values {
             if loop.eventLoop.inEventLoop {
-                for connection in Self.connections(loop, configuration, logger).connections { connection.close() }
+                Self.connections(loop, configuration, topology, logger).close()
             } else {
-                done.append(loop.eventLoop.submit {
-                    for connection in Self.connections(loop, configuration, logger).connections { connection.close() }
-                })
+                done.append(loop.eventLoop.submit { Self.connections(loop, configuration, topology, logger).close() })
             }
         }
         guard !onEventLoop else { return }
@@ -163,11 +226,11 @@ public final class RedisClient: Sendable {
             complete(results)
         }
         let loop = eventLoop.flatMap { self.loops[ObjectIdentifier($0)] } ?? self.nextLoop()
-        let (configuration, logger) = (self.configuration, self.logger)
+        let (configuration, topology, logger) = (self.configuration, self.topology, self.logger)
         if loop.eventLoop.inEventLoop {
-            Self.connections(loop, configuration, logger).pick().submit(request)
+            Self.connections(loop, configuration, topology, logger).submit(request)
         } else {
-            loop.eventLoop.execute { Self.connections(loop, configuration, logger).pick().submit(request) }
+            loop.eventLoop.execute { Self.connections(loop, configuration, topology, logger).submit(request) }
         }
     }
 

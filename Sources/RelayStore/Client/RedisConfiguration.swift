@@ -38,10 +38,46 @@ public struct RedisConfiguration: Sendable {
     public var minimumReconnectDelay: TimeAmount = .milliseconds(50)
     /// The longest delay between reconnect attempts.
     public var maximumReconnectDelay: TimeAmount = .seconds(2)
+    /// Seed nodes of a Redis Cluster. Empty (the default): `host` and
+    /// `port` name one Redis. Otherwise a `RedisClient` is a cluster
+    /// client: it reads the slot map from any of these nodes (or of the
+    /// nodes the map names) and routes each command to the master of its
+    /// slot; `host` and `port` are then only where a `RedisSubscriber`
+    /// connects, and `database` and `connectionCount` do not apply (one
+    /// connection per node and event loop, database 0).
+    public var clusterSeeds: [RedisNodeAddress] = []
+    /// How often a cluster client reads the slot map again even when no
+    /// redirect or failure asked for it.
+    public var clusterRefreshInterval: TimeAmount = .seconds(5)
+    /// The least time between two reads of the slot map.
+    public var clusterMinimumRefreshInterval: TimeAmount = .milliseconds(100)
+    /// How many `MOVED`/`ASK` redirects one command follows before its
+    /// redirect error is returned to the caller.
+    public var maximumRedirects: Int = 5
+
+    /// In cluster mode, how many replicas a write waits for: a request's
+    /// writes to a master are followed by `WAIT <n> <timeout>` on the same
+    /// connection, so their replies (and a PUBACK after them) come once a
+    /// replica has them too. 0: no `WAIT`. See `ReplicaAcks` for what happens
+    /// when none answers in time.
+    public var clusterReplicaAcks: Int = 1
+    /// The longest such a `WAIT` blocks (it holds its connection meanwhile).
+    public var clusterReplicaAckTimeout: TimeAmount = .milliseconds(500)
+
+    /// Whether this configuration names a Redis Cluster (`clusterSeeds` is not empty).
+    public var isCluster: Bool { !self.clusterSeeds.isEmpty }
 
     /// A configuration for `host:port` with defaults for everything else.
     public init(host: String = "127.0.0.1", port: Int = 6379) {
         self.host = host
         self.port = port
+    }
+
+    /// A configuration for the Redis Cluster with `seeds` (at least one);
+    /// `host` and `port` are the first seed's.
+    public init(clusterSeeds seeds: [RedisNodeAddress]) {
+        self.host = seeds.first?.host ?? "127.0.0.1"
+        self.port = seeds.first?.port ?? 6379
+        self.clusterSeeds = seeds
     }
 }

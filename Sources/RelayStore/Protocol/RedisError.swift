@@ -12,6 +12,7 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
             case timeout
             case closed
             case overloaded
+            case clusterUnavailable
         }
 
         private let base: Base
@@ -38,6 +39,12 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
         /// commands waiting or in flight: the request was refused without
         /// being sent. Try later or shed load.
         public static let overloaded = Kind(.overloaded)
+        /// A Redis Cluster could not run the command now and said so: the
+        /// slot is being migrated (`TRYAGAIN`), has no master (`CLUSTERDOWN`,
+        /// `MASTERDOWN`), its master is loading (`LOADING`), or redirects
+        /// went on past `maximumRedirects` (`MOVED`, `ASK`). The command did
+        /// not run; the same request may succeed a moment later.
+        public static let clusterUnavailable = Kind(.clusterUnavailable)
 
         /// The error code when this is a server error reply, else nil.
         public var serverCode: String? {
@@ -53,6 +60,7 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
             case .timeout: return "timeout"
             case .closed: return "closed"
             case .overloaded: return "overloaded"
+            case .clusterUnavailable: return "clusterUnavailable"
             }
         }
     }

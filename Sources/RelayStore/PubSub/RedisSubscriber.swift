@@ -41,7 +41,10 @@ public final class RedisSubscriber: Sendable {
     ///
     /// - Parameters:
     ///   - configuration: where to connect; `connectionCount` and `database`
-    ///     do not apply.
+    ///     do not apply. With `clusterSeeds`, it subscribes on one node of
+    ///     the cluster (which broadcasts every `PUBLISH` to all its nodes),
+    ///     `host:port` first, and moves to the next seed after a failed
+    ///     connect attempt.
     ///   - eventLoop: the loop it runs on (nil: the next loop of
     ///     `MultiThreadedEventLoopGroup.singleton`).
     ///   - onReconnect: called on the event loop after a reconnect, once
@@ -185,7 +188,9 @@ final class SubscriberConnection: RedisChannelOwner {
     }
 
     let eventLoop: any EventLoop
-    let configuration: RedisConfiguration
+    /// Where it connects; with cluster seeds, `host` and `port` move to the
+    /// next seed after a failed attempt (see `failed`).
+    private(set) var configuration: RedisConfiguration
     let handshake: [RedisCommand]
     private var logger: Logger
     private let shared: NIOLockedValueBox<RedisSubscriber.Shared>
@@ -383,6 +388,15 @@ final class SubscriberConnection: RedisChannelOwner {
                 "error": "\(error)",
                 "retry.ms": "\(delay.nanoseconds / 1_000_000)",
             ])
+            // A cluster broadcasts every PUBLISH to all its nodes: any
+            // other node will do while this one is away.
+            let seeds = self.configuration.clusterSeeds
+            if seeds.count > 1 {
+                let current = seeds.firstIndex { $0.host == self.configuration.host && $0.port == self.configuration.port } ?? -1
+                let next = seeds[(current + 1) % seeds.count]
+                self.configuration.host = next.host
+                self.configuration.port = next.port
+            }
             let waiting = self.waitingForConnection
             self.waitingForConnection = [:]
             for completions in waiting.values {
