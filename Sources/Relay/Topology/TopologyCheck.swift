@@ -242,7 +242,7 @@ public enum TopologyCheck {
     }
 
     /// `redisCluster`: the nodes (HOST:PORT) of the region's Redis Cluster,
-    /// each a listener of its own (decision 0022).
+    /// each a listener of its own (decision 0023).
     private static func checkCluster(
         _ value: SettingValue?, file: String,
         problems: inout [TopologyProblem], listeners: inout [(address: TopologyAddress, owner: String)]

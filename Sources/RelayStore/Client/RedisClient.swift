@@ -30,7 +30,7 @@ import NIOPosix
 /// refuses more with `.overloaded`.
 ///
 /// **Cluster mode** (`configuration.clusterSeeds` not empty, decision
-/// 0022): the client reads the cluster's slot map (`CLUSTER SLOTS`) and
+/// 0023): the client reads the cluster's slot map (`CLUSTER SLOTS`) and
 /// each loop keeps one connection per node it sends to. Each command goes
 /// to the master of its keys' slot (a keyless one with the command before
 /// it in its request); a request's commands for one node run back to back

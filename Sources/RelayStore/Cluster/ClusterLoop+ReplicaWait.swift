@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Writes that wait for a replica: `WAIT` as group commit (decision 0022).
+/// Writes that wait for a replica: `WAIT` as group commit (decision 0023).
 extension ClusterLoop {
     /// Sends `commands` to `node`; when they write (see `ReplicaAcks`) their
     /// results are handed back only once a `WAIT` sent after them on the

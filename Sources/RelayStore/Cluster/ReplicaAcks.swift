@@ -1,7 +1,7 @@
 import NIOCore
 
 /// When a cluster client makes a write wait for a replica (`WAIT`), and
-/// what it does when none answers in time (decision 0022).
+/// what it does when none answers in time (decision 0023).
 ///
 /// A batch of commands for one master that holds a write is followed by
 /// `WAIT <replicas> <timeout>` on the same connection, so its replies come
