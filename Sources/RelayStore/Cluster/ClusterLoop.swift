@@ -126,7 +126,8 @@ final class ClusterLoop {
         guard !moved.isEmpty || !asked.isEmpty else { return self.eventLoop.makeSucceededFuture(results.map(Self.typed)) }
         var parts: [EventLoopFuture<[(Int, Result<RESPValue, RedisError>)]>] = []
         if !moved.isEmpty {
-            parts.append(self.execute(moved.map { commands[$0] }, redirects: redirects + 1).map { Array(zip(moved, $0)) })
+            let movedIndices = moved
+            parts.append(self.execute(movedIndices.map { commands[$0] }, redirects: redirects + 1).map { Array(zip(movedIndices, $0)) })
         }
         for target in askOrder {
             let indices = asked[target] ?? []
