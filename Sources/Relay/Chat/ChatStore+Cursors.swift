@@ -73,10 +73,11 @@ extension ChatStore {
     func joined(user: String, conversations: [String], on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
         guard !conversations.isEmpty else { return loop.makeSucceededFuture([:]) }
         let commands = conversations.map { RedisCommand("HGET", "\(Self.conversation($0)):joined", user) }
-        return redis.pipeline(commands, on: loop).map { replies in
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+            // A failed read fails the call: read as 0, a member would get the group's history from before it joined.
             var joined: [String: UInt64] = [:]
             for (conversation, reply) in zip(conversations, replies) {
-                joined[conversation] = Self.storedSeq((try? reply.get())?.string) ?? 0
+                joined[conversation] = Self.storedSeq(try reply.get().string) ?? 0
             }
             return joined
         }
@@ -88,9 +89,10 @@ extension ChatStore {
         let commands = ranges.map {
             RedisCommand("ZRANGEBYSCORE", "\(Self.conversation($0.conversation)):log", "(\($0.after)", "\($0.upTo)", "LIMIT", "0", "\(limit)")
         }
-        return redis.pipeline(commands, on: loop).map { replies in
-            replies.map { reply in
-                ((try? reply.get())?.array ?? []).compactMap { $0.string.flatMap { UInt64($0) } }
+        return redis.pipeline(commands, on: loop).flatMapThrowing { replies in
+            // A failed read fails the call: read as an empty range, the pump would step over its messages.
+            try replies.map { reply in
+                (try reply.get().array ?? []).compactMap { $0.string.flatMap { UInt64($0) } }
             }
         }
     }

@@ -37,8 +37,10 @@ extension ChatStore {
             RedisCommand("HMGET", key, "u", "d", "t", "c", "cm", "r", "e"),
             RedisCommand("HGETALL", "\(key):x"),
             RedisCommand("TTL", key),
-        ], on: loop).map { replies in
-            guard let fields = (try? replies[0].get())?.array, fields.count == 7, let user = fields[0].string else { return nil }
+        ], on: loop).flatMapThrowing { replies in
+            // A read that failed fails the call: read as "expired", the fan-out would finish marking nobody.
+            let read = try replies.map { try $0.get() }
+            guard read.count == 3, let fields = read[0].array, fields.count == 7, let user = fields[0].string else { return nil }
             var m = Relay_V1_ReplicatedMessage()
             m.conversation = conversation
             m.seq = seq
@@ -49,11 +51,11 @@ extension ChatStore {
             m.clientMessageID = fields[4].string ?? ""
             m.replyToSeq = fields[5].string.flatMap { UInt64($0) } ?? 0
             m.epoch = fields[6].string.flatMap { UInt32($0) } ?? 1
-            let pairs = (try? replies[1].get())?.array ?? []
+            let pairs = read[1].array ?? []
             for i in stride(from: 0, to: pairs.count - 1, by: 2) {
                 if let device = pairs[i].string, let bytes = pairs[i + 1].bytes { m.deviceCiphertexts[device] = Data(bytes) }
             }
-            let ttl = (try? replies[2].get())?.int ?? -1
+            let ttl = read[2].int ?? -1
             m.ttlSeconds = ttl > 0 ? UInt32(clamping: ttl) : UInt32(clamping: self.configuration.retentionSeconds)
             return m
         }
