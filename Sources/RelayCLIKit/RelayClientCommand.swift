@@ -589,6 +589,7 @@ extension RelayClientCommand {
             case .history(let history)?: Output.message(history)
             case .devices(let devices)?: Output.message(devices)
             case .keyBundles(let bundles)?: Output.message(bundles)
+            case .media(let grant)?: Output.message(grant)
             case .ok?, nil: Output.message(response)
             }
         }

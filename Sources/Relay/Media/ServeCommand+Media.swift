@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import RelayCore
+import RelayMedia
+import RelayMediaHTTP
+
+extension ServeCommand {
+    /// The media side of `relay serve` (docs/media.md): the blob store,
+    /// what the HTTP listener serves, and the authority the router answers
+    /// `q/media.*` with. Nil when the region has no `mediaDir`.
+    func startMedia(settings: RegionSettings, router: ChatRouter, logger: Logger) async throws -> MediaEndpoint? {
+        guard let media = try MediaSettings.from(settings) else { return nil }
+        guard let httpListen = ops.httpListen else {
+            throw ValidationError("mediaDir is set but the node has no HTTP listener: give --http-listen HOST:PORT")
+        }
+        let secret: PeerCredentials
+        do {
+            secret = try PeerCredentials.load(fromDirectory: keyDir)
+        } catch {
+            throw ValidationError("media URLs are signed with the deployment's peer secret: cannot read it in \(keyDir)/: \(error) (relayctl keys init --dir \(keyDir) creates it)")
+        }
+        var bases: [String: String] = [:]
+        if let topology {
+            for region in try Topology.load(path: topology).regions where !region.http.isEmpty {
+                bases[region.name] = "http://\(region.http)"
+            }
+        }
+        bases[settings.name] = media.publicURL ?? "http://\(httpListen)"
+        let store: FileBlobStore
+        do {
+            store = try await FileBlobStore(root: media.directory)
+        } catch {
+            throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
+        }
+        let signer = MediaURLSigner(secret: secret.derivedKey(for: "media-url"))
+        router.mediaHook.attach(MediaAuthority(
+            region: settings.name, limits: media.limits, signer: signer, quota: MediaQuota(redis: router.store.redis), baseURLs: bases))
+        logger.info("media", metadata: ["dir": "\(media.directory)", "url": "\(bases[settings.name] ?? "")", "maxBytes": "\(media.limits.maximumBytes)"])
+        return MediaEndpoint(store: store, signer: signer, limits: media.limits, now: { ChatRouter.nowMilliseconds() })
+    }
+}
