@@ -232,11 +232,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Media transfers for the SDK and relay-cli (docs/media.md): a tus 1.0
+        // uploader and a resuming downloader over AsyncHTTPClient.
+        .target(
+            name: "RelayMediaClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // relay-cli's commands over RelayClient and RelayE2EE.
         .target(
             name: "RelayCLIKit",
             dependencies: [
-                "RelayClient", "RelayCore", "RelayE2EE", "Signal",
+                "RelayClient", "RelayCore", "RelayE2EE", "Signal", "RelayMediaClient",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

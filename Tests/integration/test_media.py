@@ -73,7 +73,7 @@ def tus_upload(url, data, chunk_size=MIB):
 
 
 def stored_path(region, media_id):
-    return os.path.join(region.media_dir, "blobs", media_id)
+    return os.path.join(region.media_dir, "local", "blobs", media_id)
 
 
 def test_ops_endpoints_still_answer_on_the_media_listener(region):
@@ -310,7 +310,7 @@ def test_expired_urls_and_a_full_disk(tmp_path):
         grant = grant_upload(erin, 100)
         r = requests.post(grant.url, headers=dict(TUS, **{"Upload-Length": "100"}), timeout=10)
         assert r.status_code == 507, r.text
-        assert not os.path.exists(os.path.join(d.media_dir, "uploads", grant.id))
+        assert not os.path.exists(os.path.join(d.media_dir, "local", "uploads", grant.id))
         # Once past its expiry (a clock to wait for, bounded) the URL is 403.
         while time.time() < grant.expires_at + 1.05:  # the server counts whole seconds
             time.sleep(0.05)

@@ -30,7 +30,8 @@ extension ServeCommand {
         bases[settings.name] = media.publicURL ?? "http://\(httpListen)"
         let store: FileBlobStore
         do {
-            store = try await FileBlobStore(root: media.directory)
+            // One directory per region under mediaDir, so that regions on one machine may share it.
+            store = try await FileBlobStore(root: media.directory + "/" + settings.name)
         } catch {
             throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
         }
