@@ -319,3 +319,122 @@ def test_expired_urls_and_a_full_disk(tmp_path):
         erin.close()
     finally:
         d.stop()
+
+
+# ---------------------------------------------------------------- relay-cli: resuming an interrupted upload
+
+from chat_support import Process, bin_path  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+
+
+@pytest.fixture
+def slow_region(tmp_path):
+    """A region whose media URLs go through a delay proxy at 8 Mbit/s (the
+    uploads take seconds, so they can be cut and killed half-way)."""
+    proxy_port, control_port, http_port = free_port(), free_port(), free_port()
+    workdir = str(tmp_path)
+    settings = os.path.join(workdir, "local.json")
+    media_dir = os.path.join(workdir, "media")
+    with open(settings, "w") as f:
+        json.dump({"name": "local", "mediaDir": media_dir, "mediaURL": "http://%s:%d" % (HOST, proxy_port)}, f)
+    proxy = Process([bin_path("relayctl"), "link", "proxy", "--listen", "%s:%d" % (HOST, proxy_port),
+                     "--to", "%s:%d" % (HOST, http_port), "--rtt", "0", "--bandwidth", "8000",
+                     "--control", "%s:%d" % (HOST, control_port)], workdir, "media-proxy", ready="listening on")
+    d = Deployment(workdir, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, http_port)])
+    d.nodes[0].wait_for("http on", 30)
+    d.media_dir = media_dir
+    d.control = "%s:%d" % (HOST, control_port)
+    yield d
+    d.stop()
+    proxy.stop()
+
+
+def cli_cmd(region, user, device, *args):
+    return [bin_path("relay-cli"), "--user", user, "--device", device, "--token", region.token(user, device),
+            "--state", os.path.join(region.workdir, "cli-state", device), "--wait", "30",
+            "--server", "127.0.0.1:%d" % region.nodes[0].port] + list(args)
+
+
+def run_cli(region, user, device, *args, timeout=120):
+    run = subprocess.run(cli_cmd(region, user, device, *args), capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, (args, run.stdout, run.stderr)
+    return [json.loads(line) for line in run.stdout.strip().splitlines() if line.startswith("{")]
+
+
+def partial_upload(region, at_least, timeout=30):
+    """(id, bytes) of the one upload in progress once it holds at_least bytes."""
+    uploads = os.path.join(region.media_dir, "local", "uploads")
+    deadline = time.monotonic() + timeout
+    while True:
+        names = [n for n in os.listdir(uploads) if len(n) == 32] if os.path.isdir(uploads) else []
+        if names:
+            size = os.path.getsize(os.path.join(uploads, names[0]))
+            if size >= at_least:
+                return names[0], size
+        assert time.monotonic() < deadline, "no upload reached %d bytes" % at_least
+        time.sleep(0.05)  # another process's file grows: poll, bounded
+
+
+def settled_size(path, timeout=30):
+    """The size of a file once two reads 0.5 s apart agree."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while True:
+        size = os.path.getsize(path)
+        if size == last:
+            return size
+        last = size
+        assert time.monotonic() < deadline
+        time.sleep(0.5)  # until the writer stopped: poll, bounded
+
+
+def test_relay_cli_resumes_after_a_kill_and_after_a_cut_link(slow_region):
+    region = slow_region
+    names = unique_names()
+    alice, bob = names("alice"), names("bob")
+    run_cli(region, bob, bob + "-phone", "presence", bob)
+    run_cli(region, alice, alice + "-phone", "presence", alice)
+    source = os.path.join(region.workdir, "voice.ogg")
+    data = os.urandom(6 * MIB)
+    with open(source, "wb") as f:
+        f.write(data)
+
+    # Killed half-way: the relay keeps the bytes it got; run again, relay-cli
+    # resumes the same upload (same blob id) from the stored offset.
+    sender = subprocess.Popen(cli_cmd(region, alice, alice + "-phone", "send", "--to", bob, "--file", source),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        blob_id, _ = partial_upload(region, 1 * MIB)
+    finally:
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(timeout=10)
+    kept = settled_size(os.path.join(region.media_dir, "local", "uploads", blob_id))
+    assert 1 * MIB <= kept < len(data)
+    (receipt,) = run_cli(region, alice, alice + "-phone", "send", "--to", bob, "--file", source)
+    assert receipt["reason_code"] == 0
+    save_dir = os.path.join(region.workdir, "saved")
+    (line,) = run_cli(region, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "60", "--save-dir", save_dir)
+    assert line["attachment"]["id"] == blob_id, line
+    with open(line["file"], "rb") as f:
+        assert f.read() == data
+
+    # The link cut half-way: relay-cli retries, finds the stored offset with
+    # HEAD once the link heals, and finishes the same upload.
+    sender = subprocess.Popen(cli_cmd(region, alice, alice + "-phone", "send", "--to", bob, "--file", source, "again"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        blob_id, _ = partial_upload(region, 1 * MIB)
+        subprocess.run([bin_path("relayctl"), "link", "cut", "--control", region.control], check=True, timeout=30, capture_output=True)
+        kept = settled_size(os.path.join(region.media_dir, "local", "uploads", blob_id))
+        assert kept < len(data)
+        subprocess.run([bin_path("relayctl"), "link", "heal", "--control", region.control], check=True, timeout=30, capture_output=True)
+        out, err = sender.communicate(timeout=120)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+    assert sender.returncode == 0, err
+    (line,) = run_cli(region, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "60", "--save-dir", save_dir)
+    assert line["attachment"]["id"] == blob_id and line["text"] == "again"
+    with open(line["file"], "rb") as f:
+        assert f.read() == data
