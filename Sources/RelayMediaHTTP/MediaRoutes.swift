@@ -9,7 +9,8 @@ import RelayMedia
 /// - `POST /media/v1/upload/{id}?…`: tus creation (`Upload-Length`), 201 with `Location`;
 /// - `HEAD /media/v1/upload/{id}?…`: `Upload-Offset` and `Upload-Length`;
 /// - `PATCH /media/v1/upload/{id}?…`: appends `application/offset+octet-stream` at `Upload-Offset`, 204;
-/// - `GET`/`HEAD /media/v1/blob/{id}?…`: the blob, one `Range` served as 206.
+/// - `GET`/`HEAD /media/v1/blob/{id}?…`: the blob, one `Range` served as 206;
+/// - `PUT /media/v1/mirror/{id}?…`: a standby receives its copy from the blob's region.
 ///
 /// Every other answer is a ``MediaRefusal``'s status with a plain-text reason.
 public enum MediaRoutes {
@@ -30,6 +31,9 @@ public enum MediaRoutes {
         }
         router.patch("/media/v1/upload/{id}") { request, context -> Response in
             await answer(tus: true) { () throws(MediaRefusal) in try await TusHandlers.patch(request, id: context.parameters.get("id") ?? "", endpoint: endpoint) }
+        }
+        router.put("/media/v1/mirror/{id}") { request, context -> Response in
+            await answer(tus: false) { () throws(MediaRefusal) in try await MirrorHandler.receive(request, id: context.parameters.get("id") ?? "", endpoint: endpoint) }
         }
         router.get("/media/v1/blob/{id}") { request, context -> Response in
             await answer(tus: false) { () throws(MediaRefusal) in try await DownloadHandler.serve(request, id: context.parameters.get("id") ?? "", endpoint: endpoint, head: false) }
@@ -86,4 +90,6 @@ enum MediaHeader {
     static let uploadLength = HTTPField.Name("Upload-Length") ?? .contentType
     static let uploadDeferLength = HTTPField.Name("Upload-Defer-Length") ?? .contentType
     static let uploadOffset = HTTPField.Name("Upload-Offset") ?? .contentType
+    /// On a mirror PUT: when the blob was uploaded (unix seconds), for its retention.
+    static let createdAt = HTTPField.Name("Relay-Media-Created-At") ?? .contentType
 }

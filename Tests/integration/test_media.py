@@ -438,3 +438,45 @@ def test_relay_cli_resumes_after_a_kill_and_after_a_cut_link(slow_region):
     assert line["attachment"]["id"] == blob_id and line["text"] == "again"
     with open(line["file"], "rb") as f:
         assert f.read() == data
+
+
+def test_garbage_collection_removes_expired_blobs_and_abandoned_uploads(tmp_path):
+    d = start_region(tmp_path, mediaRetentionSeconds=3, mediaIncompleteSeconds=3, mediaSweepSeconds=1)
+    try:
+        names = unique_names()
+        user = names("gina")
+        gina = Device(d, user, names("gina-phone"))
+        data = os.urandom(5000)
+        done = grant_upload(gina, len(data))
+        tus_upload(done.url, data)
+        down = grant_download(gina, done.id)
+        assert requests.get(down.url, timeout=10).content == data
+        abandoned = grant_upload(gina, 10000)
+        r = requests.post(abandoned.url, headers=dict(TUS, **{"Upload-Length": "10000"}), timeout=10)
+        assert r.status_code == 201
+        r = requests.patch(abandoned.url, data=b"a" * 4000, timeout=10, headers=dict(
+            TUS, **{"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+        assert r.status_code == 204
+        quota_key = "m:used:{u:%s}" % user
+        used = lambda: subprocess.run(["redis-cli", "-h", HOST, "-p", str(d.redis_port), "GET", quota_key],
+                                      check=True, timeout=10, capture_output=True, text=True).stdout.strip()
+        assert used() == str(len(data) + 10000)
+
+        blobs = os.path.join(d.media_dir, "local")
+        paths = [os.path.join(blobs, "blobs", done.id), os.path.join(blobs, "uploads", abandoned.id)]
+        assert all(os.path.exists(p) for p in paths)
+        deadline = time.monotonic() + 20
+        while any(os.path.exists(p) for p in paths):
+            assert time.monotonic() < deadline, "expired blobs still there"
+            time.sleep(0.1)  # the relay's collector runs every second: poll, bounded
+        assert requests.get(down.url, timeout=10).status_code == 404
+        assert requests.head(abandoned.url, headers=TUS, timeout=10).status_code == 404
+        assert [n for n in os.listdir(os.path.join(blobs, "blobs")) if n.startswith(done.id)] == []
+        # Their bytes are given back to the quota.
+        deadline = time.monotonic() + 10
+        while used() != "0":
+            assert time.monotonic() < deadline, "quota not released: %s" % used()
+            time.sleep(0.1)  # written just after the files are removed: poll, bounded
+        gina.close()
+    finally:
+        d.stop()

@@ -105,3 +105,40 @@ def test_a_20_mib_file_crosses_regions_byte_exact_and_the_server_never_sees_it(c
     # The sender's resumable-upload state is gone once the upload finished.
     uploads = os.path.join(east.workdir, "cli-state", alice + "-phone", "uploads")
     assert not os.path.isdir(uploads) or os.listdir(uploads) == []
+
+
+def wait_for(check, timeout, what):
+    import time
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "%s not within %ss" % (what, timeout)
+        time.sleep(0.1)  # another process's files: poll, bounded
+
+
+def test_blobs_are_copied_to_the_standby_and_download_there_after_a_failover(cluster):
+    """Runs last in this module: it kills us-east."""
+    tag = uuid.uuid4().hex[:8]
+    alice, bob = "alice-" + tag, "bob-" + tag
+    east, west = cluster["us-east"], cluster["eu-west"]
+    cli(east, alice, alice + "-phone", "presence", alice)
+    cli(west, bob, bob + "-phone", "presence", bob)
+    east_blobs = os.path.join(cluster.media_dir, "us-east", "blobs")
+    before = set(os.listdir(east_blobs))
+    source = os.path.join(cluster.workdir, "doc-%s.pdf" % tag)
+    marked_file(source, 4 * MIB + 3, ("MIRROR-MARKER-" + tag).encode())
+    cli(east, alice, alice + "-phone", "send", "--to", bob, "--file", source)
+    (blob_id,) = [n for n in os.listdir(east_blobs) if len(n) == 32 and n not in before]
+
+    # The copy reaches eu-west (us-east's standby), whole, and us-east notes it.
+    copy = os.path.join(cluster.media_dir, "eu-west", "blobs", blob_id)
+    wait_for(lambda: os.path.exists(os.path.join(east_blobs, blob_id + ".mirrored")), 30, "the copy to eu-west")
+    assert sha256(copy) == sha256(os.path.join(east_blobs, blob_id))
+
+    east.kill()
+    out = cluster.relayctl("failover", "--region", "us-east")
+    assert "failed over to eu-west" in out.stdout
+    save_dir = os.path.join(cluster.workdir, "bob-after-failover")
+    (line,) = cli(west, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "90", "--save-dir", save_dir)
+    assert "error" not in line, line
+    assert line["attachment"]["id"] == blob_id and line["attachment"]["region"] == "us-east"
+    assert sha256(line["file"]) == sha256(source)

@@ -86,7 +86,7 @@ public struct ServeCommand: AsyncParsableCommand {
         )
         router.attach(subscriber)
         let pushes = try startPushes(settings: settings, store: store, replicator: regions?.replicator, group: group, logger: logger)
-        let media = try await startMedia(settings: settings, router: router, logger: logger)
+        let media = try await startMedia(settings: settings, router: router, group: group, logger: logger)
 
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
@@ -141,7 +141,7 @@ public struct ServeCommand: AsyncParsableCommand {
             if let media, let httpListen {
                 // Media on: one Hummingbird listener serves media and the ops endpoints.
                 let started = try await RegionHTTPServer.start(
-                    listen: httpListen, media: media,
+                    listen: httpListen, media: media.endpoint,
                     ops: OpsEndpoints(registry: metrics, checks: readiness, fixed: pushes.httpAnswers),
                     opsPaths: Array(pushes.httpAnswers.keys), group: group, logger: logger)
                 mediaHTTP.withLockedValue { $0 = started }
@@ -156,6 +156,9 @@ public struct ServeCommand: AsyncParsableCommand {
             await http.withLockedValue { $0 }?.close()
             await mediaHTTP.withLockedValue { $0 }?.close()
         }))
+        if let media {
+            parts.append(NodePart("media", start: { media.housekeeping.start() }, stop: { await media.housekeeping.stop() }))
+        }
         let timers = NIOLockedValueBox<[RepeatedTask]>([])
         parts.append(NodePart("timers", start: {
             let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
@@ -235,6 +238,7 @@ struct RegionSettings: Codable {
     var mediaUploadBurst: Double?
     var mediaUploadsPerSecond: Double?
     var mediaURL: String?
+    var mediaSweepSeconds: Int64?
 
     init() {}
 
@@ -282,6 +286,7 @@ struct RegionSettings: Codable {
         mediaUploadBurst = try c.decodeIfPresent(Double.self, forKey: .mediaUploadBurst)
         mediaUploadsPerSecond = try c.decodeIfPresent(Double.self, forKey: .mediaUploadsPerSecond)
         mediaURL = try c.decodeIfPresent(String.self, forKey: .mediaURL)
+        mediaSweepSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaSweepSeconds)
     }
 
     /// The cap on each outbox these settings give.

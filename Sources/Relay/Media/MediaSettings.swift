@@ -12,6 +12,8 @@ struct MediaSettings: Sendable {
     /// This region's base URL in the URLs it hands out, when not the
     /// topology's `http` address (behind a proxy or TLS terminator).
     var publicURL: String?
+    /// Seconds between garbage collections (and retried copies to the standby).
+    var sweepSeconds: Int64 = 60
 
     /// The settings of `region`, or nil when media is off there.
     static func from(_ region: RegionSettings) throws -> MediaSettings? {
@@ -52,6 +54,11 @@ struct MediaSettings: Sendable {
                 throw ValidationError("mediaURL must be an http(s) URL without a trailing /")
             }
         }
-        return MediaSettings(directory: directory, limits: limits, publicURL: region.mediaURL)
+        var settings = MediaSettings(directory: directory, limits: limits, publicURL: region.mediaURL)
+        if let v = region.mediaSweepSeconds {
+            guard (1...86_400).contains(v) else { throw ValidationError("mediaSweepSeconds must be 1…86400") }
+            settings.sweepSeconds = v
+        }
+        return settings
     }
 }

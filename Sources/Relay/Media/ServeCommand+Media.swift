@@ -10,7 +10,13 @@ extension ServeCommand {
     /// The media side of `relay serve` (docs/media.md): the blob store,
     /// what the HTTP listener serves, and the authority the router answers
     /// `q/media.*` with. Nil when the region has no `mediaDir`.
-    func startMedia(settings: RegionSettings, router: ChatRouter, logger: Logger) async throws -> MediaEndpoint? {
+    /// The media part: what the HTTP listener serves, and its background work.
+    struct Media {
+        let endpoint: MediaEndpoint
+        let housekeeping: MediaHousekeeping
+    }
+
+    func startMedia(settings: RegionSettings, router: ChatRouter, group: any EventLoopGroup, logger: Logger) async throws -> Media? {
         guard let media = try MediaSettings.from(settings) else { return nil }
         guard let httpListen = ops.httpListen else {
             throw ValidationError("mediaDir is set but the node has no HTTP listener: give --http-listen HOST:PORT")
@@ -36,9 +42,21 @@ extension ServeCommand {
             throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
         }
         let signer = MediaURLSigner(secret: secret.derivedKey(for: "media-url"))
+        let quota = MediaQuota(redis: router.store.redis)
         router.mediaHook.attach(MediaAuthority(
-            region: settings.name, limits: media.limits, signer: signer, quota: MediaQuota(redis: router.store.redis), baseURLs: bases))
+            region: settings.name, limits: media.limits, signer: signer, quota: quota, baseURLs: bases))
+        let local = settings.name
+        let replicator = router.replicator
+        let urls = bases
+        let mirror = MediaMirror(store: store, signer: signer, standbyURL: { region in
+            guard let standby = replicator?.map.standbys[region] ?? nil, standby != local else { return nil }
+            return urls[standby]
+        }, logger: logger)
+        let collector = MediaGarbageCollector(store: store, limits: media.limits, quota: quota, loop: group.next(), logger: logger)
+        let housekeeping = MediaHousekeeping(mirror: mirror, collector: collector, interval: .seconds(media.sweepSeconds))
         logger.info("media", metadata: ["dir": "\(media.directory)", "url": "\(bases[settings.name] ?? "")", "maxBytes": "\(media.limits.maximumBytes)"])
-        return MediaEndpoint(store: store, signer: signer, limits: media.limits, now: { ChatRouter.nowMilliseconds() })
+        let endpoint = MediaEndpoint(store: store, signer: signer, limits: media.limits, now: { ChatRouter.nowMilliseconds() },
+                                     completed: { _ in housekeeping.wake() })
+        return Media(endpoint: endpoint, housekeeping: housekeeping)
     }
 }

@@ -4,9 +4,10 @@ import RelayCore
 /// (docs/media.md, decision 0022). The URL carries these fields in its query
 /// and an HMAC over them; the listener believes none of them unsigned.
 public struct MediaGrantClaims: Hashable, Sendable {
-    /// Upload (tus: POST, HEAD, PATCH) or download (GET, HEAD).
+    /// Upload (tus: POST, HEAD, PATCH), download (GET, HEAD), or a copy
+    /// pushed by the blob's region to its standby (PUT).
     public enum Use: String, Hashable, Sendable {
-        case upload, download
+        case upload, download, mirror
     }
 
     /// The one use the URL allows.

@@ -4,7 +4,7 @@ import RelayCore
 
 /// Signs and verifies media URLs with HMAC-SHA256 (docs/media.md).
 ///
-/// A URL is `<base>/media/v1/<upload|blob>/<id>?r=REGION&u=USER&n=LENGTH&e=EXPIRES&s=SIG`
+/// A URL is `<base>/media/v1/<upload|blob|mirror>/<id>?r=REGION&u=USER&n=LENGTH&e=EXPIRES&s=SIG`
 /// where `SIG` is the unpadded base64url HMAC of ``MediaGrantClaims``'s
 /// signed text. The key is derived from the deployment's peer secret, so
 /// every region can verify a URL any region signed (decision 0022).
@@ -22,7 +22,11 @@ public struct MediaURLSigner: Sendable {
 
     /// The URL path of `claims`'s blob: `/media/v1/upload/<id>` or `/media/v1/blob/<id>`.
     public static func path(for use: MediaGrantClaims.Use, id: MediaID) -> String {
-        "/media/v1/\(use == .upload ? "upload" : "blob")/\(id.rawValue)"
+        switch use {
+        case .upload: "/media/v1/upload/\(id.rawValue)"
+        case .download: "/media/v1/blob/\(id.rawValue)"
+        case .mirror: "/media/v1/mirror/\(id.rawValue)"
+        }
     }
 
     /// The path and signed query of `claims` (append to the serving region's base URL).

@@ -15,6 +15,8 @@ public struct BlobRecord: Codable, Hashable, Sendable {
     public var contentClass: String
     /// Unix seconds when the upload was created.
     public var createdAt: Int64
+    /// True on a standby's copy (its quota is counted where it was uploaded).
+    public var copy: Bool?
 
     /// A record of a new upload.
     public init(id: MediaID, region: String, user: String, length: UInt64, contentClass: String, createdAt: Int64) {

@@ -33,4 +33,10 @@ public protocol BlobStore: Sendable {
 
     /// Free bytes where blobs are written.
     func freeBytes() -> UInt64
+
+    /// Whether the blob's copy reached its standby.
+    func isMirrored(_ id: MediaID) async -> Bool
+
+    /// Notes that the blob's copy reached its standby.
+    func setMirrored(_ id: MediaID) async throws(MediaRefusal)
 }

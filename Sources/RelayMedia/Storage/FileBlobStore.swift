@@ -127,7 +127,8 @@ public struct FileBlobStore: BlobStore {
 
     public func remove(_ id: MediaID) async throws(MediaRefusal) {
         try await io("remove the blob") {
-            for p in [path("blobs", id.rawValue), path("blobs", id.rawValue, ".json"), path("uploads", id.rawValue), path("uploads", id.rawValue, ".json")] {
+            for p in [path("blobs", id.rawValue), path("blobs", id.rawValue, ".json"), path("blobs", id.rawValue, ".mirrored"),
+                      path("uploads", id.rawValue), path("uploads", id.rawValue, ".json")] {
                 _ = try await fileSystem.removeItem(at: p, strategy: .platformDefault, recursively: false)
             }
         }
@@ -140,7 +141,7 @@ public struct FileBlobStore: BlobStore {
                 try await fileSystem.withDirectoryHandle(atPath: FilePath("\(root)/\(folder)")) { directory in
                     for try await entry in directory.listContents() {
                         let name = entry.name.string
-                        let id = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
+                        let id = String(name.prefix(MediaID.length))
                         if MediaID(rawValue: id) != nil { ids.insert(id) }
                     }
                 }
@@ -152,6 +153,16 @@ public struct FileBlobStore: BlobStore {
             if let state = try await state(of: id) { states.append(state) }
         }
         return states
+    }
+
+    public func isMirrored(_ id: MediaID) async -> Bool {
+        (try? await fileSystem.info(forFileAt: path("blobs", id.rawValue, ".mirrored"), infoAboutSymbolicLink: false)) != nil
+    }
+
+    public func setMirrored(_ id: MediaID) async throws(MediaRefusal) {
+        try await io("note the mirror") {
+            try await fileSystem.withFileHandle(forWritingAt: path("blobs", id.rawValue, ".mirrored"), options: .newFile(replaceExisting: true)) { _ in }
+        }
     }
 
     public func freeBytes() -> UInt64 {
