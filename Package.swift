@@ -120,7 +120,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "RelayPush",
                 // Media (docs/media.md): the region's HTTP listener is Hummingbird when media is on.
-                "RelayMedia", "RelayMediaHTTP",
+                "RelayMedia", "RelayMediaHTTP", "RelayMediaS3",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // relay serve and relay broker run as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
@@ -148,6 +148,18 @@ let package = Package(
                 "RelayMedia", "RelayCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        // The S3-compatible blob store (SigV4, multipart) over AsyncHTTPClient.
+        .target(
+            name: "RelayMediaS3",
+            dependencies: [
+                "RelayMedia", "RelayCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

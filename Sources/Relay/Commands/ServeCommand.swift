@@ -239,6 +239,12 @@ struct RegionSettings: Codable {
     var mediaUploadsPerSecond: Double?
     var mediaURL: String?
     var mediaSweepSeconds: Int64?
+    /// An S3-compatible store for complete blobs (docs/media.md): its
+    /// endpoint, bucket, signing region and a JSON file `{"accessKey", "secretKey"}`.
+    var mediaS3Endpoint: String?
+    var mediaS3Bucket: String?
+    var mediaS3Region: String?
+    var mediaS3CredentialsFile: String?
 
     init() {}
 
@@ -287,6 +293,10 @@ struct RegionSettings: Codable {
         mediaUploadsPerSecond = try c.decodeIfPresent(Double.self, forKey: .mediaUploadsPerSecond)
         mediaURL = try c.decodeIfPresent(String.self, forKey: .mediaURL)
         mediaSweepSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaSweepSeconds)
+        mediaS3Endpoint = try c.decodeIfPresent(String.self, forKey: .mediaS3Endpoint)
+        mediaS3Bucket = try c.decodeIfPresent(String.self, forKey: .mediaS3Bucket)
+        mediaS3Region = try c.decodeIfPresent(String.self, forKey: .mediaS3Region)
+        mediaS3CredentialsFile = try c.decodeIfPresent(String.self, forKey: .mediaS3CredentialsFile)
     }
 
     /// The cap on each outbox these settings give.

@@ -5,6 +5,7 @@ import NIOCore
 import RelayCore
 import RelayMedia
 import RelayMediaHTTP
+import RelayMediaS3
 
 extension ServeCommand {
     /// The media side of `relay serve` (docs/media.md): the blob store,
@@ -34,12 +35,19 @@ extension ServeCommand {
             }
         }
         bases[settings.name] = media.publicURL ?? "http://\(httpListen)"
-        let store: FileBlobStore
+        let files: FileBlobStore
         do {
             // One directory per region under mediaDir, so that regions on one machine may share it.
-            store = try await FileBlobStore(root: media.directory + "/" + settings.name)
+            files = try await FileBlobStore(root: media.directory + "/" + settings.name)
         } catch {
             throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
+        }
+        let store: any BlobStore
+        if let s3 = try MediaS3Settings.from(settings) {
+            // Complete blobs go to the bucket; mediaDir spools uploads in progress.
+            store = S3BlobStore(s3: S3Client(configuration: s3), prefix: settings.name + "/", spool: files)
+        } else {
+            store = files
         }
         let signer = MediaURLSigner(secret: secret.derivedKey(for: "media-url"))
         let quota = MediaQuota(redis: router.store.redis)
