@@ -100,5 +100,8 @@ import Testing
         try expectRefused(stored, sealed, digest: Array(repeating: 0, count: 32))
         // A size whose stored form differs (the size itself is the pointer's word, end-to-end authenticated).
         try expectRefused(stored, sealed, size: sealed.size * 2)
+        // A size no file has (a hostile pointer) is refused, not trapped on.
+        try expectRefused(stored, sealed, size: UInt64.max)
+        #expect(AttachmentFormat.paddedSize(UInt64.max) == UInt64.max)
     }
 }

@@ -25,6 +25,7 @@ public enum AttachmentFiles {
         defer { try? reader.close() }
         let size = try reader.seekToEnd()
         try reader.seek(toOffset: 0)
+        guard size <= AttachmentFormat.maximumSize else { throw AttachmentError("\(input.path) is larger than 1 PiB") }
         guard FileManager.default.createFile(atPath: output.path, contents: nil) else {
             throw AttachmentError("cannot create \(output.path)")
         }
@@ -75,6 +76,7 @@ public enum AttachmentFiles {
 
     private static func openChecked(_ input: URL, into output: URL, key rawKey: [UInt8], digest: [UInt8], size: UInt64) throws {
         guard rawKey.count == AttachmentFormat.keySize else { throw AttachmentError("the pointer's key is not 32 bytes") }
+        guard size <= AttachmentFormat.maximumSize else { throw AttachmentError("the pointer's size \(size) is beyond any file") }
         let key = SymmetricKey(data: rawKey)
         let reader = try FileHandle(forReadingFrom: input)
         defer { try? reader.close() }

@@ -28,6 +28,9 @@ public enum AttachmentFormat {
     public static let headerSize = 16
     /// Key bytes (AES-256).
     public static let keySize = 32
+    /// The largest file size handled (1 PiB): a pointer naming more is
+    /// refused before any arithmetic on it.
+    public static let maximumSize: UInt64 = 1 << 50
     /// The smallest and largest chunk size a reader accepts.
     static let chunkSizes = 1024...(16 * 1024 * 1024)
 
@@ -40,7 +43,8 @@ public enum AttachmentFormat {
         let s = UInt64(63 - e.leadingZeroBitCount) + 1             // floor(log2 E) + 1
         let lastBits = e - s
         let mask: UInt64 = (1 << lastBits) - 1
-        return (length + mask) & ~mask
+        let (sum, overflow) = length.addingReportingOverflow(mask)
+        return overflow ? length : sum & ~mask
     }
 
     /// Chunks of a padded plaintext of `padded` bytes (at least one, so an
