@@ -98,6 +98,7 @@ def main():
     faulthandler.dump_traceback_later(int(os.environ.get("BENCH_TIMEOUT", "1800")), exit=True)
     workdir = tempfile.mkdtemp(prefix="bench-media-")
     results = []
+    started = []  # what to stop whatever happens
     try:
         data = os.path.join(workdir, "blob")
         with open(data, "wb") as f:
@@ -110,9 +111,11 @@ def main():
                        "requestBurst": 1000, "requestsPerSecond": 1000}, f)
         http_port, nginx_port = free_port(), free_port()
         region = Deployment(workdir, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, http_port)])
+        started.append(region.stop)
         region.nodes[0].wait_for("http on", 30)
         relay_pid = region.nodes[0].proc.pid
         nginx, nginx_root = start_nginx(workdir, nginx_port)
+        started.append(lambda: (nginx.terminate(), nginx.wait(10)))
         device = Device(region, "bench", "bench-device")
 
         def record(kind, server, seconds, **extra):
@@ -148,13 +151,13 @@ def main():
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        started = time.monotonic()
+        began = time.monotonic()
         threads = [threading.Thread(target=relay_upload, args=(g.url, data, SIZE)) for g in grants]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - began
         done.set()
         sampler.join()
         row = {"kind": "rss", "server": "relay", "concurrent": CONCURRENT, "mib_each": SIZE // MIB,
@@ -171,10 +174,9 @@ def main():
         print("  rss      %d concurrent uploads: %.1f -> %.1f MiB (growth %.1f MiB)"
               % (CONCURRENT, row["rss_before_mib"], row["rss_peak_mib"], row["growth_mib"]))
         device.close()
-        region.stop()
-        nginx.terminate()
-        nginx.wait(10)
     finally:
+        for stop in reversed(started):
+            stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -31,14 +31,27 @@ def s3_region(tmp_path):
     moto = Process([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", HOST, "-p", str(s3_port)],
                    workdir, "moto")  # it says it runs on stderr: wait for its port instead
     endpoint = "http://%s:%d" % (HOST, s3_port)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(endpoint, timeout=2)
-            break
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline and moto.proc.poll() is None, "moto_server did not start:\n" + moto.tail()
-            time.sleep(0.1)  # a port that is not open yet: poll, bounded
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(endpoint, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and moto.proc.poll() is None, "moto_server did not start:\n" + moto.tail()
+                time.sleep(0.1)  # a port that is not open yet: poll, bounded
+        d = start_relay(workdir, endpoint)
+    except BaseException:
+        moto.stop()
+        raise
+    try:
+        yield d
+    finally:
+        d.stop()
+        moto.stop()
+
+
+def start_relay(workdir, endpoint):
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id=KEYS["accessKey"], aws_secret_access_key=KEYS["secretKey"])
     s3.create_bucket(Bucket="media")
@@ -55,9 +68,7 @@ def s3_region(tmp_path):
     d.nodes[0].wait_for("http on", 30)
     d.s3 = s3
     d.spool = os.path.join(workdir, "spool", "local")
-    yield d
-    d.stop()
-    moto.stop()
+    return d
 
 
 def test_blobs_go_to_the_bucket_and_come_back_with_ranges_then_expire(s3_region):
