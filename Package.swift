@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The operations console's HTTP server (relayctl console); only RelayConsole links it.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // HTTPField.Name for the media routes' tus headers (Hummingbird's own dependency).
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         // ServiceGroup: relay serve and relay broker's parts; the console's monitor beside Hummingbird's server.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -117,10 +119,47 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "RelayPush",
+                // Media (docs/media.md): the region's HTTP listener is Hummingbird when media is on.
+                "RelayMedia", "RelayMediaHTTP", "RelayMediaS3",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // relay serve and relay broker run as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Media attachments without HTTP (docs/media.md): signed URLs, tus and
+        // Range rules, limits, and the blob stores (filesystem by default).
+        .target(
+            name: "RelayMedia",
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The media routes (tus uploads, Range downloads) over Hummingbird.
+        .target(
+            name: "RelayMediaHTTP",
+            dependencies: [
+                "RelayMedia", "RelayCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        // The S3-compatible blob store (SigV4, multipart) over AsyncHTTPClient.
+        .target(
+            name: "RelayMediaS3",
+            dependencies: [
+                "RelayMedia", "RelayCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -205,11 +244,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Media transfers for the SDK and relay-cli (docs/media.md): a tus 1.0
+        // uploader and a resuming downloader over AsyncHTTPClient.
+        .target(
+            name: "RelayMediaClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // relay-cli's commands over RelayClient and RelayE2EE.
         .target(
             name: "RelayCLIKit",
             dependencies: [
-                "RelayClient", "RelayCore", "RelayE2EE", "Signal",
+                "RelayClient", "RelayCore", "RelayE2EE", "Signal", "RelayMediaClient",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -283,6 +333,11 @@ let package = Package(
         .testTarget(
             name: "RelayPushTests",
             dependencies: ["RelayPush", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayMediaTests",
+            dependencies: ["RelayMedia", "RelayCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

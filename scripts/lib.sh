@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   python3 python3-paho-mqtt python3-pytest python3-protobuf python3-cryptography python3-axolotl python3-h2 python3-venv python3-pip protobuf-compiler
   openssl procps
   chromium python3-websocket
+  nginx
 )
 
 # Installs whatever in DEBIAN_PACKAGES is missing (apt-get update first).
@@ -29,6 +30,10 @@ ensure_packages() {
   # starts its own processes and needs that port free.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
     systemctl stop mosquitto || true
+  fi
+  # Likewise nginx (scripts/bench-media runs its own on loopback, beside the relay).
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    systemctl stop nginx || true
   fi
 }
 

@@ -204,6 +204,21 @@ struct MembershipLine: Encodable {
     }
 }
 
+/// What `listen` prints of an attachment (never its key or digest).
+struct AttachmentLine: Encodable {
+    var id: String
+    var region: String
+    var size: UInt64
+    var contentType: String
+    var fileName: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, region, size
+        case contentType = "content_type"
+        case fileName = "file_name"
+    }
+}
+
 /// A delivery as `listen` and `history` print it.
 struct DeliveryLine: Encodable {
     var conversation: String
@@ -214,12 +229,15 @@ struct DeliveryLine: Encodable {
     var clientMessageID: String
     var text: String?
     var error: String?
+    /// An attachment (docs/media.md): where `--save-dir` saved it, or (without it) its id, region and size.
+    var file: String?
+    var attachment: AttachmentLine?
     /// Set when this delivery was a retry request that was answered: the message sent again, and to which device.
     var resent: String?
     var resentTo: String?
 
     enum CodingKeys: String, CodingKey {
-        case conversation, epoch, seq, from, text, error, resent
+        case conversation, epoch, seq, from, text, error, resent, file, attachment
         case resentTo = "resent_to"
         case fromDevice = "from_device"
         case clientMessageID = "client_message_id"
@@ -242,6 +260,10 @@ struct DeliveryLine: Encodable {
         case .message(let body, let resendOf):
             self.init(delivery, text: String(decoding: body, as: UTF8.self), error: nil)
             if let resendOf { clientMessageID = resendOf }
+        case .attachment(let pointer, let caption):
+            self.init(delivery, text: caption.isEmpty ? nil : String(decoding: caption, as: UTF8.self), error: nil)
+            attachment = AttachmentLine(id: pointer.id, region: pointer.region, size: pointer.size,
+                                        contentType: pointer.contentType, fileName: pointer.fileName)
         case .membership:
             self.init(delivery, text: nil, error: nil)
         case .resent(_, let id, let device):
@@ -270,8 +292,14 @@ extension RelayClientCommand {
         @Option(help: "The group conversation id.")
         var group: String?
 
+        @Option(help: "A file to send (encrypted, uploaded resumably; TEXT, if given, is its caption).")
+        var file: String?
+
+        @Option(help: "The file's MIME type, told to the receiver inside the encrypted message.")
+        var contentType: String?
+
         @Argument(help: "The message, or - for one message per line of standard input.")
-        var text: String
+        var text: String?
 
         struct ReceiptLine: Encodable {
             var conversation: String
@@ -293,10 +321,22 @@ extension RelayClientCommand {
             default:
                 throw ValidationError("give --to USER or --group G")
             }
+            guard text != nil || file != nil else { throw ValidationError("give TEXT, - or --file PATH") }
+            guard file == nil || text != "-" else { throw ValidationError("--file takes a caption, not - (standard input)") }
+            let state = try root.stateDirectory()
             try await root.withMessenger { messenger in
+                let pointer = if let file {
+                    try await FileAttachments.upload(URL(fileURLWithPath: file), contentType: contentType, messenger: messenger, state: state)
+                } else {
+                    Relay_E2ee_V1_AttachmentPointer?.none
+                }
                 func sendOne(_ text: String) async throws {
                     let body = Data(text.utf8)
-                    let receipt = if let to { try await messenger.send(body, to: to) } else { try await messenger.send(body, toGroup: group ?? "") }
+                    let receipt = if let to {
+                        try await messenger.send(body, attachment: pointer, to: to)
+                    } else {
+                        try await messenger.send(body, attachment: pointer, toGroup: group ?? "")
+                    }
                     let conversation = receipt.conversation
                     Output.line(ReceiptLine(conversation: conversation, client_message_id: receipt.clientMessageID,
                                             reason_code: receipt.reasonCode, attempts: receipt.attempts,
@@ -307,7 +347,7 @@ extension RelayClientCommand {
                         try await sendOne(line)
                     }
                 } else {
-                    try await sendOne(text)
+                    try await sendOne(text ?? "")
                 }
             }
         }
@@ -326,9 +366,13 @@ extension RelayClientCommand {
         @Option(help: "Stop after S seconds (exit code 1 if --count was not reached).")
         var timeout: Double?
 
+        @Option(help: "Download, verify and decrypt attachments into this directory (the line's \"file\" says where).")
+        var saveDir: String?
+
         func run() async throws {
             let count = self.count
             let timeout = self.timeout
+            let saveDir = self.saveDir.map { URL(fileURLWithPath: $0) }
             let reached = try await root.withMessenger(handlingEvents: false) { messenger -> Bool in
                 let client = messenger.client
                 return try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -339,7 +383,15 @@ extension RelayClientCommand {
                         try await withThrowingTaskGroup(of: Void.self) { readers in
                             readers.addTask {
                                 for await delivery in client.deliveries {
-                                    guard let line = DeliveryLine(delivery, incoming: await messenger.open(delivery)) else { continue }
+                                    let incoming = await messenger.open(delivery)
+                                    guard var line = DeliveryLine(delivery, incoming: incoming) else { continue }
+                                    if case .attachment(let pointer, _) = incoming, let saveDir {
+                                        do {
+                                            line.file = try await FileAttachments.save(pointer, messenger: messenger, into: saveDir)
+                                        } catch {
+                                            line.error = "cannot save the attachment: \(error)"
+                                        }
+                                    }
                                     Output.line(line)
                                     lines.continuation.yield()
                                 }
@@ -589,6 +641,7 @@ extension RelayClientCommand {
             case .history(let history)?: Output.message(history)
             case .devices(let devices)?: Output.message(devices)
             case .keyBundles(let bundles)?: Output.message(bundles)
+            case .media(let grant)?: Output.message(grant)
             case .ok?, nil: Output.message(response)
             }
         }

@@ -40,6 +40,9 @@ public final class SecureMessenger: Sendable {
         /// A message: the application's bytes; `resendOf` is the client
         /// message id it was first sent under when this is a resend.
         case message(Data, resendOf: String?)
+        /// A message with a file (docs/media.md): the pointer to fetch and
+        /// open it with, and the application's bytes beside it (a caption).
+        case attachment(Relay_E2ee_V1_AttachmentPointer, caption: Data)
         /// A membership change of a group (not encrypted).
         case membership(Relay_V1_MembershipEvent)
         /// A device asked for a message again and it was sent again (`<id>.r<n>`).
@@ -224,13 +227,14 @@ public final class SecureMessenger: Sendable {
     /// Sends `body` to `peer` in their 1:1 conversation: one pairwise
     /// ciphertext per device of `peer` and of this user's other devices.
     @discardableResult
-    public func send(_ body: Data, to peer: String) async throws -> SendReceipt {
+    public func send(_ body: Data, attachment: Relay_E2ee_V1_AttachmentPointer? = nil, to peer: String) async throws -> SendReceipt {
         guard let me = UserID(rawValue: user), let them = UserID(rawValue: peer) else {
             throw RelayClientError.invalidConversation(peer)
         }
         let conversation = ConversationID.direct(me, them).rawValue
         var content = Relay_E2ee_V1_Content()
         content.body = body
+        if let attachment { content.attachment = attachment }
         let targets = try await devices(of: Set([peer, user]))
         var perDevice: [String: Data] = [:]
         for (peerUser, peerDevice) in targets {
@@ -247,7 +251,7 @@ public final class SecureMessenger: Sendable {
     /// distribution and the same ciphertext. A member that left since the
     /// last send makes a new sender key first.
     @discardableResult
-    public func send(_ body: Data, toGroup group: String) async throws -> SendReceipt {
+    public func send(_ body: Data, attachment: Relay_E2ee_V1_AttachmentPointer? = nil, toGroup group: String) async throws -> SendReceipt {
         let name = SenderKeyName(groupID: group, sender: address)
         let rotate = try update { state -> Bool in
             guard state.groups[group]?.rotate == true else { return false }
@@ -259,6 +263,7 @@ public final class SecureMessenger: Sendable {
         let distribution = try signal.senderKeyDistribution(for: name)
         var content = Relay_E2ee_V1_Content()
         content.body = body
+        if let attachment { content.attachment = attachment }
         let groupMessage = try signal.groupEncrypt(content.serializedData(), for: name)
         let current = snapshot.groups[group] ?? MessengerState.GroupState()
         let targets = try await devices(of: Set(current.members).union([user]))
@@ -449,6 +454,7 @@ public final class SecureMessenger: Sendable {
                     content = outer
                 }
             }
+            if content.hasAttachment { return .attachment(content.attachment, caption: content.body) }
             return .message(content.body, resendOf: content.resendOf.isEmpty ? nil : content.resendOf)
         } catch let error as SignalError {
             switch error.code {

@@ -41,6 +41,8 @@ final class ChatRouter: MQTTRouter {
     let parked: ParkedSends?
     /// Frames and fan-outs that can never be applied, set aside.
     let deadLetters: DeadLetters
+    /// `q/media.*`'s authority once media is on (docs/media.md).
+    let mediaHook = MediaHook()
 
     init(store: ChatStore, group: any EventLoopGroup, logger: Logger, replicator: Replicator? = nil, tokens: TokenVerifier? = nil) throws {
         self.store = store
@@ -553,6 +555,10 @@ final class ChatRouter: MQTTRouter {
             result = registerPush(register, user: user, device: device, home: home, on: loop)
         case ("push.unregister", .pushUnregister):
             result = unregisterPush(user: user, device: device, home: home, on: loop)
+        case ("media.upload", .mediaUpload(let upload)):
+            result = mediaUploadRequest(upload, user: user, home: home, on: loop)
+        case ("media.download", .mediaDownload(let download)):
+            result = mediaDownloadRequest(download, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()

@@ -91,6 +91,7 @@ public struct ServeCommand: AsyncParsableCommand {
         )
         router.attach(subscriber)
         let pushes = try startPushes(settings: settings, store: store, replicator: regions?.replicator, group: group, logger: logger)
+        let media = try await startMedia(settings: settings, router: router, group: group, logger: logger)
 
         var configuration = engine.configuration
         // The durable state of a device is its Redis queue, not the MQTT session.
@@ -140,14 +141,29 @@ public struct ServeCommand: AsyncParsableCommand {
             await server.shutdown()
         }))
         let http = NIOLockedValueBox<OpsHTTPServer?>(nil)
+        let mediaHTTP = NIOLockedValueBox<RegionHTTPServer?>(nil)
         parts.append(NodePart("http", start: {
+            if let media, let httpListen {
+                // Media on: one Hummingbird listener serves media and the ops endpoints.
+                let started = try await RegionHTTPServer.start(
+                    listen: httpListen, media: media.endpoint,
+                    ops: OpsEndpoints(registry: metrics, checks: readiness, fixed: pushes.httpAnswers),
+                    opsPaths: Array(pushes.httpAnswers.keys), group: group, logger: logger)
+                mediaHTTP.withLockedValue { $0 = started }
+                StandardOutput.writeLine("relay serve \(name) http on \(started.url) (media)")
+                return
+            }
             let started = try await OpsOptions.startHTTP(
                 listen: httpListen, registry: metrics, checks: readiness, group: group, fixed: pushes.httpAnswers)
             http.withLockedValue { $0 = started }
             if let started { StandardOutput.writeLine("relay serve \(name) http on \(started.url)") }
         }, stop: {
             await http.withLockedValue { $0 }?.close()
+            await mediaHTTP.withLockedValue { $0 }?.close()
         }))
+        if let media {
+            parts.append(NodePart("media", start: { media.housekeeping.start() }, stop: { await media.housekeeping.stop() }))
+        }
         let timers = NIOLockedValueBox<[RepeatedTask]>([])
         parts.append(NodePart("timers", start: {
             let sweeper = router.startSweeper(every: .seconds(5), on: group.next())
@@ -216,6 +232,27 @@ struct RegionSettings: Codable {
     var pushFCMURL: String?
     /// Certificates (PEM) trusted beside the system's for provider TLS.
     var pushCAFile: String?
+    /// Media (docs/media.md): the blob directory (media is off without
+    /// it), the largest blob, each user's quota, keeping, URL lifetime,
+    /// the disk's reserve, upload buckets, the public base URL.
+    var mediaDir: String?
+    var mediaMaxBytes: UInt64?
+    var mediaQuotaBytes: UInt64?
+    var mediaRetentionDays: Int?
+    var mediaRetentionSeconds: Int64?
+    var mediaIncompleteSeconds: Int64?
+    var mediaURLSeconds: Int64?
+    var mediaMinFreeBytes: UInt64?
+    var mediaUploadBurst: Double?
+    var mediaUploadsPerSecond: Double?
+    var mediaURL: String?
+    var mediaSweepSeconds: Int64?
+    /// An S3-compatible store for complete blobs (docs/media.md): its
+    /// endpoint, bucket, signing region and a JSON file `{"accessKey", "secretKey"}`.
+    var mediaS3Endpoint: String?
+    var mediaS3Bucket: String?
+    var mediaS3Region: String?
+    var mediaS3CredentialsFile: String?
 
     init() {}
 
@@ -253,6 +290,22 @@ struct RegionSettings: Codable {
         pushFCMServiceAccountFile = try c.decodeIfPresent(String.self, forKey: .pushFCMServiceAccountFile)
         pushFCMURL = try c.decodeIfPresent(String.self, forKey: .pushFCMURL)
         pushCAFile = try c.decodeIfPresent(String.self, forKey: .pushCAFile)
+        mediaDir = try c.decodeIfPresent(String.self, forKey: .mediaDir)
+        mediaMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaMaxBytes)
+        mediaQuotaBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaQuotaBytes)
+        mediaRetentionDays = try c.decodeIfPresent(Int.self, forKey: .mediaRetentionDays)
+        mediaRetentionSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaRetentionSeconds)
+        mediaIncompleteSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaIncompleteSeconds)
+        mediaURLSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaURLSeconds)
+        mediaMinFreeBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaMinFreeBytes)
+        mediaUploadBurst = try c.decodeIfPresent(Double.self, forKey: .mediaUploadBurst)
+        mediaUploadsPerSecond = try c.decodeIfPresent(Double.self, forKey: .mediaUploadsPerSecond)
+        mediaURL = try c.decodeIfPresent(String.self, forKey: .mediaURL)
+        mediaSweepSeconds = try c.decodeIfPresent(Int64.self, forKey: .mediaSweepSeconds)
+        mediaS3Endpoint = try c.decodeIfPresent(String.self, forKey: .mediaS3Endpoint)
+        mediaS3Bucket = try c.decodeIfPresent(String.self, forKey: .mediaS3Bucket)
+        mediaS3Region = try c.decodeIfPresent(String.self, forKey: .mediaS3Region)
+        mediaS3CredentialsFile = try c.decodeIfPresent(String.self, forKey: .mediaS3CredentialsFile)
     }
 
     /// The cap on each outbox these settings give.

@@ -32,6 +32,14 @@ public struct PeerCredentials: Sendable {
         self.secret = secret
     }
 
+    /// 32 bytes for `purpose` derived from the secret,
+    /// `HMAC-SHA256(secret, "derive:" + purpose)`: another domain than the
+    /// regions' passwords (`"region:"`), so no region's password is one.
+    /// The media URL key is derived so (docs/media.md).
+    public func derivedKey(for purpose: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(("derive:" + purpose).utf8), using: SymmetricKey(data: secret)))
+    }
+
     /// Fresh credentials over 32 random bytes.
     public static func generate() -> PeerCredentials {
         let key = SymmetricKey(size: .bits256)

@@ -31,6 +31,14 @@ public enum RequestValidation {
             try device(remove.device, "devices_remove.device")
         case .devicesLink(let link):
             try device(link.device, "devices_link.device")
+        case .mediaUpload(let upload):
+            guard upload.length > 0 else { throw InvalidRequest("media_upload.length must be at least 1") }
+            guard MediaContentClass(rawValue: upload.contentClass) != nil else {
+                throw InvalidRequest("media_upload.content_class \(String(reflecting: upload.contentClass)) is not one of \(MediaContentClass.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        case .mediaDownload(let download):
+            guard MediaID(rawValue: download.id) != nil else { throw InvalidRequest("media_download.id \(String(reflecting: download.id)) is not 32 lowercase hex digits") }
+            guard !download.region.isEmpty, download.region.utf8.count <= 64 else { throw InvalidRequest("media_download.region must name a region") }
         default:
             break
         }

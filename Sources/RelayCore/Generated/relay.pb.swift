@@ -587,6 +587,22 @@ public nonisolated struct Relay_V1_Request: Sendable {
     set {body = .pushUnregister(newValue)}
   }
 
+  public var mediaUpload: Relay_V1_MediaUpload {
+    get {
+      if case .mediaUpload(let v)? = body {return v}
+      return Relay_V1_MediaUpload()
+    }
+    set {body = .mediaUpload(newValue)}
+  }
+
+  public var mediaDownload: Relay_V1_MediaDownload {
+    get {
+      if case .mediaDownload(let v)? = body {return v}
+      return Relay_V1_MediaDownload()
+    }
+    set {body = .mediaDownload(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -606,6 +622,8 @@ public nonisolated struct Relay_V1_Request: Sendable {
     case devicesLink(Relay_V1_DevicesLink)
     case pushRegister(Relay_V1_PushRegister)
     case pushUnregister(Relay_V1_PushUnregister)
+    case mediaUpload(Relay_V1_MediaUpload)
+    case mediaDownload(Relay_V1_MediaDownload)
 
   }
 
@@ -678,6 +696,14 @@ public nonisolated struct Relay_V1_Response: Sendable {
     set {body = .ok(newValue)}
   }
 
+  public var media: Relay_V1_MediaGrant {
+    get {
+      if case .media(let v)? = body {return v}
+      return Relay_V1_MediaGrant()
+    }
+    set {body = .media(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -687,6 +713,7 @@ public nonisolated struct Relay_V1_Response: Sendable {
     case presence(Relay_V1_Presence)
     case devices(Relay_V1_Devices)
     case ok(Relay_V1_Empty)
+    case media(Relay_V1_MediaGrant)
 
   }
 
@@ -1196,6 +1223,70 @@ public nonisolated struct Relay_V1_PushUnregister: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `q/media.upload` (docs/media.md): the asking device will upload one
+/// client-encrypted blob of exactly `length` bytes. Answered by a `MediaGrant`
+/// whose URL is a tus 1.0 upload (POST creates, HEAD tells the offset, PATCH
+/// appends), or refused with `too_large` (beyond the region's maximum),
+/// `quota` (the user's stored bytes would exceed the quota) or `unavailable`.
+public nonisolated struct Relay_V1_MediaUpload: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var length: UInt64 = 0
+
+  /// A coarse class for limits and retention: "image", "video", "audio",
+  /// "file" (never a MIME type: that travels end-to-end encrypted).
+  public var contentClass: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `q/media.download`: a download URL for the blob `id` whose pointer names
+/// `region` (the uploader's home). Answered by a `MediaGrant` whose URL points
+/// at the region serving that home (its standby after a failover).
+public nonisolated struct Relay_V1_MediaDownload: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var region: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A signed, expiring URL for one blob and one use (upload or download).
+public nonisolated struct Relay_V1_MediaGrant: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 32 lowercase hex digits.
+  public var id: String = String()
+
+  /// The blob's region (the uploader's home): a pointer names it.
+  public var region: String = String()
+
+  /// Absolute http(s) URL, usable until `expires_at`.
+  public var url: String = String()
+
+  /// Unix seconds.
+  public var expiresAt: UInt64 = 0
+
+  /// The declared length (upload); 0 for a download (HEAD tells).
+  public var length: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1857,7 +1948,7 @@ nonisolated extension Relay_V1_QueueOverflow: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0\u{4}\u{12}push_register\0\u{3}push_unregister\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0\u{4}\u{12}push_register\0\u{3}push_unregister\0\u{4}\u{9}media_upload\0\u{3}media_download\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2074,6 +2165,32 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.body = .pushUnregister(v)
         }
       }()
+      case 70: try {
+        var v: Relay_V1_MediaUpload?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .mediaUpload(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .mediaUpload(v)
+        }
+      }()
+      case 71: try {
+        var v: Relay_V1_MediaDownload?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .mediaDownload(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .mediaDownload(v)
+        }
+      }()
       default: break
       }
     }
@@ -2152,6 +2269,14 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
       guard case .pushUnregister(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 61)
     }()
+    case .mediaUpload?: try {
+      guard case .mediaUpload(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
+    }()
+    case .mediaDownload?: try {
+      guard case .mediaDownload(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 71)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2167,7 +2292,7 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{2}\u{8}group\0\u{4}\u{a}key_bundles\0\u{2}\u{a}history\0\u{1}presence\0\u{2}\u{9}devices\0\u{2}\u{a}ok\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{2}\u{8}group\0\u{4}\u{a}key_bundles\0\u{2}\u{a}history\0\u{1}presence\0\u{2}\u{9}devices\0\u{2}\u{a}ok\0\u{2}\u{14}media\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2255,6 +2380,19 @@ nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
           self.body = .ok(v)
         }
       }()
+      case 70: try {
+        var v: Relay_V1_MediaGrant?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .media(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .media(v)
+        }
+      }()
       default: break
       }
     }
@@ -2295,6 +2433,10 @@ nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     case .ok?: try {
       guard case .ok(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
+    }()
+    case .media?: try {
+      guard case .media(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
     }()
     case nil: break
     }
@@ -3288,6 +3430,126 @@ nonisolated extension Relay_V1_PushUnregister: SwiftProtobuf.Message, SwiftProto
   }
 
   public static func ==(lhs: Relay_V1_PushUnregister, rhs: Relay_V1_PushUnregister) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_MediaUpload: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MediaUpload"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}length\0\u{3}content_class\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.length) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.contentClass) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.length != 0 {
+      try visitor.visitSingularUInt64Field(value: self.length, fieldNumber: 1)
+    }
+    if !self.contentClass.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentClass, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_MediaUpload, rhs: Relay_V1_MediaUpload) -> Bool {
+    if lhs.length != rhs.length {return false}
+    if lhs.contentClass != rhs.contentClass {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_MediaDownload: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MediaDownload"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}region\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.region.isEmpty {
+      try visitor.visitSingularStringField(value: self.region, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_MediaDownload, rhs: Relay_V1_MediaDownload) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.region != rhs.region {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_MediaGrant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MediaGrant"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}region\0\u{1}url\0\u{3}expires_at\0\u{1}length\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.url) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.expiresAt) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.length) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.region.isEmpty {
+      try visitor.visitSingularStringField(value: self.region, fieldNumber: 2)
+    }
+    if !self.url.isEmpty {
+      try visitor.visitSingularStringField(value: self.url, fieldNumber: 3)
+    }
+    if self.expiresAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.expiresAt, fieldNumber: 4)
+    }
+    if self.length != 0 {
+      try visitor.visitSingularUInt64Field(value: self.length, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_MediaGrant, rhs: Relay_V1_MediaGrant) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.region != rhs.region {return false}
+    if lhs.url != rhs.url {return false}
+    if lhs.expiresAt != rhs.expiresAt {return false}
+    if lhs.length != rhs.length {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -33,4 +33,8 @@ public enum RequestMethod: String, CaseIterable, Hashable, Sendable {
     case pushRegister = "push.register"
     /// `PushUnregister` → `Empty`.
     case pushUnregister = "push.unregister"
+    /// `MediaUpload` → `MediaGrant` (docs/media.md).
+    case mediaUpload = "media.upload"
+    /// `MediaDownload` → `MediaGrant`.
+    case mediaDownload = "media.download"
 }

@@ -62,11 +62,22 @@ public nonisolated struct Relay_E2ee_V1_Content: Sendable {
   /// On a message sent again: the client message id it was first sent under.
   public var resendOf: String = String()
 
+  /// A file sent with the message (docs/media.md).
+  public var attachment: Relay_E2ee_V1_AttachmentPointer {
+    get {_attachment ?? Relay_E2ee_V1_AttachmentPointer()}
+    set {_attachment = newValue}
+  }
+  /// Returns true if `attachment` has been explicitly set.
+  public var hasAttachment: Bool {self._attachment != nil}
+  /// Clears the value of `attachment`. Subsequent reads from it will return its default value.
+  public mutating func clearAttachment() {self._attachment = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _retryRequest: Relay_E2ee_V1_RetryRequest? = nil
+  fileprivate var _attachment: Relay_E2ee_V1_AttachmentPointer? = nil
 }
 
 /// "I could not decrypt what you sent in `conversation` under
@@ -85,13 +96,54 @@ public nonisolated struct Relay_E2ee_V1_RetryRequest: Sendable {
   public init() {}
 }
 
+/// Where a client-encrypted blob is and how to open it (docs/media.md,
+/// decision 0022). Only ever inside an end-to-end encrypted `Content`.
+public nonisolated struct Relay_E2ee_V1_AttachmentPointer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The blob's id (32 lowercase hex digits) and region (the uploader's home).
+  public var id: String = String()
+
+  public var region: String = String()
+
+  /// 32 bytes: the AES-256-GCM key of the blob's chunked encryption
+  /// (decision 0022), fresh for every attachment.
+  public var key: Data = Data()
+
+  /// SHA-256 of the whole stored blob (header and every sealed chunk).
+  public var digest: Data = Data()
+
+  /// The plaintext's exact size in bytes (the stored blob is padded).
+  public var size: UInt64 = 0
+
+  /// The file's MIME type and name, as the sender gave them.
+  public var contentType: String = String()
+
+  public var fileName: String = String()
+
+  /// An optional small preview, encrypted like the blob (one chunk) under
+  /// its own key.
+  public var encryptedThumbnail: Data = Data()
+
+  public var thumbnailKey: Data = Data()
+
+  /// Stored (padded, encrypted) size: what the download returns.
+  public var storedSize: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "relay.e2ee.v1"
 
 nonisolated extension Relay_E2ee_V1_Content: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Content"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}body\0\u{3}sender_key_distribution\0\u{3}group_message\0\u{3}retry_request\0\u{3}resend_of\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}body\0\u{3}sender_key_distribution\0\u{3}group_message\0\u{3}retry_request\0\u{3}resend_of\0\u{1}attachment\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -104,6 +156,7 @@ nonisolated extension Relay_E2ee_V1_Content: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularBytesField(value: &self.groupMessage) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._retryRequest) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.resendOf) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._attachment) }()
       default: break
       }
     }
@@ -129,6 +182,9 @@ nonisolated extension Relay_E2ee_V1_Content: SwiftProtobuf.Message, SwiftProtobu
     if !self.resendOf.isEmpty {
       try visitor.visitSingularStringField(value: self.resendOf, fieldNumber: 5)
     }
+    try { if let v = self._attachment {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -138,6 +194,7 @@ nonisolated extension Relay_E2ee_V1_Content: SwiftProtobuf.Message, SwiftProtobu
     if lhs.groupMessage != rhs.groupMessage {return false}
     if lhs._retryRequest != rhs._retryRequest {return false}
     if lhs.resendOf != rhs.resendOf {return false}
+    if lhs._attachment != rhs._attachment {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -173,6 +230,81 @@ nonisolated extension Relay_E2ee_V1_RetryRequest: SwiftProtobuf.Message, SwiftPr
   public static func ==(lhs: Relay_E2ee_V1_RetryRequest, rhs: Relay_E2ee_V1_RetryRequest) -> Bool {
     if lhs.conversation != rhs.conversation {return false}
     if lhs.clientMessageID != rhs.clientMessageID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_E2ee_V1_AttachmentPointer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AttachmentPointer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}region\0\u{1}key\0\u{1}digest\0\u{1}size\0\u{3}content_type\0\u{3}file_name\0\u{3}encrypted_thumbnail\0\u{3}thumbnail_key\0\u{3}stored_size\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.key) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.digest) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.size) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.contentType) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.fileName) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self.encryptedThumbnail) }()
+      case 9: try { try decoder.decodeSingularBytesField(value: &self.thumbnailKey) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.storedSize) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.region.isEmpty {
+      try visitor.visitSingularStringField(value: self.region, fieldNumber: 2)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularBytesField(value: self.key, fieldNumber: 3)
+    }
+    if !self.digest.isEmpty {
+      try visitor.visitSingularBytesField(value: self.digest, fieldNumber: 4)
+    }
+    if self.size != 0 {
+      try visitor.visitSingularUInt64Field(value: self.size, fieldNumber: 5)
+    }
+    if !self.contentType.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentType, fieldNumber: 6)
+    }
+    if !self.fileName.isEmpty {
+      try visitor.visitSingularStringField(value: self.fileName, fieldNumber: 7)
+    }
+    if !self.encryptedThumbnail.isEmpty {
+      try visitor.visitSingularBytesField(value: self.encryptedThumbnail, fieldNumber: 8)
+    }
+    if !self.thumbnailKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.thumbnailKey, fieldNumber: 9)
+    }
+    if self.storedSize != 0 {
+      try visitor.visitSingularUInt64Field(value: self.storedSize, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_E2ee_V1_AttachmentPointer, rhs: Relay_E2ee_V1_AttachmentPointer) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.region != rhs.region {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.digest != rhs.digest {return false}
+    if lhs.size != rhs.size {return false}
+    if lhs.contentType != rhs.contentType {return false}
+    if lhs.fileName != rhs.fileName {return false}
+    if lhs.encryptedThumbnail != rhs.encryptedThumbnail {return false}
+    if lhs.thumbnailKey != rhs.thumbnailKey {return false}
+    if lhs.storedSize != rhs.storedSize {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

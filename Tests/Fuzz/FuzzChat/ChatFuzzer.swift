@@ -239,6 +239,8 @@ func bodyBytes(_ request: Relay_V1_Request) throws -> [UInt8] {
     case .devicesLink(let body): return try body.serializedBytes()
     case .pushRegister(let body): return try body.serializedBytes()
     case .pushUnregister(let body): return try body.serializedBytes()
+    case .mediaUpload(let body): return try body.serializedBytes()
+    case .mediaDownload(let body): return try body.serializedBytes()
     case nil: return []
     }
 }
