@@ -380,7 +380,7 @@ extension RelayClientCommand {
                         if let count, count <= 0 { return true }
                         let lines = AsyncStream<Void>.makeStream()
                         // Deliveries and membership events both print a line and count.
-                        try await withThrowingTaskGroup(of: Void.self) { readers in
+                        await withTaskGroup(of: Void.self) { readers in
                             readers.addTask {
                                 for await delivery in client.deliveries {
                                     let incoming = await messenger.open(delivery)
