@@ -25,8 +25,8 @@ struct BackgroundWork: Sendable {
         case takeover
         /// Reloading the region states after a change notice.
         case regionReload = "region_reload"
-        /// The fan-out, SEQUENCED status or standby confirmation of a
-        /// forwarded send already stored (the sweeper finishes a fan-out).
+        /// The fan-out or SEQUENCED status of a forwarded send already
+        /// stored, in async mode (the sweeper finishes a fan-out).
         case forwardedFanOut = "forwarded_fanout"
 
         /// Best effort by design: counted, logged only at debug level.

@@ -352,25 +352,31 @@ extension ChatRouter {
                 } catch {
                     return self.refuseForwarded(forwarded, error, replicator: replicator, on: loop)
                 }
-                // The frame waits until the send is stored (durable, its seq given), not for
-                // its fan-out and statuses: those go on behind it (the pending set lets the
-                // sweeper finish a fan-out a crash interrupted), so a link carrying forwarded
+                // Async mode: the frame waits until the send is stored (durable, its seq given),
+                // not for its fan-out and statuses: those go on behind it (the pending set lets
+                // the sweeper finish a fan-out a crash interrupted), so a link carrying forwarded
                 // sends is not held by each one's whole fan-out, and sends of different
-                // conversations are fanned out side by side. A refusal still decides the frame.
+                // conversations are fanned out side by side. Sync mode: the frame also waits for
+                // this region's standby, so that the sending region keeps the frame (and passes
+                // it on again) if this region is lost before its standby has the message.
+                // A refusal decides the frame either way.
                 let stored = loop.makePromise(of: Void.self)
                 let sequenced = self.sequenceHere(accept, home: home, replicator: replicator, quietIfDuplicate: forwarded.standbyCopy,
                                                   stored: stored, on: loop)
-                let decided = stored.futureResult.flatMapError { error -> EventLoopFuture<Void> in
+                let awaited = replicator.mode == .sync ? sequenced.map { _ in } : stored.futureResult
+                let decided = awaited.flatMapError { error -> EventLoopFuture<Void> in
                     let refusal = ChatError(redis: error)
                     guard refusal.code != .unavailable || replicator.mode == .sync else {
                         return loop.makeFailedFuture(error)  // the store is down: not applied, the frame comes again
                     }
                     return self.refuseForwarded(forwarded, refusal, replicator: replicator, on: loop)
                 }
-                stored.futureResult.whenSuccess {
-                    // Stored, then the fan-out, SEQUENCED or the standby's confirmation failed:
-                    // the sweeper finishes the fan-out; the device had its PUBACK at its region.
-                    self.background.watch(sequenced, .forwardedFanOut, metadata: ["conversation": "\(forwarded.conversation)"])
+                if replicator.mode != .sync {
+                    stored.futureResult.whenSuccess {
+                        // Stored, then the fan-out or SEQUENCED failed: the sweeper finishes the
+                        // fan-out; the device had its PUBACK at its region.
+                        self.background.watch(sequenced, .forwardedFanOut, metadata: ["conversation": "\(forwarded.conversation)"])
+                    }
                 }
                 return decided
             }
