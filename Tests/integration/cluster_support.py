@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from chat_support import HOST, Deployment, Process, free_port
+from chat_support import HOST, Deployment, Process, free_port, text_of
 
 
 def cli(port, *args, timeout=10):
@@ -137,3 +137,37 @@ class ClusterDeployment(Deployment):
         node = Process(cmd, self.workdir, "relay-%d" % port, ready="listening on mqtt://")
         node.port = port
         return node
+
+
+def receive_once_in_order(device, prefix, n, acked, describe=lambda: "", timeout=90):
+    """Reads `device`'s deliveries until the n messages sent as `prefix`-0000...
+    (client message ids, texts "msg <i>") have all arrived, duplicates allowed,
+    then checks what a counting checker asks after a fault: nothing that was
+    not sent, one seq per message, every acknowledged message delivered, seqs
+    1..n in send order, and first deliveries in seq order. Returns the
+    deliveries as (seq, client message id, text) and the distinct seqs seen."""
+    sent = {"%s-%04d" % (prefix, i): "msg %d" % i for i in range(n)}
+    received = []
+    deadline = time.monotonic() + timeout
+    while len({cmid for _, cmid, _ in received}) < n:
+        left = deadline - time.monotonic()
+        assert left > 0, "%s: %d of %d messages%s" % (prefix, len({c for _, c, _ in received}), n, describe())
+        try:
+            (d,) = device.messages(1, timeout=min(left, 5))
+        except AssertionError:
+            continue  # nothing within 5 s: ask again until the deadline
+        received.append((d.seq, d.client_message_id, text_of(d)))
+    seq_of = {}
+    for seq, cmid, text in received:
+        assert cmid in sent and sent[cmid] == text, "a message that was never sent: %s %r" % (cmid, text)
+        assert seq_of.setdefault(cmid, seq) == seq, "%s delivered under two seqs" % cmid
+    assert set(seq_of) >= set(acked), "acknowledged but never delivered"
+    assert sorted(seq_of.values()) == list(range(1, n + 1)), "one seq per message, no gaps"
+    assert [seq_of["%s-%04d" % (prefix, i)] for i in range(n)] == list(range(1, n + 1)), "seqs in send order"
+    firsts, seen = [], set()
+    for seq, _, _ in received:
+        if seq not in seen:
+            seen.add(seq)
+            firsts.append(seq)
+    assert firsts == sorted(firsts), "out of order"
+    return received, seen

@@ -18,8 +18,8 @@ import uuid
 
 import pytest
 
-from chat_support import Device, Refused, direct, text_of
-from cluster_support import ClusterDeployment, cli
+from chat_support import Device, Refused, direct
+from cluster_support import ClusterDeployment, cli, receive_once_in_order
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -110,32 +110,10 @@ def test_killing_a_master_under_load_loses_no_acknowledged_message(tmp_path):
         for a, b, conversation in pairs:
             assert len(acked[conversation]) == N
             prefix = prefixes[conversation]
-            sent = {"%s-%04d" % (prefix, i): "msg %d" % i for i in range(N)}
-            received = []
-            deadline = time.monotonic() + 90
-            while len({cmid for _, cmid, _ in received}) < N:
-                left = deadline - time.monotonic()
-                assert left > 0, "%s: %d of %d messages; %s" % (
-                    conversation, len({c for _, c, _ in received}), N, state(region.cluster, b.device, conversation)) \
-                    + "; victim %d, acknowledged at the kill %r" % (victim, at_kill)
-                try:
-                    (d,) = b.messages(1, timeout=min(left, 5))
-                except AssertionError:
-                    continue
-                received.append((d.seq, d.client_message_id, text_of(d)))
-            seq_of = {}
-            for seq, cmid, text in received:
-                assert cmid in sent and sent[cmid] == text, "a message that was never sent: %s %r" % (cmid, text)
-                assert seq_of.setdefault(cmid, seq) == seq, "%s delivered under two seqs" % cmid
-            assert set(seq_of) >= set(acked[conversation]), "acknowledged but never delivered"
-            assert sorted(seq_of.values()) == list(range(1, N + 1)), "one seq per message, no gaps"
-            firsts, seen = [], set()
-            for seq, _, _ in received:
-                if seq not in seen:
-                    seen.add(seq)
-                    firsts.append(seq)
-            assert firsts == sorted(firsts), "out of order"
-            assert [seq_of["%s-%04d" % (prefix, i)] for i in range(N)] == list(range(1, N + 1))
+            received, seen = receive_once_in_order(
+                b, prefix, N, acked[conversation],
+                describe=lambda: "; %s; victim %d, acknowledged at the kill %r" % (
+                    state(region.cluster, b.device, conversation), victim, at_kill))
             print("%s: %d sent, %d resent, %d delivered, %d duplicates" % (
                 conversation, N, sum(1 for c, n in attempts.items() if n > 1 and c.startswith(prefix + "-")),
                 len(received), len(received) - len(seen)))

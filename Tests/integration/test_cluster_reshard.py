@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from chat_support import HOST, Device, Refused, direct, text_of
-from cluster_support import ClusterDeployment, cli
+from chat_support import HOST, Device, Refused, direct
+from cluster_support import ClusterDeployment, cli, receive_once_in_order
 
 pytestmark = pytest.mark.skipif(not os.environ.get("RELAY_BIN"), reason="needs RELAY_BIN")
 
@@ -111,29 +111,7 @@ def test_resharding_under_traffic_loses_nothing(tmp_path):
             assert during[conversation] < N, "the reshard ended after the sends: nothing was under traffic"
 
         for a, b, conversation, prefix in pairs:
-            sent = {"%s-%04d" % (prefix, i): "msg %d" % i for i in range(N)}
-            received = []
-            deadline = time.monotonic() + 90
-            while len({cmid for _, cmid, _ in received}) < N:
-                left = deadline - time.monotonic()
-                assert left > 0, "%s: %d of %d messages" % (conversation, len({c for _, c, _ in received}), N)
-                try:
-                    (d,) = b.messages(1, timeout=min(left, 5))
-                except AssertionError:
-                    continue
-                received.append((d.seq, d.client_message_id, text_of(d)))
-            seq_of = {}
-            for seq, cmid, text in received:
-                assert cmid in sent and sent[cmid] == text, "a message that was never sent: %s %r" % (cmid, text)
-                assert seq_of.setdefault(cmid, seq) == seq, "%s delivered under two seqs" % cmid
-            assert set(seq_of) >= set(acked[conversation])
-            assert [seq_of["%s-%04d" % (prefix, i)] for i in range(N)] == list(range(1, N + 1))
-            firsts, seen = [], set()
-            for seq, _, _ in received:
-                if seq not in seen:
-                    seen.add(seq)
-                    firsts.append(seq)
-            assert firsts == sorted(firsts), "out of order"
+            receive_once_in_order(b, prefix, N, acked[conversation])
         for a, b, _, _ in pairs:
             a.close()
             b.close()
