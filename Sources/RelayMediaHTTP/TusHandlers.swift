@@ -31,6 +31,7 @@ enum TusHandlers {
         let claims = try endpoint.signer.verify(use: .upload, id: id, query: MediaRoutes.query(of: request), now: endpoint.nowSeconds)
         try TusRules.checkResumable(request.headers[MediaHeader.tusResumable])
         guard let state = try await endpoint.store.state(of: claims.id) else { throw .notFound("no upload \(claims.id): POST creates it") }
+        if state.isComplete { try await endpoint.confirm(state) }
         var headers = MediaRoutes.tusHeaders()
         headers[MediaHeader.uploadOffset] = "\(state.offset)"
         headers[MediaHeader.uploadLength] = "\(state.record.length)"
@@ -42,21 +43,22 @@ enum TusHandlers {
     static func patch(_ request: Request, id: String, endpoint: MediaEndpoint) async throws(MediaRefusal) -> Response {
         let claims = try endpoint.signer.verify(use: .upload, id: id, query: MediaRoutes.query(of: request), now: endpoint.nowSeconds)
         try TusRules.checkResumable(request.headers[MediaHeader.tusResumable])
-        let offset = try await endpoint.locks.withLock(claims.id.rawValue) { () throws(MediaRefusal) -> UInt64 in
+        let (offset, complete) = try await endpoint.locks.withLock(claims.id.rawValue) { () throws(MediaRefusal) -> (UInt64, BlobState?) in
             guard let state = try await endpoint.store.state(of: claims.id) else { throw .notFound("no upload \(claims.id): POST creates it") }
             let at = try TusRules.checkPatch(
                 contentType: request.headers[.contentType], offsetHeader: request.headers[MediaHeader.uploadOffset],
                 contentLength: request.headers[.contentLength], storedOffset: state.offset, length: state.record.length)
-            guard !state.isComplete else { return state.offset }
+            guard !state.isComplete else { return (state.offset, state) }
             let offset = try await endpoint.store.append(claims.id, at: at, body: request.body)
-            if offset == state.record.length {
-                var done = state
-                done.offset = offset
-                done.isComplete = true
-                endpoint.completed(done)
-            }
-            return offset
+            guard offset == state.record.length else { return (offset, nil) }
+            var done = state
+            done.offset = offset
+            done.isComplete = true
+            endpoint.completed(done)
+            return (offset, done)
         }
+        // Outside the upload's lock: waiting for the standby's copy (sync mode) holds no other request up.
+        if let complete { try await endpoint.confirm(complete) }
         var headers = MediaRoutes.tusHeaders()
         headers[MediaHeader.uploadOffset] = "\(offset)"
         return Response(status: .noContent, headers: headers)

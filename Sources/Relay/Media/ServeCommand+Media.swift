@@ -53,18 +53,17 @@ extension ServeCommand {
         let quota = MediaQuota(redis: router.store.redis)
         router.mediaHook.attach(MediaAuthority(
             region: settings.name, limits: media.limits, signer: signer, quota: quota, baseURLs: bases))
-        let local = settings.name
         let replicator = router.replicator
-        let urls = bases
-        let mirror = MediaMirror(store: store, signer: signer, standbyURL: { region in
-            guard let standby = replicator?.map.standbys[region] ?? nil, standby != local else { return nil }
-            return urls[standby]
-        }, logger: logger)
+        let mirror = MediaMirror(store: store, signer: signer, map: { replicator?.map }, baseURLs: bases,
+                                 sync: replicator?.mode == .sync, logger: logger)
         let collector = MediaGarbageCollector(store: store, limits: media.limits, quota: quota, loop: group.next(), logger: logger)
         let housekeeping = MediaHousekeeping(mirror: mirror, collector: collector, interval: .seconds(media.sweepSeconds))
         logger.info("media", metadata: ["dir": "\(media.directory)", "url": "\(bases[settings.name] ?? "")", "maxBytes": "\(media.limits.maximumBytes)"])
         let endpoint = MediaEndpoint(store: store, signer: signer, limits: media.limits, now: { ChatRouter.nowMilliseconds() },
-                                     completed: { _ in housekeeping.wake() })
+                                     completed: { _ in housekeeping.wake() },
+                                     confirm: { state throws(MediaRefusal) in try await mirror.confirm(state) })
+        // A failback lets blobs uploaded here for the returning region go back to it now.
+        replicator?.authority.onChange { _, _ in housekeeping.wake() }
         return Media(endpoint: endpoint, housekeeping: housekeeping)
     }
 }

@@ -5,7 +5,7 @@ public struct MediaRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     public var status: Int
     /// What is wrong, for the client's log (`text/plain` body).
     public var message: String
-    /// Seconds after which the same request may succeed (429 `Retry-After`).
+    /// Seconds after which the same request may succeed (`Retry-After` on 429 and 503).
     public var retryAfterSeconds: Int?
 
     /// A refusal with `status` saying `message`.
@@ -34,6 +34,10 @@ public struct MediaRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     /// 429: too many uploads; retry after `seconds`.
     public static func tooManyRequests(_ message: String, retryAfterSeconds seconds: Int) -> MediaRefusal {
         MediaRefusal(429, message, retryAfterSeconds: seconds)
+    }
+    /// 503: stored, but not yet safe enough to confirm (sync mirroring); retry after `seconds`.
+    public static func unavailable(_ message: String, retryAfterSeconds seconds: Int) -> MediaRefusal {
+        MediaRefusal(503, message, retryAfterSeconds: seconds)
     }
     /// 507: the region's disk has no room for it.
     public static func insufficientStorage(_ message: String) -> MediaRefusal { MediaRefusal(507, message) }
