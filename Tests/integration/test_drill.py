@@ -23,8 +23,9 @@ def deployment(tmp_path, request):
     mirror, proxies, *rest = getattr(request, "param", ("sync", True))
     automatic = bool(rest and rest[0])
     # The shipped topology's link delays (80-200 ms) through the delay proxies.
+    # Media on in every region: the drill uploads blobs up to the kill and checks them afterwards.
     cluster = Cluster(tmp_path, mirror=mirror, proxies=proxies, rtt_ms=TOPOLOGY if proxies else 0,
-                      automatic=automatic)
+                      automatic=automatic, settings={"mediaDir": os.path.join(str(tmp_path), "media")})
     run_dir = os.path.join(str(tmp_path), "run")
     write_run_dir(cluster, run_dir)
     yield cluster, run_dir
@@ -56,6 +57,11 @@ def assert_consistent(report):
     assert report["rpoMs"] >= 0
     assert report["lagSamples"] > 0
     assert report["ackedBeforeKill"] > 0
+    # Media: uploads acknowledged up to the kill, each checked byte-exact afterwards.
+    assert report["mediaUploaded"] > 0
+    assert 0 <= report["mediaLost"] <= report["mediaUploaded"]
+    for key in ("mediaLostDuringFailover", "mediaLostAfterFailback"):
+        assert report.get(key) is None or 0 <= report[key] <= report["mediaLost"], key
 
 
 @pytest.mark.parametrize("deployment", [("sync", True)], indirect=True)
@@ -67,6 +73,12 @@ def test_sync_failover_drill_loses_nothing(deployment):
     assert report["rpoMessages"] == 0 and report["rpoMs"] == 0
     assert report["lostAcknowledged"] == 0, report["notes"]
     assert_consistent(report)
+    # Sync mirroring: every upload acknowledged before the kill downloads
+    # byte-exact from eu-west during the failover, and every one (those
+    # uploaded at eu-west meanwhile too) from us-east after the failback.
+    assert report["mediaLost"] == 0 and report["mediaLostDuringFailover"] == 0, report["notes"]
+    assert report["mediaLostAfterFailback"] == 0, report["notes"]
+    assert "media checked at the standby" in report["timeline"]
     assert report["rtoMs"] is not None and 0 < report["rtoMs"] < 30000
     # The region was really killed, and the drill brought it back.
     assert any(k.startswith("us-east killed") for k in report["timeline"])
@@ -122,13 +134,14 @@ def test_automatic_sync_failover_drills_lose_nothing(deployment):
     for report in reports:
         assert report["automatic"] and report["kind"] == "failover", report
         assert report["lostAcknowledged"] == 0 and report["rpoMessages"] == 0, report["notes"]
+        assert report["mediaLost"] == 0, report["notes"]
         assert_consistent(report)
         # Detected by the deployment: at least the 2 s without contact, well before the 30 s bound.
         assert 2000 <= report["detectionMs"] < 15000, report["timeline"]
         assert report["rtoMs"] is not None and report["rtoMs"] >= report["detectionMs"] - 1000
         assert any(k.startswith("failed over automatically to eu-west") for k in report["timeline"])
         assert any(k.startswith("failed back automatically") for k in report["timeline"])
-    assert summary["lostAcknowledged"] == 0 and summary["automatic"]
+    assert summary["lostAcknowledged"] == 0 and summary["automatic"] and summary["mediaLost"] == 0
     assert summary["rtoMs"]["min"] <= summary["rtoMs"]["median"] <= summary["rtoMs"]["max"]
 
 

@@ -28,6 +28,8 @@ struct DrillDeployment: Sendable {
     let settingsPath: String
     /// The drilled region's mirror mode, from its settings file.
     let mirror: MirrorMode
+    /// Whether the drilled region keeps media (`mediaDir` in its settings file).
+    let media: Bool
     /// Signs the drill's device tokens.
     let key: DeploymentKey
     /// `<run-dir>/<region>`.
@@ -72,7 +74,8 @@ struct DrillDeployment: Sendable {
         }
         let runDirectory = URL(fileURLWithPath: runDir).appendingPathComponent(name).path
         let deployment = DrillDeployment(topologyPath: topologyPath, topology: topology, region: region, standby: standby,
-                                         settingsPath: settingsPath, mirror: mirror, key: key, runDirectory: runDirectory)
+                                         settingsPath: settingsPath, mirror: mirror, media: settings.mediaDir != nil, key: key,
+                                         runDirectory: runDirectory)
         if automatic && topology.watchConfiguration == nil {
             throw RelayCtlError("""
                 the failover of \(topologyPath) is not automatic: add "failover": {"automatic": true} to it \

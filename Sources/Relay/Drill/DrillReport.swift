@@ -58,6 +58,16 @@ package struct DrillReport: Sendable, Codable, Hashable {
     /// Sends refused at least once (PUBACK ≥ 0x80) and resent.
     package var refusals: Int
 
+    /// Media (nil when the region has media off): uploads acknowledged (last PATCH answered).
+    package var mediaUploaded: Int?
+    /// Acknowledged uploads that could not be downloaded byte-exact (at the
+    /// standby during the failover, or at the region after the failback).
+    package var mediaLost: Int?
+    /// Of those acknowledged before the kill, missing or different at the standby while it served the region.
+    package var mediaLostDuringFailover: Int?
+    /// Of all acknowledged (those uploaded at the standby included), missing or different at the region after it came back.
+    package var mediaLostAfterFailback: Int?
+
     /// When things happened, ms since the drill started.
     package var timeline: [String: Double]
     /// Things the drill noticed that bear on the figures.
@@ -90,6 +100,11 @@ package struct DrillReport: Sendable, Codable, Hashable {
             ("sent / published / acked", "\(sent) / \(published) / \(acked)  (\(refusals) refused at least once and resent, \(unacknowledged) never acked)"),
             ("delivered", "\(delivered) messages in \(deliveries) deliveries"),
         ]
+        if let mediaUploaded, let mediaLost {
+            let during = mediaLostDuringFailover.map { "\($0) at \(standby) during the failover" } ?? "not checked at \(standby)"
+            let after = mediaLostAfterFailback.map { "\($0) at \(region) afterwards" } ?? "not checked at \(region)"
+            rows.append(("media lost", "\(mediaLost) of \(mediaUploaded) acknowledged uploads  (\(during); \(after))"))
+        }
         rows += timeline.sorted { $0.value < $1.value }.map { ("  t+ " + $0.key, ms($0.value)) }
         let width = rows.map(\.0.count).max() ?? 0
         var lines = ["\(automatic ? "automatic " : "")\(kind) drill of \(region) (standby \(standby), mirror \(mode)): \(devices) devices, \(rate) msg/s, \(durationSeconds) s"]

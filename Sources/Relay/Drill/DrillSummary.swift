@@ -47,6 +47,8 @@ struct DrillSummary: Sendable, Codable, Hashable {
     var rpoMessages: Int
     var duplicates: Int
     var outOfOrder: Int
+    /// Acknowledged media uploads lost over the runs (nil when media is off).
+    var mediaLost: Int?
 
     /// The summary of `reports`, in the order they ran.
     init(_ reports: [DrillReport]) {
@@ -66,6 +68,8 @@ struct DrillSummary: Sendable, Codable, Hashable {
         rpoMessages = reports.map(\.rpoMessages).reduce(0, +)
         duplicates = reports.map(\.duplicates).reduce(0, +)
         outOfOrder = reports.map(\.outOfOrder).reduce(0, +)
+        let media = reports.compactMap(\.mediaLost)
+        mediaLost = media.isEmpty ? nil : media.reduce(0, +)
     }
 
     /// One line of JSON, keys sorted.
@@ -90,6 +94,7 @@ struct DrillSummary: Sendable, Codable, Hashable {
         lines.append("RTO min / median / max: \(spread(rtoMs))\(runsWithoutRTO > 0 ? " (\(runsWithoutRTO) runs without one)" : "")")
         if automatic { lines.append("detection min / median / max: \(spread(detectionMs))") }
         lines.append("acknowledged and lost in all: \(lostAcknowledged) (RPO \(rpoMessages)); duplicates \(duplicates); out of order \(outOfOrder)")
+        if let mediaLost { lines.append("acknowledged media uploads lost in all: \(mediaLost)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -89,10 +89,13 @@ package struct FailoverDrill: Sendable {
         }
 
         let devices = try await makeDevices(deployment, ledger: ledger, clock: clock)
+        let media = try DrillMedia(deployment, keyDir: options.keyDir)
+        var mediaDuringFailover: Int?
         let sampler = ReplicationLagSampler(regions: deployment.topology.regions.map { ($0.name, $0.http) }, clock: clock)
         let traffic = DrillTraffic(devices: devices, ledger: ledger, clock: clock, rate: options.rate)
         defer {
             traffic.stop()
+            media?.cancel()
             _ = sampler.stop()
             for device in devices { device.stop() }
         }
@@ -119,6 +122,10 @@ package struct FailoverDrill: Sendable {
         let rest = Duration.seconds(min(Bounds.minimumWarmUp, options.duration)) - warmed
         if rest > .zero { try await Task.sleep(for: rest) }  // traffic before the kill, by design
         mark("warmed up")
+        if let media {
+            media.startUploading()  // up to the kill, so that some uploads complete just before it
+            mark("uploading media to \(deployment.region.name)")
+        }
 
         let region = deployment.region.name
         let killMs: Double
@@ -126,6 +133,7 @@ package struct FailoverDrill: Sendable {
         if options.partition && options.automatic {
             killMs = clock.nowMs
             try await deployment.link(.cut, isolating: true)
+            await media?.stopUploading()
             mark("\(region) cut off from every region")
             let control = try RegionControl(topologyPath: options.topologyPath)
             defer { control.close() }
@@ -145,6 +153,7 @@ package struct FailoverDrill: Sendable {
         } else if options.partition {
             killMs = clock.nowMs
             try await deployment.link(.cut)
+            await media?.stopUploading()
             mark("link \(region)<->\(deployment.standby.name) cut")
             try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
             try await deployment.link(.heal)
@@ -153,6 +162,7 @@ package struct FailoverDrill: Sendable {
             killMs = clock.nowMs
             let pids = try deployment.killRegion()
             mark("\(region) killed (SIGKILL \(pids.map(String.init).joined(separator: " ")))")
+            await media?.stopUploading()
             let control = try RegionControl(topologyPath: options.topologyPath)
             defer { control.close() }
             let term: UInt32
@@ -164,6 +174,7 @@ package struct FailoverDrill: Sendable {
             }
             detectionMs = clock.nowMs - killMs
             mark("failed over automatically to \(deployment.standby.name) (term \(term))")
+            if let media { mediaDuringFailover = await checkMedia(media, mark: mark) }
             try await Task.sleep(for: .seconds(options.duration))  // the drill's traffic phase: a length of time, not a wait for an event
             mark("restarting \(region)")
             try await deployment.restartRegion(timeout: Bounds.restart)
@@ -174,12 +185,14 @@ package struct FailoverDrill: Sendable {
             killMs = clock.nowMs
             let pids = try deployment.killRegion()
             mark("\(region) killed (SIGKILL \(pids.map(String.init).joined(separator: " ")))")
+            await media?.stopUploading()
             await deployment.waitUntilDown(timeout: .seconds(5))
             let control = try RegionControl(topologyPath: options.topologyPath)
             defer { control.close() }
             do {
                 let outcome = try await RelayCtlFailoverCommand.failover(region, control: control)
                 mark("failed over to \(outcome.servedBy) (term \(outcome.term))")
+                if let media { mediaDuringFailover = await checkMedia(media, mark: mark) }
             } catch {
                 notes.append("failover failed: \(error)")
                 try? await deployment.restartRegion(timeout: Bounds.restart)
@@ -217,6 +230,14 @@ package struct FailoverDrill: Sendable {
             mark("drain ended")
             notes.append("draining stopped after \(Bounds.drain) with deliveries still arriving or outboxes not empty")
         }
+        var mediaFigures: DrillMedia.Figures?
+        if let media {
+            let after = await media.checkAtRegion()
+            mark("media checked at \(region)")
+            let figures = media.figures(duringFailover: mediaDuringFailover, afterFailback: after)
+            if figures.lost > 0 { notes.append("media lost: \(figures.lostIDs.joined(separator: ", "))") }
+            mediaFigures = figures
+        }
         let left = ledger.snapshot
         if !left.settled {
             notes.append("\(left.sends.count - left.acked) sends never acknowledged, \(left.acked - left.ackedAndDelivered) acknowledged sends never delivered")
@@ -242,8 +263,21 @@ package struct FailoverDrill: Sendable {
             maxReplicationLagMs: peak.lagMs, maxReplicationLagRegion: peak.lagRegion, maxOutboxFrames: peak.outboxFrames, lagSamples: peak.samples,
             sent: figures.sent, published: figures.published, acked: figures.acked, delivered: figures.delivered,
             deliveries: figures.deliveries, unacknowledged: figures.unacknowledged, refusals: figures.refused,
+            mediaUploaded: mediaFigures?.uploaded, mediaLost: mediaFigures?.lost,
+            mediaLostDuringFailover: mediaFigures?.lostDuringFailover, mediaLostAfterFailback: mediaFigures?.lostAfterFailback,
             timeline: timeline.merging([options.partition ? "cut" : "kill": killMs]) { a, _ in a }, notes: notes,
             series: series)
+    }
+
+    /// While the standby serves the region: the blobs acknowledged before
+    /// the kill downloaded from it, and a few more uploaded to it (checked
+    /// at the region after the failback: copied back). The number missing.
+    private func checkMedia(_ media: DrillMedia, mark: (String) -> Void) async -> Int {
+        let missing = await media.checkAtStandby()
+        mark("media checked at the standby")
+        await media.uploadAtStandby(count: 3)
+        mark("media uploaded at the standby")
+        return missing
     }
 
     private enum Drained {
