@@ -2,7 +2,9 @@
 relay whose region keeps complete blobs in a bucket of moto's S3 server
 (PyPI's moto, server mode: the S3 REST API on loopback), uploads through
 tus (tuspy), downloads with Range (requests), and boto3 looking into the
-bucket. Every wait is bounded."""
+bucket. moto verifies every request's SigV4 signature (IAM credentials,
+auth on after the setup): the relay's requests pass a real check. Every
+wait is bounded."""
 
 import io
 import json
@@ -21,7 +23,9 @@ from chat_support import HOST, Deployment, Device, Process, free_port, unique_na
 
 MIB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
-KEYS = {"accessKey": "relay-test-key", "secretKey": "relay-test-secret"}
+BOOTSTRAP = {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
+ALLOW_S3 = json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 
 
 @pytest.fixture
@@ -35,12 +39,13 @@ def s3_region(tmp_path):
         deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(endpoint, timeout=2)
+                requests.get(endpoint + "/moto-api/", timeout=2)  # not an S3 action: counts for nothing
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and moto.proc.poll() is None, "moto_server did not start:\n" + moto.tail()
                 time.sleep(0.1)  # a port that is not open yet: poll, bounded
-        d = start_relay(workdir, endpoint)
+        keys = verified_credentials(endpoint)
+        d = start_relay(workdir, endpoint, keys)
     except BaseException:
         moto.stop()
         raise
@@ -51,13 +56,33 @@ def s3_region(tmp_path):
         moto.stop()
 
 
-def start_relay(workdir, endpoint):
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id=KEYS["accessKey"], aws_secret_access_key=KEYS["secretKey"])
-    s3.create_bucket(Bucket="media")
+def verified_credentials(endpoint):
+    """Turns moto's request verification on (its INITIAL_NO_AUTH_ACTION_COUNT,
+    set through /moto-api/reset-auth: every request after the next N is
+    checked) once it has an IAM user allowed s3:*, its access key, and the
+    bucket. From then on moto recomputes each request's SigV4 signature with
+    the key's secret and refuses a mismatch (SignatureDoesNotMatch, 403).
+    Returns the key, as the relay's credentials file holds it."""
+    r = requests.post(endpoint + "/moto-api/reset-auth", data=b"4", timeout=10)
+    assert r.status_code == 200, r.text
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **BOOTSTRAP)
+    iam.create_user(UserName="relay")                                                   # 1
+    iam.put_user_policy(UserName="relay", PolicyName="s3", PolicyDocument=ALLOW_S3)     # 2
+    key = iam.create_access_key(UserName="relay")["AccessKey"]                          # 3
+    keys = {"accessKey": key["AccessKeyId"], "secretKey": key["SecretAccessKey"]}
+    s3_client(endpoint, keys).create_bucket(Bucket="media")                             # 4
+    return keys
+
+
+def s3_client(endpoint, keys):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=keys["accessKey"], aws_secret_access_key=keys["secretKey"])
+
+
+def start_relay(workdir, endpoint, keys):
     credentials = os.path.join(workdir, "s3.json")
     with open(credentials, "w") as f:
-        json.dump(KEYS, f)
+        json.dump(keys, f)
     settings = os.path.join(workdir, "local.json")
     with open(settings, "w") as f:
         json.dump({"name": "local", "mediaDir": os.path.join(workdir, "spool"), "mediaS3Endpoint": endpoint,
@@ -66,9 +91,48 @@ def start_relay(workdir, endpoint):
     http_port = free_port()
     d = Deployment(workdir, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, http_port)])
     d.nodes[0].wait_for("http on", 30)
-    d.s3 = s3
+    d.s3 = s3_client(endpoint, keys)
+    d.endpoint = endpoint
+    d.s3_keys = keys
     d.spool = os.path.join(workdir, "spool", "local")
     return d
+
+
+def test_moto_verifies_signatures_so_a_wrong_secret_or_a_tampered_signature_is_refused(s3_region):
+    """What makes the relay's passing requests mean something: the same
+    store refuses a request signed with another secret, and one whose
+    signature was changed after signing."""
+    from botocore.exceptions import ClientError
+    d = s3_region
+    d.s3.put_object(Bucket="media", Key="probe", Body=b"signed right")
+    wrong = s3_client(d.endpoint, dict(d.s3_keys, secretKey=d.s3_keys["secretKey"] + "x"))
+    with pytest.raises(ClientError) as refused:
+        wrong.get_object(Bucket="media", Key="probe")
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    tampered = s3_client(d.endpoint, d.s3_keys)
+
+    def flip_last_hex_digit(request, **_):
+        auth = request.headers["Authorization"]
+        auth = auth.decode() if isinstance(auth, bytes) else auth
+        request.headers["Authorization"] = auth[:-1] + ("0" if auth[-1] != "0" else "1")
+
+    tampered.meta.events.register_last("before-send.s3", flip_last_hex_digit)
+    with pytest.raises(ClientError) as refused:
+        tampered.get_object(Bucket="media", Key="probe")
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert d.s3.get_object(Bucket="media", Key="probe")["Body"].read() == b"signed right"
+
+
+def in_bucket(s3, key):
+    from botocore.exceptions import ClientError
+    try:
+        s3.head_object(Bucket="media", Key=key)
+        return True
+    except ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e.response
+        return False
 
 
 def test_blobs_go_to_the_bucket_and_come_back_with_ranges_then_expire(s3_region):
@@ -99,9 +163,16 @@ def test_blobs_go_to_the_bucket_and_come_back_with_ranges_then_expire(s3_region)
     r = requests.get(down.url, headers={"Range": "bytes=-7"}, timeout=10)
     assert r.status_code == 206 and r.content == data[-7:]
 
-    # Past its retention the collector removes it from the bucket.
+    # Past its retention the collector removes it from the bucket. The
+    # collector lists the bucket (`?list-type=2&prefix=local%2F`), and moto
+    # 5.1's check refuses every signed query with a "/" in a value, boto3's
+    # own listing too (it recomputes the signature from werkzeug's URL, where
+    # the "%2F" came back as "/"): a bug of the stand-in, so its verification
+    # is turned off for this last part only.
+    r = requests.post(d.endpoint + "/moto-api/reset-auth", data=b"inf", timeout=10)
+    assert r.status_code == 200, r.text
     deadline = time.monotonic() + 30
-    while "Contents" in d.s3.list_objects_v2(Bucket="media", Prefix="local/" + grant.id):
+    while in_bucket(d.s3, "local/" + grant.id):
         assert time.monotonic() < deadline, "the blob is still in the bucket"
         time.sleep(0.2)  # the relay's collector runs every second: poll, bounded
     assert requests.get(down.url, timeout=10).status_code == 404
