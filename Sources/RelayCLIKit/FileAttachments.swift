@@ -9,9 +9,13 @@ import RelayMediaClient
 /// resumably, send the pointer end-to-end encrypted; fetch, verify, open.
 enum FileAttachments {
     /// Seals `file`, uploads it to this device's home region (resuming a
-    /// pending upload of the same file), and returns the pointer to send.
-    static func upload(_ file: URL, contentType: String?, messenger: SecureMessenger, state: URL) async throws -> Relay_E2ee_V1_AttachmentPointer {
+    /// pending upload of the same file), and returns the pointer to send;
+    /// with `thumbnail`, the pointer also carries that preview sealed
+    /// under its own key (``AttachmentThumbnail``; never uploaded).
+    static func upload(_ file: URL, contentType: String?, thumbnail: URL? = nil, messenger: SecureMessenger,
+                       state: URL) async throws -> Relay_E2ee_V1_AttachmentPointer {
         guard FileManager.default.isReadableFile(atPath: file.path) else { throw ValidationError("cannot read \(file.path)") }
+        let preview = try thumbnail.map(sealThumbnail)
         let recordPath = try PendingUpload.record(for: file, in: state)
         var pending = PendingUpload.load(recordPath)
         if let p = pending, p.expiresAt <= UInt64(Date().timeIntervalSince1970) + 60 || !FileManager.default.fileExists(atPath: p.sealedPath) {
@@ -53,12 +57,34 @@ enum FileAttachments {
         pointer.storedSize = pending.storedSize
         pointer.contentType = contentType ?? "application/octet-stream"
         pointer.fileName = file.lastPathComponent
+        if let preview {
+            pointer.encryptedThumbnail = Data(preview.sealed)
+            pointer.thumbnailKey = Data(preview.key)
+        }
         return pointer
     }
 
-    /// Downloads what `pointer` names, checks and opens it into `directory`;
-    /// returns the saved file's path.
-    static func save(_ pointer: Relay_E2ee_V1_AttachmentPointer, messenger: SecureMessenger, into directory: URL) async throws -> String {
+    /// The thumbnail file sealed (refused before anything is uploaded when it cannot be).
+    static func sealThumbnail(_ path: URL) throws -> (sealed: [UInt8], key: [UInt8]) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path.path)
+        guard let size = attributes?[.size] as? Int, let bytes = FileManager.default.contents(atPath: path.path) else {
+            throw ValidationError("cannot read the thumbnail \(path.path)")
+        }
+        guard size <= AttachmentThumbnail.maximumSize, bytes.count == size else {
+            throw ValidationError("the thumbnail \(path.path) has \(size) bytes; at most \(AttachmentThumbnail.maximumSize) fit in a message: scale it down")
+        }
+        return try AttachmentThumbnail.seal(Array(bytes))
+    }
+
+    /// Where an attachment was saved: the file, and its thumbnail (`<file>.thumb`) when it had one.
+    struct Saved {
+        var file: String
+        var thumbnail: String?
+    }
+
+    /// Downloads what `pointer` names, checks and opens it into `directory`,
+    /// and its thumbnail (if any) next to it as `<file>.thumb`.
+    static func save(_ pointer: Relay_E2ee_V1_AttachmentPointer, messenger: SecureMessenger, into directory: URL) async throws -> Saved {
         var request = Relay_V1_Request()
         var download = Relay_V1_MediaDownload()
         download.id = pointer.id
@@ -72,7 +98,15 @@ enum FileAttachments {
         try await BlobDownloader().download(response.media.url, to: sealed, expected: pointer.storedSize)
         let target = uniquePath(in: directory, name: safeName(pointer.fileName, id: pointer.id))
         try AttachmentFiles.open(sealed, into: target, key: Array(pointer.key), digest: Array(pointer.digest), size: pointer.size)
-        return target.path
+        guard !pointer.encryptedThumbnail.isEmpty else { return Saved(file: target.path) }
+        let thumbnail = URL(fileURLWithPath: target.path + ".thumb")
+        do {
+            let bytes = try AttachmentThumbnail.open(Array(pointer.encryptedThumbnail), key: Array(pointer.thumbnailKey))
+            try Data(bytes).write(to: thumbnail, options: .withoutOverwriting)
+        } catch {
+            throw ValidationError("\(target.path) is saved, but not its thumbnail: \(error)")
+        }
+        return Saved(file: target.path, thumbnail: thumbnail.path)
     }
 
     /// A file name from the sender that is only a name: no directory, no

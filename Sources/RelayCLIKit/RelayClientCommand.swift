@@ -231,13 +231,15 @@ struct DeliveryLine: Encodable {
     var error: String?
     /// An attachment (docs/media.md): where `--save-dir` saved it, or (without it) its id, region and size.
     var file: String?
+    /// Where `--save-dir` saved the attachment's thumbnail (`<file>.thumb`), when it had one.
+    var thumbnail: String?
     var attachment: AttachmentLine?
     /// Set when this delivery was a retry request that was answered: the message sent again, and to which device.
     var resent: String?
     var resentTo: String?
 
     enum CodingKeys: String, CodingKey {
-        case conversation, epoch, seq, from, text, error, resent, file, attachment
+        case conversation, epoch, seq, from, text, error, resent, file, thumbnail, attachment
         case resentTo = "resent_to"
         case fromDevice = "from_device"
         case clientMessageID = "client_message_id"
@@ -298,6 +300,9 @@ extension RelayClientCommand {
         @Option(help: "The file's MIME type, told to the receiver inside the encrypted message.")
         var contentType: String?
 
+        @Option(help: "A small preview of the file (bytes the app made, at most 32 KiB), sealed under its own key inside the encrypted message; never uploaded.")
+        var thumbnail: String?
+
         @Argument(help: "The message, or - for one message per line of standard input.")
         var text: String?
 
@@ -323,10 +328,12 @@ extension RelayClientCommand {
             }
             guard text != nil || file != nil else { throw ValidationError("give TEXT, - or --file PATH") }
             guard file == nil || text != "-" else { throw ValidationError("--file takes a caption, not - (standard input)") }
+            guard thumbnail == nil || file != nil else { throw ValidationError("--thumbnail goes with --file") }
             let state = try root.stateDirectory()
             try await root.withMessenger { messenger in
                 let pointer = if let file {
-                    try await FileAttachments.upload(URL(fileURLWithPath: file), contentType: contentType, messenger: messenger, state: state)
+                    try await FileAttachments.upload(URL(fileURLWithPath: file), contentType: contentType,
+                                                     thumbnail: thumbnail.map { URL(fileURLWithPath: $0) }, messenger: messenger, state: state)
                 } else {
                     Relay_E2ee_V1_AttachmentPointer?.none
                 }
@@ -387,7 +394,9 @@ extension RelayClientCommand {
                                     guard var line = DeliveryLine(delivery, incoming: incoming) else { continue }
                                     if case .attachment(let pointer, _) = incoming, let saveDir {
                                         do {
-                                            line.file = try await FileAttachments.save(pointer, messenger: messenger, into: saveDir)
+                                            let saved = try await FileAttachments.save(pointer, messenger: messenger, into: saveDir)
+                                            line.file = saved.file
+                                            line.thumbnail = saved.thumbnail
                                         } catch {
                                             line.error = "cannot save the attachment: \(error)"
                                         }

@@ -107,6 +107,69 @@ def test_a_20_mib_file_crosses_regions_byte_exact_and_the_server_never_sees_it(c
     assert not os.path.isdir(uploads) or os.listdir(uploads) == []
 
 
+def test_a_thumbnail_travels_sealed_inside_the_message_and_is_saved_next_to_the_file(cluster):
+    """relay-cli send --thumbnail: the preview (bytes the app made; never
+    decoded by anyone but the receiver's app) is sealed under its own key
+    inside the end-to-end encrypted pointer, never uploaded; listen
+    --save-dir writes it as <file>.thumb. Neither region's disk, Redis,
+    logs nor metrics hold it."""
+    tag = uuid.uuid4().hex[:8]
+    alice, bob = "alice-" + tag, "bob-" + tag
+    east, west = cluster["us-east"], cluster["eu-west"]
+    cli(east, alice, alice + "-phone", "presence", alice)
+    cli(west, bob, bob + "-phone", "presence", bob)
+    source = os.path.join(cluster.workdir, "pic-%s.png" % tag)
+    marked_file(source, 300 * 1024 + 9, ("PIC-MARKER-" + tag).encode())
+    thumb_marker = ("THUMB-MARKER-" + uuid.uuid4().hex).encode()
+    thumb = os.path.join(cluster.workdir, "pic-%s.thumb-in" % tag)
+    with open(thumb, "wb") as f:
+        f.write(thumb_marker + os.urandom(9000) + thumb_marker)
+    east_blobs = os.path.join(cluster.media_dir, "us-east", "blobs")
+    before = set(os.listdir(east_blobs))
+    (receipt,) = cli(east, alice, alice + "-phone", "send", "--to", bob, "--file", source, "--thumbnail", thumb)
+    assert receipt["reason_code"] == 0
+    (blob_id,) = [n for n in os.listdir(east_blobs) if len(n) == 32 and n not in before]
+    # Only the file was uploaded: the blob's size is the sealed file's, the thumbnail is not in it.
+    assert os.path.getsize(os.path.join(east_blobs, blob_id)) < 300 * 1024 + 9 + 64 * 1024
+
+    save_dir = os.path.join(cluster.workdir, "bob-thumbs")
+    (line,) = cli(west, bob, bob + "-phone", "listen", "--count", "1", "--timeout", "90", "--save-dir", save_dir)
+    assert "error" not in line, line
+    assert line["file"] == os.path.join(save_dir, os.path.basename(source))
+    assert line["thumbnail"] == line["file"] + ".thumb"
+    assert sha256(line["file"]) == sha256(source)
+    with open(line["thumbnail"], "rb") as f, open(thumb, "rb") as g:
+        assert f.read() == g.read()
+
+    # No plaintext of the thumbnail anywhere on the servers' side.
+    for region in (east, west):
+        region.redis_cli("SAVE")
+        assert thumb_marker.decode() not in region.metrics()
+    for root, _, files in os.walk(cluster.workdir):
+        if "cli-state" in root or "bob-" in root:
+            continue
+        for name in files:
+            path = os.path.join(root, name)
+            if path == thumb or os.path.getsize(path) > 64 * MIB:
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            assert thumb_marker not in data and thumb_marker[:16] not in data, path
+
+    # A thumbnail too large for a message is refused before anything is uploaded.
+    big = os.path.join(cluster.workdir, "big-%s.thumb-in" % tag)
+    with open(big, "wb") as f:
+        f.write(os.urandom(32 * 1024 + 1))
+    cmd = [bin_path("relay-cli"), "--user", alice, "--device", alice + "-phone", "--token", east.token(alice, alice + "-phone"),
+           "--state", os.path.join(east.workdir, "cli-state", alice + "-phone"), "--wait", "30",
+           "--server", "127.0.0.1:%d" % east.devices_port, "send", "--to", bob, "--file", source, "--thumbnail", big]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "scale it down" in run.stderr, (run.stdout, run.stderr)
+    east_uploads = os.path.join(cluster.media_dir, "us-east", "uploads")
+    assert {n[:32] for n in set(os.listdir(east_blobs)) - before} == {blob_id}
+    assert not os.listdir(east_uploads)
+
+
 def wait_for(check, timeout, what):
     import time
     deadline = time.monotonic() + timeout
