@@ -122,6 +122,8 @@ let package = Package(
                 // Media (docs/media.md): the region's HTTP listener is Hummingbird when media is on.
                 "RelayMedia", "RelayMediaHTTP", "RelayMediaS3",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HTTP1Channel: the listener's connections with a sendfile step for blob downloads.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // relay serve and relay broker run as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

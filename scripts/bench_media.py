@@ -20,6 +20,8 @@ from chat_support import HOST, Deployment, Device, free_port  # noqa: E402
 SIZE = int(os.environ.get("SIZE_MIB", "100")) * 1024 * 1024
 REPS = int(os.environ.get("REPS", "3"))
 CONCURRENT = int(os.environ.get("CONCURRENT", "10"))
+# CHUNKED=1 (default): also a relay with "mediaSendfile": false, downloads a chunk at a time (the path before sendfile).
+CHUNKED = os.environ.get("CHUNKED", "1") == "1"
 MIB = 1024 * 1024
 
 
@@ -104,19 +106,29 @@ def main():
         with open(data, "wb") as f:
             for _ in range(SIZE // MIB):
                 f.write(os.urandom(MIB))
-        settings = os.path.join(workdir, "local.json")
-        with open(settings, "w") as f:
-            json.dump({"name": "local", "mediaDir": os.path.join(workdir, "media"), "mediaMaxBytes": SIZE,
-                       "mediaQuotaBytes": 1 << 40, "mediaUploadBurst": 1000, "mediaUploadsPerSecond": 100,
-                       "requestBurst": 1000, "requestsPerSecond": 1000}, f)
-        http_port, nginx_port = free_port(), free_port()
-        region = Deployment(workdir, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, http_port)])
-        started.append(region.stop)
-        region.nodes[0].wait_for("http on", 30)
+        def start_region(directory, **more):
+            os.makedirs(directory, exist_ok=True)
+            settings = os.path.join(directory, "local.json")
+            with open(settings, "w") as f:
+                json.dump(dict({"name": "local", "mediaDir": os.path.join(directory, "media"), "mediaMaxBytes": SIZE,
+                                "mediaQuotaBytes": 1 << 40, "mediaUploadBurst": 1000, "mediaUploadsPerSecond": 100,
+                                "requestBurst": 1000, "requestsPerSecond": 1000}, **more), f)
+            port = free_port()
+            d = Deployment(directory, extra_args=["--config", settings, "--http-listen", "%s:%d" % (HOST, port)])
+            started.append(d.stop)
+            d.nodes[0].wait_for("http on", 30)
+            return d
+
+        nginx_port = free_port()
+        region = start_region(workdir)
         relay_pid = region.nodes[0].proc.pid
+        # The same relay with downloads through the routes, a chunk at a time
+        # (as before sendfile): before and after in the same run.
+        chunked = start_region(os.path.join(workdir, "chunked"), mediaSendfile=False) if CHUNKED else None
         nginx, nginx_root = start_nginx(workdir, nginx_port)
         started.append(lambda: (nginx.terminate(), nginx.wait(10)))
         device = Device(region, "bench", "bench-device")
+        chunked_device = Device(chunked, "bench", "bench-device") if chunked else None
 
         def record(kind, server, seconds, **extra):
             row = dict({"kind": kind, "server": server, "mib": SIZE // MIB, "seconds": round(seconds, 3),
@@ -137,6 +149,13 @@ def main():
             status, seconds = curl("http://%s:%d/up/blob-%d" % (HOST, nginx_port, rep))
             assert status == 200, status
             record("download", "nginx", seconds)
+            if chunked_device:
+                c = grant(chunked_device, SIZE)
+                relay_upload(c.url, data, SIZE)
+                down = chunked_device.request("media.download", media_download=chunked_device.pb.MediaDownload(id=c.id, region="local")).media
+                status, seconds = curl(down.url)
+                assert status == 200, status
+                record("download", "relay-chunked", seconds)
 
         # RSS during CONCURRENT simultaneous uploads.
         grants = [grant(device, SIZE) for _ in range(CONCURRENT)]
@@ -171,9 +190,16 @@ def main():
         for kind in ("upload", "download"):
             med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == kind and r["server"] == s) for s in ("relay", "nginx")}
             print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f" % (kind, med["relay"], med["nginx"], med["relay"] / med["nginx"]))
+        if chunked_device:
+            med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == "download" and r["server"] == s)
+                   for s in ("relay-chunked", "nginx")}
+            print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f   (mediaSendfile false: the chunked path)"
+                  % ("download", med["relay-chunked"], med["nginx"], med["relay-chunked"] / med["nginx"]))
         print("  rss      %d concurrent uploads: %.1f -> %.1f MiB (growth %.1f MiB)"
               % (CONCURRENT, row["rss_before_mib"], row["rss_peak_mib"], row["growth_mib"]))
         device.close()
+        if chunked_device:
+            chunked_device.close()
     finally:
         for stop in reversed(started):
             stop()

@@ -146,7 +146,7 @@ public struct ServeCommand: AsyncParsableCommand {
             if let media, let httpListen {
                 // Media on: one Hummingbird listener serves media and the ops endpoints.
                 let started = try await RegionHTTPServer.start(
-                    listen: httpListen, media: media.endpoint,
+                    listen: httpListen, media: media.endpoint, sendfile: media.sendfile,
                     ops: OpsEndpoints(registry: metrics, checks: readiness, fixed: pushes.httpAnswers),
                     opsPaths: Array(pushes.httpAnswers.keys), group: group, logger: logger)
                 mediaHTTP.withLockedValue { $0 = started }
@@ -247,6 +247,8 @@ struct RegionSettings: Codable {
     var mediaUploadsPerSecond: Double?
     var mediaURL: String?
     var mediaSweepSeconds: Int64?
+    /// Plain blob downloads with sendfile(2) (default true; false: through the routes, a chunk at a time).
+    var mediaSendfile: Bool?
     /// An S3-compatible store for complete blobs (docs/media.md): its
     /// endpoint, bucket, signing region and a JSON file `{"accessKey", "secretKey"}`.
     var mediaS3Endpoint: String?
@@ -291,6 +293,7 @@ struct RegionSettings: Codable {
         pushFCMURL = try c.decodeIfPresent(String.self, forKey: .pushFCMURL)
         pushCAFile = try c.decodeIfPresent(String.self, forKey: .pushCAFile)
         mediaDir = try c.decodeIfPresent(String.self, forKey: .mediaDir)
+        mediaSendfile = try c.decodeIfPresent(Bool.self, forKey: .mediaSendfile)
         mediaMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaMaxBytes)
         mediaQuotaBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaQuotaBytes)
         mediaRetentionDays = try c.decodeIfPresent(Int.self, forKey: .mediaRetentionDays)

@@ -19,7 +19,8 @@ final class RegionHTTPServer: Sendable {
     }
 
     /// Binds `listen` and serves until ``close()``.
-    static func start(listen: HostPort, media: MediaEndpoint, ops: OpsEndpoints, opsPaths: [String],
+    /// With `sendfile`, plain blob GETs are answered with `sendfile(2)` (``SendfileHandler``).
+    static func start(listen: HostPort, media: MediaEndpoint, sendfile: SendfileDownloads?, ops: OpsEndpoints, opsPaths: [String],
                       group: any EventLoopGroup, logger: Logger) async throws -> RegionHTTPServer {
         let router = Router()
         MediaRoutes.add(to: router, endpoint: media)
@@ -31,6 +32,7 @@ final class RegionHTTPServer: Sendable {
         let started = loop.makePromise(of: Int.self)
         let app = Application(
             router: router,
+            server: sendfile.map(RegionHTTPChannel.builder) ?? .http1(),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in started.succeed(channel.localAddress?.port ?? listen.port) },
             eventLoopGroupProvider: .shared(group),

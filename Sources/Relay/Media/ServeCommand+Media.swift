@@ -15,6 +15,8 @@ extension ServeCommand {
     struct Media {
         let endpoint: MediaEndpoint
         let housekeeping: MediaHousekeeping
+        /// Plain downloads with sendfile(2), for the filesystem store (nil: through the routes).
+        let sendfile: SendfileDownloads?
     }
 
     func startMedia(settings: RegionSettings, router: ChatRouter, group: any EventLoopGroup, logger: Logger) async throws -> Media? {
@@ -43,7 +45,8 @@ extension ServeCommand {
             throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
         }
         let store: any BlobStore
-        if let s3 = try MediaS3Settings.from(settings) {
+        let s3 = try MediaS3Settings.from(settings)
+        if let s3 {
             // Complete blobs go to the bucket; mediaDir spools uploads in progress.
             store = S3BlobStore(s3: S3Client(configuration: s3), prefix: settings.name + "/", spool: files)
         } else {
@@ -64,6 +67,8 @@ extension ServeCommand {
                                      confirm: { state throws(MediaRefusal) in try await mirror.confirm(state) })
         // A failback lets blobs uploaded here for the returning region go back to it now.
         replicator?.authority.onChange { _, _ in housekeeping.wake() }
-        return Media(endpoint: endpoint, housekeeping: housekeeping)
+        let sendfile = s3 == nil && settings.mediaSendfile != false
+            ? SendfileDownloads(signer: signer, root: files.root, now: { ChatRouter.nowMilliseconds() / 1000 }) : nil
+        return Media(endpoint: endpoint, housekeeping: housekeeping, sendfile: sendfile)
     }
 }
