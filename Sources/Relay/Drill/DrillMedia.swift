@@ -51,10 +51,10 @@ final class DrillMedia: Sendable {
     private let uploader = NIOLockedValueBox<Task<Void, Never>?>(nil)
     /// Uploads before the kill at most.
     static let maximumUploads = 200
-    /// A blob's size: 16 KiB to 256 KiB.
-    static let sizes = 16 * 1024...256 * 1024
-    /// Pause between uploads: a steady stream up to the kill, not a flood on the drilled region.
-    static let pause = Duration.milliseconds(100)
+    /// A blob's size: 8 KiB to 64 KiB (the drill checks survival, not throughput).
+    static let sizes = 8 * 1024...64 * 1024
+    /// Pause between uploads: a steady stream up to the kill, light beside the drill's messages.
+    static let pause = Duration.milliseconds(200)
 
     /// The media part of a drill of `deployment`, or nil when the region has media off.
     init?(_ deployment: DrillDeployment, keyDir: String) throws {
@@ -130,7 +130,13 @@ final class DrillMedia: Sendable {
 
     private func upload(to base: String, atStandby: Bool) async {
         let length = Int.random(in: Self.sizes)
-        let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
+        var random = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length + 8)
+        while bytes.count < length {
+            withUnsafeBytes(of: random.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        bytes.removeLast(bytes.count - length)
         let id = MediaID.random()
         let claims = MediaGrantClaims(use: .upload, id: id, region: region, user: user, length: UInt64(length),
                                       expiresAt: Int64(Date().timeIntervalSince1970) + 3600)

@@ -109,6 +109,10 @@ package struct FailoverDrill: Sendable {
         mark("devices connected")
         sampler.start()
         traffic.start()
+        if let media {
+            media.startUploading()  // from the warm-up to the kill, so that some uploads complete just before it
+            mark("uploading media to \(deployment.region.name)")
+        }
         let trafficStart = ContinuousClock.now
         do {
             try await ledger.book.wait(until: { $0.receivingDevices.count == devices.count }, timeout: Bounds.warmUp)
@@ -122,10 +126,6 @@ package struct FailoverDrill: Sendable {
         let rest = Duration.seconds(min(Bounds.minimumWarmUp, options.duration)) - warmed
         if rest > .zero { try await Task.sleep(for: rest) }  // traffic before the kill, by design
         mark("warmed up")
-        if let media {
-            media.startUploading()  // up to the kill, so that some uploads complete just before it
-            mark("uploading media to \(deployment.region.name)")
-        }
 
         let region = deployment.region.name
         let killMs: Double
