@@ -26,8 +26,10 @@ import SwiftProtobuf
 ///
 /// Every SUBSCRIBE is refused with 0x87. Frames with ids at or below the
 /// cursor `r:in:<R>` were applied already and are skipped; the rest are
-/// applied strictly in order through the delegate, the cursor advancing
-/// after each. The batches of one origin are processed one after another
+/// applied through the delegate in the order their lanes need
+/// (``FrameSchedule``: the frames of one conversation or user in link
+/// order, different ones side by side), and the cursor then passes the
+/// frames applied without a gap. The batches of one origin are processed one after another
 /// on this node, in the order they arrived (a shipper keeps several in
 /// flight). A batch that starts past the cursor while the origin still
 /// holds the frames in between (an earlier batch was refused) is refused
@@ -227,38 +229,56 @@ public final class ReplicationRouter: MQTTRouter {
         }
     }
 
-    /// Applies `frames` one after another, advancing the cursor after each
-    /// (never before its frame is applied).
+    /// Applies `frames` in the order their lanes need (``FrameSchedule``):
+    /// a frame starts once the earlier frames it waits for are applied, so
+    /// frames of different conversations and users go side by side and
+    /// their Redis writes share fsyncs; a frame whose predecessor failed is
+    /// not applied. The cursor then passes the frames applied without a gap
+    /// (never a frame not applied); any failure fails the batch, which the
+    /// origin ships again from the cursor (applying a frame twice is
+    /// harmless: every apply is idempotent).
     private func applyFrames(_ frames: ArraySlice<ReplicationBatchCodec.DecodedFrame>, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        guard let first = frames.first else { return loop.makeSucceededVoidFuture() }
+        guard !frames.isEmpty else { return loop.makeSucceededVoidFuture() }
+        let frames = Array(frames)
+        let schedule = FrameSchedule(frames.map(\.frame.ordering))
+        var applied: [EventLoopFuture<Void>] = []
+        applied.reserveCapacity(frames.count)
+        for (index, frame) in frames.enumerated() {
+            let before = schedule.waitsFor[index].map { applied[$0] }
+            let start = before.isEmpty ? loop.makeSucceededVoidFuture() : EventLoopFuture.andAllSucceed(before, on: loop)
+            applied.append(start.flatMap { self.applyFrame(frame, origin: origin, on: loop) })
+        }
+        return EventLoopFuture.whenAllComplete(applied, on: loop).flatMap { results in
+            let done = results.prefix { if case .success = $0 { true } else { false } }.count
+            let cursor = done == 0 ? loop.makeSucceededVoidFuture() : self.redis.send(
+                self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [frames[done - 1].id]), on: loop
+            ).map { _ in }
+            return cursor.flatMapThrowing {
+                for result in results { try result.get() }
+            }
+        }
+    }
+
+    /// Applies one frame, or sets it aside as a dead letter when the
+    /// delegate rejects it for good.
+    private func applyFrame(_ frame: ReplicationBatchCodec.DecodedFrame, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         if stopping.withLockedValue({ $0 }) {
             return loop.makeFailedFuture(ReplicationError(.shutdown, "the peer listener is stopping"))
         }
-        return delegate.apply(first.frame, from: origin, on: loop).map { true }.flatMapError { error in
+        return delegate.apply(frame.frame, from: origin, on: loop).map {
+            self.metrics.applied(origin)
+        }.flatMapError { error in
             guard let rejection = error as? FrameRejection else { return loop.makeFailedFuture(error) }
             // It can never be applied: set aside, and the link goes on.
             self.logger.error("replication frame set aside as a dead letter", metadata: [
-                "origin": "\(origin)", "id": "\(first.id)", "error": "\(rejection)",
+                "origin": "\(origin)", "id": "\(frame.id)", "error": "\(rejection)",
             ])
             self.metrics.quarantined(origin)
             let letter = DeadLetters.Letter(
-                kind: .frame, source: origin, id: first.id, error: rejection.description,
+                kind: .frame, source: origin, id: frame.id, error: rejection.description,
                 atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-                body: (try? first.frame.serializedBytes()) ?? [])
-            return self.deadLetters.quarantine(letter, on: loop).map { false }
-        }.flatMap { applied in
-            if applied { self.metrics.applied(origin) }
-            // The cursor passes this frame now that it is applied; the next
-            // frame's apply need not wait for that write (the cursor only
-            // moves forward, and the batch is acknowledged once every write
-            // is done), which saves a Redis round trip per frame.
-            let cursor = self.redis.send(
-                self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop)
-            let rest = self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
-            // Both settle before the batch is answered, whatever fails.
-            return EventLoopFuture.whenAllComplete([rest, cursor.map { _ in }], on: loop).flatMapThrowing { results in
-                for result in results { try result.get() }
-            }
+                body: (try? frame.frame.serializedBytes()) ?? [])
+            return self.deadLetters.quarantine(letter, on: loop)
         }
     }
 }
