@@ -10,6 +10,8 @@ region through the links' delay proxies.
   frames arrive: the proxy leads the shipper to the other node, which
   applies from the shared cursor once the dead node's lease on the origin's
   frames has run out; again every message once, in order.
+- A key fetch asked on one node and answered (a `KeysAnswer` frame) at the
+  other reaches the asking device.
 
 Every wait is bounded; the lease holders are read from Redis."""
 
@@ -159,6 +161,37 @@ def test_frames_reaching_either_node_of_the_receiving_region_apply_once(tmp_path
         assert applied_on(west, 1, "us-east") > 0, "node 1 applied what came after the kill"
         assert int(west.redis_cli("GET", "r:in:us-east")) >= N, "one cursor for the region's nodes"
         print("%d sent, %d delivered, %d duplicates" % (N, len(received), len(received) - len(seen)))
+        a.close()
+        b.close()
+    finally:
+        cluster.stop()
+
+
+def test_a_key_fetch_answered_at_another_node_reaches_the_asking_device(tmp_path):
+    """eu-west's device asks on node 1 for keys of a us-east user; us-east's
+    KeysAnswer comes through the proxy, which leads to eu-west's node 0: the
+    answer is passed on to node 1 instead of being dropped there."""
+    from signal_keys import SignalKeys
+
+    cluster = Cluster(tmp_path, names=("us-east", "eu-west"), proxies=True, nodes={"eu-west": 2})
+    try:
+        west = cluster["eu-west"]
+        wait_node_ready(west, 1)
+        a, b, conversation = pair(cluster, "us-east", 0, "eu-west", 1)
+        keys = SignalKeys(a.pb)
+        keys.one_time = [keys.one_time_prekey(5)]
+        upload = a.request("keys.upload", keys_upload=keys.upload())
+        assert not upload.HasField("error"), upload.error
+        # eu-west knows alice's home once her message reached it.
+        a.send(conversation, "hello")
+        assert [d.seq for d in b.messages(1, timeout=30)] == [1]
+
+        resp = b.request("keys.fetch", timeout=30, keys_fetch=b.pb.KeysFetch(user=a.user))
+        assert not resp.HasField("error"), resp.error
+        [bundle] = resp.key_bundles.bundles
+        assert bundle.device == a.device and bundle.one_time_prekey.id == 5
+        # us-east's frames, the KeysAnswer among them, were all applied at node 0.
+        assert applied_on(west, 0, "us-east") > 0 and applied_on(west, 1, "us-east") == 0
         a.close()
         b.close()
     finally:

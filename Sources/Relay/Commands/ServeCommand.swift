@@ -87,6 +87,8 @@ public struct ServeCommand: AsyncParsableCommand {
             handler: { channel, payload in
                 if channel == RegionAuthority.channel {
                     regions?.reload()
+                } else if channel == ChatRouter.keysAnswerChannel {
+                    router.keysAnswerPassedOn(payload)
                 } else {
                     router.channelMessage(channel, payload: payload)
                 }
@@ -124,6 +126,7 @@ public struct ServeCommand: AsyncParsableCommand {
         if let regions {
             parts.append(NodePart("regions", start: {
                 try await subscriber.subscribe(channel: RegionAuthority.channel)
+                try await subscriber.subscribe(channel: ChatRouter.keysAnswerChannel)
                 let address = try await regions.service.start()
                 regions.watcher?.start()
                 StandardOutput.writeLine("relay serve \(name) peers listening on \(address)")

@@ -290,8 +290,10 @@ public final class Shipper: Sendable {
                     observeAcknowledged(acked)
                 }
                 if clock.now >= nextGossip {
-                    await gossipAsFollower()
-                    nextGossip = clock.now + configuration.gossipInterval
+                    // Until it gets through (a peer starting, a proxy not up
+                    // yet), again at the next look rather than a gossip interval on.
+                    let exchanged = await gossipAsFollower()
+                    nextGossip = clock.now + (exchanged ? configuration.gossipInterval : min(renewInterval, configuration.gossipInterval))
                 }
                 await wakeup.wait(after: generation, timeout: renewInterval)
                 continue
@@ -457,8 +459,9 @@ public final class Shipper: Sendable {
 
     /// While another node ships: one exchange of region states with the
     /// peer on a connection of this node's own (failures are only logged:
-    /// the next interval tries again, at the next address).
-    private func gossipAsFollower() async {
+    /// the next look tries again, at the next address). True when the
+    /// peer answered.
+    private func gossipAsFollower() async -> Bool {
         let address = self.address
         do {
             let client = try MosquittoClient(configuration: .init(
@@ -474,8 +477,10 @@ public final class Shipper: Sendable {
                 throw error
             }
             try await gossip(via: client)
+            return true
         } catch {
             logger.debug("region states not exchanged", metadata: ["address": "\(address)", "error": "\(error)"])
+            return false
         }
     }
 
