@@ -71,4 +71,29 @@ import Testing
         await b0.shutdown()
         await b1.shutdown()
     }
+
+    /// The cursor's advance renews the node's lease: a lease that ran out
+    /// with nobody else taking it (a batch longer than its time to live) is
+    /// taken again; one another node holds refuses the advance.
+    @Test func theCursorRetakesALeaseThatRanOutButNotOneAnotherNodeHolds() async throws {
+        let redis = try RedisServerProcess()
+        let client = RedisClient(configuration: redis.configuration)
+        defer { client.close() }
+        let loop = Stream.group.next()
+        let script = try ScriptLibrary.load("replication_cursor")
+        let keys = [ReplicationKey.inbound("a"), ReplicationKey.inboundLease("a")]
+        func advance(to id: Int, as node: String) async throws -> Int? {
+            try await client.send(script.command(keys: keys, arguments: [String(id), node, "60000"]), on: loop).get().int
+        }
+        func get(_ key: String) async throws -> String? {
+            try await client.send(RedisCommand("GET", key), on: loop).get().string
+        }
+
+        #expect(try await advance(to: 5, as: "b0") == 5)
+        #expect(try await get(keys[1]) == "b0")
+        _ = try await client.send(RedisCommand("SET", keys[1], "b1"), on: loop).get()
+        #expect(try await advance(to: 9, as: "b0") == -1)
+        #expect(try await get(keys[0]) == "5")
+        #expect(try await get(keys[1]) == "b1")
+    }
 }
