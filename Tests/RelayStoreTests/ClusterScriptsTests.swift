@@ -48,7 +48,8 @@ struct ClusterScriptsTests {
             ("outbox_ack", Call(keys: ["\(r):acked", "\(r):out", "\(r):n", "\(r):bytes"], arguments: [1, "r:eu"])),
             ("outbox_reset", Call(keys: ["\(r):n", "\(r):out", "\(r):acked", "\(r):bytes", "\(r):broken"], arguments: ["r:eu"])),
             ("outbox_lease", Call(keys: ["\(r):lease"], arguments: ["node-1", "hold", 5000])),
-            ("replication_cursor", Call(keys: ["r:in:eu"], arguments: [3])),
+            ("inbound_lease", Call(keys: ["r:in:eu", "{r:in:eu}:lease"], arguments: ["node-1", "hold", 5000])),
+            ("replication_cursor", Call(keys: ["r:in:eu", "{r:in:eu}:lease"], arguments: [3, "node-1", 5000])),
         ]
     }()
 

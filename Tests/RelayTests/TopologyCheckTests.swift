@@ -102,8 +102,54 @@ private struct Fixture {
 
     @Test func extraNodesTakeTheNextPorts() {
         var fixture = Fixture()
+        fixture.topology.regions[0].nodes = 2
         fixture.files["regions/a.json"] = #"{"name": "a", "mqtt": "127.0.0.1:1001", "redis": "127.0.0.1:6001", "nodes": 2}"#
-        #expect(fixture.kinds() == [.duplicatePort]) // node 1 of a on 1002, b's devices
+        // Node 1 of a: peers on 2002 (b's peers), http on 3002 (b's http), devices on 1002 (b's devices).
+        #expect(fixture.kinds() == [.duplicatePort, .duplicatePort, .duplicatePort])
+        #expect(fixture.problems().map(\.message).joined().contains("region a node 1 peers"))
+        // Spread out, the two nodes are valid.
+        fixture.topology.regions[0].devices = "127.0.0.1:1101"
+        fixture.topology.regions[0].peers = "127.0.0.1:2101"
+        fixture.topology.regions[0].http = "127.0.0.1:3101"
+        fixture.files["regions/a.json"] = #"{"name": "a", "mqtt": "127.0.0.1:1101", "redis": "127.0.0.1:6001", "nodes": 2}"#
+        #expect(fixture.problems() == [])
+        // Without "nodes" in the settings, the topology's count is the region's.
+        fixture.files["regions/a.json"] = #"{"name": "a", "mqtt": "127.0.0.1:1101", "redis": "127.0.0.1:6001"}"#
+        #expect(fixture.problems() == [])
+        // Node 1's devices port is taken from the topology's count too: 1102 against b's devices.
+        fixture.topology.regions[1].devices = "127.0.0.1:1102"
+        fixture.files["regions/b.json"] = #"{"name": "b", "mqtt": "127.0.0.1:1102", "redis": "127.0.0.1:6002"}"#
+        #expect(fixture.kinds() == [.duplicatePort])
+        #expect(fixture.problems()[0].message.contains("port 1102 is used twice"))
+    }
+
+    @Test func nodesAreListedInTheTopologyAndAgreeWithTheSettings() {
+        var fixture = Fixture()
+        fixture.topology.regions[0].devices = "127.0.0.1:1101"
+        fixture.topology.regions[0].peers = "127.0.0.1:2101"
+        fixture.topology.regions[0].http = "127.0.0.1:3101"
+        // Settings with 2 nodes, topology without: other regions would not know node 1.
+        fixture.files["regions/a.json"] = #"{"name": "a", "mqtt": "127.0.0.1:1101", "redis": "127.0.0.1:6001", "nodes": 2}"#
+        #expect(fixture.kinds() == [.badSettings])
+        #expect(fixture.problems()[0].message.contains(#"add "nodes": 2 to region a's entry"#))
+        // Both given, different.
+        fixture.topology.regions[0].nodes = 3
+        #expect(fixture.kinds() == [.badSettings])
+        #expect(fixture.problems()[0].message.contains("make them equal"))
+        // Out of range in the topology.
+        fixture.files["regions/a.json"] = #"{"name": "a", "mqtt": "127.0.0.1:1101", "redis": "127.0.0.1:6001"}"#
+        fixture.topology.regions[0].nodes = 0
+        #expect(fixture.kinds() == [.badSettings])
+        fixture.topology.regions[0].nodes = 65
+        #expect(fixture.kinds() == [.badSettings])
+        // Node ports past 65535.
+        fixture.topology.regions[0].nodes = 2
+        fixture.topology.regions[0].http = "127.0.0.1:65535"
+        #expect(fixture.kinds() == [.badAddress])
+        // Decoding: absent is one node; node i is i ports on.
+        let region = Topology.Region(name: "x", settings: "", devices: "h:100", peers: "h:200", http: "h:300", standby: nil)
+        #expect(region.nodeCount == 1)
+        #expect(region.address(region.peers, node: 3)?.description == "h:203")
     }
 
     @Test func missingLink() {

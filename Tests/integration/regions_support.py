@@ -1,14 +1,41 @@
-"""A local multi-region deployment for tests: per region a redis-server and a
-relay serve with --topology; optionally a delay proxy on every link
-direction (relayctl link proxy), as scripts/up does."""
+"""A local multi-region deployment for tests: per region a redis-server and
+one relay serve with --topology (or several: Cluster(nodes={region: n}),
+node i with --node i on the ports i past the region's endpoints);
+optionally a delay proxy on every link direction (relayctl link proxy), as
+scripts/up does."""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
+import chat_support
 from chat_support import HOST, ROOT, Process, bin_path, free_port, start_redis
+
+
+def consecutive_ports(n):
+    """A free port followed by n - 1 more free ones (a region's node i
+    listens i ports past node 0)."""
+    for _ in range(1000):
+        base = free_port()
+        rest = list(range(base + 1, base + n))
+        ok = True
+        for port in rest:
+            if port in chat_support._ports_given:
+                ok = False
+                break
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            chat_support._ports_given.update(rest)
+            return base
+    raise RuntimeError("no %d consecutive free ports" % n)
 
 DEFAULT_STANDBYS = {"us-east": "eu-west", "eu-west": "us-east", "ap-south": "eu-west"}
 
@@ -41,9 +68,10 @@ class Region:
         self.standby = standby
         self.workdir = cluster.workdir
         self.keys = cluster.keys
-        self.devices_port = free_port()
-        self.peers_port = free_port()
-        self.http_port = free_port()
+        self.node_count = cluster.node_counts.get(name, 1)
+        self.devices_port = consecutive_ports(self.node_count)
+        self.peers_port = consecutive_ports(self.node_count)
+        self.http_port = consecutive_ports(self.node_count)
         self.redis_port = free_port()
         self.redis = None
         self.nodes = []
@@ -65,16 +93,24 @@ class Region:
             return
         self.redis = start_redis(self.workdir, "redis-" + self.name, self.redis_port, "redis-" + self.name)
 
-    def start_relay(self, ready="listening on mqtt://"):
+    def start_relay(self, ready="listening on mqtt://", index=0):
+        """Starts node `index` (0 for a region of one node, whose `nodes`
+        it then replaces)."""
         cmd = [os.environ["RELAY_BIN"], "serve", "--config", self.settings_path,
                "--topology", self.cluster.topology_path,
-               "--listen", "%s:%d" % (HOST, self.devices_port),
-               "--http-listen", "%s:%d" % (HOST, self.http_port),
+               "--listen", "%s:%d" % (HOST, self.devices_port + index),
+               "--http-listen", "%s:%d" % (HOST, self.http_port + index),
                "--key-dir", self.keys, "--threads", "2"] + self.cluster.extra_args
+        if self.node_count > 1:
+            cmd += ["--node", str(index)]
         node = Process(cmd, self.workdir, "relay-%s-%d" % (self.name, len(self.cluster.restarts)), ready=ready)
         self.cluster.restarts.append(self.name)
-        node.port = self.devices_port
-        self.nodes = [node]
+        node.port = self.devices_port + index
+        if self.node_count == 1:
+            self.nodes = [node]
+        else:
+            self.nodes += [None] * (index + 1 - len(self.nodes))
+            self.nodes[index] = node
         return node
 
     def wait_ready(self, timeout=30):
@@ -96,7 +132,8 @@ class Region:
     def kill(self):
         """SIGKILL the relay and its redis-server (a region lost at once)."""
         for node in self.nodes:
-            node.stop(signal.SIGKILL)
+            if node:
+                node.stop(signal.SIGKILL)
         if self.redis:
             self.redis.stop(signal.SIGKILL)
 
@@ -124,12 +161,14 @@ class Region:
 class Cluster:
     def __init__(self, workdir, names=("us-east", "eu-west", "ap-south"), standbys=None,
                  mirror="async", proxies=False, rtt_ms=0, extra_args=(), automatic=False, settings=None,
-                 clustered=()):
+                 clustered=(), nodes=None):
         """rtt_ms: one round trip for every link, {(a, b) sorted: ms}
         (topology_rtts()), or TOPOLOGY (the shipped links' round trips and
         bandwidths); settings: more keys for every regions/<name>.json;
-        clustered: regions whose store is a Redis Cluster (cluster_support)."""
+        clustered: regions whose store is a Redis Cluster (cluster_support);
+        nodes: {region: relay nodes} for regions of more than one node."""
         self.clustered = set(clustered)
+        self.node_counts = dict(nodes or {})
         self.workdir = str(workdir)
         self.keys = os.path.join(self.workdir, "keys")
         self.extra_args = list(extra_args)
@@ -165,6 +204,8 @@ class Cluster:
                      "http": "%s:%d" % (HOST, r.http_port)}
             if r.standby:
                 entry["standby"] = r.standby
+            if r.node_count > 1:
+                entry["nodes"] = r.node_count
             topology["regions"].append(entry)
             with open(r.settings_path, "w") as f:
                 json.dump(dict({"name": r.name, "redis": "%s:%d" % (HOST, r.redis_port), "mirror": mirror,
@@ -177,7 +218,8 @@ class Cluster:
             if proxies:
                 self._start_proxies()
             for r in self.regions.values():
-                r.start_relay()
+                for index in range(r.node_count):
+                    r.start_relay(index=index)
             for r in self.regions.values():
                 r.wait_ready()
         except BaseException:
@@ -192,9 +234,11 @@ class Cluster:
             for p in link["proxies"]:
                 to = self.regions[p["to"]]
                 other = [n for n in link["between"] if n != p["to"]][0]
-                proc = Process([bin_path("relayctl"), "link", "proxy", "--listen", p["listen"],
-                                "--to", "%s:%d" % (HOST, to.peers_port), "--rtt", str(link["rttMs"]),
-                                "--control", p["control"]],
+                targets = []
+                for index in range(to.node_count):
+                    targets += ["--to", "%s:%d" % (HOST, to.peers_port + index)]
+                proc = Process([bin_path("relayctl"), "link", "proxy", "--listen", p["listen"]] + targets
+                               + ["--rtt", str(link["rttMs"]), "--control", p["control"]],
                                self.workdir, "proxy-%s-to-%s" % (other, to.name), ready="listening on")
                 self.proxies[(other, to.name)] = (proc, p["control"])
 
@@ -218,7 +262,8 @@ class Cluster:
     def stop(self):
         for r in self.regions.values():
             for node in r.nodes:
-                node.stop()
+                if node:
+                    node.stop()
             if r.redis:
                 r.redis.stop()
         for proc, _ in self.proxies.values():

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RelayCore
+import RelayStore
 
 /// `keys.upload` and `keys.fetch` across regions (docs/protocol.md, "Keys"):
 /// a user's keys live in the region serving the user's home, which alone
@@ -127,8 +128,48 @@ extension ChatRouter {
     /// Applies a `KeysAnswer`: the waiting device's request completes (an
     /// answer nobody waits for any more is dropped).
     func applyKeysAnswer(_ answer: Relay_V1_KeysAnswer, from origin: String, replicator: Replicator) {
+        if replicator.keyFetches.complete(answer.requestID, with: answer.response) { return }
+        // The region's peer endpoint may lead to another node than the one
+        // whose device asked (decision 0027): pass the answer on to every
+        // node; the one holding the request completes it.
+        let payload: [UInt8]
+        do {
+            payload = try answer.serializedBytes()
+        } catch {
+            logger.warning("key fetch answer not passed on", metadata: ["origin": "\(origin)", "error": "\(error)"])
+            return
+        }
+        let redis = store.redis
+        let logger = self.logger
+        Task {
+            do {
+                _ = try await redis.send(RedisCommand("PUBLISH", Self.keysAnswerChannel, payload))
+            } catch {
+                logger.warning("key fetch answer not passed on to the region's other nodes", metadata: [
+                    "origin": "\(origin)", "request": "\(answer.requestID)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    /// The Pub/Sub channel on which a node passes on a `KeysAnswer` it
+    /// applied without a request waiting for it there.
+    static let keysAnswerChannel = "k:answers"
+
+    /// A `KeysAnswer` a node of this region passed on (``keysAnswerChannel``):
+    /// completes its request when it waits on this node.
+    func keysAnswerPassedOn(_ payload: ByteBuffer) {
+        guard let replicator else { return }
+        let answer: Relay_V1_KeysAnswer
+        do {
+            answer = try Relay_V1_KeysAnswer(serializedBytes: Array(payload.readableBytesView))
+        } catch {
+            logger.warning("a key fetch answer passed on is not a KeysAnswer", metadata: ["error": "\(error)"])
+            return
+        }
         if !replicator.keyFetches.complete(answer.requestID, with: answer.response) {
-            logger.info("key fetch answer came after its request timed out", metadata: ["origin": "\(origin)", "request": "\(answer.requestID)"])
+            // Another node's, or it timed out, or its node restarted.
+            logger.debug("key fetch answer not waited for on this node", metadata: ["request": "\(answer.requestID)"])
         }
     }
 

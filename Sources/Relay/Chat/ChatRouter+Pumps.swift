@@ -17,7 +17,7 @@ extension ChatRouter: DevicePumpDelegate {
     /// acknowledgements are one append to the mirror's outbox.
     func pump(_ pump: DevicePump, stored changes: [DevicePump.StoredChange]) {
         guard let replicator, !changes.isEmpty else { return }
-        let device = pump.device
+        let (device, user) = (pump.device, pump.user)
         let frames = changes.map { change in
             replicator.frame { f in
                 switch change {
@@ -30,6 +30,7 @@ extension ChatRouter: DevicePumpDelegate {
                 case .entry(let entry):
                     var ack = Relay_V1_QueueAck()
                     ack.device = device
+                    ack.user = user
                     ack.entry = Data(entry)
                     f.queueAck = ack
                 }

@@ -24,8 +24,8 @@ public struct RelayCtlLinkCommand: AsyncParsableCommand {
         @Option(help: "Address to accept connections on, HOST:PORT.")
         var listen: HostPort
 
-        @Option(help: "Address to forward them to, HOST:PORT.")
-        var to: HostPort
+        @Option(help: "Address to forward them to, HOST:PORT; repeat it for a region's several nodes: a connection goes to the first that takes it.")
+        var to: [HostPort]
 
         @Option(help: "Round-trip time to add, in milliseconds.")
         var rtt: Double = 0
@@ -44,6 +44,7 @@ public struct RelayCtlLinkCommand: AsyncParsableCommand {
 
         /// Refuses conditions that cannot be applied.
         public func validate() throws {
+            if to.isEmpty { throw ValidationError("give --to at least once") }
             if let problem = LinkConditions(rttMs: rtt, bandwidthKbps: bandwidth, loss: loss).problem {
                 throw ValidationError(problem)
             }
@@ -53,11 +54,11 @@ public struct RelayCtlLinkCommand: AsyncParsableCommand {
         public func run() async throws {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let proxy = try await DelayProxy.start(
-                listen: listen, to: to, control: control,
+                listen: listen, to: to[0], alternates: Array(to.dropFirst()), control: control,
                 conditions: LinkConditions(rttMs: rtt, bandwidthKbps: bandwidth, loss: loss), group: group
             )
             let controlText = proxy.controlAddress.map { " control \($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? ""
-            StandardOutput.writeLine("relayctl link proxy listening on \(proxy.listenAddress.ipAddress ?? ""):\(proxy.listenAddress.port ?? 0) to \(to)\(controlText) rtt=\(rtt)ms bandwidth=\(bandwidth)kbit/s loss=\(loss)")
+            StandardOutput.writeLine("relayctl link proxy listening on \(proxy.listenAddress.ipAddress ?? ""):\(proxy.listenAddress.port ?? 0) to \(to.map(\.description).joined(separator: ","))\(controlText) rtt=\(rtt)ms bandwidth=\(bandwidth)kbit/s loss=\(loss)")
             _ = await TerminationSignal.wait()
             await proxy.close()
             try await group.shutdownGracefully()

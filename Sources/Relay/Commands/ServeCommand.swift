@@ -41,6 +41,9 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Queue mirroring to the standby: async (default; loss bounded by the lag) or sync (a send's PUBACK waits for the standby).")
     var mirror: MirrorMode?
 
+    @Option(help: "This node's index among its region's nodes (topology.json \"nodes\"): its peer listener is on the port this far past the region's \"peers\".")
+    var node: Int = 0
+
     public init() {}
 
     public func run() async throws {
@@ -72,7 +75,7 @@ public struct ServeCommand: AsyncParsableCommand {
         let client = RedisClient(configuration: redisConfiguration, eventLoopGroup: group, logger: logger)
         let store = try ChatStore(redis: client, configuration: settings.chat)
         let regions = try await Regions.start(
-            topologyPath: topology, settings: settings, mirror: mirror ?? settings.mirror ?? .async, keyDir: keyDir,
+            topologyPath: topology, settings: settings, node: node, mirror: mirror ?? settings.mirror ?? .async, keyDir: keyDir,
             store: store, redis: client, redisConfiguration: redisConfiguration, group: group, logger: logger)
         let router = try ChatRouter(store: store, group: group, logger: logger, replicator: regions?.replicator, tokens: verifier)
         regions?.attach(router)
@@ -84,6 +87,8 @@ public struct ServeCommand: AsyncParsableCommand {
             handler: { channel, payload in
                 if channel == RegionAuthority.channel {
                     regions?.reload()
+                } else if channel == ChatRouter.keysAnswerChannel {
+                    router.keysAnswerPassedOn(payload)
                 } else {
                     router.channelMessage(channel, payload: payload)
                 }
@@ -121,6 +126,7 @@ public struct ServeCommand: AsyncParsableCommand {
         if let regions {
             parts.append(NodePart("regions", start: {
                 try await subscriber.subscribe(channel: RegionAuthority.channel)
+                try await subscriber.subscribe(channel: ChatRouter.keysAnswerChannel)
                 let address = try await regions.service.start()
                 regions.watcher?.start()
                 StandardOutput.writeLine("relay serve \(name) peers listening on \(address)")

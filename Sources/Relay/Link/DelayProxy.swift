@@ -28,10 +28,13 @@ public final class DelayProxy: Sendable {
 
     /// Starts a proxy on `listen` that forwards to `to` under `conditions`,
     /// with a control listener on `control` when given (port 0 picks a free port).
+    /// A connection `to` refuses goes to the first of `alternates` that
+    /// takes it (a region's other relay nodes, decision 0027).
     public static func start(
-        listen: HostPort, to: HostPort, control: HostPort?, conditions: LinkConditions,
+        listen: HostPort, to: HostPort, alternates: [HostPort] = [], control: HostPort?, conditions: LinkConditions,
         group: any EventLoopGroup
     ) async throws -> DelayProxy {
+        let to = [to] + alternates
         let state = LinkState(conditions: conditions)
         let server = try await LinkController.bind(host: listen.host, port: listen.port, to: to, state: state, group: group).get()
         guard let bound = server.localAddress, let port = bound.port else {
@@ -81,9 +84,9 @@ final class LinkController: Sendable {
     private let server: Mutex<(any Channel)?>
     private let group: any EventLoopGroup
     private let listen: HostPort
-    private let to: HostPort
+    private let to: [HostPort]
 
-    init(state: LinkState, server: any Channel, group: any EventLoopGroup, listen: HostPort, to: HostPort) {
+    init(state: LinkState, server: any Channel, group: any EventLoopGroup, listen: HostPort, to: [HostPort]) {
         self.state = state
         self.server = Mutex(server)
         self.group = group
@@ -96,7 +99,7 @@ final class LinkController: Sendable {
         let loop = group.next()
         switch command {
         case .cut:
-            let reply = state.apply(.cut, listen: listen.description, to: to.description)
+            let reply = state.apply(.cut, listen: listen.description, to: to.map(\.description).joined(separator: ","))
             let listener = server.withLock { server in
                 defer { server = nil }
                 return server
@@ -105,7 +108,7 @@ final class LinkController: Sendable {
             guard let listener else { return loop.makeSucceededFuture(reply) }
             return listener.close().map { reply }.recover { _ in reply }
         case .heal:
-            let reply = state.apply(.heal, listen: listen.description, to: to.description)
+            let reply = state.apply(.heal, listen: listen.description, to: to.map(\.description).joined(separator: ","))
             guard server.withLock({ $0 == nil }) else { return loop.makeSucceededFuture(reply) }
             return Self.bind(host: listen.host, port: listen.port, to: to, state: state, group: group)
                 .map { [self] channel in
@@ -118,24 +121,21 @@ final class LinkController: Sendable {
                 }
                 .recover { error in "error: cannot listen on \(self.listen) again: \(error)" }
         case .set, .status:
-            return loop.makeSucceededFuture(state.apply(command, listen: listen.description, to: to.description))
+            return loop.makeSucceededFuture(state.apply(command, listen: listen.description, to: to.map(\.description).joined(separator: ",")))
         }
     }
 
     /// Listens on `host:port`; every accepted connection is joined to a new
-    /// connection to `to` by a pair of ``DelayForwarder``s on one event loop.
-    static func bind(host: String, port: Int, to target: HostPort, state: LinkState, group: any EventLoopGroup) -> EventLoopFuture<any Channel> {
+    /// connection to the first of `targets` that takes it by a pair of
+    /// ``DelayForwarder``s on one event loop.
+    static func bind(host: String, port: Int, to targets: [HostPort], state: LinkState, group: any EventLoopGroup) -> EventLoopFuture<any Channel> {
         ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { inbound in
                 guard state.admit() else { return inbound.close() }
-                return ClientBootstrap(group: inbound.eventLoop)
-                    .connectTimeout(.seconds(10))
-                    .channelOption(ChannelOptions.autoRead, value: false)
-                    .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                    .connect(host: target.host, port: target.port)
+                return LinkController.connect(targets[...], on: inbound.eventLoop)
                     .flatMapErrorThrowing { error in
                         inbound.close(promise: nil)
                         throw error
@@ -151,6 +151,21 @@ final class LinkController: Sendable {
                     }
             }
             .bind(host: host, port: port)
+    }
+
+    /// Connects to the first of `targets` that takes the connection.
+    private static func connect(_ targets: ArraySlice<HostPort>, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        guard let target = targets.first else {
+            return loop.makeFailedFuture(LinkControlError("no target to forward to"))
+        }
+        return ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: target.host, port: target.port)
+            .flatMapError { error in
+                targets.count > 1 ? LinkController.connect(targets.dropFirst(), on: loop) : loop.makeFailedFuture(error)
+            }
     }
 }
 

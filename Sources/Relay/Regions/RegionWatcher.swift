@@ -13,8 +13,11 @@ import RelayStore
 /// them, and a tick that performs what the watch decides.
 ///
 /// Each peer gets its own libmosquitto connection (client id
-/// `region-<origin>-watch-<peer>`, the shipper's credentials), so a long
-/// batch in flight never delays a heartbeat (``HeartbeatTopic``). The
+/// `region-<origin>-watch-<peer>-<node>`, the shipper's credentials), so a
+/// long batch in flight never delays a heartbeat (``HeartbeatTopic``).
+/// Every node of a region heartbeats on its own: the node in the client id
+/// keeps two nodes' connections to one peer node from taking each other's
+/// session over, and a peer with several nodes is tried node after node. The
 /// peer's region states in each PUBACK are merged before its lease grant
 /// is counted.
 final class RegionWatcher: Sendable {
@@ -22,7 +25,8 @@ final class RegionWatcher: Sendable {
     private let watch: NIOLockedValueBox<RegionWatch>
     private let authority: RegionAuthority
     private let outbox: Outbox
-    private let addresses: [String: HostPort]
+    private let addresses: [String: [HostPort]]
+    private let nodeID: String
     private let credentials: PeerCredentials
     private let loop: any EventLoop
     private let logger: Logger
@@ -37,14 +41,17 @@ final class RegionWatcher: Sendable {
     /// with `configuration`), acting on `authority`; `outbox` tells how far
     /// a failed-back region has caught up.
     init(local: String, topology: Topology, configuration: RegionWatch.Configuration, authority: RegionAuthority,
-         outbox: Outbox, credentials: PeerCredentials, loop: any EventLoop, logger: Logger) throws {
-        var addresses: [String: HostPort] = [:]
+         outbox: Outbox, credentials: PeerCredentials, nodeID: String = UUID().uuidString, loop: any EventLoop,
+         logger: Logger) throws {
+        var addresses: [String: [HostPort]] = [:]
         for peer in topology.regions.map(\.name) where peer != local {
-            guard let address = topology.peerAddress(from: local, to: peer) else {
+            let peerAddresses = topology.peerAddresses(from: local, to: peer)
+            guard !peerAddresses.isEmpty else {
                 throw ReplicationError(.unknownPeer, "no address for \(local) to reach \(peer)")
             }
-            addresses[peer] = address
+            addresses[peer] = peerAddresses
         }
+        self.nodeID = nodeID
         self.local = local
         self.watch = NIOLockedValueBox(RegionWatch(
             local: local, regions: topology.regions.map(\.name), configuration: configuration, now: 0))
@@ -81,8 +88,8 @@ final class RegionWatcher: Sendable {
     /// Starts the heartbeats and the tick; writes need the lease from now on.
     func start() {
         authority.requireLease { [weak self] in self?.holdsLease ?? false }
-        var started: [Task<Void, Never>] = addresses.sorted { $0.key < $1.key }.map { peer, address in
-            Task { await self.heartbeats(to: peer, at: address) }
+        var started: [Task<Void, Never>] = addresses.sorted { $0.key < $1.key }.map { peer, addresses in
+            Task { await self.heartbeats(to: peer, at: addresses) }
         }
         started.append(Task { await self.ticks() })
         tasks.withLockedValue { $0 = started }
@@ -131,16 +138,18 @@ final class RegionWatcher: Sendable {
         return (try? heartbeat.serializedBytes()) ?? []
     }
 
-    /// Keeps a connection to `peer` and sends a heartbeat every interval,
-    /// each waiting for its PUBACK on its own.
-    private func heartbeats(to peer: String, at address: HostPort) async {
+    /// Keeps a connection to `peer` (at the first of `addresses` that takes
+    /// it, trying the next after a failure) and sends a heartbeat every
+    /// interval, each waiting for its PUBACK on its own.
+    private func heartbeats(to peer: String, at addresses: [HostPort]) async {
+        var next = 0
         let configuration = configuration
         let interval = Duration.milliseconds(configuration.heartbeatInterval)
         let timeout = Duration.milliseconds(configuration.unreachableAfter)
         while !Task.isCancelled {
             do {
                 let client = try MosquittoClient(configuration: .init(
-                    clientID: "region-\(local)-watch-\(peer)", cleanStart: true, protocolVersion: .v5,
+                    clientID: "region-\(local)-watch-\(peer)-\(nodeID)", cleanStart: true, protocolVersion: .v5,
                     username: PeerCredentials.username(for: local), password: credentials.password(for: local)))
                 defer { client.close() }
                 let events = Task {
@@ -149,7 +158,11 @@ final class RegionWatcher: Sendable {
                     }
                 }
                 defer { events.cancel() }
+                let address = addresses[next % addresses.count]
+                next = (next + 1) % addresses.count
                 _ = try await client.connect(host: address.host, port: address.port, keepAlive: 5, timeout: timeout)
+                // Connected: the next connection tries this address first again.
+                next = (next + addresses.count - 1) % addresses.count
                 logger.debug("heartbeats up", metadata: ["peer": "\(peer)"])
                 await withDiscardingTaskGroup { group in
                     while client.isLinkUp && !Task.isCancelled {

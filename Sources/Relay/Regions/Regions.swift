@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Logging
 import NIOCore
@@ -18,8 +19,10 @@ struct Regions: Sendable {
     private let logger: Logger
 
     /// Nil for a single-region deployment (no topology, or one region).
+    /// `node` is this node's index among the region's (its peer listener
+    /// is on the port `node` past the region's `peers`).
     static func start(
-        topologyPath: String?, settings: RegionSettings, mirror: MirrorMode, keyDir: String, store: ChatStore,
+        topologyPath: String?, settings: RegionSettings, node: Int = 0, mirror: MirrorMode, keyDir: String, store: ChatStore,
         redis: RedisClient, redisConfiguration: RedisConfiguration, group: any EventLoopGroup, logger: Logger
     ) async throws -> Regions? {
         guard let topologyPath else { return nil }
@@ -30,9 +33,16 @@ struct Regions: Sendable {
             throw ValidationError("cannot read \(topologyPath): \(error) (relayctl topology check --file \(topologyPath) explains)")
         }
         guard topology.regions.count > 1 else { return nil }
-        guard topology.region(named: settings.name) != nil else {
+        guard let own = topology.region(named: settings.name) else {
             throw ValidationError("region \(settings.name) is not in \(topologyPath) (regions: \(topology.regions.map(\.name).joined(separator: ", ")))")
         }
+        guard node >= 0, node < own.nodeCount, let peerListen = own.address(own.peers, node: node) else {
+            throw ValidationError("node \(node) is not a node of \(settings.name): \(topologyPath) gives it \(own.nodeCount) (\"nodes\"), numbered from 0")
+        }
+        var serviceConfiguration = ReplicationService.Configuration()
+        serviceConfiguration.listen = HostPort(host: peerListen.host, port: peerListen.port)
+        // Unique per running node (a restarted node is a new holder); the index is for people reading leases.
+        let nodeID = "\(node)-\(UUID().uuidString.prefix(8))"
         let credentials: PeerCredentials
         do {
             credentials = try PeerCredentials.load(fromDirectory: keyDir)
@@ -46,7 +56,8 @@ struct Regions: Sendable {
         let delegate = ChatReplication(authority: authority, loop: loop)
         let service = try ReplicationService(
             region: settings.name, topology: topology, outbox: try Outbox(redis: redis, cap: settings.outboxCap), credentials: credentials,
-            delegate: delegate, redis: redis, redisConfiguration: redisConfiguration, group: group, logger: logger)
+            delegate: delegate, redis: redis, redisConfiguration: redisConfiguration, group: group, logger: logger,
+            configuration: serviceConfiguration, nodeID: nodeID)
         let replicator = Replicator(
             local: settings.name, authority: authority, directory: Directory(redis: redis), sink: service, mode: mirror,
             deviceEndpoints: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.devices) }),
@@ -54,11 +65,11 @@ struct Regions: Sendable {
         let watcher = try topology.watchConfiguration.map { configuration in
             try RegionWatcher(
                 local: settings.name, topology: topology, configuration: configuration, authority: authority,
-                outbox: try Outbox(redis: redis), credentials: credentials, loop: loop, logger: logger)
+                outbox: try Outbox(redis: redis), credentials: credentials, nodeID: nodeID, loop: loop, logger: logger)
         }
         if let watcher { delegate.attach(watcher: watcher) }
         logger.info("replicating", metadata: [
-            "region": "\(settings.name)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)",
+            "region": "\(settings.name)", "node": "\(nodeID)", "peers": "\(map.peers)", "mirror": "\(mirror.rawValue)",
             "failover": "\(watcher == nil ? "by operator" : "automatic")",
         ])
         return Regions(authority: authority, service: service, replicator: replicator, watcher: watcher, delegate: delegate, loop: loop, logger: logger)

@@ -22,6 +22,9 @@ public struct ReplicationError: Error, Sendable, CustomStringConvertible {
         case gap
         /// The outbox reached its cap and the link is broken until reset.
         case linkBroken
+        /// Another node of the receiving region holds the lease on the
+        /// origin's frames (``ReplicationKey/inboundLease(_:)``).
+        case busy
     }
 
     /// The kind.

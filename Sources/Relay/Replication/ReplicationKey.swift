@@ -4,7 +4,8 @@ import RelayStore
 ///
 /// A region's outbox to peer P lives in the region's own Redis under the
 /// hash tag `{r:P}` (one slot per outbox); the cursor of frames applied from
-/// origin R is `r:in:<R>` in the receiving region's Redis.
+/// origin R is `r:in:<R>` in the receiving region's Redis, beside the lease
+/// `{r:in:<R>}:lease` of the node applying them.
 public enum ReplicationKey {
     /// `{r:<peer>}`.
     public static func tag(_ peer: String) -> String { "{r:\(peer)}" }
@@ -22,6 +23,10 @@ public enum ReplicationKey {
     public static func lease(_ peer: String) -> String { tag(peer) + ":lease" }
     /// `r:in:<origin>`: the highest id applied from `origin` (receiver side).
     public static func inbound(_ origin: String) -> String { "r:in:\(origin)" }
+    /// `{r:in:<origin>}:lease`: the node of this region that applies
+    /// `origin`'s frames (receiver side). Its hash tag is the whole name
+    /// of ``inbound(_:)``, so both keys share a slot on a Redis Cluster.
+    public static func inboundLease(_ origin: String) -> String { "{\(inbound(origin))}:lease" }
     /// `r:<peer>`: Pub/Sub channel waking the region's shipper to `peer`:
     /// `n<id>` after an append, `a<id>` after an acknowledgement, `b<id>`
     /// when an append broke the link at the cap, `r<id>` after a reset.

@@ -26,19 +26,35 @@ import SwiftProtobuf
 ///
 /// Every SUBSCRIBE is refused with 0x87. Frames with ids at or below the
 /// cursor `r:in:<R>` were applied already and are skipped; the rest are
-/// applied strictly in order through the delegate, the cursor advancing
-/// after each. The batches of one origin are processed one after another
+/// applied through the delegate in the order their lanes need
+/// (``FrameSchedule``: the frames of one conversation or user in link
+/// order, different ones side by side), and the cursor then passes the
+/// frames applied without a gap. The batches of one origin are processed one after another
 /// on this node, in the order they arrived (a shipper keeps several in
 /// flight). A batch that starts past the cursor while the origin still
 /// holds the frames in between (an earlier batch was refused) is refused
 /// too (0x80), so nothing is stepped over (``InboundPlan``). Every PUBACK carries this region's states as user
 /// property `regions`; the batch's own states go to `delegate.learn`.
+///
+/// Several nodes of a region may receive the same origin's batches (the
+/// region's peer endpoint may lead to any node, and a shipper taking a link
+/// over may reach another node than the one before): only the node holding
+/// the lease `{r:in:<R>}:lease` (``ReplicationKey/inboundLease(_:)``,
+/// `inbound_lease.lua`) applies them. It takes the lease as a batch starts
+/// (reading the cursor in the same script), renews it with every cursor
+/// advance, which is refused once another node holds it, and releases it
+/// when no batch of that origin is queued here. Another node's batch is
+/// refused (0x80) meanwhile, and the origin ships it again, so a frame is
+/// applied by one node, once, in order (decision 0027).
 public final class ReplicationRouter: MQTTRouter {
     private let region: String
     private let delegate: any ReplicationDelegate
     private let redis: RedisClient
     private let group: any EventLoopGroup
     private let cursorScript: RedisScript
+    private let leaseScript: RedisScript
+    private let nodeID: String
+    private let leaseMilliseconds: Int64
     private let deadLetters: DeadLetters
     private let metrics: ReplicationMetrics
     private let logger: Logger
@@ -53,14 +69,21 @@ public final class ReplicationRouter: MQTTRouter {
     private let stopping = NIOLockedValueBox(false)
 
     /// A router for region `region` applying through `delegate`, with its
-    /// cursors in `redis`; `group` is the peer listener's.
+    /// cursors in `redis`; `group` is the peer listener's. `nodeID` names
+    /// this node in the leases on the origins' frames, which last
+    /// `leaseTTL` past their last renewal (a node that dies holding one
+    /// holds up that origin's link for at most that long).
     public init(region: String, delegate: any ReplicationDelegate, redis: RedisClient, group: any EventLoopGroup,
-                metrics: ReplicationMetrics = ReplicationMetrics(), logger: Logger) throws {
+                metrics: ReplicationMetrics = ReplicationMetrics(), nodeID: String = UUID().uuidString,
+                leaseTTL: TimeAmount = .seconds(5), logger: Logger) throws {
         self.region = region
         self.delegate = delegate
         self.redis = redis
         self.group = group
         self.cursorScript = try ScriptLibrary.load("replication_cursor")
+        self.leaseScript = try ScriptLibrary.load("inbound_lease")
+        self.nodeID = nodeID
+        self.leaseMilliseconds = max(1, leaseTTL.nanoseconds / 1_000_000)
         self.deadLetters = DeadLetters(redis: redis)
         self.metrics = metrics
         self.logger = logger
@@ -190,18 +213,54 @@ public final class ReplicationRouter: MQTTRouter {
                     connections[connection]?.queued = entry.queued - 1
                 }
             }
-            done.succeed(())
-            // Forget the tail once nothing is queued behind it.
-            self.tails.withLockedValue { tails in
-                if tails[batch.origin] === done.futureResult { tails[batch.origin] = nil }
+            let idle = self.tails.withLockedValue { $0[batch.origin] === done.futureResult }
+            // Nothing queued behind: the lease goes before the next batch
+            // (which waits for `done`) may take it again.
+            let released = idle ? self.releaseLease(origin: batch.origin, on: loop) : loop.makeSucceededVoidFuture()
+            released.whenComplete { _ in
+                done.succeed(())
+                // Forget the tail once nothing is queued behind it.
+                self.tails.withLockedValue { tails in
+                    if tails[batch.origin] === done.futureResult { tails[batch.origin] = nil }
+                }
             }
         }
         return result
     }
 
+    /// Gives up this node's lease on `origin`'s frames (a failure is logged:
+    /// the lease then runs out by itself).
+    private func releaseLease(origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        redis.send(
+            leaseScript.command(keys: [ReplicationKey.inbound(origin), ReplicationKey.inboundLease(origin)],
+                                arguments: [nodeID, "release"]),
+            on: loop
+        ).map { _ in }.recover { error in
+            self.logger.warning("inbound lease not released; it runs out", metadata: ["origin": "\(origin)", "error": "\(error)"])
+        }
+    }
+
+    /// Takes or renews this node's lease on `origin`'s frames: the cursor,
+    /// or a ``ReplicationError/Kind/busy`` failure while another node holds it.
+    private func holdLease(origin: String, on loop: any EventLoop) -> EventLoopFuture<UInt64> {
+        redis.send(
+            leaseScript.command(keys: [ReplicationKey.inbound(origin), ReplicationKey.inboundLease(origin)],
+                                arguments: [nodeID, "hold", leaseMilliseconds]),
+            on: loop
+        ).flatMapThrowing { reply in
+            guard let value = reply.int else {
+                throw ReplicationError(.redisReply, "inbound_lease answered \(reply)")
+            }
+            guard value >= 0 else {
+                throw ReplicationError(.busy, "another node of this region is applying \(origin)'s frames; retry")
+            }
+            return UInt64(value)
+        }
+    }
+
     private func apply(_ batch: ReplicationBatchCodec.DecodedBatch, originAcknowledged: UInt64?, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
         let origin = batch.origin
-        return cursor(origin: origin, on: loop).flatMap { (cursor: UInt64) -> EventLoopFuture<Void> in
+        return holdLease(origin: origin, on: loop).flatMap { (cursor: UInt64) -> EventLoopFuture<Void> in
             let plan = InboundPlan(cursor: cursor, ids: batch.frames.map(\.id), originAcknowledged: originAcknowledged)
             if let gap = plan.gap {
                 // An earlier batch of the window failed or is not here: never step over it.
@@ -217,8 +276,9 @@ public final class ReplicationRouter: MQTTRouter {
         }.map { _ in
             self.acknowledgement(.success)
         }.flatMapErrorThrowing { error in
-            if let error = error as? ReplicationError, error.kind == .gap {
-                // Follows a batch refused just before: that one was logged.
+            if let error = error as? ReplicationError, error.kind == .gap || error.kind == .busy {
+                // A gap follows a batch refused just before (that one was
+                // logged); busy: another node applies them (a takeover).
                 self.logger.debug("replication batch not applied", metadata: ["origin": "\(origin)", "error": "\(error)"])
                 return self.acknowledgement(.unspecifiedError, reason: error.message)
             }
@@ -227,38 +287,66 @@ public final class ReplicationRouter: MQTTRouter {
         }
     }
 
-    /// Applies `frames` one after another, advancing the cursor after each
-    /// (never before its frame is applied).
+    /// Applies `frames` in the order their lanes need (``FrameSchedule``):
+    /// a frame starts once the earlier frames it waits for are applied, so
+    /// frames of different conversations and users go side by side and
+    /// their Redis writes share fsyncs; a frame whose predecessor failed is
+    /// not applied. The cursor then passes the frames applied without a gap
+    /// (never a frame not applied); any failure fails the batch, which the
+    /// origin ships again from the cursor (applying a frame twice is
+    /// harmless: every apply is idempotent).
     private func applyFrames(_ frames: ArraySlice<ReplicationBatchCodec.DecodedFrame>, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        guard let first = frames.first else { return loop.makeSucceededVoidFuture() }
+        guard !frames.isEmpty else { return loop.makeSucceededVoidFuture() }
+        let frames = Array(frames)
+        let schedule = FrameSchedule(frames.map(\.frame.ordering))
+        var applied: [EventLoopFuture<Void>] = []
+        applied.reserveCapacity(frames.count)
+        for (index, frame) in frames.enumerated() {
+            let before = schedule.waitsFor[index].map { applied[$0] }
+            let start = before.isEmpty ? loop.makeSucceededVoidFuture() : EventLoopFuture.andAllSucceed(before, on: loop)
+            applied.append(start.flatMap { self.applyFrame(frame, origin: origin, on: loop) })
+        }
+        return EventLoopFuture.whenAllComplete(applied, on: loop).flatMap { results in
+            let done = results.prefix { if case .success = $0 { true } else { false } }.count
+            // The cursor write also renews this node's lease, and fails once
+            // another node took it: the batch is then refused, and the new
+            // holder goes on from the cursor.
+            let cursor = done == 0 ? loop.makeSucceededVoidFuture() : self.redis.send(
+                self.cursorScript.command(
+                    keys: [ReplicationKey.inbound(origin), ReplicationKey.inboundLease(origin)],
+                    arguments: [frames[done - 1].id, self.nodeID, self.leaseMilliseconds]),
+                on: loop
+            ).flatMapThrowing { reply in
+                guard let value = reply.int, value >= 0 else {
+                    throw ReplicationError(.busy, "the lease on \(origin)'s frames passed to another node before frame \(frames[done - 1].id)")
+                }
+            }
+            return cursor.flatMapThrowing {
+                for result in results { try result.get() }
+            }
+        }
+    }
+
+    /// Applies one frame, or sets it aside as a dead letter when the
+    /// delegate rejects it for good.
+    private func applyFrame(_ frame: ReplicationBatchCodec.DecodedFrame, origin: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
         if stopping.withLockedValue({ $0 }) {
             return loop.makeFailedFuture(ReplicationError(.shutdown, "the peer listener is stopping"))
         }
-        return delegate.apply(first.frame, from: origin, on: loop).map { true }.flatMapError { error in
+        return delegate.apply(frame.frame, from: origin, on: loop).map {
+            self.metrics.applied(origin)
+        }.flatMapError { error in
             guard let rejection = error as? FrameRejection else { return loop.makeFailedFuture(error) }
             // It can never be applied: set aside, and the link goes on.
             self.logger.error("replication frame set aside as a dead letter", metadata: [
-                "origin": "\(origin)", "id": "\(first.id)", "error": "\(rejection)",
+                "origin": "\(origin)", "id": "\(frame.id)", "error": "\(rejection)",
             ])
             self.metrics.quarantined(origin)
             let letter = DeadLetters.Letter(
-                kind: .frame, source: origin, id: first.id, error: rejection.description,
+                kind: .frame, source: origin, id: frame.id, error: rejection.description,
                 atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-                body: (try? first.frame.serializedBytes()) ?? [])
-            return self.deadLetters.quarantine(letter, on: loop).map { false }
-        }.flatMap { applied in
-            if applied { self.metrics.applied(origin) }
-            // The cursor passes this frame now that it is applied; the next
-            // frame's apply need not wait for that write (the cursor only
-            // moves forward, and the batch is acknowledged once every write
-            // is done), which saves a Redis round trip per frame.
-            let cursor = self.redis.send(
-                self.cursorScript.command(keys: [ReplicationKey.inbound(origin)], arguments: [first.id]), on: loop)
-            let rest = self.applyFrames(frames.dropFirst(), origin: origin, on: loop)
-            // Both settle before the batch is answered, whatever fails.
-            return EventLoopFuture.whenAllComplete([rest, cursor.map { _ in }], on: loop).flatMapThrowing { results in
-                for result in results { try result.get() }
-            }
+                body: (try? frame.frame.serializedBytes()) ?? [])
+            return self.deadLetters.quarantine(letter, on: loop)
         }
     }
 }

@@ -30,7 +30,8 @@ public final class ReplicationService: Sendable {
         /// Every shipper's pacing.
         public var shipper = ShipperConfiguration()
         /// The peer listener's address; nil for the region's `peers` address
-        /// in the topology. Port 0 picks a free port (tests).
+        /// in the topology (node 0's; ``Topology/Region/address(_:node:)``
+        /// gives another node's). Port 0 picks a free port (tests).
         public var listen: HostPort?
         /// The peer listener's engine limits (Maximum Packet Size must fit a batch).
         public var server: MQTTServerConfiguration = {
@@ -68,11 +69,14 @@ public final class ReplicationService: Sendable {
     /// Builds the service for `region` of `topology`; nothing runs before
     /// ``start()``. `redisConfiguration`, when given, opens a Pub/Sub
     /// connection so that appends and acknowledgements made by the region's
-    /// other nodes wake this node at once (otherwise it polls).
+    /// other nodes wake this node at once (otherwise it polls). `nodeID`
+    /// names this node in the region's leases (its shippers' and its peer
+    /// listener's): unique per running node.
     public init(
         region: String, topology: Topology, outbox: Outbox, credentials: PeerCredentials,
         delegate: any ReplicationDelegate, redis: RedisClient, redisConfiguration: RedisConfiguration? = nil,
-        group: any EventLoopGroup, logger: Logger, configuration: Configuration = Configuration()
+        group: any EventLoopGroup, logger: Logger, configuration: Configuration = Configuration(),
+        nodeID: String = UUID().uuidString
     ) throws {
         guard let own = topology.region(named: region) else {
             throw ReplicationError(.unknownPeer, "\(region) is not a region of the topology")
@@ -81,19 +85,19 @@ public final class ReplicationService: Sendable {
             throw ReplicationError(.unknownPeer, "the peers address of \(region), \(own.peers), is not HOST:PORT")
         }
         let metrics = ReplicationMetrics()
-        let nodeID = UUID().uuidString
         var shippers: [String: Shipper] = [:]
         for peer in topology.regions.map(\.name) where peer != region {
-            guard let address = topology.peerAddress(from: region, to: peer) else {
+            let addresses = topology.peerAddresses(from: region, to: peer)
+            guard !addresses.isEmpty else {
                 throw ReplicationError(.unknownPeer, "no address for \(region) to reach \(peer)")
             }
             shippers[peer] = try Shipper(
-                origin: region, peer: peer, address: address, outbox: outbox, credentials: credentials,
+                origin: region, peer: peer, addresses: addresses, outbox: outbox, credentials: credentials,
                 delegate: delegate, redis: redis, nodeID: nodeID, configuration: configuration.shipper,
                 metrics: metrics, loop: group.next(), logger: logger)
         }
         let router = try ReplicationRouter(
-            region: region, delegate: delegate, redis: redis, group: group, metrics: metrics, logger: logger)
+            region: region, delegate: delegate, redis: redis, group: group, metrics: metrics, nodeID: nodeID, logger: logger)
         let authenticator = PeerAuthenticator(
             region: region, regions: topology.regions.map(\.name), credentials: credentials)
 

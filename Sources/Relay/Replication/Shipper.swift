@@ -53,14 +53,22 @@ public struct ShipperConfiguration: Sendable {
 ///
 /// Every node, shipping or not, learns acknowledgements (through
 /// ``observeAcknowledged(_:)``, fed by the `r:<peer>` channel) so that
-/// ``waitUntilAcknowledged(_:timeout:on:)`` works on any node.
+/// ``waitUntilAcknowledged(_:timeout:on:)`` works on any node. A node that
+/// does not hold the lease still exchanges region states with the peer
+/// every `gossipInterval` (an empty batch on a short connection of its own,
+/// client id `region-<origin>-gossip-<peer>-<node>`), so that every node of
+/// a region hears its peers, not only the one shipping (decision 0027).
 public final class Shipper: Sendable {
     /// This region.
     public let origin: String
     /// The region shipped to.
     public let peer: String
-    /// Where to connect: the link's delay proxy, or the peer's listener.
-    public let address: HostPort
+    /// Where to connect, tried in turn: the link's delay proxy, or the
+    /// peer listener of each of the peer's nodes.
+    public let addresses: [HostPort]
+    /// The address the shipper connects to now: it moves to the next of
+    /// ``addresses`` when a connection cannot be made.
+    public var address: HostPort { addresses[state.withLockedValue { $0.addressIndex } % addresses.count] }
 
     private let outbox: Outbox
     private let credentials: PeerCredentials
@@ -106,19 +114,25 @@ public final class Shipper: Sendable {
         var recordingAcknowledgement = false
         var nextToken: UInt64 = 0
         var waiters: [UInt64: Waiter] = [:]
+        /// Which of ``addresses`` to connect to next.
+        var addressIndex = 0
     }
 
-    /// A shipper of `outbox`'s frames for `peer` to `address`; `loop` runs
-    /// its Redis futures. Call ``start()``.
+    /// A shipper of `outbox`'s frames for `peer` to the first of
+    /// `addresses` that takes a connection (at least one); `loop` runs its
+    /// Redis futures. Call ``start()``.
     public init(
-        origin: String, peer: String, address: HostPort, outbox: Outbox, credentials: PeerCredentials,
+        origin: String, peer: String, addresses: [HostPort], outbox: Outbox, credentials: PeerCredentials,
         delegate: any ReplicationDelegate, redis: RedisClient, nodeID: String = UUID().uuidString,
         configuration: ShipperConfiguration = ShipperConfiguration(), metrics: ReplicationMetrics = ReplicationMetrics(),
         loop: any EventLoop, logger: Logger
     ) throws {
         self.origin = origin
         self.peer = peer
-        self.address = address
+        guard !addresses.isEmpty else {
+            throw ReplicationError(.unknownPeer, "no address to reach \(peer)")
+        }
+        self.addresses = addresses
         self.outbox = outbox
         self.credentials = credentials
         self.delegate = delegate
@@ -257,6 +271,8 @@ public final class Shipper: Sendable {
 
     private func run() async {
         var backoff = ReconnectBackoff(minimum: configuration.minimumBackoff, maximum: configuration.maximumBackoff)
+        let clock = ContinuousClock()
+        var nextGossip = clock.now
         while !isStopping {
             let generation = wakeup.generation
             let leader: Bool
@@ -272,6 +288,12 @@ public final class Shipper: Sendable {
                 // Another node ships this link; keep this node's waiters informed.
                 if let acked = try? await outbox.acknowledged(peer: peer, on: loop).get() {
                     observeAcknowledged(acked)
+                }
+                if clock.now >= nextGossip {
+                    // Until it gets through (a peer starting, a proxy not up
+                    // yet), again at the next look rather than a gossip interval on.
+                    let exchanged = await gossipAsFollower()
+                    nextGossip = clock.now + (exchanged ? configuration.gossipInterval : min(renewInterval, configuration.gossipInterval))
                 }
                 await wakeup.wait(after: generation, timeout: renewInterval)
                 continue
@@ -353,12 +375,18 @@ public final class Shipper: Sendable {
         }
         defer { watcher.cancel() }
 
+        let address = self.address
         do {
             _ = try await client.connect(
                 host: address.host, port: address.port, keepAlive: configuration.keepAlive,
                 timeout: configuration.connectTimeout)
         } catch MosquittoClientError.refused(let ack) {
+            nextAddress()
             throw ReplicationError(.connectRefused, "CONNACK 0x\(String(ack.reasonCode, radix: 16)) \(ack.properties.reasonString ?? "")")
+        } catch {
+            // That node is down (or unreachable): the next try goes to another.
+            nextAddress()
+            throw error
         }
         setConnected(true)
         logger.info("replication link up", metadata: ["address": "\(address)"])
@@ -419,9 +447,41 @@ public final class Shipper: Sendable {
         }
     }
 
+    /// Moves to the next of ``addresses`` (a no-op with one).
+    private func nextAddress() {
+        state.withLockedValue { $0.addressIndex = ($0.addressIndex + 1) % addresses.count }
+    }
+
     private static func nanoseconds(_ duration: Duration) -> UInt64 {
         let parts = duration.components
         return UInt64(clamping: max(0, parts.seconds)) &* 1_000_000_000 &+ UInt64(clamping: max(0, parts.attoseconds / 1_000_000_000))
+    }
+
+    /// While another node ships: one exchange of region states with the
+    /// peer on a connection of this node's own (failures are only logged:
+    /// the next look tries again, at the next address). True when the
+    /// peer answered.
+    private func gossipAsFollower() async -> Bool {
+        let address = self.address
+        do {
+            let client = try MosquittoClient(configuration: .init(
+                clientID: "region-\(origin)-gossip-\(peer)-\(nodeID)", cleanStart: true, protocolVersion: .v5,
+                username: PeerCredentials.username(for: origin), password: credentials.password(for: origin)))
+            defer { client.close() }
+            do {
+                _ = try await client.connect(
+                    host: address.host, port: address.port, keepAlive: configuration.keepAlive,
+                    timeout: configuration.connectTimeout)
+            } catch {
+                nextAddress()
+                throw error
+            }
+            try await gossip(via: client)
+            return true
+        } catch {
+            logger.debug("region states not exchanged", metadata: ["address": "\(address)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// Publishes an empty batch (region gossip) and waits for its PUBACK.

@@ -104,9 +104,14 @@ public struct Topology: Codable, Sendable, Equatable {
         public var failback: String?
         /// The `failback` value that leaves the failback to the operator.
         public static let manualFailback = "manual"
+        /// How many relay nodes serve the region (nil: one). Node `i`
+        /// listens on the port `i` past each of `devices`, `peers` and
+        /// `http` (``address(_:node:)``).
+        public var nodes: Int?
 
         /// A region with every field given.
-        public init(name: String, settings: String, devices: String, peers: String, http: String, standby: String?, failback: String? = nil) {
+        public init(name: String, settings: String, devices: String, peers: String, http: String, standby: String?,
+                    failback: String? = nil, nodes: Int? = nil) {
             self.name = name
             self.settings = settings
             self.devices = devices
@@ -114,6 +119,7 @@ public struct Topology: Codable, Sendable, Equatable {
             self.http = http
             self.standby = standby
             self.failback = failback
+            self.nodes = nodes
         }
 
         /// Decodes one region; missing strings decode as empty.
@@ -126,6 +132,7 @@ public struct Topology: Codable, Sendable, Equatable {
             http = try c.decodeIfPresent(String.self, forKey: .http) ?? ""
             standby = try c.decodeIfPresent(String.self, forKey: .standby)
             failback = try c.decodeIfPresent(String.self, forKey: .failback)
+            nodes = try c.decodeIfPresent(Int.self, forKey: .nodes)
         }
     }
 

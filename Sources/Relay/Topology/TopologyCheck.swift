@@ -88,6 +88,19 @@ public enum TopologyCheck {
             listener(region.devices, "\(label) devices")
             listener(region.peers, "\(label) peers")
             listener(region.http, "\(label) http")
+            if let nodes = region.nodes, !(1...Topology.Region.maximumNodes).contains(nodes) {
+                problems.append(.init(.badSettings, "\(label): \"nodes\" is \(nodes); it must be a whole number from 1 to \(Topology.Region.maximumNodes)"))
+            }
+            // Node i listens i ports past node 0's peers and http (its devices port comes with the settings' "mqtt").
+            for node in 1..<region.nodeCount {
+                for (endpoint, name) in [(region.peers, "peers"), (region.http, "http")] {
+                    if let address = region.address(endpoint, node: node) {
+                        listeners.append((address, "\(label) node \(node) \(name)"))
+                    } else if TopologyAddress(endpoint) != nil {
+                        problems.append(.init(.badAddress, "\(label): node \(node)'s \(name) port would pass 65535; lower \"\(name)\" or \"nodes\""))
+                    }
+                }
+            }
             if let standby = region.standby {
                 if standby == region.name {
                     problems.append(.init(.selfStandby, "\(label): is its own standby; name another region or null"))
@@ -101,7 +114,8 @@ public enum TopologyCheck {
             if region.settings.isEmpty {
                 problems.append(.init(.missingField, "\(label): has no \"settings\"; point it at regions/\(region.name).json"))
             } else {
-                checkSettings(region: region, label: label, read: readSettings, problems: &problems, listeners: &listeners)
+                checkSettings(region: region, label: label, replicated: topology.regions.count > 1, read: readSettings,
+                              problems: &problems, listeners: &listeners)
             }
         }
 
@@ -177,7 +191,7 @@ public enum TopologyCheck {
     ]
 
     private static func checkSettings(
-        region: Topology.Region, label: String, read: (String) throws -> Data,
+        region: Topology.Region, label: String, replicated: Bool, read: (String) throws -> Data,
         problems: inout [TopologyProblem], listeners: inout [(address: TopologyAddress, owner: String)]
     ) {
         let file = region.settings
@@ -211,6 +225,15 @@ public enum TopologyCheck {
             } else {
                 problems.append(.init(.badSettings, "\(file): \"nodes\" is \(number); it must be a whole number from 1 to 64"))
             }
+        }
+        // The other regions learn a region's nodes from topology.json alone (decision 0027).
+        if let listed = region.nodes {
+            if settings["nodes"] != nil, listed != nodes {
+                problems.append(.init(.badSettings, "\(file): \"nodes\" is \(nodes) but topology.json gives \(label) \(listed); make them equal (or leave it out of \(file))"))
+            }
+            nodes = region.nodeCount
+        } else if nodes > 1, replicated {
+            problems.append(.init(.badSettings, "\(file): \"nodes\" is \(nodes) but topology.json does not say so; add \"nodes\": \(nodes) to \(label)'s entry there, so that other regions reach every node"))
         }
         let clustered = settings["redisCluster"] != nil
         if clustered { checkCluster(settings["redisCluster"], file: file, problems: &problems, listeners: &listeners) }

@@ -43,6 +43,7 @@ public enum FrameValidation {
             try optionalSeq(cursor.seq, "cursor.seq")
         case .queueAck(let ack):
             try device(ack.device, "queue_ack.device")
+            if !ack.user.isEmpty { try user(ack.user, "queue_ack.user") }
         case .device(let update):
             try user(update.user, "device.user")
             try device(update.device, "device.device")

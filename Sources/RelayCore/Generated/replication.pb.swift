@@ -476,6 +476,11 @@ public nonisolated struct Relay_V1_QueueAck: Sendable {
 
   public var entry: Data = Data()
 
+  /// The device's user: the receiver keeps the frames of one user's queues
+  /// in order and applies other users' side by side (empty from senders
+  /// before this field: then the frame waits for every earlier one).
+  public var user: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1566,7 +1571,7 @@ nonisolated extension Relay_V1_CursorUpdate: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Relay_V1_QueueAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".QueueAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}entry\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}entry\0\u{1}user\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1576,6 +1581,7 @@ nonisolated extension Relay_V1_QueueAck: SwiftProtobuf.Message, SwiftProtobuf._M
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.device) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.entry) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.user) }()
       default: break
       }
     }
@@ -1588,12 +1594,16 @@ nonisolated extension Relay_V1_QueueAck: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.entry.isEmpty {
       try visitor.visitSingularBytesField(value: self.entry, fieldNumber: 2)
     }
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Relay_V1_QueueAck, rhs: Relay_V1_QueueAck) -> Bool {
     if lhs.device != rhs.device {return false}
     if lhs.entry != rhs.entry {return false}
+    if lhs.user != rhs.user {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -162,21 +162,28 @@ final class RecordingDelegate: ReplicationDelegate {
         region.service = nil
     }
 
-    static func frames(_ range: ClosedRange<UInt32>) -> [Relay_V1_Frame] {
+    /// Frames numbered by their term: directory updates (barriers, applied
+    /// one after another), or with `lanes` messages of conversation "odd" or
+    /// "even" by their number (two lanes, ``FrameSchedule``).
+    static func frames(_ range: ClosedRange<UInt32>, lanes: Bool = false) -> [Relay_V1_Frame] {
         range.map { n in
             var frame = Relay_V1_Frame()
             frame.term = n
-            frame.directory.userHomes = ["user-\(n)": "a"]
+            if lanes {
+                frame.message.conversation = n % 2 == 1 ? "odd" : "even"
+            } else {
+                frame.directory.userHomes = ["user-\(n)": "a"]
+            }
             return frame
         }
     }
 
-    static func append(_ range: ClosedRange<UInt32>, from region: Region, to peer: String) async throws -> [UInt64] {
+    static func append(_ range: ClosedRange<UInt32>, lanes: Bool = false, from region: Region, to peer: String) async throws -> [UInt64] {
         var ids: [UInt64] = []
         var start = range.lowerBound
         while start <= range.upperBound {
             let end = min(range.upperBound, start + 99)
-            ids += try await region.service!.append(frames(start...end), to: peer, on: group.next()).get()
+            ids += try await region.service!.append(frames(start...end, lanes: lanes), to: peer, on: group.next()).get()
             start = end + 1
         }
         return ids
@@ -294,6 +301,58 @@ final class RecordingDelegate: ReplicationDelegate {
         try await Self.waitAcknowledged(a, peer: "b", id: 200)
         #expect(b.delegate.failures == 1)
         #expect(Self.defects(b.delegate.applied(from: "a"), count: 200) == "")
+        await Self.stop(a)
+        await Self.stop(b)
+    }
+
+    @Test func framesOfAnotherLaneGoOnWhileOneLaneWaits() async throws {
+        let loop = Self.group.next()
+        let a = try Region("a", delegate: RecordingDelegate(region: "a", term: 1, loop: loop))
+        let b = try Region("b", delegate: RecordingDelegate(region: "b", term: 1, gateAt: 3, loop: loop))
+        let topology = Self.topology(["a", "b"], ports: [try RedisServerProcess.freeLoopbackPort(), try RedisServerProcess.freeLoopbackPort()])
+        try await Self.start(a, topology: topology)
+        try await Self.start(b, topology: topology)
+
+        // One batch: 1...10; frame 3 ("odd") is held.
+        let ids = try await Self.append(1...10, lanes: true, from: a, to: "b")
+        try await withTimeout(.seconds(20), "frame 3 reached") { try await b.delegate.gateReached.futureResult.get() }
+        try await withTimeout(.seconds(20), "the even lane applied") {
+            while b.delegate.applied(from: "a").count < 6 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        // The even lane went past the held frame; the odd one waits behind it.
+        #expect(Set(b.delegate.applied(from: "a")) == [1, 2, 4, 6, 8, 10])
+        #expect(try await Self.cursor(b, origin: "a") == nil)
+        b.delegate.gateRelease.succeed(())
+        try await Self.waitAcknowledged(a, peer: "b", id: ids[9])
+        let applied = b.delegate.applied(from: "a")
+        #expect(applied.count == 10)
+        #expect(applied.filter { $0 % 2 == 1 } == [1, 3, 5, 7, 9])
+        #expect(applied.filter { $0 % 2 == 0 } == [2, 4, 6, 8, 10])
+        #expect(try await Self.cursor(b, origin: "a") == Int(ids[9]))
+        await Self.stop(a)
+        await Self.stop(b)
+    }
+
+    @Test func aFailedFrameHoldsItsLaneAndTheCursorStopsBeforeIt() async throws {
+        let loop = Self.group.next()
+        let a = try Region("a", delegate: RecordingDelegate(region: "a", term: 1, loop: loop))
+        let b = try Region("b", delegate: RecordingDelegate(region: "b", term: 1, failOnceAt: 5, loop: loop))
+        let topology = Self.topology(["a", "b"], ports: [try RedisServerProcess.freeLoopbackPort(), try RedisServerProcess.freeLoopbackPort()])
+        try await Self.start(a, topology: topology)
+        try await Self.start(b, topology: topology)
+
+        let ids = try await Self.append(1...200, lanes: true, from: a, to: "b")
+        try await Self.waitAcknowledged(a, peer: "b", id: ids[199])
+        #expect(b.delegate.failures == 1)
+        let applied = b.delegate.applied(from: "a")
+        // Each lane once and in order; the even lane's frames after 4 may
+        // come twice (applied, then shipped again with the failed batch).
+        let odd: [UInt32] = Array(stride(from: 1, through: 199, by: 2))
+        let even: [UInt32] = Array(stride(from: 2, through: 200, by: 2))
+        #expect(applied.filter { $0 % 2 == 1 } == odd)
+        #expect(Set(applied.filter { $0 % 2 == 0 }) == Set(even))
+        #expect(applied.filter { $0 <= 4 } == [1, 2, 3, 4])
+        #expect(try await Self.cursor(b, origin: "a") == Int(ids[199]))
         await Self.stop(a)
         await Self.stop(b)
     }

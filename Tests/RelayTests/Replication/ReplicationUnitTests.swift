@@ -264,6 +264,21 @@ extension InboundPlan {
         #expect(topology.peerAddress(from: "a", to: "c") == HostPort(host: "127.0.0.1", port: 2930))
         #expect(topology.peerAddress(from: "a", to: "nowhere") == nil)
     }
+
+    @Test func everyNodeOfAPeerWithoutAProxyNodeZeroFirst() {
+        var topology = Topology(
+            regions: [
+                .init(name: "a", settings: "", devices: "127.0.0.1:1", peers: "127.0.0.1:2910", http: "", standby: nil),
+                .init(name: "c", settings: "", devices: "127.0.0.1:3", peers: "127.0.0.1:2930", http: "", standby: nil, nodes: 3),
+            ],
+            links: [.init(between: ["a", "c"], rttMs: 80, bandwidthKbps: 1000, loss: 0, proxies: [])])
+        #expect(topology.peerAddresses(from: "a", to: "c") == [2930, 2931, 2932].map { HostPort(host: "127.0.0.1", port: $0) })
+        #expect(topology.peerAddresses(from: "c", to: "a") == [HostPort(host: "127.0.0.1", port: 2910)])
+        // A proxy fronts every node of its region: it alone is dialled.
+        topology.links[0].proxies = [.init(to: "c", listen: "127.0.0.1:7003", control: "127.0.0.1:7103")]
+        #expect(topology.peerAddresses(from: "a", to: "c") == [HostPort(host: "127.0.0.1", port: 7003)])
+        #expect(topology.peerAddresses(from: "a", to: "nowhere") == [])
+    }
 }
 
 @Suite struct ReplicationReadinessTests {
