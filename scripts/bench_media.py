@@ -151,7 +151,7 @@ def main():
             record("download", "nginx", seconds)
             if chunked_device:
                 c = grant(chunked_device, SIZE)
-                relay_upload(c.url, data, SIZE)
+                record("upload", "relay-chunked", relay_upload(c.url, data, SIZE))
                 down = chunked_device.request("media.download", media_download=chunked_device.pb.MediaDownload(id=c.id, region="local")).media
                 status, seconds = curl(down.url)
                 assert status == 200, status
@@ -191,10 +191,11 @@ def main():
             med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == kind and r["server"] == s) for s in ("relay", "nginx")}
             print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f" % (kind, med["relay"], med["nginx"], med["relay"] / med["nginx"]))
         if chunked_device:
-            med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == "download" and r["server"] == s)
-                   for s in ("relay-chunked", "nginx")}
-            print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f   (mediaSendfile false: the chunked path)"
-                  % ("download", med["relay-chunked"], med["nginx"], med["relay-chunked"] / med["nginx"]))
+            for kind in ("upload", "download"):
+                med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == kind and r["server"] == s)
+                       for s in ("relay-chunked", "nginx")}
+                print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f   (mediaSendfile false)"
+                      % (kind, med["relay-chunked"], med["nginx"], med["relay-chunked"] / med["nginx"]))
         print("  rss      %d concurrent uploads: %.1f -> %.1f MiB (growth %.1f MiB)"
               % (CONCURRENT, row["rss_before_mib"], row["rss_peak_mib"], row["growth_mib"]))
         device.close()
