@@ -187,15 +187,13 @@ def main():
         print(json.dumps(row), flush=True)
 
         print("\nsummary (median of %d, %d MiB, loopback, curl):" % (REPS, SIZE // MIB))
-        for kind in ("upload", "download"):
-            med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == kind and r["server"] == s) for s in ("relay", "nginx")}
-            print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f" % (kind, med["relay"], med["nginx"], med["relay"] / med["nginx"]))
-        if chunked_device:
+        relays = [("relay", "")] + ([("relay-chunked", "   (mediaSendfile false)")] if chunked_device else [])
+        for server, note in relays:
             for kind in ("upload", "download"):
                 med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == kind and r["server"] == s)
-                       for s in ("relay-chunked", "nginx")}
-                print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f   (mediaSendfile false)"
-                      % (kind, med["relay-chunked"], med["nginx"], med["relay-chunked"] / med["nginx"]))
+                       for s in (server, "nginx")}
+                print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f%s"
+                      % (kind, med[server], med["nginx"], med[server] / med["nginx"], note))
         print("  rss      %d concurrent uploads: %.1f -> %.1f MiB (growth %.1f MiB)"
               % (CONCURRENT, row["rss_before_mib"], row["rss_peak_mib"], row["growth_mib"]))
         device.close()
