@@ -62,7 +62,7 @@ struct RedisSubscriberTests {
         // Delivery stopped: the next message to arrive is the marker sent after "lost".
         let marker = "marker"
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        try await observed.subscriber.subscribe(channel: marker, on: eventLoop).get()
+        try await observed.subscriber.subscribe(.classic(marker), on: eventLoop).get()
         #expect(try await client.send(RedisCommand("PUBLISH", marker, "m")) == .integer(1))
         #expect(try await next(observed.messages, "marker") == Received(channel: marker, payload: ByteBuffer(string: "m")))
     }
@@ -133,6 +133,37 @@ struct RedisSubscriberTests {
         #expect(counts.array?.compactMap(\.int) == [1, 1])
         #expect(try await client.send(RedisCommand("PUBLISH", channels[1], "back")) == .integer(1))
         #expect(try await next(observed.messages, "message after reconnect") == Received(channel: channels[1], payload: ByteBuffer(string: "back")))
+    }
+
+    @Test func shardedAndClassicChannelsShareTheConnectionOnOneRedisAndComeBackAfterAKill() async throws {
+        let server = try RedisServerProcess()
+        let client = RedisClient(configuration: server.configuration)
+        defer { client.close() }
+        let observed = ObservedSubscriber(configuration: server.configuration)
+        defer { observed.subscriber.close() }
+
+        let sharded = ["d:s1", "d:s2"]
+        for channel in sharded {
+            try await withTimeout(.seconds(10), "ssubscribe") { try await observed.subscriber.subscribe(.sharded(channel)) }
+        }
+        try await withTimeout(.seconds(10), "subscribe") { try await observed.subscriber.subscribe(channel: "notices") }
+        #expect(observed.subscriber.subscriptions == [.sharded("d:s1"), .sharded("d:s2"), .classic("notices")])
+        #expect(observed.subscriber.channels == ["notices"])
+        // Sharded channels are their own namespace: a classic PUBLISH to the same name reaches nobody.
+        #expect(try await client.send(RedisCommand("PUBLISH", "d:s1", "x")) == .integer(0))
+        #expect(try await client.send(RedisCommand("SPUBLISH", "d:s1", "one")) == .integer(1))
+        #expect(try await next(observed.messages, "smessage") == Received(channel: "d:s1", payload: ByteBuffer(string: "one")))
+
+        #expect(try await client.send(RedisCommand("CLIENT", "KILL", "TYPE", "pubsub")) == .integer(1))
+        try await next(observed.reconnects, within: .seconds(15), "onReconnect")
+        let counts = try await client.send(RedisCommand("PUBSUB", "SHARDNUMSUB", "d:s1", "d:s2"))
+        #expect(counts.array?.compactMap(\.int) == [1, 1])
+        #expect(try await client.send(RedisCommand("PUBSUB", "NUMSUB", "notices")).array?.last?.int == 1)
+        #expect(try await client.send(RedisCommand("SPUBLISH", "d:s2", "back")) == .integer(1))
+        #expect(try await next(observed.messages, "smessage after reconnect") == Received(channel: "d:s2", payload: ByteBuffer(string: "back")))
+
+        try await withTimeout(.seconds(10), "sunsubscribe") { try await observed.subscriber.unsubscribe(.sharded("d:s2")) }
+        #expect(try await client.send(RedisCommand("SPUBLISH", "d:s2", "gone")) == .integer(0))
     }
 
     @Test func closeRefusesLaterRequestsAndClosesTheConnection() async throws {

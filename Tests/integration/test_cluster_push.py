@@ -1,10 +1,10 @@
 """Push on a clustered region (issue 16): test_push's one-region tests,
 collected here against a region whose store is a Redis Cluster, and the
 case the cluster makes new: a device connected while its queue's master is
-not the node the relay's subscriber listens on. The enqueue script then
-counts no subscriber there (a cluster counts them per node) and claims a
-push, which the push sender's own check (PUBSUB NUMSUB, asked of every
-seed) must discard: a connected device gets no push."""
+not the node the relay's first seed names. Its wake-up channel is a sharded
+channel (SSUBSCRIBE on the master of its slot), so the enqueue script's
+SPUBLISH counts its subscriber exactly there, and no push is even claimed
+for a connected device."""
 
 import json
 import os
@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("http_ece", reason="http-ece from PyPI: scripts/test installs it into .venv-tests")
 
 from chat_support import HOST, Device, direct, free_port, text_of  # noqa: E402
-from cluster_support import ClusterDeployment  # noqa: E402
+from cluster_support import ClusterDeployment, cli  # noqa: E402
 from push_receiver import PushReceiver  # noqa: E402
 from test_cluster_reshard import slot  # noqa: E402
 from test_push import http_get, metric, register  # noqa: E402
@@ -63,7 +63,13 @@ def test_a_connected_device_whose_queue_is_on_another_master_gets_no_push(region
         a.send(direct(alice, bob), "m%d" % i)
     assert [text_of(m) for m in b.messages(3)] == ["m0", "m1", "m2"]
     assert region.receiver.stays(lambda: len(sub.attempts) == 0, 2), "a connected device was pushed to"
-    # The push was claimed (the node-local count said offline) and discarded at the check.
-    assert metric(http_get(region.http_port, "/metrics"), "relay_pushes_coalesced_total", why="connected") >= 1
+    # The relay subscribed on the master of the device channel's slot, and only there ...
+    channel = "d:" + bob + "-d"
+    owner = next(port for port, ranges in masters.items() if any(a <= slot(channel) <= b for a, b in ranges))
+    assert owner != listened
+    assert cli(owner, "PUBSUB", "SHARDNUMSUB", channel).split() == [channel, "1"]
+    assert cli(listened, "PUBSUB", "NUMSUB", channel).split() == [channel, "0"]
+    # ... so the enqueue counted it and claimed no push at all.
+    assert not metric(http_get(region.http_port, "/metrics"), "relay_pushes_coalesced_total", why="connected")
     a.close()
     b.close()

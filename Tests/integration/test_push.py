@@ -25,7 +25,8 @@ def http_get(port, path):
 
 
 def redis_cli(port, *args):
-    return subprocess.run(["redis-cli", "-h", HOST, "-p", str(port)] + [str(a) for a in args],
+    # -c follows a cluster's MOVED (test_cluster_push runs these tests on a cluster).
+    return subprocess.run(["redis-cli", "-c", "-h", HOST, "-p", str(port)] + [str(a) for a in args],
                           check=True, timeout=30, capture_output=True, text=True).stdout.strip()
 
 
@@ -39,7 +40,7 @@ def wait_until(check, timeout, what):
 
 def wait_offline(redis_port, device):
     """Until no relay node listens for the device (its disconnect was handled)."""
-    wait_until(lambda: redis_cli(redis_port, "PUBSUB", "NUMSUB", "d:" + device).split()[-1] == "0",
+    wait_until(lambda: redis_cli(redis_port, "PUBSUB", "SHARDNUMSUB", "d:" + device).split()[-1] == "0",
                10, "%s offline" % device)
 
 

@@ -127,7 +127,7 @@ final class ChatRouter: MQTTRouter {
             return first
         }
         if first {
-            _ = subscriber.withLockedValue { $0 }?.subscribe(channel: Self.presenceChannel(user), on: group.next())
+            _ = subscriber.withLockedValue { $0 }?.subscribe(.sharded(Self.presenceChannel(user)), on: group.next())
         }
     }
 
@@ -144,7 +144,7 @@ final class ChatRouter: MQTTRouter {
             return emptied
         }
         for user in emptied {
-            _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: Self.presenceChannel(user), on: group.next())
+            _ = subscriber.withLockedValue { $0 }?.unsubscribe(.sharded(Self.presenceChannel(user)), on: group.next())
         }
     }
 
@@ -261,7 +261,7 @@ final class ChatRouter: MQTTRouter {
             metrics: deliveryMetrics, delegate: self
         )
         pumps.register(pump)?.stop()
-        _ = subscriber.withLockedValue { $0 }?.subscribe(channel: ChatStore.channel(device: device), on: loop)
+        _ = subscriber.withLockedValue { $0 }?.subscribe(.sharded(ChatStore.channel(device: device)), on: loop)
         pump.wake()
         store.takeDropped(device: device, on: loop).whenSuccess { dropped in
             guard dropped > 0 else { return }
@@ -275,7 +275,7 @@ final class ChatRouter: MQTTRouter {
         guard let pump = pumps.remove(device: device, if: { $0.session === session }) else { return }
         pump.stop()
         limiter.release(device: device, on: group.next())
-        _ = subscriber.withLockedValue { $0 }?.unsubscribe(channel: ChatStore.channel(device: device), on: group.next())
+        _ = subscriber.withLockedValue { $0 }?.unsubscribe(.sharded(ChatStore.channel(device: device)), on: group.next())
         unwatchAll(from: device)
         announcePresence(user: user, device: device, online: false, on: group.next())
     }

@@ -104,13 +104,13 @@ extension ChatStore {
 
     /// Sends a small payload to whichever node listens on a channel.
     func publish(channel: String, payload: [UInt8], on loop: any EventLoop) -> EventLoopFuture<Int> {
-        redis.send(RedisCommand("PUBLISH", channel, payload), on: loop).map { $0.int ?? 0 }
+        redis.send(RedisCommand("SPUBLISH", channel, payload), on: loop).map { $0.int ?? 0 }
     }
 
     /// Publishes to many channels at once.
     func publish(_ messages: [(channel: String, payload: [UInt8])], on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard !messages.isEmpty else { return loop.makeSucceededVoidFuture() }
-        return redis.pipeline(messages.map { RedisCommand("PUBLISH", $0.channel, $0.payload) }, on: loop).map { _ in }
+        return redis.pipeline(messages.map { RedisCommand("SPUBLISH", $0.channel, $0.payload) }, on: loop).map { _ in }
     }
 
     // MARK: - History

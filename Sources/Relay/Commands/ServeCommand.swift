@@ -81,6 +81,7 @@ public struct ServeCommand: AsyncParsableCommand {
         regions?.attach(router)
         let subscriber = RedisSubscriber(
             configuration: redisConfiguration,
+            cluster: client.clusterRouting,
             eventLoop: group.next(),
             logger: logger,
             onReconnect: { router.wakeAll(); regions?.reload() },
@@ -255,6 +256,8 @@ struct RegionSettings: Codable {
     var mediaSweepSeconds: Int64?
     /// Plain blob downloads with sendfile(2) (default true; false: through the routes, a chunk at a time).
     var mediaSendfile: Bool?
+    /// Uploaded bytes synced to disk before a PATCH is answered (default true; false: answered from the page cache).
+    var mediaSync: Bool?
     /// An S3-compatible store for complete blobs (docs/media.md): its
     /// endpoint, bucket, signing region and a JSON file `{"accessKey", "secretKey"}`.
     var mediaS3Endpoint: String?
@@ -300,6 +303,7 @@ struct RegionSettings: Codable {
         pushCAFile = try c.decodeIfPresent(String.self, forKey: .pushCAFile)
         mediaDir = try c.decodeIfPresent(String.self, forKey: .mediaDir)
         mediaSendfile = try c.decodeIfPresent(Bool.self, forKey: .mediaSendfile)
+        mediaSync = try c.decodeIfPresent(Bool.self, forKey: .mediaSync)
         mediaMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaMaxBytes)
         mediaQuotaBytes = try c.decodeIfPresent(UInt64.self, forKey: .mediaQuotaBytes)
         mediaRetentionDays = try c.decodeIfPresent(Int.self, forKey: .mediaRetentionDays)

@@ -187,7 +187,7 @@ final class PushStore: Sendable {
         redis.pipeline([
             RedisCommand("HGETALL", Self.registrationKey(device)),
             RedisCommand("HGETALL", Self.stateKey(device)),
-            RedisCommand("PUBSUB", "NUMSUB", ChatStore.channel(device: device)),
+            RedisCommand("PUBSUB", "SHARDNUMSUB", ChatStore.channel(device: device)),
         ], on: loop).flatMapThrowing { replies in
             let registration = Self.registration(fields: Self.hash(try replies[0].get()), allowPrivate: allowPrivate)
             let state = Self.hash(try replies[1].get())

@@ -131,7 +131,7 @@ public final class ReplicationService: Sendable {
                 }
             }
             self.subscriber = RedisSubscriber(
-                configuration: redisConfiguration, logger: logger,
+                configuration: redisConfiguration, cluster: redis.clusterRouting, logger: logger,
                 onReconnect: {
                     // Messages may have been missed: look at every outbox again.
                     for peer in shippers.keys { outbox.wakeup(for: peer).notify() }
@@ -152,7 +152,7 @@ public final class ReplicationService: Sendable {
         let bound = try await server.start([MQTTServer.Listener(host: listen.host, port: listen.port)])
         if let subscriber {
             for peer in shippers.keys {
-                try? await subscriber.subscribe(channel: ReplicationKey.channel(peer))
+                try? await subscriber.subscribe(.sharded(ReplicationKey.channel(peer)))
             }
         }
         for shipper in shippers.values { shipper.start() }

@@ -159,6 +159,18 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// The slot map of a cluster client, for the subscriber's sharded
+    /// Pub/Sub (nil: the client talks to one Redis).
+    public var clusterRouting: ClusterRouting? {
+        guard let topology = self.topology else { return nil }
+        let (first, configuration, logger) = (self.fallback, self.configuration, self.logger)
+        return ClusterRouting(topology: topology) {
+            first.eventLoop.execute {
+                if case .cluster(let cluster) = Self.connections(first, configuration, topology, logger) { cluster.refreshSoon() }
+            }
+        }
+    }
+
     /// The connections of `loop`, made (and started) on first use. Call on `loop`.
     private static func connections(
         _ loop: Loop, _ configuration: RedisConfiguration, _ topology: ClusterTopology?, _ logger: Logger

@@ -20,8 +20,8 @@ extension RedisCommand {
     /// their `_RO` forms) name `numkeys` keys after the script; `DEL`,
     /// `UNLINK`, `EXISTS`, `TOUCH`, `MGET`, `SUNION`, `SINTER`, `SDIFF`
     /// take only keys; `MSET`/`MSETNX` alternate keys and values;
-    /// `SPUBLISH`, `SSUBSCRIBE` and `SUNSUBSCRIBE` route by their shard
-    /// channels; the commands in `keylessCommands` have none; every other
+    /// `SPUBLISH`, `SSUBSCRIBE`, `SUNSUBSCRIBE` and `PUBSUB SHARDNUMSUB`
+    /// route by their shard channels; the commands in `keylessCommands` have none; every other
     /// command's first argument is its key.
     public var route: CommandRoute {
         Self.route(of: self.keyArguments)
@@ -47,6 +47,10 @@ extension RedisCommand {
             return arguments[first..<end]
         case "DEL", "UNLINK", "EXISTS", "TOUCH", "MGET", "SUNION", "SINTER", "SDIFF", "SSUBSCRIBE", "SUNSUBSCRIBE", "WATCH":
             return arguments
+        case "PUBSUB":
+            // Only SHARDNUMSUB names shard channels; NUMSUB and the rest are keyless.
+            guard let sub = arguments.first, case .string(let text) = sub, text.uppercased() == "SHARDNUMSUB" else { return [] }
+            return arguments.dropFirst()
         case "MSET", "MSETNX":
             return ArraySlice(arguments.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
         default:

@@ -34,6 +34,6 @@ if excess > 0 then
 end
 local subscribers = 0
 if added > 0 then
-  subscribers = redis.call('PUBLISH', ARGV[1], 'q' .. last)
+  subscribers = redis.call('SPUBLISH', ARGV[1], 'q' .. last)
 end
 return {added, subscribers, dropped, positions}

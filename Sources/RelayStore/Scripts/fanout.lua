@@ -27,6 +27,6 @@ for i = 2, #ARGV, 2 do
 end
 if marked == 0 then return 0 end
 if #ARGV == 3 then
-  return redis.call('PUBLISH', ARGV[1], 'm' .. ARGV[last + 1] .. ':' .. ARGV[last])
+  return redis.call('SPUBLISH', ARGV[1], 'm' .. ARGV[last + 1] .. ':' .. ARGV[last])
 end
-return redis.call('PUBLISH', ARGV[1], '1')
+return redis.call('SPUBLISH', ARGV[1], '1')

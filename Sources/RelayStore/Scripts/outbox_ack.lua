@@ -26,5 +26,5 @@ if entry[1] then
 end
 redis.call('SET', KEYS[1], text)
 redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d', id + 1) .. '-0')
-redis.call('PUBLISH', ARGV[2], 'a' .. text)
+redis.call('SPUBLISH', ARGV[2], 'a' .. text)
 return id

@@ -49,7 +49,7 @@ if (maxFrames > 0 and heldFrames + count > maxFrames) or (maxBytes > 0 and heldB
   for i = 5, #ARGV do
     ids[#ids + 1] = redis.call('INCR', KEYS[1])
   end
-  redis.call('PUBLISH', ARGV[2], 'b' .. string.format('%d', ids[#ids]))
+  redis.call('SPUBLISH', ARGV[2], 'b' .. string.format('%d', ids[#ids]))
   return ids
 end
 local total = bytesIn
@@ -61,5 +61,5 @@ for i = 5, #ARGV do
   ids[#ids + 1] = id
 end
 redis.call('HSET', KEYS[4], 'in', string.format('%d', total))
-redis.call('PUBLISH', ARGV[2], 'n' .. string.format('%d', ids[#ids]))
+redis.call('SPUBLISH', ARGV[2], 'n' .. string.format('%d', ids[#ids]))
 return ids

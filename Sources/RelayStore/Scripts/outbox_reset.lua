@@ -18,5 +18,5 @@ redis.call('SET', KEYS[3], last)
 redis.call('DEL', KEYS[2], KEYS[5])
 local bytesIn = redis.call('HGET', KEYS[4], 'in') or '0'
 redis.call('HSET', KEYS[4], 'acked', bytesIn)
-redis.call('PUBLISH', ARGV[1], 'r' .. last)
+redis.call('SPUBLISH', ARGV[1], 'r' .. last)
 return {1, tonumber(last), discarded}
