@@ -22,6 +22,8 @@ REPS = int(os.environ.get("REPS", "3"))
 CONCURRENT = int(os.environ.get("CONCURRENT", "10"))
 # CHUNKED=1 (default): also a relay with "mediaSendfile": false, downloads a chunk at a time (the path before sendfile).
 CHUNKED = os.environ.get("CHUNKED", "1") == "1"
+# NOSYNC=1 (default): also a relay with "mediaSync": false, which answers a PATCH from the page cache as nginx does.
+NOSYNC = os.environ.get("NOSYNC", "1") == "1"
 MIB = 1024 * 1024
 
 
@@ -39,6 +41,22 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def synced_write(source, target):
+    """Copies source to target and fsyncs it, as the relay stores an upload; returns seconds."""
+    began = time.monotonic()
+    with open(source, "rb") as f, open(target, "wb") as out:
+        while True:
+            block = f.read(MIB)
+            if not block:
+                break
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    seconds = time.monotonic() - began
+    os.unlink(target)
+    return seconds
 
 
 def start_nginx(workdir, port):
@@ -125,10 +143,13 @@ def main():
         # The same relay with downloads through the routes, a chunk at a time
         # (as before sendfile): before and after in the same run.
         chunked = start_region(os.path.join(workdir, "chunked"), mediaSendfile=False) if CHUNKED else None
+        # The same relay answering PATCH from the page cache (no sync), like nginx.
+        nosync = start_region(os.path.join(workdir, "nosync"), mediaSync=False) if NOSYNC else None
         nginx, nginx_root = start_nginx(workdir, nginx_port)
         started.append(lambda: (nginx.terminate(), nginx.wait(10)))
         device = Device(region, "bench", "bench-device")
         chunked_device = Device(chunked, "bench", "bench-device") if chunked else None
+        nosync_device = Device(nosync, "bench", "bench-device") if nosync else None
 
         def record(kind, server, seconds, **extra):
             row = dict({"kind": kind, "server": server, "mib": SIZE // MIB, "seconds": round(seconds, 3),
@@ -156,6 +177,11 @@ def main():
                 status, seconds = curl(down.url)
                 assert status == 200, status
                 record("download", "relay-chunked", seconds)
+            if nosync_device:
+                n = grant(nosync_device, SIZE)
+                record("upload", "relay-nosync", relay_upload(n.url, data, SIZE))
+            # What the disk gives a synced write of the same size: the bound of a synced upload.
+            record("disk", "synced-write", synced_write(data, os.path.join(workdir, "disk-probe")))
 
         # RSS during CONCURRENT simultaneous uploads.
         grants = [grant(device, SIZE) for _ in range(CONCURRENT)]
@@ -194,11 +220,21 @@ def main():
                        for s in (server, "nginx")}
                 print("  %-8s relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f%s"
                       % (kind, med[server], med["nginx"], med[server] / med["nginx"], note))
+        if nosync_device:
+            med = {s: statistics.median(r["mb_per_s"] for r in results if r["kind"] == "upload" and r["server"] == s)
+                   for s in ("relay-nosync", "nginx")}
+            print("  upload   relay %7.1f MB/s   nginx %7.1f MB/s   relay/nginx %.2f   (mediaSync false)"
+                  % (med["relay-nosync"], med["nginx"], med["relay-nosync"] / med["nginx"]))
+        disk = statistics.median(r["mb_per_s"] for r in results if r["kind"] == "disk")
+        relay_up = statistics.median(r["mb_per_s"] for r in results if r["kind"] == "upload" and r["server"] == "relay")
+        print("  disk     synced write of the file %7.1f MB/s   relay upload (synced) / disk %.2f" % (disk, relay_up / disk))
         print("  rss      %d concurrent uploads: %.1f -> %.1f MiB (growth %.1f MiB)"
               % (CONCURRENT, row["rss_before_mib"], row["rss_peak_mib"], row["growth_mib"]))
         device.close()
         if chunked_device:
             chunked_device.close()
+        if nosync_device:
+            nosync_device.close()
     finally:
         for stop in reversed(started):
             stop()

@@ -215,6 +215,23 @@ def head_offset(url):
     return int(r.headers["Upload-Offset"])
 
 
+def settled_offset(upload_url):
+    """The stored offset once a cut PATCH is done with: above 0 (something was
+    kept) and read twice alike (another PATCH is 409 while the cut one runs)."""
+    deadline = time.monotonic() + 10
+    while head_offset(upload_url) == 0:
+        assert time.monotonic() < deadline, "nothing of the cut PATCH was kept"
+        time.sleep(0.05)  # the relay finishes the cut request on its own: poll, bounded
+    offset = -1
+    while True:
+        now = head_offset(upload_url)
+        if now == offset:
+            return offset
+        offset = now
+        assert time.monotonic() < deadline
+        time.sleep(0.2)  # until two reads agree: poll, bounded
+
+
 def test_a_cut_upload_resumes_from_the_stored_offset(region, names):
     alice = Device(region, names("alice"), names("alice-phone"))
     data = os.urandom(2 * MIB)
@@ -224,20 +241,7 @@ def test_a_cut_upload_resumes_from_the_stored_offset(region, names):
     upload_url = requests.compat.urljoin(grant.url, r.headers["Location"])
     raw_patch_then_cut(upload_url, 0, len(data), data[:MIB])
     # The relay keeps what it received before the cut: a prefix, synced.
-    deadline = time.monotonic() + 10
-    while head_offset(upload_url) == 0:
-        assert time.monotonic() < deadline, "nothing of the cut PATCH was kept"
-        time.sleep(0.05)  # the relay finishes the cut request on its own: poll, bounded
-    # The offset settles once the cut request is done (another PATCH is 409 meanwhile).
-    deadline = time.monotonic() + 10
-    offset = -1
-    while True:
-        now = head_offset(upload_url)
-        if now == offset:
-            break
-        offset = now
-        assert time.monotonic() < deadline
-        time.sleep(0.2)  # until two reads agree: poll, bounded
+    offset = settled_offset(upload_url)
     assert 0 < offset <= MIB
 
     # A PATCH at the wrong offset is refused and changes nothing.
@@ -256,6 +260,32 @@ def test_a_cut_upload_resumes_from_the_stored_offset(region, names):
     down = grant_download(alice, grant.id)
     assert requests.get(down.url, timeout=30).content == data
     alice.close()
+
+
+def test_without_media_sync_a_cut_upload_still_resumes_byte_exact(tmp_path, names):
+    """"mediaSync": false answers PATCHes from the page cache (decision 0029):
+    what the relay stores is still a prefix, resumed after, byte-exact."""
+    region = start_region(tmp_path, mediaSync=False)
+    try:
+        alice = Device(region, names("alice"), names("alice-phone"))
+        data = os.urandom(2 * MIB)
+        grant = grant_upload(alice, len(data))
+        r = requests.post(grant.url, headers=dict(TUS, **{"Upload-Length": str(len(data))}), timeout=10)
+        assert r.status_code == 201, r.text
+        upload_url = requests.compat.urljoin(grant.url, r.headers["Location"])
+        raw_patch_then_cut(upload_url, 0, len(data), data[:MIB])
+        assert 0 < settled_offset(upload_url) <= MIB
+        import io
+        uploader = tus_client.TusClient(grant.url).uploader(file_stream=io.BytesIO(data), url=upload_url, chunk_size=MIB)
+        assert 0 < uploader.offset <= MIB
+        uploader.upload()
+        down = grant_download(alice, grant.id)
+        assert requests.get(down.url, timeout=30).content == data
+        with open(stored_path(region, grant.id), "rb") as f:
+            assert f.read() == data
+        alice.close()
+    finally:
+        region.stop()
 
 
 def test_tampered_and_misused_urls_are_403(region, names):

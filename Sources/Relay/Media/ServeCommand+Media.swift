@@ -40,7 +40,7 @@ extension ServeCommand {
         let files: FileBlobStore
         do {
             // One directory per region under mediaDir, so that regions on one machine may share it.
-            files = try await FileBlobStore(root: media.directory + "/" + settings.name)
+            files = try await FileBlobStore(root: media.directory + "/" + settings.name, syncsUploads: settings.mediaSync != false)
         } catch {
             throw ValidationError("cannot use mediaDir \(media.directory): \(error)")
         }

@@ -14,20 +14,28 @@ import Glibc
 /// - `blobs/<id>` a complete blob, `blobs/<id>.json` its record.
 ///
 /// The stored offset of an upload is the size of `uploads/<id>`: bytes are
-/// written in order and synced before a PATCH is answered, so what a crash
-/// leaves is always a prefix the client can resume after. Completing writes
-/// the record to `blobs/` and then renames the bytes there: a blob is
+/// written in order, so what a crash leaves is a prefix the client can
+/// resume after. With `syncsUploads` (the default) they are synced before a
+/// PATCH is answered, so an answered offset survives a power loss; without
+/// it they are answered from the page cache (as nginx and most object
+/// stores' local disks do), and a power loss may take back the last
+/// seconds of uploads, which a client sees as a smaller offset (an
+/// unfinished upload) or a missing blob. Completing writes the record to
+/// `blobs/` (always synced) and then renames the bytes there: a blob is
 /// complete exactly when `blobs/<id>` exists.
 public struct FileBlobStore: BlobStore {
     /// The directory.
     public let root: String
+    /// Whether a PATCH's bytes are synced to disk before it is answered.
+    public let syncsUploads: Bool
     private let fileSystem: FileSystem
     /// Bytes gathered before one write (bounds memory per upload).
     static let writeChunk = 512 * 1024
 
     /// A store in `root` (created with its subdirectories when missing).
-    public init(root: String, fileSystem: FileSystem = .shared) async throws {
+    public init(root: String, syncsUploads: Bool = true, fileSystem: FileSystem = .shared) async throws {
         self.root = root
+        self.syncsUploads = syncsUploads
         self.fileSystem = fileSystem
         for directory in ["uploads", "blobs"] {
             try await fileSystem.createDirectory(at: FilePath("\(root)/\(directory)"), withIntermediateDirectories: true, permissions: nil)
@@ -94,11 +102,11 @@ public struct FileBlobStore: BlobStore {
                 } catch {
                     // The client went away: keep what came, so that it resumes after it.
                     try await flush()
-                    try await handle.synchronize()
+                    if syncsUploads { try await handle.synchronize() }
                     throw error
                 }
                 try await flush()
-                try await handle.synchronize()
+                if syncsUploads { try await handle.synchronize() }
             }
         } catch {
             throw Self.refusal(for: error, doing: "store the upload")
