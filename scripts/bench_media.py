@@ -45,6 +45,7 @@ def rss_kib(pid):
 
 def synced_write(source, target):
     """Copies source to target and fsyncs it, as the relay stores an upload; returns seconds."""
+    os.sync()
     began = time.monotonic()
     with open(source, "rb") as f, open(target, "wb") as out:
         while True:
@@ -107,8 +108,10 @@ def relay_upload(url, path, length):
     tus = ["-H", "Tus-Resumable: 1.0.0"]
     status, _ = curl("-X", "POST", *tus, "-H", "Upload-Length: %d" % length, url)
     assert status == 201, status
+    os.sync()  # no earlier upload's writeback running under this one
+    # -T streams the file, as for nginx (--data-binary would read it all into memory first).
     status, seconds = curl("-X", "PATCH", *tus, "-H", "Upload-Offset: 0", "-H", "Content-Type: application/offset+octet-stream",
-                           "--data-binary", "@" + path, url)
+                           "-T", path, url)
     assert status == 204, status
     return seconds
 
@@ -160,6 +163,7 @@ def main():
         for rep in range(REPS):
             g = grant(device, SIZE)
             record("upload", "relay", relay_upload(g.url, data, SIZE))
+            os.sync()  # as before each relay upload
             status, seconds = curl("-T", data, "http://%s:%d/up/blob-%d" % (HOST, nginx_port, rep))
             assert status in (201, 204), status
             record("upload", "nginx", seconds)
