@@ -159,6 +159,18 @@ extension ConnectionStateMachineTests {
         #expect(out == [.disconnect(DisconnectPacket(reasonCode: .serverMoved))])
     }
 
+    @Test func aServerDisconnectWithACodeDisconnectMayNotCarryGoesOutAsUnspecifiedError() {
+        var (machine, out) = connected(v5("c"))
+        out.removeAll()
+        var properties = MQTTProperties()
+        properties.reasonString = "retry shortly"
+        // 0x88 Server unavailable is a CONNACK code only (§3.14.2.1).
+        _ = machine.disconnectRequested(.serverUnavailable, properties: properties, output: &out)
+        #expect(out == [.disconnect(DisconnectPacket(reasonCode: .unspecifiedError, properties: properties))])
+        #expect(!ReasonCode.serverUnavailable.isAllowedInDisconnect)
+        #expect(ReasonCode.serverBusy.isAllowedInDisconnect)
+    }
+
     // MARK: A clean session is never resumed
 
     @Test func takeoverOfASessionWithoutExpiryEndsIt() {

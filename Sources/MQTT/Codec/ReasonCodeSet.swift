@@ -52,6 +52,12 @@ struct ReasonCodeSet: Sendable {
     static let auth = ReasonCodeSet([0x00, 0x18, 0x19])
 }
 
+extension ReasonCode {
+    /// Whether a DISCONNECT may carry this code (MQTT 5.0 §3.14.2.1): some
+    /// codes, such as 0x88 Server unavailable, belong to CONNACK only.
+    public var isAllowedInDisconnect: Bool { ReasonCodeSet.disconnect.contains(self) }
+}
+
 extension ByteBuffer {
     /// Reads a reason code and checks it is one `allowed` lists; one that is
     /// not is a Protocol Error.

@@ -882,6 +882,8 @@ struct ConnectionStateMachine {
     private func appendDisconnect(_ disconnect: DisconnectPacket, connected c: Connected, output: inout [MQTTPacket]) -> Bool {
         guard c.version == .v5 else { return false }
         var disconnect = disconnect
+        // A code DISCONNECT may not carry (a CONNACK-only one such as 0x88) would be a Protocol Error at the client.
+        if !disconnect.reasonCode.isAllowedInDisconnect { disconnect.reasonCode = .unspecifiedError }
         if let limit = c.clientMaximumPacketSize {
             if MQTTPacket.disconnect(disconnect).encodedLength(version: .v5) > Int(limit) {
                 disconnect.properties = MQTTProperties()

@@ -236,20 +236,20 @@ final class ChatRouter: MQTTRouter {
                 pump.session.disconnect(reasonCode: .useAnotherServer, properties: properties)
             } else {
                 properties.reasonString = "region \(pump.home) is failing back; reconnect shortly"
-                pump.session.disconnect(reasonCode: .serverUnavailable, properties: properties)
+                pump.session.disconnect(reasonCode: .serverBusy, properties: properties)
             }
         }
     }
 
     /// This region lost its write lease (cut off from a majority of the
     /// regions, automatic failover): its devices are disconnected with
-    /// 0x88 Server unavailable so that they try again, and find the
-    /// standby once it has taken over.
+    /// 0x89 Server busy (0x88 Server unavailable is a CONNACK code only)
+    /// so that they try again, and find the standby once it has taken over.
     func leaseLost() {
         for pump in pumps.all {
             var properties = MQTTProperties()
             properties.reasonString = "region \(configuration.region) is cut off from a majority of the regions; reconnect shortly"
-            pump.session.disconnect(reasonCode: .serverUnavailable, properties: properties)
+            pump.session.disconnect(reasonCode: .serverBusy, properties: properties)
         }
     }
 

@@ -24,7 +24,16 @@ final class RegionAuthority: Sendable {
     private let heardPeer: NIOLockedValueBox<Bool>
     private let handlers = NIOLockedValueBox<[ChangeHandler]>([])
     /// With automatic failover, whether this region holds its write lease (``RegionWatcher``).
-    private let leaseHeld = NIOLockedValueBox<(@Sendable () -> Bool)?>(nil)
+    private let leaseHeld = NIOLockedValueBox<LeaseCheck?>(nil)
+
+    /// The lease test, in a struct: a closure stored directly as a generic
+    /// box's value is reabstracted on every `inout` access
+    /// (`withLockedValue`), which wraps it in two more thunks each time, so
+    /// each call of `isWritable` (every send) grew a chain of thunks that
+    /// the next call walked: CPU per send grew with the region's uptime.
+    private struct LeaseCheck: Sendable {
+        let held: @Sendable () -> Bool
+    }
     private let redis: RedisClient
     private let logger: Logger
 
@@ -45,12 +54,12 @@ final class RegionAuthority: Sendable {
     /// peer and, with automatic failover, holds its lease from a majority.
     var isWritable: Bool {
         guard isSettled else { return false }
-        return leaseHeld.withLockedValue { $0 }?() ?? true
+        return leaseHeld.withLockedValue { $0 }?.held() ?? true
     }
 
     /// From now on, writes also need `held()` to be true (automatic failover).
     func requireLease(_ held: @escaping @Sendable () -> Bool) {
-        leaseHeld.withLockedValue { $0 = held }
+        leaseHeld.withLockedValue { $0 = LeaseCheck(held: held) }
     }
 
     /// A change this region decided itself (automatic failover or
