@@ -29,7 +29,7 @@ struct HandOffStoreTests {
             subscriber = RedisSubscriber(configuration: server.configuration) { _, payload in
                 sink.yield(String(buffer: payload))
             }
-            try await subscriber.subscribe(channel: ChatStore.channel(device: device))
+            try await subscriber.subscribe(.sharded(ChatStore.channel(device: device)))
         }
 
         deinit {

@@ -41,8 +41,9 @@ import SwiftProtobuf
 /// over may reach another node than the one before): only the node holding
 /// the lease `{r:in:<R>}:lease` (``ReplicationKey/inboundLease(_:)``,
 /// `inbound_lease.lua`) applies them. It takes the lease as a batch starts
-/// (reading the cursor in the same script), renews it with every cursor
-/// advance, which is refused once another node holds it, and releases it
+/// (reading the cursor in the same script), renews it every third of its
+/// time to live while it applies the batch and with every cursor advance,
+/// which is refused once another node holds it, and releases it
 /// when no batch of that origin is queued here. Another node's batch is
 /// refused (0x80) meanwhile, and the origin ships it again, so a frame is
 /// applied by one node, once, in order (decision 0027).
@@ -272,7 +273,16 @@ public final class ReplicationRouter: MQTTRouter {
                     "origin": "\(origin)", "after": "\(cursor)", "missing": "\(plan.missing)",
                 ])
             }
-            return self.applyFrames(batch.frames[plan.skipped...], origin: origin, on: loop)
+            // A batch may take longer than the lease (a slow store, a frame
+            // waiting on another): renew it while this node works on it, so
+            // that only a node that stopped loses it.
+            let every = TimeAmount.milliseconds(max(1, self.leaseMilliseconds / 3))
+            let renewal = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+                self.holdLease(origin: origin, on: loop).whenFailure { error in
+                    self.logger.debug("inbound lease not renewed", metadata: ["origin": "\(origin)", "error": "\(error)"])
+                }
+            }
+            return self.applyFrames(batch.frames[plan.skipped...], origin: origin, on: loop).always { _ in renewal.cancel() }
         }.map { _ in
             self.acknowledgement(.success)
         }.flatMapErrorThrowing { error in
