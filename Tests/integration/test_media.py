@@ -232,14 +232,21 @@ def settled_offset(upload_url):
         time.sleep(0.2)  # until two reads agree: poll, bounded
 
 
-def test_a_cut_upload_resumes_from_the_stored_offset(region, names):
+def cut_upload(region, names, data):
+    """A device, its upload grant, and the upload's URL after a PATCH of
+    data's first MiB was cut in the middle."""
     alice = Device(region, names("alice"), names("alice-phone"))
-    data = os.urandom(2 * MIB)
     grant = grant_upload(alice, len(data))
     r = requests.post(grant.url, headers=dict(TUS, **{"Upload-Length": str(len(data))}), timeout=10)
     assert r.status_code == 201, r.text
     upload_url = requests.compat.urljoin(grant.url, r.headers["Location"])
     raw_patch_then_cut(upload_url, 0, len(data), data[:MIB])
+    return alice, grant, upload_url
+
+
+def test_a_cut_upload_resumes_from_the_stored_offset(region, names):
+    data = os.urandom(2 * MIB)
+    alice, grant, upload_url = cut_upload(region, names, data)
     # The relay keeps what it received before the cut: a prefix, synced.
     offset = settled_offset(upload_url)
     assert 0 < offset <= MIB
@@ -267,13 +274,8 @@ def test_without_media_sync_a_cut_upload_still_resumes_byte_exact(tmp_path, name
     what the relay stores is still a prefix, resumed after, byte-exact."""
     region = start_region(tmp_path, mediaSync=False)
     try:
-        alice = Device(region, names("alice"), names("alice-phone"))
         data = os.urandom(2 * MIB)
-        grant = grant_upload(alice, len(data))
-        r = requests.post(grant.url, headers=dict(TUS, **{"Upload-Length": str(len(data))}), timeout=10)
-        assert r.status_code == 201, r.text
-        upload_url = requests.compat.urljoin(grant.url, r.headers["Location"])
-        raw_patch_then_cut(upload_url, 0, len(data), data[:MIB])
+        alice, grant, upload_url = cut_upload(region, names, data)
         assert 0 < settled_offset(upload_url) <= MIB
         import io
         uploader = tus_client.TusClient(grant.url).uploader(file_stream=io.BytesIO(data), url=upload_url, chunk_size=MIB)
