@@ -52,9 +52,6 @@ final class ShardedSubscriptions {
         self.backoff = Backoff(minimum: configuration.minimumReconnectDelay, maximum: configuration.maximumReconnectDelay)
     }
 
-    /// The nodes with a shard connection open now.
-    var nodes: Set<RedisNodeAddress> { Set(self.connections.keys) }
-
     func submit(subscribe: Bool, _ channel: PubSubChannel, _ completion: @escaping RedisSubscriber.Completion) {
         guard !self.closed else {
             completion(.failure(.closedError))
