@@ -12,50 +12,20 @@ import RelayStore
 extension ChatRouter {
     // MARK: - Sending
 
-    /// A send in a multi-region deployment: sequenced here when this region
-    /// serves the conversation's home, else forwarded durably to the region
-    /// that does (its SEQUENCED status follows from there).
-    func replicatedSend(_ accept: ChatStore.Accept, replicator: Replicator, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
-        replicator.home(ofConversation: accept.conversation, on: loop).flatMap { home -> EventLoopFuture<MQTTPublishAcknowledgement> in
-            let route = SendRoute.of(
-                user: accept.user, conversation: accept.conversation,
-                isGroup: ConversationID(rawValue: accept.conversation)?.isGroup == true,
-                home: home, map: replicator.map, sync: replicator.mode == .sync)
-            let frames: [String: [Relay_V1_Frame]]
-            switch route {
-            case .refuse(let code, let message):
-                return loop.makeFailedFuture(ChatError(code, message))
-            case .sequenceHere(let home):
-                return self.sequenceHere(accept, home: home, replicator: replicator, on: loop).map { _ in .accepted }
-            case .forward(let serving, let standbyCopy):
-                var forwarded = Relay_V1_ForwardedSend()
-                forwarded.conversation = accept.conversation
-                forwarded.user = accept.user
-                forwarded.device = accept.device
-                forwarded.send = accept.wire
-                forwarded.receivedMs = accept.nowMilliseconds
-                var byRegion = [serving: [replicator.frame { $0.forwardedSend = forwarded }]]
-                // Sync: the standby's copy makes the send survive the loss of this region
-                // whatever the conversation's home (the standby passes it on; the home stores it once).
-                if let standby = standbyCopy {
-                    var copy = forwarded
-                    copy.standbyCopy = true
-                    byRegion[standby] = [replicator.frame { $0.forwardedSend = copy }]
-                }
-                frames = byRegion
+    /// Ships a send forwarded to `serving`, the region sequencing its
+    /// conversation, and in sync mode `copy` to this region's `standby`;
+    /// completes when the outbox has it (and, in sync mode, the standby
+    /// confirmed it). Its SEQUENCED status follows from the serving region.
+    func forward(_ send: Relay_V1_ForwardedSend, to serving: String, copy: Relay_V1_ForwardedSend?, to standby: String?,
+                 replicator: Replicator, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        var byRegion = [serving: [replicator.frame { $0.forwardedSend = send }]]
+        if let copy, let standby {
+            byRegion[standby] = [replicator.frame { $0.forwardedSend = copy }]
+        }
+        return replicator.ship(byRegion, on: loop).flatMap { ids in
+            replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
+                throw ChatError(.unavailable, "the standby has not confirmed the send (\(error)); retry with the same client_message_id")
             }
-            return replicator.ship(frames, on: loop).flatMap { ids in
-                replicator.waitIfSync(ids, on: loop).flatMapErrorThrowing { error in
-                    throw ChatError(.unavailable, "the standby has not confirmed the send (\(error)); retry with the same client_message_id")
-                }
-            }.map {
-                self.metrics.accepted.increment()
-                return .accepted
-            }
-        }.flatMapError { error in
-            let refusal = ChatError(redis: error)
-            self.refuse(refusal, conversation: accept.conversation, clientMessageID: accept.clientMessageID, device: accept.device, session: session)
-            return loop.makeSucceededFuture(refusal.acknowledgement)
         }
     }
 
@@ -89,30 +59,22 @@ extension ChatRouter {
             let accepting = self.store.accept(accept, on: loop)
             if let stored { accepting.map { _ in }.cascade(to: stored) }
             return accepting.flatMap { accepted in
-                if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture((accepted, [String: UInt64]?.none)) }
+                let after = SendMachine.afterStored(accept, accepted)
+                if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture((accepted, after, [String: UInt64]?.none)) }
                 // A duplicate fans out again: the first attempt may have died before its frames were queued.
                 // A new message is fanned out from what was just stored; a duplicate is read back.
-                let known = accepted.duplicate ? nil : Self.replicated(accept, accepted)
-                return self.replicatedFanOutNow(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, message: known, on: loop)
-                    .map { (accepted, Optional($0)) }
-                    .recover { _ in (accepted, nil) }  // the sweeper finishes the fan-out
+                return self.replicatedFanOutNow(conversation: accept.conversation, seq: accepted.seq, home: home, replicator: replicator, message: after.fanOut, on: loop)
+                    .map { (accepted, after, Optional($0)) }
+                    .recover { _ in (accepted, after, nil) }  // the sweeper finishes the fan-out
             }
         }
-        return sequenced.flatMap { accepted, mirrorIDs in
+        return sequenced.flatMap { accepted, after, mirrorIDs in
             if accepted.duplicate && quietIfDuplicate { return loop.makeSucceededFuture(accepted) }
-            var status = Relay_V1_Status()
-            status.kind = .sequenced
-            status.conversation = accept.conversation
-            status.epoch = accepted.epoch
-            status.seq = accepted.seq
-            status.clientMessageID = accept.clientMessageID
-            let told = replicator.deliver([QueueEntry.status(Self.bytes(status)).bytes], users: [], devices: [accept.device: accept.user], on: loop)
-            if !accepted.duplicate {
-                self.metrics.accepted.increment()
-                if accepted.seq == 1 && !accept.directPeer.isEmpty {
-                    self.store.noteMembership(users: Array(Set([accept.user, accept.directPeer])), conversation: accept.conversation, member: true, on: loop).whenFailure { error in
-                        self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(accept.conversation)", "error": "\(error)"])
-                    }
+            let told = replicator.deliver([QueueEntry.status(Self.bytes(after.sequenced)).bytes], users: [], devices: [accept.device: accept.user], on: loop)
+            if !accepted.duplicate { self.metrics.accepted.increment() }
+            if let users = after.shareMembership {
+                self.store.noteMembership(users: users, conversation: accept.conversation, member: true, on: loop).whenFailure { error in
+                    self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(accept.conversation)", "error": "\(error)"])
                 }
             }
             let synced = mirrorIDs.map { replicator.waitIfSync($0, on: loop) }

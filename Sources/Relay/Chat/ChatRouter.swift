@@ -334,54 +334,90 @@ final class ChatRouter: MQTTRouter {
 
     // MARK: - Sending
 
-    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop, admitted: Bool = false) -> EventLoopFuture<MQTTPublishAcknowledgement> {
-        guard admitted else {  // the rate limit, before anything is stored
-            return limiter.admit(.send, device: device, on: loop).flatMap { refusal in
-                guard let refusal else { return self.send(message, conversation: conversation, user: user, device: device, session: session, on: loop, admitted: true) }
-                self.refuse(refusal, conversation: conversation, clientMessageID: RateLimiter.clientMessageID(in: message), device: device, session: session)
-                return loop.makeSucceededFuture(refusal.acknowledgement)
+    /// A device's send, decided by a ``SendMachine`` whose actions this
+    /// performs one after another.
+    private func send(_ message: MQTTMessage, conversation: String, user: String, device: String, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        let request = SendMachine.Request(conversation: conversation, user: user, device: device, payload: Array(message.payload.readableBytesView))
+        let machine = SendMachine(request, limits: configuration.sendLimits, replicated: replicator != nil)
+        return perform(machine.start(), machine, session: session, on: loop)
+    }
+
+    /// Performs a send's `action` and feeds its outcome back to `machine`.
+    private func perform(_ action: SendMachine.Action, _ machine: SendMachine, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        switch action {
+        case .checkRate(let device):
+            return step(limiter.admit(.send, device: device, on: loop), machine, session: session, on: loop) { machine, refusal in
+                machine.admitted(refusal, nowMilliseconds: Self.nowMilliseconds())
             }
-        }
-        let send: ValidatedSend
-        let peer: String
-        do throws(ChatError) {
-            peer = try Self.checkConversation(conversation, user: user)
-            send = try Self.checkSend(Array(message.payload.readableBytesView), limits: configuration.sendLimits)
-        } catch {
-            // The client message id, where the payload has one, so that a 3.1.1 client can tell which send failed.
-            refuse(error, conversation: conversation, clientMessageID: RateLimiter.clientMessageID(in: message), device: device, session: session)
-            return loop.makeSucceededFuture(error.acknowledgement)
-        }
-        let accept = ChatStore.Accept(
-            conversation: conversation, user: user, device: device, send: send,
-            directPeer: peer, nowMilliseconds: Self.nowMilliseconds()
-        )
-        if let replicator {
-            return replicatedSend(accept, replicator: replicator, session: session, on: loop)
-        }
-        return store.accept(accept, on: loop).map { accepted -> MQTTPublishAcknowledgement in
-            var status = Relay_V1_Status()
-            status.kind = .sequenced
-            status.conversation = conversation
-            status.epoch = accepted.epoch
-            status.seq = accepted.seq
-            status.clientMessageID = send.clientMessageID
-            self.enqueue([(device, [QueueEntry.status(Self.bytes(status))])], on: loop)
-            self.metrics.accepted.increment()
-            if !accepted.duplicate {
-                self.fanOut(conversation: conversation, seq: accepted.seq, sender: device, message: Self.replicated(accept, accepted), on: loop)
-                if accepted.seq == 1 && !peer.isEmpty {
-                    // A new 1:1 conversation: its users now see each other's presence.
-                    self.store.noteMembership(users: Array(Set([user, peer])), conversation: conversation, member: true, on: loop).whenFailure { error in
-                        self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
-                    }
-                }
+        case .store(let accept):
+            return step(store.accept(accept, on: loop), machine, session: session, on: loop) { $0.stored($1) }
+        case .findHome, .sequenceHere, .forward:
+            guard let replicator else {
+                var machine = machine
+                let next = machine.failed(ChatError(.unavailable, "this region has no other regions to route through"))
+                return perform(next, machine, session: session, on: loop)
             }
-            return .accepted
-        }.flatMapError { error in
-            let refusal = ChatError(redis: error)
-            self.refuse(refusal, conversation: conversation, clientMessageID: send.clientMessageID, device: device, session: session)
-            return loop.makeSucceededFuture(refusal.acknowledgement)
+            return performAcrossRegions(action, machine, replicator: replicator, session: session, on: loop)
+        case .finish(let acknowledgement, let effects):
+            let request = machine.request
+            if let refusal = effects.refusal {
+                refuse(refusal, conversation: request.conversation, clientMessageID: effects.refusedClientMessageID, device: request.device, session: session)
+            }
+            if effects.countAccepted { metrics.accepted.increment() }
+            if let stored = effects.stored { performStored(stored, conversation: request.conversation, device: request.device, on: loop) }
+            return loop.makeSucceededFuture(acknowledgement)
+        }
+    }
+
+    /// The steps of a send in a deployment with other regions.
+    private func performAcrossRegions(_ action: SendMachine.Action, _ machine: SendMachine, replicator: Replicator, session: MQTTSession,
+                                      on loop: any EventLoop) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        switch action {
+        case .findHome(let accept):
+            return step(replicator.home(ofConversation: accept.conversation, on: loop), machine, session: session, on: loop) { machine, home in
+                machine.homeFound(home, map: replicator.map, sync: replicator.mode == .sync)
+            }
+        case .sequenceHere(let accept, let home):
+            return step(sequenceHere(accept, home: home, replicator: replicator, on: loop), machine, session: session, on: loop) { machine, _ in
+                machine.sequenced()
+            }
+        case .forward(let send, let serving, let copy, let standby):
+            return step(forward(send, to: serving, copy: copy, to: standby, replicator: replicator, on: loop), machine, session: session, on: loop) { machine, _ in
+                machine.forwarded()
+            }
+        case .checkRate, .store, .finish:
+            return perform(action, machine, session: session, on: loop)
+        }
+    }
+
+    /// Waits for `future`, gives its value to `event` (or its error to
+    /// ``SendMachine/failed(_:)``) and performs the action that comes back.
+    private func step<Value: Sendable>(_ future: EventLoopFuture<Value>, _ machine: SendMachine, session: MQTTSession, on loop: any EventLoop,
+                                       _ event: @escaping @Sendable (inout SendMachine, Value) -> SendMachine.Action) -> EventLoopFuture<MQTTPublishAcknowledgement> {
+        future.map { value in
+            var machine = machine
+            let action = event(&machine, value)
+            return (action, machine)
+        }.recover { error in
+            var machine = machine
+            let action = machine.failed(error)
+            return (action, machine)
+        }.flatMap { action, machine in
+            self.perform(action, machine, session: session, on: loop)
+        }
+    }
+
+    /// One region: what a stored send leads to (``SendMachine/afterStored(_:_:)``).
+    private func performStored(_ stored: SendMachine.Stored, conversation: String, device: String, on loop: any EventLoop) {
+        enqueue([(device, [QueueEntry.status(Self.bytes(stored.sequenced))])], on: loop)
+        if let message = stored.fanOut {
+            fanOut(conversation: conversation, seq: message.seq, sender: device, message: message, on: loop)
+        }
+        if let users = stored.shareMembership {
+            // A new 1:1 conversation: its users now see each other's presence.
+            store.noteMembership(users: users, conversation: conversation, member: true, on: loop).whenFailure { error in
+                self.logger.warning("presence sharing not recorded", metadata: ["conversation": "\(conversation)", "error": "\(error)"])
+            }
         }
     }
 
