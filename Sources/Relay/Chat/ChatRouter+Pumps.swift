@@ -14,7 +14,8 @@ extension ChatRouter: DevicePumpDelegate {
     }
 
     /// Mirrored to the standby of the device's home: one turn's
-    /// acknowledgements are one append to the mirror's outbox.
+    /// acknowledgements are one append to the mirror's outbox (in async
+    /// mode after the gather window, which may cancel them).
     func pump(_ pump: DevicePump, stored changes: [DevicePump.StoredChange]) {
         guard let replicator, !changes.isEmpty else { return }
         let (device, user) = (pump.device, pump.user)
@@ -38,7 +39,7 @@ extension ChatRouter: DevicePumpDelegate {
         }
         let (home, loop) = (pump.home, pump.loop)
         background.retry(.cursorMirror, on: loop, metadata: ["device": "\(device)"]) {
-            replicator.mirror(frames, forHome: home, on: loop)
+            replicator.mirrorQueues(frames, forHome: home, on: loop)
         }
     }
 }

@@ -217,6 +217,10 @@ struct RegionSettings: Codable {
     var typingBurst: Int?
     var typingPerSecond: Double?
     var mirror: MirrorMode?
+    /// Milliseconds queue mirror frames are held in async mode so that a
+    /// status acknowledged meanwhile never travels (decision 0033; 0 ships
+    /// them at once). Default 100, at most 5,000.
+    var mirrorGatherMs: Int?
     /// The cap on each outbox to a peer (decision 0015); 0 for no bound.
     var outboxMaxFrames: UInt64?
     var outboxMaxBytes: UInt64?
@@ -288,6 +292,11 @@ struct RegionSettings: Codable {
         typingBurst = try c.decodeIfPresent(Int.self, forKey: .typingBurst)
         typingPerSecond = try c.decodeIfPresent(Double.self, forKey: .typingPerSecond)
         mirror = try c.decodeIfPresent(MirrorMode.self, forKey: .mirror)
+        mirrorGatherMs = try c.decodeIfPresent(Int.self, forKey: .mirrorGatherMs)
+        if let mirrorGatherMs, !(0...5_000).contains(mirrorGatherMs) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .mirrorGatherMs, in: c, debugDescription: "mirrorGatherMs must be 0 to 5000 milliseconds, not \(mirrorGatherMs)")
+        }
         outboxMaxFrames = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxFrames)
         outboxMaxBytes = try c.decodeIfPresent(UInt64.self, forKey: .outboxMaxBytes)
         pushWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .pushWindowSeconds)
@@ -319,6 +328,11 @@ struct RegionSettings: Codable {
         mediaS3Bucket = try c.decodeIfPresent(String.self, forKey: .mediaS3Bucket)
         mediaS3Region = try c.decodeIfPresent(String.self, forKey: .mediaS3Region)
         mediaS3CredentialsFile = try c.decodeIfPresent(String.self, forKey: .mediaS3CredentialsFile)
+    }
+
+    /// How long queue mirror frames are held in async mode (default 100 ms).
+    var mirrorGather: TimeAmount {
+        .milliseconds(Int64(mirrorGatherMs ?? 100))
     }
 
     /// The cap on each outbox these settings give.

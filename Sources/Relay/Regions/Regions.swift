@@ -60,7 +60,7 @@ struct Regions: Sendable {
             configuration: serviceConfiguration, nodeID: nodeID)
         let replicator = Replicator(
             local: settings.name, authority: authority, directory: Directory(redis: redis), sink: service, mode: mirror,
-            deviceEndpoints: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.devices) }),
+            gatherWindow: settings.mirrorGather, deviceEndpoints: Dictionary(uniqueKeysWithValues: topology.regions.map { ($0.name, $0.devices) }),
             store: store, logger: logger)
         let watcher = try topology.watchConfiguration.map { configuration in
             try RegionWatcher(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
 import RelayStore
@@ -22,9 +23,14 @@ final class Replicator: Sendable {
     let logger: Logger
     /// This region's `keys.fetch` requests waiting for another region's answer.
     let keyFetches = PendingKeyFetches()
+    /// How long queue mirror frames wait for what cancels them in async
+    /// mode (``MirrorGather``); zero ships them at once.
+    let gatherWindow: TimeAmount
+    private let gather = NIOLockedValueBox(MirrorGather())
 
     init(local: String, authority: RegionAuthority, directory: Directory, sink: any FrameSink, mode: MirrorMode,
-         syncTimeout: TimeAmount = .seconds(5), deviceEndpoints: [String: String], store: ChatStore, logger: Logger) {
+         syncTimeout: TimeAmount = .seconds(5), gatherWindow: TimeAmount = .zero, deviceEndpoints: [String: String], store: ChatStore, logger: Logger) {
+        self.gatherWindow = gatherWindow
         self.local = local
         self.authority = authority
         self.directory = directory
@@ -61,6 +67,48 @@ final class Replicator: Sendable {
     func mirror(_ frames: [Relay_V1_Frame], forHome home: String, on loop: any EventLoop) -> EventLoopFuture<[String: UInt64]> {
         guard let target = map.mirrorTarget(forHome: home), target != local else { return loop.makeSucceededFuture([:]) }
         return ship([target: frames], on: loop)
+    }
+
+    /// Sends queue mirror frames (statuses and events for single devices,
+    /// their acknowledgements, cursors) to the mirror of `home`: in async
+    /// mode held for ``gatherWindow`` first, so that a status acknowledged
+    /// meanwhile never travels (``MirrorGather``, decision 0033). Completes
+    /// once they are held, or appended when not held.
+    func mirrorQueues(_ frames: [Relay_V1_Frame], forHome home: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let target = map.mirrorTarget(forHome: home), target != local else { return loop.makeSucceededVoidFuture() }
+        return mirrorQueues(frames, to: target, on: loop)
+    }
+
+    private func mirrorQueues(_ frames: [Relay_V1_Frame], to target: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard !frames.isEmpty else { return loop.makeSucceededVoidFuture() }
+        guard mode == .async, gatherWindow > .zero, frames.allSatisfy(MirrorGather.gathers) else {
+            return ship([target: frames], on: loop).map { _ in }
+        }
+        if gather.withLockedValue({ $0.add(frames, for: target) }) {
+            loop.scheduleTask(in: gatherWindow) { self.flushMirror(target, attempt: 0, on: loop) }
+        }
+        return loop.makeSucceededVoidFuture()
+    }
+
+    /// Appends what is held for `target`; on failure holds it again and
+    /// tries after a growing delay (up to a second).
+    private func flushMirror(_ target: String, attempt: Int, on loop: any EventLoop) {
+        let frames = gather.withLockedValue { $0.take(target) }
+        ship([target: frames], on: loop).whenComplete { result in
+            switch result {
+            case .success:
+                if self.gather.withLockedValue({ $0.shipped(target) }) {
+                    loop.scheduleTask(in: self.gatherWindow) { self.flushMirror(target, attempt: 0, on: loop) }
+                }
+            case .failure(let error):
+                self.gather.withLockedValue { $0.failed(frames, for: target) }
+                let delay = min(self.gatherWindow * Int64(1 << min(attempt + 1, 10)), .seconds(1))
+                self.logger.warning("queue mirror frames not appended; trying again", metadata: [
+                    "peer": "\(target)", "frames": "\(frames.count)", "error": "\(error)",
+                ])
+                loop.scheduleTask(in: delay) { self.flushMirror(target, attempt: attempt + 1, on: loop) }
+            }
+        }
     }
 
     /// In sync mode, waits until the standby acknowledged its frames up to the given id.
@@ -209,6 +257,9 @@ final class Replicator: Sendable {
     }
 
     /// Entries for devices served here: queued, and mirrored per home.
+    /// The mirror's frames name the devices (the users' devices as read
+    /// here), so that a device's acknowledgement can cancel its entry
+    /// while the frame is held (``mirrorQueues(_:forHome:on:)``).
     func deliverHere(_ entries: [[UInt8]], users: [String], devices: [String: String], except: Set<String>, homes: [String: String], mirror: Bool = true, on loop: any EventLoop) -> EventLoopFuture<Void> {
         store.devices(of: users, on: loop).flatMap { byUser in
             var targets = Set(byUser.values.joined()).union(devices.keys)
@@ -216,21 +267,22 @@ final class Replicator: Sendable {
             let queued = self.store.enqueue(targets.sorted().map { ($0, entries) }, on: loop).map { _ in }
             guard mirror else { return queued }
             let map = self.map
-            var mirrors: [String: (users: [String], devices: [String: String])] = [:]
+            var mirrors: [String: [String: String]] = [:]
             for user in users {
                 guard let home = homes[user], map.servesHere(home), let target = map.mirrorTarget(forHome: home) else { continue }
-                mirrors[target, default: ([], [:])].users.append(user)
+                for device in byUser[user] ?? [] where !except.contains(device) {
+                    mirrors[target, default: [:]][device] = user
+                }
             }
-            for (device, user) in devices {
+            for (device, user) in devices where !except.contains(device) {
                 let home = homes[user] ?? self.local
                 guard map.servesHere(home), let target = map.mirrorTarget(forHome: home) else { continue }
-                mirrors[target, default: ([], [:])].devices[device] = user
+                mirrors[target, default: [:]][device] = user
             }
-            var frames: [String: [Relay_V1_Frame]] = [:]
-            for (target, audience) in mirrors {
-                frames[target] = [self.entriesFrame(entries, users: audience.users, devices: audience.devices, except: except)]
+            let mirrored = mirrors.sorted { $0.key < $1.key }.map { target, devices in
+                self.mirrorQueues([self.entriesFrame(entries, users: [], devices: devices, except: [])], to: target, on: loop)
             }
-            return queued.and(self.ship(frames, on: loop)).map { _ in }
+            return queued.and(EventLoopFuture.andAllSucceed(mirrored, on: loop)).map { _ in }
         }
     }
 

@@ -1,5 +1,6 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
+import RelayCore
 
 /// The replication stream's metrics (swift-metrics, Prometheus names):
 ///
@@ -9,6 +10,7 @@ import NIOConcurrencyHelpers
 /// | `relay_replication_lag_seconds` | gauge: age of the oldest unacknowledged frame | `peer` |
 /// | `relay_replication_frames_shipped_total` | counter: frames the peer acknowledged | `peer` |
 /// | `relay_replication_frames_applied_total` | counter: frames applied here | `origin` |
+/// | `relay_replication_frames_appended_total` | counter: frames put on the outbox, by body | `peer`, `kind` |
 /// | `relay_replication_peer_connected` | gauge: 1 while this node's shipper is connected | `peer` |
 /// | `relay_replication_frames_quarantined_total` | counter: frames set aside as dead letters | `origin` |
 /// | `relay_replication_outbox_bytes` | gauge: bytes of the frames not yet acknowledged | `peer` |
@@ -32,6 +34,8 @@ public final class ReplicationMetrics: Sendable {
     private let peers = NIOLockedValueBox<[String: Peer]>([:])
     private let appliedFrames = LabeledCounters(label: "relay_replication_frames_applied_total", dimension: "origin")
     private let quarantinedFrames = LabeledCounters(label: "relay_replication_frames_quarantined_total", dimension: "origin")
+    /// Per peer, per frame kind.
+    private let appendedFrames = NIOLockedValueBox<[String: [String: Counter]]>([:])
 
     /// Metrics made on first use of each peer and origin.
     public init() {}
@@ -81,6 +85,22 @@ public final class ReplicationMetrics: Sendable {
     /// One frame from `origin` was applied.
     func applied(_ origin: String) {
         appliedFrames.increment(origin)
+    }
+
+    /// `frames` were put on the outbox for `peer`: counted by kind, so
+    /// that what a message costs on a link can be told apart.
+    func appended(_ frames: [Relay_V1_Frame], to peer: String) {
+        var counts: [String: Int64] = [:]
+        for frame in frames { counts[frame.kindName, default: 0] += 1 }
+        let counters = appendedFrames.withLockedValue { all in
+            counts.map { kind, count in
+                if let counter = all[peer]?[kind] { return (counter, count) }
+                let counter = Counter(label: "relay_replication_frames_appended_total", dimensions: [("peer", peer), ("kind", kind)])
+                all[peer, default: [:]][kind] = counter
+                return (counter, count)
+            }
+        }
+        for (counter, count) in counters { counter.increment(by: count) }
     }
 
     /// One frame from `origin` could never be applied and was set aside.

@@ -174,6 +174,7 @@ public final class ReplicationService: Sendable {
         guard shippers[peer] != nil else {
             return loop.makeFailedFuture(ReplicationError(.unknownPeer, "\(peer) is not a peer of \(region)"))
         }
+        metrics.appended(frames, to: peer)
         return outbox.append(frames, to: peer, on: loop)
     }
 
