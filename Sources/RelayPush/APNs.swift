@@ -130,7 +130,9 @@ public struct APNsRequest: Sendable, Equatable {
 
     /// What an APNs answer means: 200 sent; 410, and 400 `BadDeviceToken`
     /// or `Unregistered` (or `DeviceTokenNotForTopic`), gone; 429 and 5xx
-    /// retried (never before `Retry-After`); 403 `ExpiredProviderToken` or
+    /// retried (never before `Retry-After`), a 429 `TooManyRequests` (too
+    /// many pushes to this one device token) without counting against the
+    /// provider; 403 `ExpiredProviderToken` or
     /// `InvalidProviderToken` retried with a new token; anything else refused.
     public static func outcome(status: Int, reason: String?, retryAfter: String?) -> PushOutcome {
         switch status {
@@ -138,6 +140,7 @@ public struct APNsRequest: Sendable, Equatable {
         case 410: return .gone
         case 400 where ["BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"].contains(reason ?? ""): return .gone
         case 403 where ["ExpiredProviderToken", "InvalidProviderToken"].contains(reason ?? ""): return .retry(retryAfter: nil)
+        case 429 where reason == "TooManyRequests": return .throttledDevice(retryAfter: retryAfter.flatMap(RetryAfter.seconds(from:)))
         case 429, 500..<600: return .retry(retryAfter: retryAfter.flatMap(RetryAfter.seconds(from:)))
         default: return .rejected
         }

@@ -10,6 +10,11 @@ public enum PushOutcome: Sendable, Equatable {
     /// Worth another try later (429, 5xx, a connection failure), not before
     /// `retryAfter` seconds when the provider said so.
     case retry(retryAfter: Int?)
+    /// Too many pushes to this one registration (APNs' 429
+    /// `TooManyRequests`): worth another try later, like ``retry(retryAfter:)``,
+    /// but the provider itself answered as it should, so it does not count
+    /// against the provider's circuit breaker.
+    case throttledDevice(retryAfter: Int?)
     /// Refused for good (another 4xx: a malformed request, a bad key, too large).
     case rejected
 
@@ -29,8 +34,15 @@ public enum PushOutcome: Sendable, Equatable {
         switch outcome {
         case .gone: return "gone"
         case .rejected: return "rejected_\(status)"
-        case .sent, .retry: return reason(status: status)
+        case .sent, .retry, .throttledDevice: return reason(status: status)
         }
+    }
+
+    /// Whether this answer says the provider itself is failing (a 5xx, a
+    /// provider-wide 429, no connection): what a circuit breaker counts.
+    public var isProviderFailure: Bool {
+        if case .retry = self { return true }
+        return false
     }
 
     /// The reason label of a failure in metrics: "gone", "rejected_<status>", "status_<status>", ….

@@ -92,7 +92,11 @@ func jwsParts(_ token: String) throws -> (header: [String: Any], claims: [String
         #expect(APNsRequest.outcome(status: 400, reason: "BadCollapseId", retryAfter: nil) == .rejected)
         #expect(APNsRequest.outcome(status: 403, reason: "ExpiredProviderToken", retryAfter: nil) == .retry(retryAfter: nil))
         #expect(APNsRequest.outcome(status: 403, reason: "BadCertificate", retryAfter: nil) == .rejected)
-        #expect(APNsRequest.outcome(status: 429, reason: "TooManyRequests", retryAfter: "3") == .retry(retryAfter: 3))
+        // Too many pushes to one device token: retried, without counting against APNs itself.
+        #expect(APNsRequest.outcome(status: 429, reason: "TooManyRequests", retryAfter: "3") == .throttledDevice(retryAfter: 3))
+        #expect(APNsRequest.outcome(status: 429, reason: "TooManyRequests", retryAfter: "3").isProviderFailure == false)
+        #expect(APNsRequest.outcome(status: 429, reason: "TooManyProviderTokenUpdates", retryAfter: nil) == .retry(retryAfter: nil))
+        #expect(APNsRequest.outcome(status: 429, reason: nil, retryAfter: "4").isProviderFailure)
         #expect(APNsRequest.outcome(status: 503, reason: nil, retryAfter: nil) == .retry(retryAfter: nil))
         #expect(APNsRequest.reason(fromBody: Array(#"{"reason":"BadDeviceToken"}"#.utf8)) == "BadDeviceToken")
         #expect(APNsRequest.reason(fromBody: Array(#"{"reason":"<script>"}"#.utf8)) == nil)

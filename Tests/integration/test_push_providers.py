@@ -146,6 +146,31 @@ def test_apns_429_is_retried_after_retry_after(region):
     a.close()
 
 
+def test_apns_throttling_one_device_does_not_stop_pushes_to_others(region):
+    """429 TooManyRequests is about one device token: five in a row must not
+    open the provider's circuit breaker (threshold 5, 30 s cooldown)."""
+    n = unique_names()
+    alice = n("alice")
+    a = Device(region, alice, alice + "-d")
+    throttled = []
+    for i in range(5):
+        user, token = n("bob%d" % i), apns_token()
+        offline_with(region, user, user + "-d", "--apns", token, "--topic", TOPIC)
+        region.apns.script(token, (429, {"retry-after": "60"}, apns_error("TooManyRequests")))
+        throttled.append((user, token))
+    carol, carol_token = n("carol"), apns_token()
+    offline_with(region, carol, carol + "-d", "--apns", carol_token, "--topic", TOPIC)
+    for user, _ in throttled:
+        a.send(direct(alice, user), "hi")
+    region.apns.wait(lambda: all(len(region.apns.to(t)) == 1 for _, t in throttled), 10, "the five throttled pushes")
+    a.send(direct(alice, carol), "hi")
+    region.apns.wait(lambda: len(region.apns.to(carol_token)) == 1, 5, "carol's push, the breaker still closed")
+    assert region.apns.to(carol_token)[0]["status"] == 200
+    assert metric(http_get(region.http_port, "/metrics"), "relay_pushes_retried_total", provider="apns") >= 5
+    assert region.apns.errors == []
+    a.close()
+
+
 def test_fcm_data_only_pushes_share_one_access_token(region):
     n = unique_names()
     alice, bob, carol = n("alice"), n("bob"), n("carol")

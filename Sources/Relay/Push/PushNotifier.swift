@@ -216,7 +216,8 @@ final class PushNotifier: Sendable {
         state.withLockedValue { state in
             state.inFlight[provider, default: 1] -= 1
             var breaker = state.breakers[origin] ?? CircuitBreaker(threshold: settings.breakerThreshold, cooldownMilliseconds: settings.breakerCooldownMilliseconds)
-            if case .retry = outcome { breaker.failed(now: now) } else { breaker.succeeded() }
+            // A device throttled on its own (APNs TooManyRequests) says nothing against the provider.
+            if outcome.isProviderFailure { breaker.failed(now: now) } else { breaker.succeeded() }
             state.breakers[origin] = breaker
         }
         let attempts = claimed.attempts + 1
@@ -230,7 +231,7 @@ final class PushNotifier: Sendable {
             metrics.failed(provider.rawValue, reason: "gone")
             logger.info("push registration gone; removed", metadata: ["device": "\(device)", "provider": "\(provider.rawValue)"])
             finish(store.unregister(device: device, on: loop).flatMap { self.mirrorRemoval(device: device, registration: registration) }, device: device)
-        case .retry(let retryAfter):
+        case .retry(let retryAfter), .throttledDevice(let retryAfter):
             switch settings.backoff.next(attempts: attempts, retryAfterSeconds: retryAfter, jitter: Double.random(in: 0...1)) {
             case .retry(let delay):
                 metrics.retried(provider.rawValue)
