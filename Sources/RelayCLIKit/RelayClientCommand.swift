@@ -651,6 +651,7 @@ extension RelayClientCommand {
             case .devices(let devices)?: Output.message(devices)
             case .keyBundles(let bundles)?: Output.message(bundles)
             case .media(let grant)?: Output.message(grant)
+            case .compactRefs(let refs)?: Output.message(refs)
             case .ok?, nil: Output.message(response)
             }
         }
