@@ -88,8 +88,9 @@ def test_wire(region):
     assert rows["5"]["deliveryPacketBytes"] == rows["3.1.1"]["deliveryPacketBytes"] + 1
     assert rows["5+aliases"]["deliveryPacketBytes"] < rows["5"]["deliveryPacketBytes"]
     assert rows["5+aliases"]["sendPacketBytes"] < rows["5"]["sendPacketBytes"]
-    # Compact deliveries: the same MQTT framing, a much smaller envelope (refs, no repeated ids).
+    # Compact deliveries: the same MQTT framing (but for a remaining length that may fit one byte
+    # where it took two), a much smaller envelope (refs, no repeated ids).
     for name in ("3.1.1", "5", "5+aliases"):
         full, compact = rows[name], rows[name + "+compact"]
-        assert compact["deliveredMQTTOverhead"] == pytest.approx(full["deliveredMQTTOverhead"])
+        assert full["deliveredMQTTOverhead"] - 1 <= compact["deliveredMQTTOverhead"] <= full["deliveredMQTTOverhead"]
         assert compact["deliveryPayloadBytes"] < full["deliveryPayloadBytes"] - 40
