@@ -189,3 +189,46 @@ def test_a_new_connection_starts_with_the_full_form_and_a_new_table(region, name
         [(conversation, 4, alice + "-phone", "after"), (conversation, 5, alice + "-phone", "after 2")]
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("version", [5, 3])
+def test_a_takeover_is_a_new_session_whose_deliveries_never_use_the_old_table(region, names, version):
+    """A device that takes its own live connection over (Clean Start 0, the
+    old connection still open, its last delivery perhaps unacknowledged)
+    gets a new MQTT session from `relay serve` (Session Present 0): what
+    comes on the new connection is full until it asks again, and then a new
+    table; nothing refers to the old connection's refs."""
+    alice, bob = names("alice"), names("bob")
+    a = Device(region, alice, alice + "-phone")
+    first = Device(region, bob, bob + "-phone", version=version)
+    conversation = direct(alice, bob)
+    ask_compact(first)
+    a.send(conversation, "before")
+    (before,) = first.messages(1)
+    assert before.conversation_ref == 1
+    # The old connection stays open on the relay's side (no DISCONNECT), and its client does not reconnect.
+    first.client.loop_stop()
+    a.send(conversation, "during the takeover")  # may reach the old connection and never be acknowledged
+
+    second = Device(region, bob, bob + "-phone", version=version, connect=False)
+    flags = []
+    connected = second.client.on_connect
+    second.client.on_connect = lambda c, u, f, rc, *p: (flags.append(dict(f)), connected(c, u, f, rc, *p))
+    second.connect()
+    assert flags and flags[0].get("session present") == 0, flags
+
+    # Seq 2 again (or for the first time), and maybe seq 1 again: all full.
+    got = []
+    while not got or got[-1].seq < 2:
+        (d,) = second.messages(1)
+        got.append(d)
+    assert all((d.conversation_ref, d.conversation, d.from_user) == (0, conversation, alice) for d in got), got
+    assert text_of(got[-1]) == "during the takeover"
+
+    ask_compact(second)
+    a.send(conversation, "after")
+    (after,) = second.messages(1)
+    assert (after.refs_generation, after.conversation_ref, after.conversation, after.seq) == (1, 1, conversation, 3)
+    assert Resolver().resolve(after).from_device == alice + "-phone"
+    a.close()
+    second.close()
