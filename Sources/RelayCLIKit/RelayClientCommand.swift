@@ -226,7 +226,8 @@ struct DeliveryLine: Encodable {
     var seq: UInt64
     var from: String
     var fromDevice: String
-    var clientMessageID: String
+    /// Absent when the delivery does not carry it (a compact delivery from another user).
+    var clientMessageID: String?
     var text: String?
     var error: String?
     /// An attachment (docs/media.md): where `--save-dir` saved it, or (without it) its id, region and size.
@@ -251,7 +252,7 @@ struct DeliveryLine: Encodable {
         seq = delivery.seq
         from = delivery.fromUser
         fromDevice = delivery.fromDevice
-        clientMessageID = delivery.clientMessageID
+        clientMessageID = delivery.clientMessageID.isEmpty ? nil : delivery.clientMessageID
         self.text = text
         self.error = error
     }
@@ -651,6 +652,7 @@ extension RelayClientCommand {
             case .devices(let devices)?: Output.message(devices)
             case .keyBundles(let bundles)?: Output.message(bundles)
             case .media(let grant)?: Output.message(grant)
+            case .compactRefs(let refs)?: Output.message(refs)
             case .ok?, nil: Output.message(response)
             }
         }

@@ -479,7 +479,7 @@ public final class SecureMessenger: Sendable {
             if resetSession { try signal.deleteSession(with: sender) }
             var content = Relay_E2ee_V1_Content()
             content.retryRequest.conversation = delivery.conversation
-            content.retryRequest.clientMessageID = delivery.clientMessageID
+            content.retryRequest.clientMessageID = try await clientMessageID(of: delivery)
             let frame = try await pairwise(content, to: delivery.fromUser, device: delivery.fromDevice)
             _ = try await client.send(conversation: delivery.conversation, ciphertext: E2EEFrame.notForYou.bytes,
                                       deviceCiphertexts: [delivery.fromDevice: frame])
@@ -487,6 +487,18 @@ public final class SecureMessenger: Sendable {
         } catch {
             return false
         }
+    }
+
+    /// The sender's client message id of `delivery`: a compact delivery from
+    /// another user leaves it out (docs/protocol.md, "Compact deliveries"),
+    /// and `history.sync` has it.
+    private func clientMessageID(of delivery: Relay_V1_Delivery) async throws -> String {
+        guard delivery.clientMessageID.isEmpty, delivery.seq > 0 else { return delivery.clientMessageID }
+        let page = try await client.history(conversation: delivery.conversation, after: delivery.seq - 1, limit: 1)
+        guard let full = page.messages.first(where: { $0.seq == delivery.seq }), !full.clientMessageID.isEmpty else {
+            throw SecureMessengerError.malformedFrame
+        }
+        return full.clientMessageID
     }
 
     /// Sends a remembered message again to the one device that asked,

@@ -46,6 +46,8 @@ struct RelayClientBrokerTests {
         configuration.cleanStart = true
         configuration.statusTimeout = .milliseconds(1)
         configuration.connectTimeout = .seconds(5)
+        // The tests that play the relay answer q/deliveries.compact only where they ask for it.
+        configuration.compactDeliveries = false
         adjust(&configuration)
         return try RelayClient(configuration: configuration)
     }
@@ -231,6 +233,114 @@ struct RelayClientBrokerTests {
         #expect(throws: RelayClientError.invalidConversation("not a conversation")) {
             try client.typing(conversation: "not a conversation", on: true)
         }
+    }
+
+    static func compactDelivery(generation: UInt32 = 0, conversationRef: UInt32, conversation: String = "",
+                                senderRef: UInt32, sender: (user: String, device: String)? = nil, seq: UInt64) -> [UInt8] {
+        var delivery = Relay_V1_Delivery()
+        delivery.refsGeneration = generation
+        delivery.conversationRef = conversationRef
+        delivery.conversation = conversation
+        if !conversation.isEmpty { delivery.epoch = 1 }
+        delivery.senderRef = senderRef
+        if let sender {
+            delivery.fromUser = sender.user
+            delivery.fromDevice = sender.device
+        }
+        delivery.seq = seq
+        delivery.serverTimeMs = 1_765_000_000_000
+        delivery.ciphertext = Data([UInt8(truncatingIfNeeded: seq)])
+        return try! delivery.serializedBytes()
+    }
+
+    @Test("asks for compact deliveries, resolves them, and looks up one whose ref it does not know",
+          arguments: [MosquittoClient.ProtocolVersion.v5, .v311])
+    func compactDeliveries(version: MosquittoClient.ProtocolVersion) async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        let (relay, seen) = try await Self.peer(broker, ["q/#"])
+        defer { relay.close() }
+        let client = try Self.relayClient(broker, version: version) { $0.compactDeliveries = true }
+        defer { client.close() }
+        let deliveries = Recorder(client.deliveries)
+
+        // The relay's side: the first q/deliveries.compact is answered with an empty table (a new
+        // session's), later ones with generation 1's once every delivery is published (so both
+        // unknown refs wait for the same answer); history.sync with the full message asked for.
+        let answeredFirst = AsyncStream<Void>.makeStream()
+        let published = AsyncStream<Void>.makeStream()
+        let responder = Task {
+            var compactRequests = 0
+            var gate = published.stream.makeAsyncIterator()
+            while case .message(let message)? = await seen.next(timeout: .seconds(30), where: Self.isMessage) {
+                guard let request = try? Relay_V1_Request(serializedBytes: message.payload) else { continue }
+                var response = Relay_V1_Response()
+                response.requestID = request.requestID
+                switch request.body {
+                case .compactDeliveries(let ask)?:
+                    compactRequests += 1
+                    response.compactRefs.on = ask.on
+                    if compactRequests > 1 {
+                        _ = await gate.next()
+                        response.compactRefs.generation = 1
+                        response.compactRefs.conversations = ["alice~bob", "alice~carol"]
+                        response.compactRefs.epochs = [1, 1]
+                        response.compactRefs.senders = [("bob", "bob-phone"), ("carol", "carol-phone")].map { user, device in
+                            var sender = Relay_V1_CompactSender()
+                            sender.user = user
+                            sender.device = device
+                            return sender
+                        }
+                    }
+                case .historySync(let sync)?:
+                    var full = Relay_V1_Delivery()
+                    full.conversation = sync.conversation
+                    full.epoch = 1
+                    full.seq = sync.afterSeq + 1
+                    full.fromUser = "carol"
+                    full.fromDevice = "carol-phone"
+                    full.clientMessageID = "carol-\(full.seq)"
+                    response.history.conversation = sync.conversation
+                    response.history.messages = [full]
+                default:
+                    continue
+                }
+                let properties = MosquittoProperties(correlationData: message.properties.correlationData)
+                _ = try? await relay.publish(topic: message.properties.responseTopic ?? "d/alice-phone/a",
+                                             payload: try response.serializedBytes(), qos: 1,
+                                             properties: properties, timeout: .seconds(5))
+                if compactRequests == 1 && request.compactDeliveries.on { answeredFirst.continuation.yield() }
+            }
+        }
+        defer { responder.cancel() }
+        try await client.connect()
+        var answered = answeredFirst.stream.makeAsyncIterator()
+        _ = await answered.next()
+
+        let bob = (user: "bob", device: "bob-phone")
+        for payload in [
+            Self.compactDelivery(generation: 1, conversationRef: 1, conversation: "alice~bob", senderRef: 1, sender: bob, seq: 1),
+            Self.compactDelivery(conversationRef: 1, senderRef: 1, seq: 2),
+            // Refs the client was never told: ref 9 is in no table, ref 2 is in the relay's.
+            Self.compactDelivery(conversationRef: 9, senderRef: 1, seq: 4),
+            Self.compactDelivery(conversationRef: 2, senderRef: 2, seq: 7),
+        ] {
+            _ = try await relay.publish(topic: "d/alice-phone/m", payload: payload, qos: 1, timeout: .seconds(5))
+        }
+        published.continuation.yield()
+        var got: [Relay_V1_Delivery] = []
+        for _ in 0..<3 {
+            guard let delivery = await deliveries.next() else { break }
+            got.append(delivery)
+        }
+        #expect(got.map(\.conversation) == ["alice~bob", "alice~bob", "alice~carol"])
+        #expect(got.map(\.seq) == [1, 2, 7])
+        #expect(got.map(\.fromDevice) == ["bob-phone", "bob-phone", "carol-phone"])
+        #expect(got.allSatisfy { $0.conversationRef == 0 && $0.senderRef == 0 && $0.refsGeneration == 0 && $0.epoch == 1 })
+        // Looked up in full (history.sync), the client message id too.
+        #expect(got.last?.clientMessageID == "carol-7")
+        // Ref 9 was looked up first (in arrival order) and could not be placed: counted.
+        #expect(client.unresolvedDeliveries == 1)
     }
 
     @Test("after the broker restarts the client reconnects by itself and resubscribes d/<device>/#")

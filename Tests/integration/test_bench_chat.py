@@ -76,7 +76,7 @@ def test_connections(region):
 def test_wire(region):
     r = bench(region, "wire", "--messages", "10", "--payload", "48")
     rows = {row["variant"]: row for row in r["rows"]}
-    assert set(rows) == {"3.1.1", "5", "5+aliases"}
+    assert set(rows) == {"3.1.1", "5", "5+aliases", "3.1.1+compact", "5+compact", "5+aliases+compact"}
     for row in rows.values():
         assert row["ciphertextBytes"] == 48
         assert row["deliveryPayloadBytes"] > 48 and row["deliveryPacketBytes"] > row["deliveryPayloadBytes"]
@@ -88,3 +88,9 @@ def test_wire(region):
     assert rows["5"]["deliveryPacketBytes"] == rows["3.1.1"]["deliveryPacketBytes"] + 1
     assert rows["5+aliases"]["deliveryPacketBytes"] < rows["5"]["deliveryPacketBytes"]
     assert rows["5+aliases"]["sendPacketBytes"] < rows["5"]["sendPacketBytes"]
+    # Compact deliveries: the same MQTT framing (but for a remaining length that may fit one byte
+    # where it took two), a much smaller envelope (refs, no repeated ids).
+    for name in ("3.1.1", "5", "5+aliases"):
+        full, compact = rows[name], rows[name + "+compact"]
+        assert full["deliveredMQTTOverhead"] - 1 <= compact["deliveredMQTTOverhead"] <= full["deliveredMQTTOverhead"]
+        assert compact["deliveryPayloadBytes"] < full["deliveryPayloadBytes"] - 40

@@ -336,8 +336,24 @@ extension ChatRouter {
         }
     }
 
+    // MARK: - Compact deliveries
+
+    /// `q/deliveries.compact` (docs/decisions/0030): the asking session's
+    /// deliveries in the compact form, or the full form again, from its next
+    /// delivery on; answered with its table of refs as it stands.
+    func compactDeliveriesRequest(_ request: Relay_V1_CompactDeliveries, device: String, session: MQTTSession, on loop: any EventLoop) -> EventLoopFuture<Relay_V1_Response> {
+        guard let pump = store.localPumps[device], pump.session === session else {
+            return loop.makeFailedFuture(ChatError(.unavailable, "the connection of \(device) is closing; ask again on the next one"))
+        }
+        var response = Relay_V1_Response()
+        response.compactRefs = pump.compactDeliveries(request.on)
+        return loop.makeSucceededFuture(response)
+    }
+
     // MARK: - Helpers
 
+    /// A message's full `Delivery` (docs/protocol.md; the compact form is
+    /// made from it by the pump, ``CompactSession``).
     static func delivery(conversation: String, seq: UInt64, stored: ChatStore.StoredMessage) -> Relay_V1_Delivery {
         var delivery = Relay_V1_Delivery()
         delivery.conversation = conversation

@@ -282,6 +282,7 @@ final class ChatRouter: MQTTRouter {
 
     func sessionEnded(_ session: MQTTSession) {
         sessionDisconnected(session)
+        if let (_, device) = Self.identity(session) { pumps.sessionEnded(session, device: device) }
     }
 
     // MARK: - Subscriptions
@@ -595,6 +596,8 @@ final class ChatRouter: MQTTRouter {
             result = mediaUploadRequest(upload, user: user, home: home, on: loop)
         case ("media.download", .mediaDownload(let download)):
             result = mediaDownloadRequest(download, on: loop)
+        case ("deliveries.compact", .compactDeliveries(let compact)):
+            result = compactDeliveriesRequest(compact, device: device, session: session, on: loop)
         case ("devices.list", .devicesList):
             result = store.devices(of: [user], on: loop).map { devices in
                 var response = Relay_V1_Response()

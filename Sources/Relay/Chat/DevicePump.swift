@@ -61,6 +61,8 @@ final class DevicePump: Sendable {
     /// closures per pump cost ~190 bytes of every connected device).
     private let delegate: any DevicePumpDelegate
     private let metrics: DeliveryMetrics
+    /// How often a compact table is checked for use; an unused one is cleared.
+    private let compactIdleCheck: TimeAmount
     /// The decisions (the pump performs them) and the acknowledgements not
     /// written yet (those of one turn of the pump's event loop are written
     /// together, ``flushAcknowledgements()``), under one lock held inline:
@@ -70,6 +72,8 @@ final class DevicePump: Sendable {
     struct Locked: Sendable {
         var machine: DevicePumpMachine
         var acknowledgements = PendingAcknowledgements()
+        /// The session's compact deliveries, once the device asked (docs/decisions/0030).
+        var compact: CompactSession?
     }
 
     /// What the device acknowledged and the store does not know yet.
@@ -95,6 +99,7 @@ final class DevicePump: Sendable {
         maximumBehind: Int,
         logger: Logger,
         metrics: DeliveryMetrics = DeliveryMetrics(),
+        compactIdleCheck: TimeAmount = .seconds(60),
         delegate: any DevicePumpDelegate
     ) {
         self.device = device
@@ -108,11 +113,49 @@ final class DevicePump: Sendable {
         self.maximumBehind = maximumBehind
         self.logger = logger
         self.metrics = metrics
+        self.compactIdleCheck = compactIdleCheck
         self.state = Mutex(Locked(machine: DevicePumpMachine(window: window)))
     }
 
     func stop() {
         state.withLock { $0.machine.stop() }
+    }
+
+    // MARK: - Compact deliveries (docs/decisions/0030)
+
+    /// The session's compact deliveries, if the device ever asked.
+    var compactSession: CompactSession? {
+        state.withLock { $0.compact }
+    }
+
+    /// `q/deliveries.compact`: the compact form on or off for this session
+    /// from the next delivery on; returns the table as it stands.
+    func compactDeliveries(_ on: Bool) -> Relay_V1_CompactRefs {
+        let compact = state.withLock { state -> CompactSession in
+            if let compact = state.compact { return compact }
+            let compact = CompactSession()
+            state.compact = compact
+            return compact
+        }
+        return compact.set(on: on)
+    }
+
+    /// Takes over the compact deliveries of the pump this one follows in the
+    /// same MQTT session (resumed): what the session resends was compacted
+    /// with that table, so the table goes on.
+    func adopt(_ compact: CompactSession) {
+        state.withLock { $0.compact = compact }
+        if compact.takeNeedsCheck() { scheduleCompactCheck(compact) }
+    }
+
+    private func scheduleCompactCheck(_ compact: CompactSession) {
+        loop.scheduleTask(in: compactIdleCheck) {
+            guard !self.state.withLock({ $0.machine.stopped }) else {
+                compact.checksStopped()
+                return
+            }
+            if compact.idleCheck() { self.scheduleCompactCheck(compact) }
+        }
     }
 
     /// Reads more if the window has room.
@@ -389,10 +432,23 @@ final class DevicePump: Sendable {
             finished(item)
             return
         }
-        let payload = item.payload
-            ?? OfferedMessage.encode(ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored))
+        // Compacted here, on the pump's loop, in the order the PUBLISHes go
+        // out: a ref is defined before any delivery that uses it.
+        let compacted = state.withLock { $0.compact }.flatMap { compact in
+            compact.compact(ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored), recipientUser: user)
+                .map { (compact, $0) }
+        }
+        let payload: ByteBuffer
+        if let compacted {
+            payload = OfferedMessage.encode(compacted.1.delivery)
+            if compacted.1.scheduleCheck { scheduleCompactCheck(compacted.0) }
+        } else {
+            payload = item.payload
+                ?? OfferedMessage.encode(ChatRouter.delivery(conversation: item.conversation, seq: item.seq, stored: stored))
+        }
         let message = MQTTMessage(topic: "d/\(device)/m", payload: payload, qos: .atLeastOnce, retain: false)
         session.deliver(MQTTDelivery(message: message, qos: .atLeastOnce, onAcknowledged: { [self] in
+            compacted?.0.acknowledged()
             self.metrics.delivered(acceptedAtMilliseconds: stored.time)
             self.delegate.pump(self, delivered: stored, seq: item.seq, in: item.conversation)
             self.finished(item)

@@ -1,3 +1,4 @@
+import MQTTServer
 import NIOConcurrencyHelpers
 import RelayCore
 
@@ -12,6 +13,15 @@ final class LocalPumps: Sendable {
     private struct Registry {
         var byDevice: [String: DevicePump] = [:]
         var devicesByUser: [String: UserDevices] = [:]
+        /// Compact deliveries of a session whose connection ended, kept
+        /// until the session is resumed (its next pump adopts them) or ends
+        /// (docs/decisions/0030).
+        var parked: [String: Parked] = [:]
+    }
+
+    private struct Parked {
+        let session: MQTTSession
+        let compact: CompactSession
     }
 
     /// A user's devices connected here: most users have one, kept without
@@ -55,25 +65,41 @@ final class LocalPumps: Sendable {
         registry.withLockedValue { $0.byDevice[device] }
     }
 
-    /// Makes `pump` its device's pump; returns the one it replaces.
+    /// Makes `pump` its device's pump; returns the one it replaces. A pump
+    /// of the same MQTT session (resumed) hands its compact deliveries on.
     func register(_ pump: DevicePump) -> DevicePump? {
-        registry.withLockedValue { r in
-            defer {
-                r.byDevice[pump.device] = pump
-                r.devicesByUser[pump.user] = r.devicesByUser[pump.user]?.inserting(pump.device) ?? .one(pump.device)
-            }
-            return r.byDevice[pump.device]
+        let (replaced, compact) = registry.withLockedValue { r -> (DevicePump?, CompactSession?) in
+            let replaced = r.byDevice[pump.device]
+            let parked = r.parked.removeValue(forKey: pump.device)
+            r.byDevice[pump.device] = pump
+            r.devicesByUser[pump.user] = r.devicesByUser[pump.user]?.inserting(pump.device) ?? .one(pump.device)
+            if let replaced, replaced.session === pump.session { return (replaced, replaced.compactSession) }
+            return (replaced, parked.flatMap { $0.session === pump.session ? $0.compact : nil })
         }
+        if let compact { pump.adopt(compact) }
+        return replaced
     }
 
     /// Removes `device`'s pump if `isCurrent` says it is the one to remove
-    /// (not a newer connection's).
+    /// (not a newer connection's). Its compact deliveries are kept for the
+    /// session's next pump until ``sessionEnded(_:device:)``.
     func remove(device: String, if isCurrent: (DevicePump) -> Bool) -> DevicePump? {
         registry.withLockedValue { r in
             guard let pump = r.byDevice[device], isCurrent(pump) else { return nil }
             r.byDevice[device] = nil
             r.devicesByUser[pump.user] = r.devicesByUser[pump.user]?.removing(device)
+            if let compact = pump.compactSession {
+                r.parked[device] = Parked(session: pump.session, compact: compact)
+            }
             return pump
+        }
+    }
+
+    /// `session` of `device` ended: it is never resumed, and its compact
+    /// deliveries go.
+    func sessionEnded(_ session: MQTTSession, device: String) {
+        registry.withLockedValue { r in
+            if r.parked[device]?.session === session { r.parked[device] = nil }
         }
     }
 

@@ -7,7 +7,9 @@ import SwiftProtobuf
 /// `Delivery` encoded once for every device that has no ciphertext of its
 /// own, so a group message reaching hundreds of local members is encoded
 /// once and every session writes the same bytes (a `ByteBuffer` shares its
-/// storage).
+/// storage). A device that asked for compact deliveries gets its own
+/// encoding instead, made by its pump as it hands the delivery over
+/// (``CompactSession``, docs/decisions/0030).
 struct OfferedMessage: Sendable {
     /// The message as the region stored it.
     let message: Relay_V1_ReplicatedMessage

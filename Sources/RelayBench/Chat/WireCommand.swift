@@ -4,12 +4,13 @@ import ArgumentParser
 public struct WireCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "wire",
-        abstract: "Bytes on the wire per 1:1 message, device to relay and relay to device: MQTT 3.1.1, 5, 5 with topic aliases.",
+        abstract: "Bytes on the wire per 1:1 message, device to relay and relay to device: MQTT 3.1.1, 5, 5 with topic aliases, each with full and compact deliveries.",
         discussion: """
             For each variant, two fresh devices connect and one sends --messages messages to \
             the other, one at a time (each waits for its PUBACK, its delivery and the sender's \
             sequenced and delivered statuses); every byte read from and written to both sockets \
-            after the SUBACKs is counted. Client message ids are 16 characters.
+            after the SUBACKs is counted. Client message ids are 16 characters. The +compact \
+            variants' recipient asks for compact deliveries (q/deliveries.compact) first, not counted.
             """
     )
 
@@ -24,7 +25,7 @@ public struct WireCommand: AsyncParsableCommand {
     @Option(help: "Seconds allowed for each message.")
     var messageTimeout: Double = 10
 
-    @Option(parsing: .upToNextOption, help: "Variants: 3.1.1, 5, 5+aliases (default all).")
+    @Option(parsing: .upToNextOption, help: "Variants: 3.1.1, 5, 5+aliases, and each with +compact (default all).")
     var variant: [String] = []
 
     public init() {}
@@ -34,7 +35,7 @@ public struct WireCommand: AsyncParsableCommand {
             throw ValidationError("--messages, --payload (1...60000) and --message-timeout must be positive")
         }
         for name in variant where !WireVariant.all.contains(where: { $0.name == name }) {
-            throw ValidationError("unknown variant \(name): use 3.1.1, 5 or 5+aliases")
+            throw ValidationError("unknown variant \(name): use \(WireVariant.all.map(\.name).joined(separator: ", "))")
         }
     }
 

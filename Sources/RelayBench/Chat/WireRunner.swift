@@ -21,11 +21,16 @@ struct WireConfiguration: Sendable {
 struct WireVariant: Sendable, Hashable {
     var name: String
     var device: ChatDeviceOptions
+    /// The recipient asks for compact deliveries (`q/deliveries.compact`) before the messages.
+    var compact = false
 
     static let all = [
         WireVariant(name: "3.1.1", device: ChatDeviceOptions(version: .v311, topicAliases: false)),
         WireVariant(name: "5", device: ChatDeviceOptions(version: .v5, topicAliases: false)),
         WireVariant(name: "5+aliases", device: ChatDeviceOptions(version: .v5, topicAliases: true)),
+        WireVariant(name: "3.1.1+compact", device: ChatDeviceOptions(version: .v311, topicAliases: false), compact: true),
+        WireVariant(name: "5+compact", device: ChatDeviceOptions(version: .v5, topicAliases: false), compact: true),
+        WireVariant(name: "5+aliases+compact", device: ChatDeviceOptions(version: .v5, topicAliases: true), compact: true),
     ]
 }
 
@@ -41,6 +46,8 @@ enum WireRunner {
         var deliveries = 0
         var deliveryBytes = 0
         var deliveryPayloadBytes = 0
+        /// Answers to the recipient's requests (`d/<device>/a`).
+        var answers = 0
     }
 
     final class Observer: FleetObserver {
@@ -57,12 +64,15 @@ enum WireRunner {
                     s.deliveries += 1
                     s.deliveryBytes += bytes
                     s.deliveryPayloadBytes += publish.payload.readableBytes
+                } else if index == 1 && topic.hasSuffix("/a") {
+                    s.answers += 1
                 }
             }
         }
 
         func device(_ index: Int, acknowledged packetIdentifier: UInt16, at now: UInt64) {
-            state.update { $0.acknowledged += 1 }
+            // The sender's sends (the recipient's one request is not counted).
+            if index == 0 { state.update { $0.acknowledged += 1 } }
         }
 
         func device(_ index: Int, ended error: BenchError?) {
@@ -101,6 +111,19 @@ enum WireRunner {
                                 concurrency: 2, timeout: configuration.setupTimeout) { _ in }
         try await state.wait(for: "both devices connected", timeout: configuration.setupTimeout) { $0.ready == 2 }
         let conversation = identities.map(\.user).sorted().joined(separator: "~")
+        if variant.compact {
+            // Asked with a request id, which MQTT 3.1.1 and 5 both answer on d/<device>/a; not counted.
+            var request = Relay_V1_Request()
+            request.requestID = "compact"
+            request.compactDeliveries.on = true
+            let payload: [UInt8] = try request.serializedBytes()
+            _ = try await fleet.withDevice(1) { recipient in
+                let sent = recipient.publish(topic: "q/deliveries.compact", payload: ByteBuffer(bytes: payload))
+                recipient.flush()
+                return sent.bytes
+            }
+            try await state.wait(for: "the answer to deliveries.compact", timeout: configuration.setupTimeout) { $0.answers == 1 }
+        }
         func counters(_ i: Int) async throws -> (in: Int, out: Int) {
             try await fleet.withDevice(i) { ($0.bytesIn, $0.bytesOut) }
         }

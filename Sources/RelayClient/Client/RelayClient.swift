@@ -12,6 +12,15 @@ import Synchronization
 /// what the relay counts as "delivered". So "delivered" means received by the
 /// device process, not handled by the app: an app that must not lose a message
 /// it crashed on persists `lastReleasedSeqs` and fills gaps with history sync.
+///
+/// Compact deliveries (docs/protocol.md, "Compact deliveries"): by default
+/// the client asks for them after every connect and resolves their refs, in
+/// the order they arrive, back to full `Delivery`s before `deliveries`
+/// yields them; it forgets its refs when a CONNACK says Session Present 0.
+/// A delivery whose ref it cannot resolve (it should not happen) is looked
+/// up: the client asks for the relay's table (`q/deliveries.compact`) and
+/// fetches the message with `history.sync`; one it cannot find that way is
+/// counted in `unresolvedDeliveries`.
 public final class RelayClient: Sendable {
     /// How a client connects and how long it waits.
     public struct Configuration: Sendable {
@@ -51,6 +60,8 @@ public final class RelayClient: Sendable {
         public var maximumReconnectDelay: Duration = .seconds(30)
         /// Server References followed in one connect before giving up.
         public var maximumRedirects: Int = 4
+        /// Ask for compact deliveries (`q/deliveries.compact`) after connecting.
+        public var compactDeliveries: Bool = true
 
         /// A configuration with defaults for everything else.
         public init(user: String, device: String, token: String, endpoints: [Endpoint]) {
@@ -85,6 +96,13 @@ public final class RelayClient: Sendable {
         var endpoints: [Endpoint]
         var orderer = DeliveryOrderer<Relay_V1_Delivery>()
         var reconnectTask: Task<Void, Never>?
+        /// The refs of compact deliveries in this MQTT session.
+        var resolver = CompactDeliveryResolver()
+        /// Compact deliveries waiting to be looked up, and whether a lookup runs.
+        var unresolved: [CompactDeliveryResolver.Unresolved] = []
+        var lookingUp = false
+        /// Compact deliveries that could not be resolved nor looked up.
+        var lost = 0
     }
 
     /// The configuration.
@@ -236,6 +254,11 @@ public final class RelayClient: Sendable {
                 }
                 connectionSink.yield(.connected(endpoint))
                 reconnects.advance()
+                if configuration.compactDeliveries {
+                    // Not awaited: until the relay takes it, deliveries come in
+                    // the full form, which needs nothing; a failure leaves them so.
+                    Task { [weak self] in _ = try? await self?.askForCompactDeliveries() }
+                }
                 return endpoint
             } catch MosquittoClientError.refused(let ack) {
                 if Self.isMoved(ack.reasonCode), let reference = ack.properties.serverReference,
@@ -511,6 +534,69 @@ public final class RelayClient: Sendable {
         return released
     }
 
+    // MARK: - Compact deliveries
+
+    /// Deliveries that were compact and could be neither resolved nor looked
+    /// up (docs/protocol.md, "Compact deliveries").
+    public var unresolvedDeliveries: Int { state.withLock { $0.lost } }
+
+    /// Asks for compact deliveries (`q/deliveries.compact`) and takes in the
+    /// relay's table; returns it.
+    @discardableResult
+    public func askForCompactDeliveries(_ on: Bool = true) async throws -> Relay_V1_CompactRefs {
+        var request = Relay_V1_Request()
+        request.compactDeliveries.on = on
+        let response = try await self.request(RequestMethod.deliveriesCompact.rawValue, request)
+        if response.hasError {
+            throw RelayClientError.requestFailed(method: RequestMethod.deliveriesCompact.rawValue,
+                                                 code: response.error.code, message: response.error.message)
+        }
+        state.withLock { _ = $0.resolver.learn(response.compactRefs) }
+        return response.compactRefs
+    }
+
+    /// Resolves a delivery from `d/<device>/m` (in arrival order) and feeds it on.
+    private func receive(_ delivery: Relay_V1_Delivery) {
+        let (resolution, startLookup) = state.withLock { state -> (CompactDeliveryResolver.Resolution, Bool) in
+            let resolution = state.resolver.resolve(delivery)
+            guard case .unresolved(let unresolved) = resolution else { return (resolution, false) }
+            state.unresolved.append(unresolved)
+            defer { state.lookingUp = true }
+            return (resolution, !state.lookingUp)
+        }
+        switch resolution {
+        case .resolved(let full):
+            _ = deliver(full)
+        case .unresolved:
+            if startLookup { Task { [weak self] in await self?.lookUpUnresolved() } }
+        }
+    }
+
+    /// Looks the unresolved deliveries up: the relay's table names their
+    /// conversations, `history.sync` has them in full.
+    private func lookUpUnresolved() async {
+        let refs = try? await askForCompactDeliveries(configuration.compactDeliveries)
+        while true {
+            let next = state.withLock { state -> CompactDeliveryResolver.Unresolved? in
+                guard !state.unresolved.isEmpty else {
+                    state.lookingUp = false
+                    return nil
+                }
+                return state.unresolved.removeFirst()
+            }
+            guard let unresolved = next else { return }
+            var found = false
+            if let refs, let located = CompactDeliveryResolver.locate(unresolved, in: refs),
+               let page = try? await history(conversation: located.conversation.rawValue, after: located.seq - 1, limit: 1) {
+                for message in page.messages where message.seq == located.seq {
+                    found = true
+                    _ = deliver(message)
+                }
+            }
+            if !found { state.withLock { $0.lost += 1 } }
+        }
+    }
+
     /// Feeds one delivery through the orderer and yields what it releases.
     private func deliver(_ delivery: Relay_V1_Delivery) -> Int {
         // Yielded under the lock so that concurrent callers (the event pump,
@@ -530,7 +616,10 @@ public final class RelayClient: Sendable {
             route(message)
         case .disconnected(let disconnection):
             linkLost(disconnection)
-        case .connectAcknowledged, .published, .subscribed:
+        case .connectAcknowledged(let ack):
+            // In order with the messages: a new MQTT session's deliveries use a new table.
+            if ack.isAccepted && !ack.sessionPresent { state.withLock { $0.resolver.clear() } }
+        case .published, .subscribed:
             break
         }
     }
@@ -542,7 +631,7 @@ public final class RelayClient: Sendable {
         switch DeviceChannel(rawValue: String(channel)) {
         case .messages:
             guard let delivery = try? Relay_V1_Delivery(serializedBytes: message.payload) else { return }
-            _ = deliver(delivery)
+            receive(delivery)
         case .status:
             guard let status = try? Relay_V1_Status(serializedBytes: message.payload) else { return }
             if status.kind == .sequenced || status.kind == .refused, !status.clientMessageID.isEmpty {

@@ -25,6 +25,8 @@ public enum RelayClientError: Error, Sendable, Hashable {
     case requestTimedOut(method: String)
     /// The response could not be decoded.
     case malformedResponse(method: String)
+    /// The relay answered a request with `Response.error`.
+    case requestFailed(method: String, code: String, message: String)
     /// The client was closed.
     case closed
 }
@@ -49,6 +51,7 @@ extension RelayClientError: CustomStringConvertible {
         case .publishTimedOut(let topic): return "no PUBACK for the publish on \(topic)"
         case .requestTimedOut(let method): return "no answer to \(method) in time"
         case .malformedResponse(let method): return "the answer to \(method) does not decode"
+        case .requestFailed(let method, let code, let message): return "\(method) refused: \(code)\(message.isEmpty ? "" : ": \(message)")"
         case .closed: return "the client is closed"
         }
     }

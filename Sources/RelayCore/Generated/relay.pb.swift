@@ -60,6 +60,22 @@ public nonisolated struct Relay_V1_Send: Sendable {
 }
 
 /// Down, topic d/<device>/m, QoS 1. The device's PUBACK means delivered.
+///
+/// Full form (the default, and always in `History`): every field of 1 to 10
+/// that applies is set. Compact form (asked for with `q/deliveries.compact`,
+/// docs/protocol.md "Compact deliveries"): `conversation_ref` is set, and
+/// what an earlier delivery of the same MQTT session already said is left
+/// out:
+/// - `conversation` and `epoch` come with the first delivery of a
+///   conversation in the table (which assigns `conversation_ref`); later
+///   ones carry only the ref, and `epoch` again only when it changed;
+/// - `from_user` and `from_device` come with the first delivery from that
+///   device in the table (which assigns `sender_ref`); later ones carry
+///   only the ref;
+/// - `client_message_id` is left out when the sender is another user (a
+///   recipient needs it only to ask for a resend: `history.sync` has it);
+/// - `seq`, `server_time_ms`, `ciphertext`, `reply_to_seq`: as always.
+/// A client resolves refs in the order deliveries arrive on the connection.
 public nonisolated struct Relay_V1_Delivery: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -93,6 +109,21 @@ public nonisolated struct Relay_V1_Delivery: Sendable {
   public var hasMembership: Bool {self._membership != nil}
   /// Clears the value of `membership`. Subsequent reads from it will return its default value.
   public mutating func clearMembership() {self._membership = nil}
+
+  /// Compact form only (0 in the full form): the conversation's number in
+  /// the session's table, 1 ... 64. Set together with `conversation` and
+  /// `epoch` it defines the ref; alone it stands for them.
+  public var conversationRef: UInt32 = 0
+
+  /// Compact form only: the (from_user, from_device) pair's number in the
+  /// session's table, 1 ... 64; defined when those two are set with it.
+  public var senderRef: UInt32 = 0
+
+  /// Compact form only: nonzero on the first delivery of a new table (the
+  /// first compact one of a session, and after the relay cleared a full or
+  /// idle table): forget every ref before reading this delivery's. Counts
+  /// up from 1 within a session.
+  public var refsGeneration: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -603,6 +634,14 @@ public nonisolated struct Relay_V1_Request: Sendable {
     set {body = .mediaDownload(newValue)}
   }
 
+  public var compactDeliveries: Relay_V1_CompactDeliveries {
+    get {
+      if case .compactDeliveries(let v)? = body {return v}
+      return Relay_V1_CompactDeliveries()
+    }
+    set {body = .compactDeliveries(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -624,6 +663,7 @@ public nonisolated struct Relay_V1_Request: Sendable {
     case pushUnregister(Relay_V1_PushUnregister)
     case mediaUpload(Relay_V1_MediaUpload)
     case mediaDownload(Relay_V1_MediaDownload)
+    case compactDeliveries(Relay_V1_CompactDeliveries)
 
   }
 
@@ -704,6 +744,14 @@ public nonisolated struct Relay_V1_Response: Sendable {
     set {body = .media(newValue)}
   }
 
+  public var compactRefs: Relay_V1_CompactRefs {
+    get {
+      if case .compactRefs(let v)? = body {return v}
+      return Relay_V1_CompactRefs()
+    }
+    set {body = .compactRefs(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -714,6 +762,7 @@ public nonisolated struct Relay_V1_Response: Sendable {
     case devices(Relay_V1_Devices)
     case ok(Relay_V1_Empty)
     case media(Relay_V1_MediaGrant)
+    case compactRefs(Relay_V1_CompactRefs)
 
   }
 
@@ -1293,6 +1342,62 @@ public nonisolated struct Relay_V1_MediaGrant: Sendable {
   public init() {}
 }
 
+/// `q/deliveries.compact`: `Delivery`s of this MQTT session come in the
+/// compact form from now on (`on`), or in the full form again. Asking for
+/// what is already set changes nothing. Answered with `compact_refs`.
+public nonisolated struct Relay_V1_CompactDeliveries: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var on: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The session's table as it stands when the request is answered: what
+/// each ref of generation `generation` stands for. A client that holds a
+/// delivery whose ref it cannot resolve looks the ref up here (when the
+/// generations match) and fetches the message with `history.sync`.
+public nonisolated struct Relay_V1_CompactRefs: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var on: Bool = false
+
+  /// 0 while no compact delivery was sent since the table was last cleared.
+  public var generation: UInt32 = 0
+
+  /// Ref n is `conversations[n - 1]`, at epoch `epochs[n - 1]`.
+  public var conversations: [String] = []
+
+  public var epochs: [UInt32] = []
+
+  /// Sender ref n is `senders[n - 1]`.
+  public var senders: [Relay_V1_CompactSender] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Relay_V1_CompactSender: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var user: String = String()
+
+  public var device: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "relay.v1"
@@ -1349,7 +1454,7 @@ nonisolated extension Relay_V1_Send: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension Relay_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Delivery"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}epoch\0\u{1}seq\0\u{3}from_user\0\u{3}from_device\0\u{3}server_time_ms\0\u{1}ciphertext\0\u{3}client_message_id\0\u{3}reply_to_seq\0\u{1}membership\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}epoch\0\u{1}seq\0\u{3}from_user\0\u{3}from_device\0\u{3}server_time_ms\0\u{1}ciphertext\0\u{3}client_message_id\0\u{3}reply_to_seq\0\u{1}membership\0\u{3}conversation_ref\0\u{3}sender_ref\0\u{3}refs_generation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1367,6 +1472,9 @@ nonisolated extension Relay_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf._M
       case 8: try { try decoder.decodeSingularStringField(value: &self.clientMessageID) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.replyToSeq) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._membership) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.conversationRef) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.senderRef) }()
+      case 13: try { try decoder.decodeSingularUInt32Field(value: &self.refsGeneration) }()
       default: break
       }
     }
@@ -1407,6 +1515,15 @@ nonisolated extension Relay_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._membership {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     } }()
+    if self.conversationRef != 0 {
+      try visitor.visitSingularUInt32Field(value: self.conversationRef, fieldNumber: 11)
+    }
+    if self.senderRef != 0 {
+      try visitor.visitSingularUInt32Field(value: self.senderRef, fieldNumber: 12)
+    }
+    if self.refsGeneration != 0 {
+      try visitor.visitSingularUInt32Field(value: self.refsGeneration, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1421,6 +1538,9 @@ nonisolated extension Relay_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.clientMessageID != rhs.clientMessageID {return false}
     if lhs.replyToSeq != rhs.replyToSeq {return false}
     if lhs._membership != rhs._membership {return false}
+    if lhs.conversationRef != rhs.conversationRef {return false}
+    if lhs.senderRef != rhs.senderRef {return false}
+    if lhs.refsGeneration != rhs.refsGeneration {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1948,7 +2068,7 @@ nonisolated extension Relay_V1_QueueOverflow: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0\u{4}\u{12}push_register\0\u{3}push_unregister\0\u{4}\u{9}media_upload\0\u{3}media_download\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{4}\u{9}group_create\0\u{3}group_add\0\u{3}group_remove\0\u{3}group_leave\0\u{3}group_admins\0\u{3}conversation_settings\0\u{4}\u{5}keys_upload\0\u{3}keys_fetch\0\u{4}\u{9}history_sync\0\u{3}presence_query\0\u{1}privacy\0\u{4}\u{8}devices_list\0\u{3}devices_remove\0\u{3}devices_link\0\u{4}\u{12}push_register\0\u{3}push_unregister\0\u{4}\u{9}media_upload\0\u{3}media_download\0\u{4}\u{9}compact_deliveries\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2191,6 +2311,19 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.body = .mediaDownload(v)
         }
       }()
+      case 80: try {
+        var v: Relay_V1_CompactDeliveries?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .compactDeliveries(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .compactDeliveries(v)
+        }
+      }()
       default: break
       }
     }
@@ -2277,6 +2410,10 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
       guard case .mediaDownload(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 71)
     }()
+    case .compactDeliveries?: try {
+      guard case .compactDeliveries(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 80)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2292,7 +2429,7 @@ nonisolated extension Relay_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{2}\u{8}group\0\u{4}\u{a}key_bundles\0\u{2}\u{a}history\0\u{1}presence\0\u{2}\u{9}devices\0\u{2}\u{a}ok\0\u{2}\u{14}media\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{2}\u{8}group\0\u{4}\u{a}key_bundles\0\u{2}\u{a}history\0\u{1}presence\0\u{2}\u{9}devices\0\u{2}\u{a}ok\0\u{2}\u{14}media\0\u{4}\u{a}compact_refs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2393,6 +2530,19 @@ nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
           self.body = .media(v)
         }
       }()
+      case 80: try {
+        var v: Relay_V1_CompactRefs?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .compactRefs(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .compactRefs(v)
+        }
+      }()
       default: break
       }
     }
@@ -2437,6 +2587,10 @@ nonisolated extension Relay_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     case .media?: try {
       guard case .media(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
+    }()
+    case .compactRefs?: try {
+      guard case .compactRefs(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 80)
     }()
     case nil: break
     }
@@ -3550,6 +3704,121 @@ nonisolated extension Relay_V1_MediaGrant: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.url != rhs.url {return false}
     if lhs.expiresAt != rhs.expiresAt {return false}
     if lhs.length != rhs.length {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_CompactDeliveries: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CompactDeliveries"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}on\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.on) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.on != false {
+      try visitor.visitSingularBoolField(value: self.on, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_CompactDeliveries, rhs: Relay_V1_CompactDeliveries) -> Bool {
+    if lhs.on != rhs.on {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_CompactRefs: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CompactRefs"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}on\0\u{1}generation\0\u{1}conversations\0\u{1}epochs\0\u{1}senders\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.on) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.generation) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.conversations) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.epochs) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.senders) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.on != false {
+      try visitor.visitSingularBoolField(value: self.on, fieldNumber: 1)
+    }
+    if self.generation != 0 {
+      try visitor.visitSingularUInt32Field(value: self.generation, fieldNumber: 2)
+    }
+    if !self.conversations.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.conversations, fieldNumber: 3)
+    }
+    if !self.epochs.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.epochs, fieldNumber: 4)
+    }
+    if !self.senders.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.senders, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_CompactRefs, rhs: Relay_V1_CompactRefs) -> Bool {
+    if lhs.on != rhs.on {return false}
+    if lhs.generation != rhs.generation {return false}
+    if lhs.conversations != rhs.conversations {return false}
+    if lhs.epochs != rhs.epochs {return false}
+    if lhs.senders != rhs.senders {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relay_V1_CompactSender: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CompactSender"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}user\0\u{1}device\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.device) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 1)
+    }
+    if !self.device.isEmpty {
+      try visitor.visitSingularStringField(value: self.device, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relay_V1_CompactSender, rhs: Relay_V1_CompactSender) -> Bool {
+    if lhs.user != rhs.user {return false}
+    if lhs.device != rhs.device {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

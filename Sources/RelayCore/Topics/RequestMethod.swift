@@ -37,4 +37,6 @@ public enum RequestMethod: String, CaseIterable, Hashable, Sendable {
     case mediaUpload = "media.upload"
     /// `MediaDownload` → `MediaGrant`.
     case mediaDownload = "media.download"
+    /// `CompactDeliveries` → `CompactRefs` (docs/protocol.md, "Compact deliveries").
+    case deliveriesCompact = "deliveries.compact"
 }

@@ -241,6 +241,7 @@ func bodyBytes(_ request: Relay_V1_Request) throws -> [UInt8] {
     case .pushUnregister(let body): return try body.serializedBytes()
     case .mediaUpload(let body): return try body.serializedBytes()
     case .mediaDownload(let body): return try body.serializedBytes()
+    case .compactDeliveries(let body): return try body.serializedBytes()
     case nil: return []
     }
 }
