@@ -66,7 +66,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Reads relays' operability endpoints: a one-shot HTTP/1.1 GET and the
-        // Prometheus text format. Shared by the drill (Relay) and relay-bench.
+        // Prometheus text format. Shared by the drill (RelayDrill), the console and relay-bench.
         .target(
             name: "MetricsScrape",
             dependencies: [
@@ -98,14 +98,76 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Composition: configuration, commands, wiring.
+        // The server's parts, one concern per target (decision 0032); dependencies
+        // point one way: RelayOps, RelayTopology, RelayLinkEmulator, RelayReplication,
+        // RelayChat, RelayDrill, then the thin command targets.
+        //
+        // Operability: the HTTP ops endpoints and readiness checks, JSON logs,
+        // metrics set-up, and the small helpers of the command-line tools.
         .target(
-            name: "Relay",
+            name: "RelayOps",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // The console's operator token (ConsoleTokenFile): random bytes.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The deployment's description: topology.json (model and checks) and
+        // regions/<name>.json (RegionSettings). No I/O beyond reading them.
+        .target(
+            name: "RelayTopology",
+            dependencies: [
+                "RelayCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // The delay proxy on inter-region links (RTT, bandwidth, loss, partitions)
+        // and the client of its control listener.
+        .target(
+            name: "RelayLinkEmulator",
+            dependencies: [
+                "RelayOps",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The inter-region stream without chat: outboxes, the batch codec, shippers
+        // over libmosquitto, the peer listener and its router, dead letters.
+        .target(
+            name: "RelayReplication",
+            dependencies: [
+                "MQTT", "MQTTServer", "RelayCore", "RelayStore", "Mosquitto",
+                "RelayOps", "RelayTopology",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The chat relay: device tokens, chat routing and storage, the regions
+        // (homes, states, frames applied, failover), push and media. One target:
+        // ChatRouter, the regions, push and media call each other (decision 0032).
+        .target(
+            name: "RelayChat",
             dependencies: [
                 "MQTT", "MQTTServer",
-                "RelayCore", "RelayIdentity", "RelayStore", "MetricsScrape",
-                // MosquittoClient: the replication shipper speaks MQTT to peers over libmosquitto.
-                "RelayClient",
+                "RelayCore", "RelayIdentity", "RelayStore",
+                "RelayOps", "RelayTopology", "RelayReplication",
+                // MosquittoClient: the region watcher's heartbeats to peers.
+                "Mosquitto",
                 // XEdDSA: the key directory verifies signed prekeys (libsignal-protocol-c; decision 0016).
                 "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -117,7 +179,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 "RelayPush",
                 // Media (docs/media.md): the region's HTTP listener is Hummingbird when media is on.
                 "RelayMedia", "RelayMediaHTTP", "RelayMediaS3",
@@ -125,9 +186,56 @@ let package = Package(
                 // HTTP1Channel: the listener's connections with a sendfile step for blob downloads.
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                // relay serve and relay broker run as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The failover drill (relayctl drill): devices in every region, a region
+        // killed or cut off, failed over and back, and the report.
+        .target(
+            name: "RelayDrill",
+            dependencies: [
+                "RelayChat", "RelayReplication", "RelayLinkEmulator", "RelayTopology", "RelayOps",
+                // The drill's devices: MosquittoClient and the SDK's Endpoint.
+                "RelayClient", "MetricsScrape", "RelayCore", "RelayIdentity", "RelayMedia",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        // `relay serve` and `relay broker`: options, and the node's parts composed
+        // as a ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
+        .target(
+            name: "RelayServerCommands",
+            dependencies: [
+                "RelayChat", "RelayReplication", "RelayTopology", "RelayOps",
+                "MQTT", "MQTTServer", "RelayCore", "RelayIdentity", "RelayStore",
+                "RelayPush", "RelayMedia", "RelayMediaHTTP", "RelayMediaS3",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // relayctl's commands: keys and tokens, topology, links, failover and
+        // failback, drills, dead letters, outboxes.
+        .target(
+            name: "RelayCtlCommands",
+            dependencies: [
+                "RelayDrill", "RelayChat", "RelayReplication", "RelayLinkEmulator", "RelayTopology", "RelayOps",
+                "RelayCore", "RelayIdentity", "RelayStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -165,14 +273,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "RelayCLI", dependencies: ["Relay"], swiftSettings: strict),
-        .executableTarget(name: "RelayCtlCLI", dependencies: ["Relay", "RelayConsole"], swiftSettings: strict),
+        .executableTarget(name: "RelayCLI", dependencies: ["RelayServerCommands", "RelayOps"], swiftSettings: strict),
+        .executableTarget(name: "RelayCtlCLI", dependencies: ["RelayCtlCommands", "RelayConsole", "RelayOps"], swiftSettings: strict),
         // The operations console (relayctl console): the deployment's state read
         // from every region, drills started and kept, served over Hummingbird.
         .target(
             name: "RelayConsole",
             dependencies: [
-                "Relay", "RelayCore", "MetricsScrape",
+                "RelayDrill", "RelayChat", "RelayLinkEmulator", "RelayTopology", "RelayOps",
+                "RelayCore", "MetricsScrape",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -200,18 +309,25 @@ let package = Package(
             resources: [.copy("Scripts")],
             swiftSettings: strict
         ),
-        // libmosquitto, through pkg-config; only RelayClient's MosquittoClient imports it.
+        // libmosquitto, through pkg-config; only Mosquitto imports it.
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
-        // Client SDK for devices: MosquittoClient (libmosquitto), connect with failover,
-        // send with retries and idempotency, receive with dedup and reorder.
+        // MosquittoClient: libmosquitto's client, its thread and callbacks as Swift
+        // async calls. The device SDK and the relay (shippers, watcher, drill) use it.
+        .target(
+            name: "Mosquitto",
+            dependencies: ["CMosquitto"],
+            swiftSettings: strict
+        ),
+        // Client SDK for devices: connect with failover, send with retries and
+        // idempotency, receive with dedup and reorder; re-exports Mosquitto.
         .target(
             name: "RelayClient",
             dependencies: [
-                "CMosquitto", "RelayCore",
+                "Mosquitto", "RelayCore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
@@ -307,7 +423,7 @@ let package = Package(
         .testTarget(
             name: "RelayClientTests",
             dependencies: [
-                "RelayClient", "RelayCore", "RelayCLIKit", "RelayE2EE", "Signal",
+                "RelayClient", "Mosquitto", "RelayCore", "RelayCLIKit", "RelayE2EE", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
@@ -350,9 +466,11 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "RelayIdentity", "MQTT", "MQTTServer", "RelayPush",
+                "RelayChat", "RelayReplication", "RelayDrill", "RelayLinkEmulator", "RelayTopology", "RelayOps",
+                "RelayServerCommands", "RelayCtlCommands",
+                "RelayIdentity", "MQTT", "MQTTServer", "RelayPush",
                 // Replication tests: real Redis, frames, and libmosquitto as a peer.
-                "RelayStore", "RelayCore", "RelayClient", "RedisTestSupport",
+                "RelayStore", "RelayCore", "RelayClient", "Mosquitto", "RedisTestSupport",
                 // Signal-format keys for the key directory's tests.
                 "Signal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -396,7 +514,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzChat",
             dependencies: [
-                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer", "Signal",
+                "FuzzDriver", "FuzzHarness", "RelayChat", "RelayCore", "MQTT", "MQTTServer", "Signal",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -407,7 +525,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzReplication",
             dependencies: [
-                "FuzzDriver", "FuzzHarness", "Relay", "RelayCore", "MQTT", "MQTTServer",
+                "FuzzDriver", "FuzzHarness", "RelayChat", "RelayReplication", "RelayCore", "MQTT", "MQTTServer",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -418,7 +536,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzToken",
             dependencies: [
-                "FuzzDriver", "Relay", "RelayIdentity", "MQTT", "MQTTServer",
+                "FuzzDriver", "RelayChat", "RelayIdentity", "MQTT", "MQTTServer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -427,7 +545,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayConsoleTests",
-            dependencies: ["RelayConsole", "Relay", "RelayCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RelayConsole", "RelayDrill", "RelayLinkEmulator", "RelayTopology", "RelayOps", "RelayCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,3 +1,4 @@
-import Relay
+import RelayOps
+import RelayServerCommands
 
 await RelayCommand.runAsRoot()

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
-import Relay
+import RelayOps
+import RelayTopology
 import ServiceLifecycle
 import Synchronization
 

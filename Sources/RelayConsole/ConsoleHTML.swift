@@ -1,5 +1,5 @@
 import Foundation
-import Relay
+import RelayDrill
 
 /// The console's page and the two fragments that server-sent events replace
 /// in it (`#deployment`, `#drills`). Plain HTML, CSS and inline SVG with a

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Relay
+import RelayDrill
 import ServiceLifecycle
 
 /// The console's routes over Hummingbird:

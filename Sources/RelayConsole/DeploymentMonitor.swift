@@ -1,8 +1,11 @@
 import Foundation
 import Logging
 import MetricsScrape
-import Relay
+import RelayChat
 import RelayCore
+import RelayLinkEmulator
+import RelayOps
+import RelayTopology
 import ServiceLifecycle
 import Synchronization
 

@@ -1,7 +1,8 @@
 import Foundation
 import MetricsScrape
-import Relay
 import RelayCore
+import RelayLinkEmulator
+import RelayTopology
 
 /// The deployment as the console page shows it: each region (up, ready,
 /// who serves it, its term, fenced or not, sessions, sends per second) and

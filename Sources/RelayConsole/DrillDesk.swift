@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Relay
+import RelayDrill
 import Synchronization
 
 /// Drills started from the console: one at a time (a drill kills or cuts off

@@ -1,4 +1,5 @@
-import Relay
+import RelayDrill
+import RelayTopology
 
 /// A drill asked for from the console's form (`POST /api/drills`), checked:
 /// the region is one of the deployment's, the numbers are in range. Pure.

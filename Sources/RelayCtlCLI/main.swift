@@ -1,6 +1,7 @@
 import ArgumentParser
-import Relay
 import RelayConsole
+import RelayCtlCommands
+import RelayOps
 
 /// `relayctl`: the commands of `RelayCtlCommand` and the console, which
 /// lives in its own target so that `relay` does not link its HTTP server.

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Relay
 @testable import RelayConsole
 import RelayCore
+@testable import RelayLinkEmulator
+@testable import RelayTopology
 import Testing
 
 @Suite struct DeploymentViewTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-@testable import Relay
 @testable import RelayConsole
+@testable import RelayDrill
 import Testing
 
 @Suite struct DrillDeskTests {

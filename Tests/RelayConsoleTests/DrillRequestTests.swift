@@ -1,5 +1,4 @@
 import Foundation
-@testable import Relay
 @testable import RelayConsole
 import Testing
 

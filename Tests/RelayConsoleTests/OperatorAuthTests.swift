@@ -1,6 +1,6 @@
 import Foundation
-@testable import Relay
 @testable import RelayConsole
+@testable import RelayOps
 import Testing
 
 @Suite struct OperatorAuthTests {

@@ -2,7 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
-@testable import Relay
+@testable import RelayChat
 import Testing
 
 @Suite struct BackgroundWorkTests {

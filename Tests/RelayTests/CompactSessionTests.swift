@@ -2,7 +2,7 @@ import Foundation
 import RelayCore
 import Testing
 
-@testable import Relay
+@testable import RelayChat
 
 /// A session's compact deliveries as the pump drives them: asked for or
 /// not, acknowledged, checked for use (decision 0030).

@@ -1,6 +1,5 @@
+@testable import RelayChat
 import Testing
-
-@testable import Relay
 
 /// `DevicePump.backlog`, the number `relay_device_queue_depth` records.
 struct DevicePumpBacklogTests {

@@ -1,4 +1,4 @@
-@testable import Relay
+@testable import RelayChat
 import Testing
 
 /// The delivery decisions of one device's pump, event by event

@@ -1,6 +1,5 @@
+@testable import RelayDrill
 import Testing
-
-@testable import Relay
 
 /// The drill's checker counts what the devices received: RPO, duplicates,
 /// order and RTO from a hand-made ledger.

@@ -1,5 +1,6 @@
 import Foundation
-@testable import Relay
+@testable import RelayCtlCommands
+@testable import RelayDrill
 import Testing
 
 @Suite struct DrillHTMLTests {

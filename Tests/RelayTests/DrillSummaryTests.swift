@@ -1,4 +1,4 @@
-@testable import Relay
+@testable import RelayDrill
 import Testing
 
 @Suite struct DrillSummaryTests {

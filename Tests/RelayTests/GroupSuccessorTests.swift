@@ -1,4 +1,4 @@
-@testable import Relay
+@testable import RelayChat
 import Testing
 
 /// The admin successor comes from RelayCore's `Group` rule: the earliest

@@ -1,10 +1,9 @@
 import NIOCore
 import NIOPosix
 import RedisTestSupport
+@testable import RelayChat
 import RelayStore
 import Testing
-
-@testable import Relay
 
 /// The store side of the local hand-off (decision 0008), against a real
 /// redis-server: wake-ups that name what was stored, queue positions, and

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Relay
+import RelayOps
 import Synchronization
 import Testing
 

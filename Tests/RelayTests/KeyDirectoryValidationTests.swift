@@ -1,9 +1,8 @@
 import Foundation
+@testable import RelayChat
 import RelayCore
 import Signal
 import Testing
-
-@testable import Relay
 
 /// `KeyDirectory.validate`: uploads in Signal's formats, XEdDSA-signed
 /// prekeys checked with libsignal-protocol-c before anything is stored.

@@ -1,5 +1,5 @@
 import NIOCore
-@testable import Relay
+@testable import RelayLinkEmulator
 import Testing
 
 @Suite struct LinkPacerTests {

@@ -1,6 +1,5 @@
+@testable import RelayChat
 import Testing
-
-@testable import Relay
 
 /// The per-user record of the devices connected to this node.
 @Suite struct LocalPumpsTests {

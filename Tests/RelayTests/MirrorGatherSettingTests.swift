@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
-@testable import Relay
+@testable import RelayChat
+import RelayTopology
 import Testing
 
 /// `mirrorGatherMs` in a region's settings (decision 0033).

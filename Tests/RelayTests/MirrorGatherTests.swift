@@ -2,7 +2,7 @@ import Foundation
 import RelayCore
 import Testing
 
-@testable import Relay
+@testable import RelayChat
 
 /// Queue mirror frames held for the gather window: what cancels out never
 /// travels, everything else goes in order (decision 0033).

@@ -1,9 +1,8 @@
 import Foundation
 import NIOCore
+@testable import RelayChat
 import RelayCore
 import Testing
-
-@testable import Relay
 
 /// A message offered to the local pumps is encoded once, and that one
 /// encoding is what every device without a ciphertext of its own gets.

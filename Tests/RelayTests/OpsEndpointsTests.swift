@@ -1,9 +1,9 @@
-import Synchronization
 import Foundation
 import NIOCore
 import NIOEmbedded
 import Prometheus
-import Relay
+import RelayOps
+import Synchronization
 import Testing
 
 /// A check that answers what it is told, or never.

@@ -3,11 +3,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RedisTestSupport
+@testable import RelayChat
 import RelayCore
 import RelayStore
 import Testing
-
-@testable import Relay
 
 /// Forwarded sends parked while their home is fenced, against a real redis-server.
 @Suite("Parked forwarded sends against a real redis-server")

@@ -1,10 +1,9 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+@testable import RelayChat
 import RelayCore
 import Testing
-
-@testable import Relay
 
 /// `PendingKeyFetches`: a `keys.fetch` asked of another region waits for its
 /// answer a bounded time, and a late answer is dropped.

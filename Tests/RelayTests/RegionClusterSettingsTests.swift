@@ -1,6 +1,7 @@
 import Foundation
-@testable import Relay
+@testable import RelayOps
 import RelayStore
+@testable import RelayTopology
 import Testing
 
 /// `redisCluster` in a region's settings: what `relay serve` makes of it and

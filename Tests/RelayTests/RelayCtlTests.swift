@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Relay
+import RelayCtlCommands
 import RelayIdentity
 import Testing
 

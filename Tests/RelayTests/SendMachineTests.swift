@@ -1,10 +1,9 @@
 import Foundation
 import MQTT
 import MQTTServer
+@testable import RelayChat
 import RelayCore
 import Testing
-
-@testable import Relay
 
 /// The decisions of one device's send, event by event, without a store,
 /// a rate limiter or a region (decision 0031).

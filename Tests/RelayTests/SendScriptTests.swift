@@ -2,11 +2,10 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RedisTestSupport
+@testable import RelayChat
 import RelayCore
 import RelayStore
 import Testing
-
-@testable import Relay
 
 /// `send.lua` (a send's dedup, checks, sequence and store in one call)
 /// against a real redis-server.

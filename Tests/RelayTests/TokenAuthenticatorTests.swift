@@ -3,7 +3,7 @@ import MQTT
 import MQTTServer
 import NIOCore
 import NIOPosix
-import Relay
+import RelayChat
 import RelayIdentity
 import Testing
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-@testable import Relay
+@testable import RelayCtlCommands
+@testable import RelayTopology
 import Testing
 
 /// A valid two-region topology whose settings files live in memory.

@@ -1,4 +1,5 @@
 import Foundation
+import Mosquitto
 import RelayCore
 import SwiftProtobuf
 import Synchronization

@@ -8,10 +8,11 @@
 // group, an unsorted id and any string. With the "wrap" option a `q/`
 // payload is the body message, wrapped here in a `Request` of the method's
 // kind; without it the payload is the whole `Request`.
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import MQTT
 import NIOCore
+@testable import RelayChat
 import RelayCore
 
 #if DEBUG || RELAY_FUZZ
@@ -19,7 +20,6 @@ import FuzzHarness
 import Signal
 import SwiftProtobuf
 @testable import MQTTServer
-@testable import Relay
 
 let users = ["alice", "bob", "carol"]
 let devices = [("alice", "alice-phone"), ("alice", "alice-laptop"), ("bob", "bob-phone"), ("carol", "carol-phone")]

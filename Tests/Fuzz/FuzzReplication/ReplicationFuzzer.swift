@@ -11,18 +11,19 @@
 //   3: chunks, each a frame, shipped in one batch with consecutive ids;
 //   4: 8 raw bytes, then a frame whose 64-bit field (seq, reply_to_seq,
 //      read_up_to_seq) they set, shipped as in 0.
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import MQTT
 import NIOConcurrencyHelpers
 import NIOCore
+@testable import RelayChat
 import RelayCore
+@testable import RelayReplication
 
 #if DEBUG || RELAY_FUZZ
 import FuzzHarness
 import SwiftProtobuf
 @testable import MQTTServer
-@testable import Relay
 
 let local = "us-east"
 let origins = ["eu-west", "ap-south"]

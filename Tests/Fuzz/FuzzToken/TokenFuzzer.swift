@@ -1,5 +1,5 @@
 // Fuzzes the device token parser: `TokenVerifier` (RelayIdentity) and
-// `TokenAuthenticator` (Relay) in front of it. Random bytes rarely carry a
+// `TokenAuthenticator` (RelayChat) in front of it. Random bytes rarely carry a
 // valid Ed25519 signature, so most modes sign what the input gives with
 // the deployment key the verifier trusts, to reach the claims behind it.
 //
@@ -15,7 +15,7 @@ import FuzzDriver
 import MQTT
 import MQTTServer
 import NIOCore
-import Relay
+import RelayChat
 import RelayIdentity
 
 /// A fixed Ed25519 key: inputs replay the same way every run.

@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+@testable import RelayChat
 import RelayPush
+@testable import RelayServerCommands
+@testable import RelayTopology
 import Testing
-
-@testable import Relay
 
 /// APNs and FCM from region settings: key files read and checked, provider
 /// URLs held to the address policy.

@@ -1,12 +1,11 @@
 import NIOCore
 import NIOPosix
 import RedisTestSupport
+@testable import RelayChat
 import RelayCore
 import RelayPush
 import RelayStore
 import Testing
-
-@testable import Relay
 
 /// Push registrations, coalescing and the durable due set, against a real redis-server.
 @Suite("Push store against a real redis-server")

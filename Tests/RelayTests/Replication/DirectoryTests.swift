@@ -1,10 +1,9 @@
 import NIOCore
 import NIOPosix
 import RedisTestSupport
+@testable import RelayChat
 import RelayStore
 import Testing
-
-@testable import Relay
 
 /// The directory against a real redis-server: homes read or recorded once
 /// are answered from memory afterwards (they never change); homes not known

@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import NIOCore
 import RedisTestSupport
-import Relay
+import RelayReplication
 import RelayStore
+import RelayTopology
 import Testing
 
 /// Layer 3: a region of two nodes sharing one real `redis-server`, each

@@ -1,9 +1,12 @@
 import Foundation
 import NIOCore
 import RedisTestSupport
-import Relay
 import RelayCore
+import RelayLinkEmulator
+import RelayOps
+import RelayReplication
 import RelayStore
+import RelayTopology
 import Testing
 
 /// Layer 3, pipelined links and capped outboxes: real `redis-server`s, real

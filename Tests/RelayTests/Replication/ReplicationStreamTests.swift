@@ -1,12 +1,16 @@
 import Foundation
 import Logging
+import Mosquitto
 import NIOCore
 import NIOPosix
 import RedisTestSupport
-import Relay
 import RelayClient
 import RelayCore
+import RelayLinkEmulator
+import RelayOps
+import RelayReplication
 import RelayStore
+import RelayTopology
 import Synchronization
 import Testing
 

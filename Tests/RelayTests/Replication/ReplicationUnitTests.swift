@@ -4,8 +4,11 @@ import MQTT
 import MQTTServer
 import NIOCore
 import NIOEmbedded
-import Relay
 import RelayCore
+import RelayCtlCommands
+import RelayOps
+import RelayReplication
+import RelayTopology
 import Testing
 
 /// Layer 1: the pure parts of the replication transport.

@@ -1,4 +1,4 @@
-import Relay
+import RelayReplication
 import Testing
 
 /// Layer 1: the pipelined link's window alone, no sockets, no clock (times
