@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import RelayChat
-import RelayCore
 import RelayOps
 
 /// `relayctl failover --region A`: fences A and makes its standby serve it.
