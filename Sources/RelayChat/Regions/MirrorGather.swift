@@ -15,11 +15,6 @@ struct MirrorGather: Sendable {
     /// per target, so that the outbox gets the frames in order.
     private var flushing: Set<String> = []
 
-    /// Frames held for `target`.
-    func count(for target: String) -> Int {
-        pending[target]?.count ?? 0
-    }
-
     /// Whether `frame` is a kind this gathers.
     static func gathers(_ frame: Relay_V1_Frame) -> Bool {
         switch frame.body {
